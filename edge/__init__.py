@@ -1,0 +1,1 @@
+"""Lifeline edge agent: read sensors, detect anomalies online, publish alerts over MQTT."""

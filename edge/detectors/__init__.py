@@ -1,0 +1,34 @@
+"""Streaming anomaly detectors, built by name.
+
+Each detector lives in its own module and is imported only when a
+configuration names it, so heavy dependencies (river.anomaly pulls in scipy)
+cost nothing on boards that do not use them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from edge.detectors.base import Detector
+
+# name -> "module:Class"; modules are imported lazily by make_detector().
+REGISTRY: dict[str, str] = {
+    "robust_z": "edge.detectors.robust:RobustZ",
+}
+DEFAULT_DETECTOR = "robust_z"
+
+
+def make_detector(name: str, params: dict[str, Any] | None = None) -> Detector:
+    """Build the detector registered as ``name``; KeyError names the known ones."""
+    try:
+        target = REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown detector {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+    module_name, class_name = target.split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    detector: Detector = cls(**(params or {}))
+    return detector
+
+
+__all__ = ["DEFAULT_DETECTOR", "REGISTRY", "Detector", "make_detector"]

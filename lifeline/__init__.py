@@ -1,0 +1,1 @@
+"""Code shared by the edge agent and the hub: the wire contract, grades and config errors."""

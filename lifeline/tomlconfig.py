@@ -1,0 +1,199 @@
+"""Small validators that turn TOML tables into clean values or errors a technician can act on.
+
+Every error reads ``file: key: problem``, where ``key`` is the dotted path to the
+key (``sensors[2].baudrate``). Unknown keys are errors with a suggestion. A
+``Section`` records which keys were read so ``finish()`` can reject the rest.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+_REQUIRED: Any = object()
+
+
+class ConfigError(Exception):
+    """One or more problems in a configuration file; ``str()`` gives one line per problem."""
+
+    def __init__(self, problems: Sequence[tuple[str, str, str]]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(f"{f}: {k}: {p}" for f, k, p in self.problems))
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file; a missing file or a syntax error is a ConfigError naming the file."""
+    file = str(path)
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError([(file, "(file)", "the file does not exist")]) from exc
+    except IsADirectoryError as exc:
+        raise ConfigError([(file, "(file)", "is a directory, expected a TOML file")]) from exc
+    except PermissionError as exc:
+        raise ConfigError([(file, "(file)", "cannot be read: permission denied")]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([(file, "(syntax)", f"not valid TOML: {exc}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError([(file, "(syntax)", "not valid UTF-8 text")]) from exc
+
+
+class Section:
+    """A view on one TOML table that validates keys as they are read and collects problems."""
+
+    def __init__(self, file: str, path: str, data: Any, problems: list[tuple[str, str, str]]):
+        self.file = file
+        self.path = path
+        self.problems = problems
+        if not isinstance(data, dict):
+            self._problem("", f"must be a table, found {_kind(data)}")
+            data = {}
+        self.data: dict[str, Any] = data
+        self.read: set[str] = set()
+
+    # -- reporting -------------------------------------------------------
+    def key_path(self, key: str) -> str:
+        if not key:
+            return self.path or "(top level)"
+        return f"{self.path}.{key}" if self.path else key
+
+    def _problem(self, key: str, problem: str) -> None:
+        self.problems.append((self.file, self.key_path(key), problem))
+
+    def problem(self, key: str, problem: str) -> None:
+        """Record a problem found by a check outside this class (cross-key rules)."""
+        self._problem(key, problem)
+
+    # -- typed getters ---------------------------------------------------
+    def _raw(self, key: str, default: Any) -> Any:
+        self.read.add(key)
+        if key not in self.data:
+            if default is _REQUIRED:
+                self._problem(key, "is required but missing")
+            return _REQUIRED
+        return self.data[key]
+
+    def str(self, key: str, default: Any = _REQUIRED, *, choices: Sequence[str] | None = None,
+            check: Callable[[str], str | None] | None = None) -> Any:
+        value = self._raw(key, default)
+        if value is _REQUIRED:
+            return None if default is _REQUIRED else default
+        if not isinstance(value, str):
+            self._problem(key, f"expected a string, found {_kind(value)}")
+            return None if default is _REQUIRED else default
+        if choices is not None and value not in choices:
+            hint = _suggest(value, choices)
+            self._problem(key, f"{value!r} is not one of {', '.join(choices)}{hint}")
+        elif check is not None and (complaint := check(value)) is not None:
+            self._problem(key, complaint)
+        return value
+
+    def int(self, key: str, default: Any = _REQUIRED, *, min: int | None = None,
+            max: int | None = None) -> Any:
+        value = self._raw(key, default)
+        if value is _REQUIRED:
+            return None if default is _REQUIRED else default
+        if isinstance(value, bool) or not isinstance(value, int):
+            self._problem(key, f"expected an integer, found {_kind(value)}")
+            return None if default is _REQUIRED else default
+        self._range(key, value, min, max)
+        return value
+
+    def float(self, key: str, default: Any = _REQUIRED, *, min: float | None = None,
+              max: float | None = None) -> Any:
+        value = self._raw(key, default)
+        if value is _REQUIRED:
+            return None if default is _REQUIRED else default
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self._problem(key, f"expected a number, found {_kind(value)}")
+            return None if default is _REQUIRED else default
+        if not math.isfinite(value):
+            self._problem(key, "expected a finite number")
+            return None if default is _REQUIRED else default
+        self._range(key, value, min, max)
+        return float(value)
+
+    def bool(self, key: str, default: Any = _REQUIRED) -> Any:
+        value = self._raw(key, default)
+        if value is _REQUIRED:
+            return None if default is _REQUIRED else default
+        if not isinstance(value, bool):
+            self._problem(key, f"expected true or false, found {_kind(value)}")
+            return None if default is _REQUIRED else default
+        return value
+
+    def str_list(self, key: str, default: Any = _REQUIRED, *, min_len: int = 0) -> Any:
+        value = self._raw(key, default)
+        if value is _REQUIRED:
+            return None if default is _REQUIRED else default
+        if not isinstance(value, list) or any(not isinstance(v, str) for v in value):
+            self._problem(key, f"expected an array of strings, found {_kind(value)}")
+            return None if default is _REQUIRED else default
+        if len(value) < min_len:
+            self._problem(key, f"expected at least {min_len} entr{'y' if min_len == 1 else 'ies'}")
+        return tuple(value)
+
+    def section(self, key: str, *, required: bool = True) -> Section:
+        value = self._raw(key, _REQUIRED if required else {})
+        return Section(self.file, self.key_path(key), {} if value is _REQUIRED else value,
+                       self.problems)
+
+    def sections(self, key: str, *, required: bool = False) -> list[Section]:
+        value = self._raw(key, _REQUIRED if required else [])
+        if value is _REQUIRED:
+            return []
+        if not isinstance(value, list):
+            self._problem(key, f"expected an array of tables ([[{key}]]), found {_kind(value)}")
+            return []
+        return [Section(self.file, f"{self.key_path(key)}[{i}]", item, self.problems)
+                for i, item in enumerate(value)]
+
+    def _range(self, key: str, value: float, low: float | None, high: float | None) -> None:
+        if low is not None and value < low:
+            self._problem(key, f"{value} is below the minimum {low}")
+        if high is not None and value > high:
+            self._problem(key, f"{value} is above the maximum {high}")
+
+    def finish(self) -> None:
+        """Reject keys nobody read, suggesting the closest valid one."""
+        for key in self.data:
+            if key not in self.read:
+                hint = _suggest(key, sorted(self.read))
+                where = self.path or "the top level"
+                self._problem(key, f"is not a valid option for [{where}]{hint}")
+
+
+def _suggest(word: str, options: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"string {value[:40]!r}"
+    if isinstance(value, int | float):
+        return f"number {value}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def root(file: str | Path) -> Section:
+    """Load ``file`` and return its top-level Section with a fresh problem list."""
+    data = load_toml(file)
+    return Section(str(file), "", data, [])
+
+
+def raise_if_problems(section: Section) -> None:
+    if section.problems:
+        raise ConfigError(section.problems)

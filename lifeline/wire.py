@@ -1,0 +1,378 @@
+"""The wire contract: MQTT topics and the JSON messages that cross them.
+
+This is the only module that builds topic strings or encodes/decodes messages;
+the edge and the hub both import it. ``docs/protocol.md`` documents it for
+people. Any change to a field is a change of ``SCHEMA_VERSION``.
+
+Topics (``{device}`` is a device id)::
+
+    lifeline/v1/{device}/alert    edge -> hub   Alert, QoS 1
+    lifeline/v1/{device}/status   edge -> hub   Status, QoS 1, retained; also the last will
+    lifeline/v1/{device}/ack      hub -> edge   Ack: alert ids the hub has committed
+    lifeline/v1/hub/incident      hub -> others IncidentChange (republish)
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lifeline.grades import Grade
+
+SCHEMA_VERSION = 1
+TOPIC_ROOT = f"lifeline/v{SCHEMA_VERSION}"
+ALERT_SUBSCRIPTION = f"{TOPIC_ROOT}/+/alert"
+STATUS_SUBSCRIPTION = f"{TOPIC_ROOT}/+/status"
+INCIDENT_TOPIC = f"{TOPIC_ROOT}/hub/incident"
+
+MAX_PAYLOAD_BYTES = 65_536
+MAX_CONTEXT_VALUES = 64
+MAX_TEXT = 256
+FAMILIES = ("water", "gas", "structure")
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class Reason(enum.StrEnum):
+    """Why an alert was raised. Only ``limit`` and ``anomaly`` are hazards."""
+
+    LIMIT = "limit"
+    ANOMALY = "anomaly"
+    SENSOR_FAULT = "sensor_fault"
+
+
+class WireError(ValueError):
+    """A message that does not follow the contract.
+
+    ``reason`` is a short stable token for counters (``not_json``, ``missing_field`` ...);
+    the message says what and where for people.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+def alert_topic(device: str) -> str:
+    return f"{TOPIC_ROOT}/{_checked_name(device)}/alert"
+
+
+def status_topic(device: str) -> str:
+    return f"{TOPIC_ROOT}/{_checked_name(device)}/status"
+
+
+def ack_topic(device: str) -> str:
+    return f"{TOPIC_ROOT}/{_checked_name(device)}/ack"
+
+
+def parse_topic(topic: str) -> tuple[str, str]:
+    """Split ``lifeline/v1/{device}/{kind}`` into ``(device, kind)``; WireError if it is not ours."""
+    parts = topic.split("/")
+    if len(parts) != 4 or f"{parts[0]}/{parts[1]}" != TOPIC_ROOT:
+        raise WireError("bad_topic", f"topic {topic!r} is not under {TOPIC_ROOT}/<device>/<kind>")
+    if not _NAME_PATTERN.match(parts[2]):
+        raise WireError("bad_topic", f"topic {topic!r} has an invalid device id")
+    return parts[2], parts[3]
+
+
+def format_ts(ts: float) -> str:
+    """Epoch seconds -> ISO 8601 UTC with milliseconds, e.g. ``2026-11-21T19:13:37.123Z``."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_ts(text: str) -> float:
+    """ISO 8601 with an explicit UTC offset -> epoch seconds; ValueError otherwise."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no UTC offset")
+    return moment.timestamp()
+
+
+def family_of(kind: str) -> str:
+    """``"water.pressure"`` -> ``"water"``."""
+    return kind.split(".", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert raised by an edge agent about one channel of one sensor."""
+
+    id: str
+    device: str
+    zone: str
+    sensor: str
+    channel: str
+    kind: str
+    ts: float
+    value: float | None
+    score: float
+    grade: Grade
+    reason: Reason
+    seq: int
+    unit: str | None = None
+    context: tuple[float, ...] = ()
+    message: str = ""
+    cleared: bool = False
+    v: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if not _ID_PATTERN.match(self.id):
+            raise WireError("bad_value", f"id {self.id!r} is not a valid alert id")
+        for name in ("device", "zone", "sensor", "channel"):
+            if not _NAME_PATTERN.match(getattr(self, name)):
+                raise WireError("bad_value", f"{name} {getattr(self, name)!r} is not a valid name")
+        if family_of(self.kind) not in FAMILIES or len(self.kind) > 64:
+            raise WireError("bad_value", f"kind {self.kind!r} is not family.quantity "
+                            f"with family one of {', '.join(FAMILIES)}")
+        if not math.isfinite(self.ts):
+            raise WireError("bad_timestamp", "ts is not a finite time")
+        if self.value is not None and not math.isfinite(self.value):
+            raise WireError("bad_value", "value is NaN or infinite")
+        if self.value is None and self.reason is not Reason.SENSOR_FAULT:
+            raise WireError("missing_field", "value may be null only for sensor_fault alerts")
+        if not 0.0 <= self.score <= 1.0:
+            raise WireError("bad_value", f"score {self.score!r} is outside [0, 1]")
+        if self.seq < 0:
+            raise WireError("bad_value", f"seq {self.seq} is negative")
+        if len(self.context) > MAX_CONTEXT_VALUES:
+            raise WireError("too_large", f"context has {len(self.context)} values, "
+                            f"at most {MAX_CONTEXT_VALUES} allowed")
+        if any(not math.isfinite(x) for x in self.context):
+            raise WireError("bad_value", "context holds NaN or infinite values")
+        if len(self.message) > MAX_TEXT or (self.unit is not None and len(self.unit) > 32):
+            raise WireError("too_large", "message or unit is too long")
+
+    @property
+    def family(self) -> str:
+        return family_of(self.kind)
+
+    @property
+    def is_hazard(self) -> bool:
+        return self.reason is not Reason.SENSOR_FAULT
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "v": self.v,
+            "id": self.id,
+            "device": self.device,
+            "zone": self.zone,
+            "sensor": self.sensor,
+            "channel": self.channel,
+            "kind": self.kind,
+            "ts": format_ts(self.ts),
+            "value": self.value,
+            "unit": self.unit,
+            "score": round(self.score, 4),
+            "grade": self.grade.label,
+            "reason": self.reason.value,
+            "seq": self.seq,
+            "context": list(self.context),
+            "message": self.message,
+            "cleared": self.cleared,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """A device's birth/liveness message (retained). The last will is a Status with state offline."""
+
+    device: str
+    zone: str
+    state: str  # "online" | "offline"
+    ts: float
+    sensors: tuple[str, ...] = ()
+    counters: Mapping[str, int] = field(default_factory=dict)
+    outbox_depth: int = 0
+    version: str = ""
+    v: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.state not in ("online", "offline"):
+            raise WireError("bad_value", f"state {self.state!r} is not online or offline")
+        for name in ("device", "zone"):
+            if not _NAME_PATTERN.match(getattr(self, name)):
+                raise WireError("bad_value", f"{name} {getattr(self, name)!r} is not a valid name")
+        if not math.isfinite(self.ts):
+            raise WireError("bad_timestamp", "ts is not a finite time")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "v": self.v,
+            "device": self.device,
+            "zone": self.zone,
+            "state": self.state,
+            "ts": format_ts(self.ts),
+            "sensors": list(self.sensors),
+            "counters": dict(self.counters),
+            "outbox_depth": self.outbox_depth,
+            "version": self.version,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The hub's word that it has committed these alert ids; the edge may forget them."""
+
+    ids: tuple[str, ...]
+    v: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"v": self.v, "ids": list(self.ids)}
+
+
+def encode(message: Alert | Status | Ack) -> bytes:
+    return json.dumps(message.to_dict(), separators=(",", ":"), allow_nan=False).encode()
+
+
+def _load_object(payload: bytes) -> dict[str, Any]:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise WireError("too_large", f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise WireError("not_json", f"payload is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise WireError("not_object", f"payload is a JSON {type(data).__name__}, not an object")
+    version = data.get("v")
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise WireError("schema_version", f"schema version {version!r} is not {SCHEMA_VERSION}")
+    return data
+
+
+def _get(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...],
+         default: Any = ..., nullable: bool = False) -> Any:
+    if key not in data:
+        if default is ...:
+            raise WireError("missing_field", f"field {key!r} is missing")
+        return default
+    value = data[key]
+    if value is None and nullable:
+        return None
+    # bool is an int in Python; on the wire it is not a number.
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise WireError("bad_type", f"field {key!r} is a boolean, expected {_type_name(kind)}")
+    if not isinstance(value, kind):
+        raise WireError("bad_type", f"field {key!r} is {type(value).__name__}, "
+                        f"expected {_type_name(kind)}")
+    return value
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join({"str": "string", "int": "integer", "float": "number",
+                        "list": "array", "dict": "object", "bool": "boolean"}.get(k.__name__,
+                                                                                  k.__name__)
+                       for k in kinds)
+
+
+def _timestamp(data: Mapping[str, Any], now: float | None, max_age_s: float,
+               max_ahead_s: float) -> float:
+    text = _get(data, "ts", str)
+    try:
+        ts = parse_ts(text)
+    except (ValueError, OverflowError) as exc:
+        raise WireError("bad_timestamp", f"ts {text[:40]!r} is not ISO 8601 UTC: {exc}") from exc
+    if now is not None and not now - max_age_s <= ts <= now + max_ahead_s:
+        raise WireError("bad_timestamp", f"ts {text!r} is more than {max_age_s:.0f} s in the past "
+                        f"or {max_ahead_s:.0f} s in the future")
+    return ts
+
+
+def decode_alert(payload: bytes, *, topic_device: str | None = None, now: float | None = None,
+                 max_age_s: float = 30 * 86400, max_ahead_s: float = 3600) -> Alert:
+    """Parse and validate an alert; raise WireError with a counted reason if it is not one.
+
+    ``topic_device`` is the device the topic names; the payload must agree with it.
+    ``now`` (epoch seconds) enables the plausibility window for ``ts``.
+    """
+    data = _load_object(payload)
+    number = (int, float)
+    try:
+        grade = Grade.parse(_get(data, "grade", str))
+        reason = Reason(_get(data, "reason", str))
+    except ValueError as exc:
+        raise WireError("bad_value", str(exc)) from exc
+    context = _get(data, "context", list, default=[])
+    if len(context) > MAX_CONTEXT_VALUES:
+        raise WireError("too_large", f"context has {len(context)} values, "
+                        f"at most {MAX_CONTEXT_VALUES} allowed")
+    if any(isinstance(x, bool) or not isinstance(x, number) for x in context):
+        raise WireError("bad_type", "context must be an array of numbers")
+    value = _get(data, "value", number, nullable=True)
+    alert = Alert(
+        id=_get(data, "id", str),
+        device=_get(data, "device", str),
+        zone=_get(data, "zone", str),
+        sensor=_get(data, "sensor", str),
+        channel=_get(data, "channel", str),
+        kind=_get(data, "kind", str),
+        ts=_timestamp(data, now, max_age_s, max_ahead_s),
+        value=None if value is None else float(value),
+        score=float(_get(data, "score", number)),
+        grade=grade,
+        reason=reason,
+        seq=_get(data, "seq", int),
+        unit=_get(data, "unit", str, default=None, nullable=True),
+        context=tuple(float(x) for x in context),
+        message=_get(data, "message", str, default=""),
+        cleared=_get(data, "cleared", bool, default=False),
+    )
+    if topic_device is not None and alert.device != topic_device:
+        raise WireError("device_mismatch", f"payload names device {alert.device!r} "
+                        f"but arrived on the topic of {topic_device!r}")
+    return alert
+
+
+def decode_status(payload: bytes, *, topic_device: str | None = None) -> Status:
+    """Parse and validate a status message; WireError otherwise."""
+    data = _load_object(payload)
+    sensors = _get(data, "sensors", list, default=[])
+    if any(not isinstance(s, str) for s in sensors):
+        raise WireError("bad_type", "sensors must be an array of strings")
+    counters = _get(data, "counters", dict, default={})
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in counters.values()):
+        raise WireError("bad_type", "counters must map names to integers")
+    ts = _timestamp(data, None, 0, 0)
+    status = Status(
+        device=_get(data, "device", str),
+        zone=_get(data, "zone", str),
+        state=_get(data, "state", str),
+        ts=ts,
+        sensors=tuple(sensors),
+        counters=dict(counters),
+        outbox_depth=_get(data, "outbox_depth", int, default=0),
+        version=_get(data, "version", str, default=""),
+    )
+    if topic_device is not None and status.device != topic_device:
+        raise WireError("device_mismatch", f"payload names device {status.device!r} "
+                        f"but arrived on the topic of {topic_device!r}")
+    return status
+
+
+def decode_ack(payload: bytes) -> Ack:
+    data = _load_object(payload)
+    ids = _get(data, "ids", list)
+    if any(not isinstance(i, str) for i in ids):
+        raise WireError("bad_type", "ids must be an array of strings")
+    return Ack(ids=tuple(ids))
+
+
+def _checked_name(name: str) -> str:
+    if not _NAME_PATTERN.match(name):
+        raise WireError("bad_value", f"{name!r} is not a valid device id "
+                        "(letters, digits, '.', '_', '-'; at most 64)")
+    return name
+
+
+__all__ = [
+    "ALERT_SUBSCRIPTION", "INCIDENT_TOPIC", "SCHEMA_VERSION", "STATUS_SUBSCRIPTION",
+    "Ack", "Alert", "Reason", "Status", "WireError", "ack_topic", "alert_topic", "decode_ack",
+    "decode_alert", "decode_status", "encode", "family_of", "format_ts", "parse_topic",
+    "parse_ts", "status_topic",
+]
