@@ -1,0 +1,102 @@
+"""``lifeline-edge``: the edge agent's command line.
+
+Subcommands come from one table; each has ``add_arguments(parser)`` and
+``run(args) -> exit code``. Exit codes: 0 ok, 1 runtime failure, 2 usage or
+configuration error. Logging is configured here, once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lifeline.tomlconfig import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def _add_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, type=Path, help="path to edge.toml")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from edge.agent import run_agent
+    from edge.config import load_edge_config
+
+    return run_agent(load_edge_config(args.config))
+
+
+def _add_check(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", type=Path, help="path to edge.toml")
+    parser.add_argument("--json", action="store_true", help="print the effective config as JSON")
+
+
+def _check(args: argparse.Namespace) -> int:
+    from edge.config import load_edge_config
+
+    config = load_edge_config(args.config)
+    effective = dataclasses.asdict(config)
+    if args.json:
+        print(json.dumps(effective, indent=2, default=str))
+    else:
+        print(f"{args.config}: ok: device {config.device.id} in zone {config.device.zone}, "
+              f"{len(config.sensors)} sensor(s)")
+        for sensor in config.sensors:
+            print(f"  {sensor.id}: {sensor.kind} via {sensor.driver} on {sensor.port} "
+                  f"@ {sensor.baudrate} baud, channels {', '.join(sensor.columns)}")
+    return 0
+
+
+def _lazy(module: str, attribute: str) -> Callable[..., Any]:
+    def call(*args: Any) -> Any:
+        return getattr(importlib.import_module(module), attribute)(*args)
+    return call
+
+
+# name -> (help, add_arguments, run)
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
+                          Callable[[argparse.Namespace], int]]] = {
+    "run": ("run the agent: read sensors, detect, publish alerts", _add_run, _run),
+    "check-config": ("validate edge.toml without opening ports", _add_check, _check),
+    "replay": ("run a detector over a recorded CSV and print the alerts it would raise",
+               _lazy("edge.replay", "add_arguments"), _lazy("edge.replay", "run")),
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser; only ``command``'s arguments are built (others import lazily)."""
+    parser = argparse.ArgumentParser(prog="lifeline-edge", description="Lifeline edge agent: read sensors, detect anomalies, publish alerts.")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default: INFO")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, add_arguments, _) in COMMANDS.items():
+        subparser = sub.add_parser(name, help=help_text, description=help_text)
+        if command in (None, name):
+            add_arguments(subparser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    chosen = next((a for a in argv if a in COMMANDS), None)
+    args = build_parser(chosen or "run").parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command][2](args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
