@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.broker import Broker
+from lifeline.localbroker import Broker
 
 
 @pytest.fixture

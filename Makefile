@@ -1,0 +1,45 @@
+# Lifeline: the two commands are `make demo` and `make test`; each installs what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DURATION ?= 90
+PYTEST_ARGS ?=
+
+.PHONY: demo test setup system-packages test-system-packages lint typecheck bench-detect clean help
+
+help:
+	@echo "make demo        run the whole system with scripted events (DURATION=$(DURATION) s)"
+	@echo "make test        run the test suite"
+	@echo "make lint        ruff; make typecheck: mypy --strict"
+	@echo "make bench-detect  NAB detector benchmark (writes docs/benchmarks.md)"
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+setup: $(VENV)/.installed
+
+system-packages:
+	@scripts/ensure-system-packages.sh mosquitto=mosquitto mosquitto_sub=mosquitto-clients
+
+test-system-packages: system-packages
+	@scripts/ensure-system-packages.sh systemd-analyze=systemd ip=iproute2
+
+demo: setup system-packages
+	$(PY) scripts/demo.py --duration $(DURATION)
+
+test: setup test-system-packages
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check lifeline edge hub tests benchmarks scripts hardware
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+bench-detect: setup
+	$(PY) benchmarks/nab.py --write-docs
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

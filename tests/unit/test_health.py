@@ -1,0 +1,47 @@
+"""Sensor health faults start and clear with the sensor, from reported events only."""
+
+from __future__ import annotations
+
+from edge.health import HealthMonitor
+
+
+def faults(monitor: HealthMonitor, now: float) -> list[tuple[str, bool]]:
+    return [(c.fault, c.active) for c in monitor.evaluate(now)]
+
+
+def test_silence_raises_once_and_clears_on_next_reading() -> None:
+    monitor = HealthMonitor(silence_s=5.0, stuck_s=0.0, max_error_rate=0.5, started_at=0.0)
+    monitor.reading(1.0, (1.0,))
+    assert faults(monitor, 5.0) == []
+    assert faults(monitor, 6.5) == [("silent", True)]
+    assert faults(monitor, 7.0) == []  # still silent: no repeat
+    monitor.reading(8.0, (2.0,))
+    assert faults(monitor, 8.0) == [("silent", False)]
+
+
+def test_garbled_lines_above_rate_raise_a_fault() -> None:
+    monitor = HealthMonitor(silence_s=60.0, stuck_s=0.0, max_error_rate=0.5, started_at=0.0)
+    for i in range(12):
+        monitor.bad_line(float(i), "not_number")
+    assert faults(monitor, 12.0) == [("garbled", True)]
+    assert monitor.counters == {"not_number": 12}
+    for i in range(20):
+        monitor.reading(13.0 + i, (float(i),))
+    assert faults(monitor, 40.0) == [("garbled", False)]
+
+
+def test_stuck_value_only_when_enabled() -> None:
+    monitor = HealthMonitor(silence_s=60.0, stuck_s=10.0, max_error_rate=0.5, started_at=0.0)
+    for t in range(0, 12):
+        monitor.reading(float(t), (3.0,))
+    assert faults(monitor, 11.0) == [("stuck", True)]
+    monitor.reading(12.0, (3.1,))
+    assert faults(monitor, 12.0) == [("stuck", False)]
+
+
+def test_port_error_until_port_ok() -> None:
+    monitor = HealthMonitor(silence_s=60.0, stuck_s=0.0, max_error_rate=0.5, started_at=0.0)
+    monitor.port_error(1.0, "No such file")
+    assert faults(monitor, 1.0) == [("port", True)]
+    monitor.port_ok(2.0)
+    assert faults(monitor, 2.0) == [("port", False)]

@@ -1,0 +1,92 @@
+"""The wire contract: alerts round-trip; anything else is a WireError with a counted reason."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lifeline import wire
+from lifeline.grades import Grade
+
+NOW = 1_790_000_000.0
+
+
+def alert(**changes: Any) -> wire.Alert:
+    fields: dict[str, Any] = dict(
+        id="a1", device="edge-north-1", zone="north", sensor="main-pressure",
+        channel="pressure_kpa", kind="water.pressure", ts=NOW, value=201.5, score=0.97,
+        grade=Grade.ORANGE, reason=wire.Reason.LIMIT, seq=7, unit="kPa",
+        context=(320.0, 201.5), message="201.5 kPa below low limit 250")
+    fields.update(changes)
+    return wire.Alert(**fields)
+
+
+def test_alert_round_trip_and_topic() -> None:
+    original = alert()
+    payload = wire.encode(original)
+    assert wire.decode_alert(payload, topic_device="edge-north-1", now=NOW) == original
+    assert wire.alert_topic("edge-north-1") == "lifeline/v1/edge-north-1/alert"
+    assert wire.parse_topic("lifeline/v1/edge-north-1/alert") == ("edge-north-1", "alert")
+
+
+def test_required_fields_are_on_the_wire() -> None:
+    data = json.loads(wire.encode(alert()))
+    for key in ("v", "id", "device", "zone", "sensor", "channel", "kind", "ts", "value", "unit",
+                "score", "grade", "reason", "seq", "context"):
+        assert key in data
+    assert data["ts"] == "2026-09-21T14:13:20.000Z" and data["grade"] == "orange"
+
+
+def mutate(**changes: Any) -> bytes:
+    data = json.loads(wire.encode(alert()))
+    for key, value in changes.items():
+        if value is ...:
+            del data[key]
+        else:
+            data[key] = value
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"not json", "not_json"),
+        (b"[1, 2]", "not_object"),
+        (b'{"v": 2}', "schema_version"),
+        (mutate(id=...), "missing_field"),
+        (mutate(value="high"), "bad_type"),
+        (mutate(seq=True), "bad_type"),
+        (mutate(score=1.5), "bad_value"),
+        (mutate(grade="purple"), "bad_value"),
+        (mutate(reason="vibes"), "bad_value"),
+        (mutate(ts="yesterday"), "bad_timestamp"),
+        (mutate(ts="2126-01-01T00:00:00Z"), "bad_timestamp"),
+        (mutate(ts="2026-09-21T14:13:20"), "bad_timestamp"),
+        (mutate(device="edge-south-9"), "device_mismatch"),
+        (mutate(context=[1.0] * 65), "too_large"),
+        (mutate(kind="fire.smoke"), "bad_value"),
+        (mutate(value=None), "missing_field"),
+        (b'{"v":1,"value":' + b"9" * 70_000 + b"}", "too_large"),
+        (mutate(value=float("nan")).replace(b"NaN", b"NaN"), "bad_value"),
+    ],
+)
+def test_invalid_alerts_are_rejected_with_reason(payload: bytes, reason: str) -> None:
+    with pytest.raises(wire.WireError) as caught:
+        wire.decode_alert(payload, topic_device="edge-north-1", now=NOW)
+    assert caught.value.reason == reason
+
+
+@given(st.binary(max_size=500))
+def test_random_bytes_never_escape_as_other_errors(payload: bytes) -> None:
+    with pytest.raises(wire.WireError):
+        wire.decode_alert(payload, now=NOW)
+
+
+def test_status_round_trip() -> None:
+    status = wire.Status(device="edge-north-1", zone="north", state="offline", ts=NOW,
+                         sensors=("a",), counters={"published": 3})
+    assert wire.decode_status(wire.encode(status), topic_device="edge-north-1") == status
