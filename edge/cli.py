@@ -72,7 +72,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The full parser; only ``command``'s arguments are built (others import lazily)."""
-    parser = argparse.ArgumentParser(prog="lifeline-edge", description="Lifeline edge agent: read sensors, detect anomalies, publish alerts.")
+    parser = argparse.ArgumentParser(
+        prog="lifeline-edge", description="Lifeline edge agent: read sensors, detect, publish alerts.")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default: INFO")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

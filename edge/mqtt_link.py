@@ -47,7 +47,7 @@ class MqttLink:
         self.client.on_disconnect = self._on_disconnect
 
     def start(self) -> None:
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         self.client.connect_async(self.config.mqtt.host, self.config.mqtt.port,
                                   keepalive=self.config.mqtt.keepalive, clean_start=False,

@@ -7,6 +7,7 @@ key (``sensors[2].baudrate``). Unknown keys are errors with a suggestion. A
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import math
 import tomllib
@@ -47,7 +48,13 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 class Section:
     """A view on one TOML table that validates keys as they are read and collects problems."""
 
-    def __init__(self, file: str, path: str, data: Any, problems: list[tuple[str, str, str]]):
+    def __init__(
+        self,
+        file: builtins.str,
+        path: builtins.str,
+        data: Any,
+        problems: list[tuple[builtins.str, builtins.str, builtins.str]],
+    ):
         self.file = file
         self.path = path
         self.problems = problems
@@ -58,20 +65,20 @@ class Section:
         self.read: set[str] = set()
 
     # -- reporting -------------------------------------------------------
-    def key_path(self, key: str) -> str:
+    def key_path(self, key: builtins.str) -> builtins.str:
         if not key:
             return self.path or "(top level)"
         return f"{self.path}.{key}" if self.path else key
 
-    def _problem(self, key: str, problem: str) -> None:
+    def _problem(self, key: builtins.str, problem: builtins.str) -> None:
         self.problems.append((self.file, self.key_path(key), problem))
 
-    def problem(self, key: str, problem: str) -> None:
+    def problem(self, key: builtins.str, problem: builtins.str) -> None:
         """Record a problem found by a check outside this class (cross-key rules)."""
         self._problem(key, problem)
 
     # -- typed getters ---------------------------------------------------
-    def _raw(self, key: str, default: Any) -> Any:
+    def _raw(self, key: builtins.str, default: Any) -> Any:
         self.read.add(key)
         if key not in self.data:
             if default is _REQUIRED:
@@ -79,12 +86,18 @@ class Section:
             return _REQUIRED
         return self.data[key]
 
-    def str(self, key: str, default: Any = _REQUIRED, *, choices: Sequence[str] | None = None,
-            check: Callable[[str], str | None] | None = None) -> Any:
+    def str(
+        self,
+        key: builtins.str,
+        default: Any = _REQUIRED,
+        *,
+        choices: Sequence[builtins.str] | None = None,
+        check: Callable[[builtins.str], builtins.str | None] | None = None,
+    ) -> Any:
         value = self._raw(key, default)
         if value is _REQUIRED:
             return None if default is _REQUIRED else default
-        if not isinstance(value, str):
+        if not isinstance(value, builtins.str):
             self._problem(key, f"expected a string, found {_kind(value)}")
             return None if default is _REQUIRED else default
         if choices is not None and value not in choices:
@@ -94,23 +107,35 @@ class Section:
             self._problem(key, complaint)
         return value
 
-    def int(self, key: str, default: Any = _REQUIRED, *, min: int | None = None,
-            max: int | None = None) -> Any:
+    def int(
+        self,
+        key: builtins.str,
+        default: Any = _REQUIRED,
+        *,
+        min: builtins.int | None = None,
+        max: builtins.int | None = None,
+    ) -> Any:
         value = self._raw(key, default)
         if value is _REQUIRED:
             return None if default is _REQUIRED else default
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, builtins.bool) or not isinstance(value, builtins.int):
             self._problem(key, f"expected an integer, found {_kind(value)}")
             return None if default is _REQUIRED else default
         self._range(key, value, min, max)
         return value
 
-    def float(self, key: str, default: Any = _REQUIRED, *, min: float | None = None,
-              max: float | None = None) -> Any:
+    def float(
+        self,
+        key: builtins.str,
+        default: Any = _REQUIRED,
+        *,
+        min: builtins.float | None = None,
+        max: builtins.float | None = None,
+    ) -> Any:
         value = self._raw(key, default)
         if value is _REQUIRED:
             return None if default is _REQUIRED else default
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, builtins.bool) or not isinstance(value, builtins.int | builtins.float):
             self._problem(key, f"expected a number, found {_kind(value)}")
             return None if default is _REQUIRED else default
         if not math.isfinite(value):
@@ -119,42 +144,53 @@ class Section:
         self._range(key, value, min, max)
         return float(value)
 
-    def bool(self, key: str, default: Any = _REQUIRED) -> Any:
+    def bool(self, key: builtins.str, default: Any = _REQUIRED) -> Any:
         value = self._raw(key, default)
         if value is _REQUIRED:
             return None if default is _REQUIRED else default
-        if not isinstance(value, bool):
+        if not isinstance(value, builtins.bool):
             self._problem(key, f"expected true or false, found {_kind(value)}")
             return None if default is _REQUIRED else default
         return value
 
-    def str_list(self, key: str, default: Any = _REQUIRED, *, min_len: int = 0) -> Any:
+    def str_list(
+        self, key: builtins.str, default: Any = _REQUIRED, *, min_len: builtins.int = 0
+    ) -> Any:
         value = self._raw(key, default)
         if value is _REQUIRED:
             return None if default is _REQUIRED else default
-        if not isinstance(value, list) or any(not isinstance(v, str) for v in value):
+        if not isinstance(value, list) or any(not isinstance(v, builtins.str) for v in value):
             self._problem(key, f"expected an array of strings, found {_kind(value)}")
             return None if default is _REQUIRED else default
         if len(value) < min_len:
             self._problem(key, f"expected at least {min_len} entr{'y' if min_len == 1 else 'ies'}")
         return tuple(value)
 
-    def section(self, key: str, *, required: bool = True) -> Section:
+    def section(self, key: builtins.str, *, required: builtins.bool = True) -> Section:
         value = self._raw(key, _REQUIRED if required else {})
-        return Section(self.file, self.key_path(key), {} if value is _REQUIRED else value,
-                       self.problems)
+        return Section(
+            self.file, self.key_path(key), {} if value is _REQUIRED else value, self.problems
+        )
 
-    def sections(self, key: str, *, required: bool = False) -> list[Section]:
+    def sections(self, key: builtins.str, *, required: builtins.bool = False) -> list[Section]:
         value = self._raw(key, _REQUIRED if required else [])
         if value is _REQUIRED:
             return []
         if not isinstance(value, list):
             self._problem(key, f"expected an array of tables ([[{key}]]), found {_kind(value)}")
             return []
-        return [Section(self.file, f"{self.key_path(key)}[{i}]", item, self.problems)
-                for i, item in enumerate(value)]
+        return [
+            Section(self.file, f"{self.key_path(key)}[{i}]", item, self.problems)
+            for i, item in enumerate(value)
+        ]
 
-    def _range(self, key: str, value: float, low: float | None, high: float | None) -> None:
+    def _range(
+        self,
+        key: builtins.str,
+        value: builtins.float,
+        low: builtins.float | None,
+        high: builtins.float | None,
+    ) -> None:
         if low is not None and value < low:
             self._problem(key, f"{value} is below the minimum {low}")
         if high is not None and value > high:
