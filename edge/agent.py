@@ -1,9 +1,10 @@
-"""The edge agent's main loop: serial lines in, alerts out.
+"""The edge agent's main loop: serial lines in, alerts out, nothing lost.
 
 Reader threads (edge/serial_io.py) put raw lines on one queue; this loop parses
 them (edge/lines.py), runs each channel's pipeline (edge/pipeline.py), checks
-sensor health (edge/health.py) and publishes alerts through the MQTT link
-(edge/mqtt_link.py). Everything that decides is pure; this module only wires.
+sensor health (edge/health.py), writes every alert to the durable outbox
+(edge/outbox.py) and lets delivery (edge/delivery.py) send it until the hub
+acknowledges it. Everything that decides is pure; this module only wires.
 """
 
 from __future__ import annotations
@@ -18,44 +19,36 @@ import uuid
 from pathlib import Path
 from types import FrameType
 
+from edge import checkpoint
 from edge.config import EdgeConfig, SensorConfig
+from edge.delivery import Delivery
 from edge.health import FaultChange, HealthMonitor
 from edge.lines import LineError, parse_line
 from edge.mqtt_link import MqttLink
+from edge.outbox import Outbox
 from edge.pipeline import AlertDraft, ChannelPipeline, build_detector
 from edge.serial_io import LineEvent, LineReader
 from lifeline import wire
 from lifeline.grades import Grade
+from lifeline.sdnotify import Notifier
 
 log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 HEALTH_EVERY_S = 1.0
 STATUS_EVERY_S = 60.0
+CHECKPOINT_EVERY_S = 300.0
+READY_GRACE_S = 10.0  # report READY without a broker after this long: we buffer meanwhile
 
 
-class SequenceCounter:
-    """Per-device alert sequence numbers, kept in the state directory across restarts."""
-
-    def __init__(self, state_dir: Path | None) -> None:
-        self.path = state_dir / "sequence" if state_dir else None
-        self.value = 0
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                self.value = int(self.path.read_text().strip() or 0)
-            except FileNotFoundError:
-                pass
-            except ValueError:
-                log.warning("ignoring unreadable sequence file %s", self.path)
-
-    def next(self) -> int:
-        self.value += 1
-        if self.path is not None:
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(str(self.value))
-            os.replace(tmp, self.path)
-        return self.value
+def state_dir_for(config: EdgeConfig) -> Path:
+    """The configured state directory, else systemd's $STATE_DIRECTORY, else a per-user one."""
+    if config.device.state_dir is not None:
+        return config.device.state_dir
+    if os.environ.get("STATE_DIRECTORY"):
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    base = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
+    return base / "lifeline-edge" / config.device.id
 
 
 class SensorRuntime:
@@ -76,39 +69,123 @@ class Agent:
         self.stop_event = threading.Event()
         now = time.time()
         self.sensors = {s.id: SensorRuntime(s, now) for s in config.sensors}
+        self.state_dir = state_dir_for(config)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(self.state_dir / "outbox.db", max_alerts=config.outbox_max_alerts)
         self.link = MqttLink(config, VERSION)
-        self.sequence = SequenceCounter(config.device.state_dir)
+        self.delivery = Delivery(self.outbox, self.link.publish_alert_payload)
         self.readers = [LineReader(s.id, s.port, s.baudrate, self.events, self.stop_event)
                         for s in config.sensors]
-        self.alerts_sent = 0
+        self.notifier = Notifier()
+        self.counters: dict[str, int] = {"alerts": 0, "dropped": 0, "bad_lines": 0}
+        self.detectors = {f"{rt.config.id}/{ch.channel.name}": ch.detector
+                          for rt in self.sensors.values() for ch in rt.channels}
+        restored = checkpoint.restore(self.checkpoint_path, self.detectors)
+        if restored:
+            log.info("restored %d detector checkpoint(s) from %s", restored, self.checkpoint_path)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.state_dir / "detectors.json"
 
     def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         self.stop_event.set()
 
     def run(self) -> int:
-        log.info("edge agent starting device=%s zone=%s sensors=%d broker=%s:%d",
-                 self.config.device.id, self.config.device.zone, len(self.sensors),
-                 self.config.mqtt.host, self.config.mqtt.port)
+        log.info("edge agent starting device=%s zone=%s sensors=%d broker=%s:%d state=%s "
+                 "outbox_depth=%d", self.config.device.id, self.config.device.zone,
+                 len(self.sensors), self.config.mqtt.host, self.config.mqtt.port, self.state_dir,
+                 self.outbox.depth)
+        started = time.monotonic()
         self.link.start()
         for reader in self.readers:
             reader.start()
-        next_health = time.monotonic() + HEALTH_EVERY_S
-        next_status = time.monotonic() + STATUS_EVERY_S
+        ready = False
+        generation = 0
+        next_health = started + HEALTH_EVERY_S
+        next_status = started + STATUS_EVERY_S
+        next_checkpoint = started + CHECKPOINT_EVERY_S
         while not self.stop_event.is_set():
             try:
-                self.handle(self.events.get(timeout=0.2))
+                self.handle(self.events.get(timeout=0.1))
+                while True:  # drain what is queued before touching the network
+                    self.handle(self.events.get_nowait())
             except queue.Empty:
                 pass
-            if time.monotonic() >= next_health:
-                next_health += HEALTH_EVERY_S
+            mono = time.monotonic()
+            if generation != self.link.generation:
+                generation = self.link.generation
+                self.delivery.reset()
+                self.report_drops()
+            self.apply_acks()
+            if self.link.connected.is_set():
+                self.delivery.pump(mono)
+            if not ready and (self.link.connected.is_set() or mono - started > READY_GRACE_S):
+                ready = True
+                self.notifier.ready(f"{len(self.sensors)} sensors, broker "
+                                    f"{'connected' if self.link.connected.is_set() else 'down'}")
+            if mono >= next_health:
+                next_health = mono + HEALTH_EVERY_S
                 self.check_health(time.time())
-            if time.monotonic() >= next_status:
-                next_status += STATUS_EVERY_S
-                self.link.publish_status(tuple(self.sensors))
-        log.info("edge agent stopping device=%s alerts_sent=%d", self.config.device.id,
-                 self.alerts_sent)
-        self.link.stop(tuple(self.sensors))
+                self.feed_watchdog(mono)
+            if mono >= next_status:
+                next_status = mono + STATUS_EVERY_S
+                self.publish_status()
+            if mono >= next_checkpoint:
+                next_checkpoint = mono + CHECKPOINT_EVERY_S
+                self.save_checkpoint()
+        self.shutdown()
         return 0
+
+    def shutdown(self) -> None:
+        self.notifier.stopping()
+        log.info("edge agent stopping device=%s alerts=%d outbox_depth=%d",
+                 self.config.device.id, self.counters["alerts"], self.outbox.depth)
+        self.save_checkpoint()
+        self.apply_acks()
+        self.link.stop(tuple(self.sensors))
+        self.outbox.close()
+
+    def save_checkpoint(self) -> None:
+        try:
+            checkpoint.save(self.checkpoint_path, self.detectors)
+        except (OSError, ValueError) as exc:
+            log.error("could not write detector checkpoint %s: %s", self.checkpoint_path, exc)
+
+    def feed_watchdog(self, mono: float) -> None:
+        """Ping systemd only while every reader thread is making progress."""
+        limit = max(self.notifier.watchdog_s / 2, 2.0)
+        stale = [r.sensor for r in self.readers if mono - r.heartbeat > limit or not r.is_alive()]
+        if stale:
+            log.error("not feeding the watchdog: reader(s) stuck: %s", ", ".join(stale))
+            return
+        self.notifier.watchdog()
+
+    def publish_status(self) -> None:
+        self.link.publish_status(tuple(self.sensors), self.outbox.depth,
+                                 {**self.counters, **self.delivery.counters})
+
+    def apply_acks(self) -> None:
+        try:
+            while True:
+                self.delivery.acknowledged(self.link.acks.get_nowait())
+        except queue.Empty:
+            pass
+
+    def report_drops(self) -> None:
+        """Once the link is back, say how many alerts the full outbox had to drop."""
+        drops = self.outbox.drops()
+        if not drops:
+            return
+        total = sum(drops.values())
+        detail = ", ".join(f"{n} {grade}" for grade, n in drops.items())
+        self.outbox.reset_drops()
+        first = next(iter(self.sensors.values()))
+        self.emit(AlertDraft(
+            sensor=first.config.id, channel=first.channels[0].channel.name,
+            kind=first.config.kind, ts=round(time.time(), 3), value=None, unit=None, score=0.0,
+            grade=Grade.YELLOW, reason=wire.Reason.SENSOR_FAULT, context=(),
+            message=f"outbox overflow: dropped {total} alert(s) while offline ({detail})"))
 
     def handle(self, event: LineEvent) -> None:
         runtime = self.sensors[event.sensor]
@@ -123,6 +200,7 @@ class Agent:
             values = parse_line(event.payload, len(runtime.channels))
         except LineError as exc:
             runtime.health.bad_line(event.ts, exc.reason)
+            self.counters["bad_lines"] += 1
             log.warning("bad line sensor=%s port=%s reason=%s: %s", event.sensor,
                         runtime.config.port, exc.reason, exc)
             return
@@ -156,19 +234,26 @@ class Agent:
         )
 
     def emit(self, draft: AlertDraft) -> None:
+        """Give the draft its identity and put it in the outbox; delivery sends it from there."""
         device = self.config.device
         alert = wire.Alert(
             id=uuid.uuid4().hex, device=device.id, zone=device.zone, sensor=draft.sensor,
             channel=draft.channel, kind=draft.kind, ts=draft.ts, value=draft.value,
             score=draft.score, grade=draft.grade, reason=draft.reason,
-            seq=self.sequence.next(), unit=draft.unit, context=draft.context,
+            seq=self.outbox.next_seq(), unit=draft.unit, context=draft.context,
             message=draft.message, cleared=draft.cleared,
         )
-        self.link.publish_alert(alert)
-        self.alerts_sent += 1
-        log.info("alert id=%s sensor=%s channel=%s reason=%s grade=%s: %s", alert.id,
-                 alert.sensor, alert.channel, alert.reason.value, alert.grade.label,
+        dropped = self.outbox.add(alert)
+        self.counters["alerts"] += 1
+        if dropped:
+            self.counters["dropped"] += len(dropped)
+            log.warning("outbox full (%d): dropped %d lower-grade alert(s)",
+                        self.outbox.max_alerts, len(dropped))
+        log.info("alert id=%s seq=%d sensor=%s channel=%s reason=%s grade=%s: %s", alert.id,
+                 alert.seq, alert.sensor, alert.channel, alert.reason.value, alert.grade.label,
                  alert.message)
+        if self.link.connected.is_set():
+            self.delivery.pump(time.monotonic())
 
 
 def run_agent(config: EdgeConfig) -> int:

@@ -103,6 +103,7 @@ class EdgeConfig:
     mqtt: MqttConfig
     sensors: tuple[SensorConfig, ...]
     detection: DetectionConfig
+    outbox_max_alerts: int = 100_000
 
 
 def _detection(sec: Section, base: DetectionConfig) -> DetectionConfig:
@@ -190,6 +191,9 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
     zone = dev.str("zone", check=_name_check)
     state_dir = dev.str("state_dir", None)
     dev.finish()
+    box = top.section("outbox", required=False)
+    outbox_max_alerts = box.int("max_alerts", 100_000, min=10, max=10_000_000)
+    box.finish()
     mq = top.section("mqtt")
     mqtt = MqttConfig(
         host=mq.str("host", "127.0.0.1"),
@@ -215,6 +219,7 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
         mqtt=mqtt,
         sensors=tuple(sensors),
         detection=detection,
+        outbox_max_alerts=outbox_max_alerts,
     )
 
 

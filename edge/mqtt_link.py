@@ -9,6 +9,7 @@ a reconnect.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from typing import Any
@@ -32,8 +33,10 @@ class MqttLink:
         self.config = config
         self.version = version
         self.connected = threading.Event()
-        self.counters: dict[str, int] = {"published": 0, "connects": 0}
-        self.status_extra: dict[str, Any] = {}
+        self.generation = 0  # bumped on every successful connect
+        self.acks: queue.Queue[tuple[str, ...]] = queue.Queue()
+        self.counters: dict[str, int] = {"published": 0, "connects": 0, "bad_acks": 0}
+        self.status_source: Any = None  # callable -> (sensors, outbox depth, counters)
         device = config.device
         client_id = config.mqtt.client_id or f"lifeline-edge-{device.id}"
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -45,6 +48,7 @@ class MqttLink:
         self.client.max_queued_messages_set(0)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -67,18 +71,37 @@ class MqttLink:
         self.client.disconnect()
         self.client.loop_stop()
 
-    def _status(self, state: str, sensors: tuple[str, ...]) -> wire.Status:
+    def _status(self, state: str, sensors: tuple[str, ...], depth: int = 0,
+                counters: dict[str, int] | None = None) -> wire.Status:
         return wire.Status(device=self.config.device.id, zone=self.config.device.zone,
                            state=state, ts=time.time(), sensors=sensors,
-                           counters=dict(self.counters), version=self.version)
+                           counters={**self.counters, **(counters or {})}, outbox_depth=depth,
+                           version=self.version)
 
-    def publish_status(self, sensors: tuple[str, ...]) -> None:
+    def publish_status(self, sensors: tuple[str, ...], depth: int = 0,
+                       counters: dict[str, int] | None = None) -> None:
         self.client.publish(wire.status_topic(self.config.device.id),
-                            wire.encode(self._status("online", sensors)), qos=1, retain=True)
+                            wire.encode(self._status("online", sensors, depth, counters)),
+                            qos=1, retain=True)
 
-    def publish_alert(self, alert: wire.Alert) -> None:
-        self.client.publish(wire.alert_topic(alert.device), wire.encode(alert), qos=1)
+    def publish_alert_payload(self, payload: bytes) -> bool:
+        """Publish an encoded alert at QoS 1; False when the link is down (the outbox keeps it)."""
+        if not self.connected.is_set():
+            return False
+        info = self.client.publish(wire.alert_topic(self.config.device.id), payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return False
         self.counters["published"] += 1
+        return True
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            ack = wire.decode_ack(bytes(message.payload))
+        except wire.WireError as exc:
+            self.counters["bad_acks"] += 1
+            log.warning("ignoring bad ack on %s: %s", message.topic, exc)
+            return
+        self.acks.put(ack.ids)
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any,
                     reason_code: ReasonCode, properties: Properties | None) -> None:
@@ -87,9 +110,11 @@ class MqttLink:
                       reason_code)
             return
         self.counters["connects"] += 1
-        log.info("connected to broker %s:%d device=%s", self.config.mqtt.host,
-                 self.config.mqtt.port, self.config.device.id)
+        log.info("connected to broker %s:%d device=%s session_present=%s", self.config.mqtt.host,
+                 self.config.mqtt.port, self.config.device.id, flags.session_present)
+        client.subscribe(wire.ack_topic(self.config.device.id), qos=1)
         self.publish_status(tuple(s.id for s in self.config.sensors))
+        self.generation += 1
         self.connected.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,

@@ -41,10 +41,14 @@ class LineReader(threading.Thread):
         self.baudrate = baudrate
         self.out = out
         self.stop = stop
+        # Last time this thread made progress; the agent stops feeding the systemd watchdog
+        # when a reader hangs (a blocked read must not look healthy).
+        self.heartbeat = time.monotonic()
 
     def run(self) -> None:
         backoff = 0.2
         while not self.stop.is_set():
+            self.heartbeat = time.monotonic()
             try:
                 with serial.Serial(self.port, self.baudrate, timeout=0.5) as line:
                     log.info("serial port open sensor=%s port=%s", self.sensor, self.port)
@@ -60,6 +64,7 @@ class LineReader(threading.Thread):
     def _read(self, line: serial.Serial) -> None:
         pending = b""
         while not self.stop.is_set():
+            self.heartbeat = time.monotonic()
             chunk = line.readline()
             if not chunk:
                 continue
