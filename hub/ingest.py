@@ -1,0 +1,125 @@
+"""One batch of MQTT messages -> validated, stored once, fused, committed in one transaction.
+
+No MQTT here: the service hands in (topic, payload) pairs and gets back which
+alert ids each device may now forget. Everything a batch does commits together
+or not at all; if the store fails the hub stops, and on restart it rebuilds
+fusion from the store while the broker redelivers what was never acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from hub.fusion import Change, Fusion, Joined, Opened
+from hub.store import Store
+from lifeline import wire
+
+log = logging.getLogger(__name__)
+
+LOG_PER_REASON = 10  # invalid messages logged per reason between two stats lines
+
+
+@dataclass
+class BatchResult:
+    """What one committed batch did; ``acks`` maps device -> alert ids now safe in the store."""
+
+    acks: dict[str, list[str]] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+
+
+@dataclass
+class Counters:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    statuses: int = 0
+    invalid: Counter[str] = field(default_factory=Counter)
+
+    def line(self) -> str:
+        invalid = ", ".join(f"{k}={v}" for k, v in sorted(self.invalid.items())) or "none"
+        return (f"received={self.received} stored={self.stored} duplicates={self.duplicates} "
+                f"statuses={self.statuses} invalid: {invalid}")
+
+
+class Ingest:
+    """Turns batches of raw messages into store rows and incident changes."""
+
+    def __init__(self, store: Store, fusion: Fusion) -> None:
+        self.store = store
+        self.fusion = fusion
+        self.counters = Counters()
+        self._logged: Counter[str] = Counter()
+
+    def batch(self, messages: Sequence[tuple[str, bytes]], now: float) -> BatchResult:
+        """Handle ``messages`` received by wall time ``now`` in one transaction."""
+        result = BatchResult()
+        with self.store.transaction():
+            for topic, payload in messages:
+                self.counters.received += 1
+                try:
+                    self._one(topic, payload, now, result)
+                except wire.WireError as exc:
+                    self._invalid(topic, exc.reason, str(exc))
+            self.store.apply(result.changes, now)
+        _log_changes(result.changes)
+        return result
+
+    def tick(self, now: float) -> list[Change]:
+        """Let time pass: auto-resolve quiet incidents, persisting what changed."""
+        changes = self.fusion.tick(now)
+        if changes:
+            with self.store.transaction():
+                self.store.apply(changes, now)
+            _log_changes(changes)
+        return changes
+
+    def reset_log_budget(self) -> None:
+        self._logged.clear()
+
+    def _one(self, topic: str, payload: bytes, now: float, result: BatchResult) -> None:
+        device, kind = wire.parse_topic(topic)
+        if kind == "alert":
+            alert = wire.decode_alert(payload, topic_device=device, now=now)
+            result.acks.setdefault(device, []).append(alert.id)
+            if not self.store.add_alert(alert, now, wire.encode(alert).decode()):
+                self.counters.duplicates += 1
+                log.debug("duplicate alert id=%s device=%s sensor=%s", alert.id, alert.device,
+                          alert.sensor)
+                return
+            self.counters.stored += 1
+            result.changes.extend(self.fusion.alert(alert, now))
+        elif kind == "status":
+            if not payload:  # a retained status being cleared: nothing to learn
+                return
+            status = wire.decode_status(payload, topic_device=device)
+            self.counters.statuses += 1
+            self.store.record_status(status, now, wire.encode(status).decode())
+            log.info("device status device=%s zone=%s state=%s", status.device, status.zone,
+                     status.state)
+            result.changes.extend(self.fusion.status(status, now))
+        else:
+            raise wire.WireError("bad_topic", f"topic {topic!r} is not an alert or status topic")
+
+    def _invalid(self, topic: str, reason: str, detail: str) -> None:
+        self.counters.invalid[reason] += 1
+        self._logged[reason] += 1
+        if self._logged[reason] <= LOG_PER_REASON:
+            log.warning("invalid message topic=%s reason=%s: %s", topic, reason, detail)
+        elif self._logged[reason] == LOG_PER_REASON + 1:
+            log.warning("more invalid messages with reason=%s; counting them quietly until the "
+                        "next stats line", reason)
+
+
+def _log_changes(changes: Sequence[Change]) -> None:
+    for change in changes:
+        incident = change.incident
+        alert = change.alert if isinstance(change, Opened | Joined) else None
+        level = logging.DEBUG if isinstance(change, Joined) else logging.INFO
+        log.log(level, "incident %s %s zone=%s hazard=%s grade=%s alerts=%d%s", incident.label,
+                change.kind, incident.zone, incident.hazard, incident.grade.label,
+                incident.alert_count,
+                f" alert id={alert.id} device={alert.device} sensor={alert.sensor}"
+                if alert is not None else "")

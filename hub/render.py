@@ -1,0 +1,99 @@
+"""How incidents and events look to people: the ``incidents`` table and ``tail`` lines.
+
+Colour follows the grade (blue, yellow, orange, red) and is only used when the
+caller says so (a terminal, and NO_COLOR unset). Times are UTC.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from hub.fusion import Incident
+
+__all__ = ["event_line", "incident_table", "use_colour"]
+
+_COLOURS = {"blue": "\033[34m", "yellow": "\033[33m", "orange": "\033[38;5;208m",
+            "red": "\033[1;31m"}
+_DIM = "\033[2m"
+_RESET = "\033[0m"
+
+
+def use_colour(stream: TextIO) -> bool:
+    """Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _clock(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S")
+
+
+def _alert_detail(alert: dict[str, Any]) -> str:
+    where = f"{alert['device']}/{alert['sensor']}"
+    if alert.get("value") is None:
+        return f"{where} {alert['channel']} {alert['reason']}: {alert.get('message', '')}".rstrip()
+    unit = f" {alert['unit']}" if alert.get("unit") else ""
+    return f"{where} {alert['channel']}={alert['value']:g}{unit} {alert['reason']}"
+
+
+def _detail(payload: dict[str, Any]) -> str:
+    kind = payload["kind"]
+    alert = payload.get("alert")
+    if isinstance(alert, dict):
+        return _alert_detail(alert)
+    if kind == "opened" and payload.get("device"):
+        return f"{payload['device']} offline"
+    if kind == "grade_changed":
+        return f"grade {payload['previous_grade']} -> {payload['incident']['grade']}"
+    if kind == "resolved":
+        return str(payload.get("why", ""))
+    if kind == "merged":
+        return f"absorbed {payload.get('absorbed', '?')}"
+    return ""
+
+
+def event_line(at: float, payload: dict[str, Any], colour: bool) -> str:
+    """One readable line per event, e.g.
+    ``19:20:01 ORANGE  water  north  INC-3 opened  edge-north-1/main-pressure pressure_kpa=201.3 kPa limit``
+    (the grade is the alert's for alert lines, the incident's otherwise)."""
+    incident = payload["incident"]
+    alert = payload.get("alert")
+    grade = alert["grade"] if isinstance(alert, dict) else incident["grade"]
+    line = (f"{_clock(at)} {grade.upper():<7} {incident['hazard']:<11} {incident['zone']:<12} "
+            f"{incident['id']} {payload['kind']:<8} {_detail(payload)}").rstrip()
+    if not colour:
+        return line
+    start = _DIM if payload["kind"] == "resolved" else _COLOURS.get(grade, "")
+    return f"{start}{line}{_RESET}"
+
+
+def incident_table(incidents: Sequence[Incident], colour: bool) -> str:
+    """A fixed-width table, newest first, for people; ``--json`` is the one for programs."""
+    if not incidents:
+        return "no incidents"
+    header = ("ID", "STATUS", "GRADE", "HAZARD", "ZONE", "ALERTS", "DEVICES",
+              "OPENED (UTC)", "UPDATED (UTC)")
+    rows = [(i.label, i.status.value, i.grade.label, i.hazard, i.zone, str(i.alert_count),
+             ",".join(i.devices), _when(i.opened_at), _when(i.updated_at))
+            for i in incidents]
+    widths = [max(len(r[c]) for r in (header, *rows)) for c in range(len(header))]
+
+    def fmt(row: Sequence[str]) -> str:
+        cells = [cell.rjust(w) if c == 5 else cell.ljust(w)
+                 for c, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        return "  ".join(cells).rstrip()
+
+    lines = [fmt(header)]
+    for incident, row in zip(incidents, rows, strict=True):
+        text = fmt(row)
+        if colour:
+            start = _COLOURS[incident.grade.label] if incident.active else _DIM
+            text = f"{start}{text}{_RESET}"
+        lines.append(text)
+    return "\n".join(lines)
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")

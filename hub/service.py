@@ -1,0 +1,226 @@
+"""``lifeline-hub run``: the MQTT session around Ingest, with acks only after commit.
+
+paho-mqtt's network thread only enqueues messages (a bounded queue whose
+blocking put is the back-pressure: while the hub is behind it stops reading, the
+broker stops sending). The main thread drains the queue in batches, commits each
+batch in one transaction, then acknowledges every message of the batch to the
+broker (manual acks) and publishes a ``wire.Ack`` per device. A crash anywhere
+before the commit means the broker redelivers; the store drops the duplicates.
+
+The session is persistent (stable client id, ``clean_start=False``, MQTT 5
+session expiry), so alerts published while the hub is down wait at the broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from hub.config import HubConfig
+from hub.fusion import Fusion
+from hub.ingest import Ingest
+from hub.store import Store, StoreError
+from lifeline import wire
+
+log = logging.getLogger(__name__)
+
+SESSION_EXPIRY_S = 7 * 86400
+RECEIVE_MAXIMUM = 1000    # unacknowledged messages the broker may send us at once
+QUEUE_SIZE = 5000
+BATCH_MAX = 500
+BATCH_WAIT_S = 0.05
+TICK_EVERY_S = 1.0
+STATS_EVERY_S = 60.0
+ACK_CHUNK = 1000          # ids per Ack message, well under the wire's payload limit
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A received message; ``session`` says which connection it came on (acks don't cross)."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    session: int
+
+
+class MqttInbox:
+    """The paho client: subscribes on every connect and turns deliveries into queue items."""
+
+    def __init__(self, config: HubConfig, stopping: threading.Event) -> None:
+        self.config = config
+        self.stopping = stopping
+        self.queue: queue.Queue[Inbound] = queue.Queue(maxsize=QUEUE_SIZE)
+        self.session = 0
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=config.mqtt.client_id,
+                                  protocol=mqtt.MQTTv5, manual_ack=True)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+
+    def start(self) -> None:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.ReceiveMaximum = RECEIVE_MAXIMUM
+        self.client.connect_async(self.config.mqtt.host, self.config.mqtt.port,
+                                  keepalive=self.config.mqtt.keepalive, clean_start=False,
+                                  properties=props)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def ack(self, message: Inbound) -> None:
+        """PUBACK a committed message, unless it came on an earlier connection (then it is
+        redelivered on this one and acked as a duplicate)."""
+        if message.session == self.session and message.qos > 0:
+            self.client.ack(message.mid, message.qos)
+
+    def publish_ack(self, device: str, ids: list[str]) -> None:
+        for start in range(0, len(ids), ACK_CHUNK):
+            chunk = tuple(ids[start:start + ACK_CHUNK])
+            self.client.publish(wire.ack_topic(device), wire.encode(wire.Ack(chunk)), qos=1)
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any,
+                    reason_code: ReasonCode, properties: Properties | None) -> None:
+        if reason_code.is_failure:
+            log.error("broker %s:%d refused the connection: %s", self.config.mqtt.host,
+                      self.config.mqtt.port, reason_code)
+            return
+        self.session += 1
+        log.info("connected to broker %s:%d session_present=%s", self.config.mqtt.host,
+                 self.config.mqtt.port, getattr(flags, "session_present", "?"))
+        client.subscribe([(wire.ALERT_SUBSCRIPTION, 1), (wire.STATUS_SUBSCRIPTION, 1)])
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
+                      reason_codes: list[ReasonCode], properties: Properties | None) -> None:
+        refused = [str(code) for code in reason_codes if code.is_failure]
+        if refused:
+            log.error("broker refused our subscriptions: %s", ", ".join(refused))
+        else:
+            log.info("subscribed to %s and %s", wire.ALERT_SUBSCRIPTION, wire.STATUS_SUBSCRIPTION)
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
+                       reason_code: ReasonCode, properties: Properties | None) -> None:
+        if not self.stopping.is_set():
+            log.warning("disconnected from broker %s:%d: %s; reconnecting", self.config.mqtt.host,
+                        self.config.mqtt.port, reason_code)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        item = Inbound(message.topic, bytes(message.payload), message.mid, message.qos, self.session)
+        warned = False
+        while not self.stopping.is_set():
+            try:
+                self.queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                if not warned:
+                    log.warning("inbox full (%d messages): slowing the broker down", QUEUE_SIZE)
+                    warned = True
+
+
+def drain(inbox: queue.Queue[Inbound], first_wait: float) -> list[Inbound]:
+    """Up to BATCH_MAX messages: wait ``first_wait`` for one, then take what is there within
+    BATCH_WAIT_S (small batches when it is quiet, big ones in a storm)."""
+    try:
+        batch = [inbox.get(timeout=first_wait)]
+    except queue.Empty:
+        return []
+    deadline = time.monotonic() + BATCH_WAIT_S
+    while len(batch) < BATCH_MAX and time.monotonic() < deadline:
+        try:
+            batch.append(inbox.get_nowait())
+        except queue.Empty:
+            break
+    return batch
+
+
+class Hub:
+    """The main loop: drain, commit, ack; tick; report counters now and then."""
+
+    def __init__(self, config: HubConfig, store: Store, clock: Callable[[], float] = time.time):
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.stopping = threading.Event()
+        now = clock()
+        fusion = Fusion(config.fusion, store.live_incidents(now, config.fusion.max_span_s),
+                        next_id=store.next_incident_id())
+        self.ingest = Ingest(store, fusion)
+        self.inbox = MqttInbox(config, self.stopping)
+
+    def run(self) -> int:
+        active = sum(1 for i in self.ingest.fusion.incidents if i.active)
+        log.info("hub starting broker=%s:%d store=%s active_incidents=%d client_id=%s",
+                 self.config.mqtt.host, self.config.mqtt.port, self.store.path, active,
+                 self.config.mqtt.client_id)
+        self.inbox.start()
+        next_tick = next_stats = 0.0
+        try:
+            while not self.stopping.is_set():
+                batch = drain(self.inbox.queue, first_wait=0.2)
+                if batch:
+                    self._commit(batch)
+                now = time.monotonic()
+                if now >= next_tick:
+                    self.ingest.tick(self.clock())
+                    next_tick = now + TICK_EVERY_S
+                if now >= next_stats:
+                    if next_stats:
+                        log.info("stats %s", self.ingest.counters.line())
+                    self.ingest.reset_log_budget()
+                    next_stats = now + STATS_EVERY_S
+        finally:
+            self.stopping.set()
+            self.inbox.stop()
+            log.info("hub stopped; stats %s", self.ingest.counters.line())
+        return 0
+
+    def _commit(self, batch: list[Inbound]) -> None:
+        result = self.ingest.batch([(m.topic, m.payload) for m in batch], self.clock())
+        for message in batch:
+            self.inbox.ack(message)
+        for device, ids in result.acks.items():
+            self.inbox.publish_ack(device, ids)
+
+
+def run_hub(config: HubConfig) -> int:
+    """Run until SIGTERM/SIGINT (exit 0); 1 if the store cannot be opened or fails."""
+    try:
+        store = Store.open_writer(config.store.path)
+    except StoreError as exc:
+        log.error("%s", exc)
+        return 1
+    hub = Hub(config, store)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s; stopping", signal.Signals(signum).name)
+        hub.stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        return hub.run()
+    except (sqlite3.Error, OSError):  # the store failed: nothing uncommitted was acked
+        log.exception("hub failed; unacknowledged messages will be redelivered after a restart")
+        return 1
+    finally:
+        store.close()
