@@ -62,7 +62,7 @@ class Client:
         self.subscribed = threading.Event()
         self.paho = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex}",
                                 protocol=mqtt.MQTTv5)
-        self.paho.on_message = lambda c, u, m: self.acked.extend(wire.decode_ack(m.payload).ids)
+        self.paho.on_message = lambda c, u, m: self.acked.extend(wire.decode_ack(bytes(m.payload)).ids)
         self.paho.on_subscribe = lambda c, u, mid, codes, props: self.subscribed.set()
         self.paho.connect("127.0.0.1", port)
         self.paho.loop_start()

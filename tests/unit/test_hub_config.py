@@ -1,0 +1,105 @@
+"""hub.toml -> HubConfig, and the `file: key: problem` lines a technician sees when it is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.cli import main
+from hub.config import HubConfig, load_hub_config
+from lifeline.tomlconfig import ConfigError
+
+GOOD = """
+[mqtt]
+host = "broker.lan"
+port = 8883
+client_id = "hub-a"
+keepalive = 60
+
+[store]
+path = "data/hub.db"
+
+[fusion]
+window_s = 120
+quiet_s = 60.5
+max_span_s = 7200
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "hub.toml"
+    path.write_text(text)
+    return path
+
+
+def test_good_config_loads_and_store_path_is_relative_to_the_file(tmp_path: Path) -> None:
+    config = load_hub_config(write(tmp_path, GOOD))
+    assert (config.mqtt.host, config.mqtt.port, config.mqtt.client_id,
+            config.mqtt.keepalive) == ("broker.lan", 8883, "hub-a", 60)
+    assert config.store.path == tmp_path.resolve() / "data" / "hub.db"
+    assert (config.fusion.window_s, config.fusion.quiet_s, config.fusion.max_span_s) == (
+        120.0, 60.5, 7200.0)
+
+
+def test_the_issue_2_minimum_gets_defaults(tmp_path: Path) -> None:
+    config = load_hub_config(write(tmp_path, '[mqtt]\nhost = "127.0.0.1"\nport = 1883\n\n'
+                                             '[store]\npath = "/var/lib/lifeline/hub.db"\n'))
+    assert config.store.path == Path("/var/lib/lifeline/hub.db")
+    assert config.mqtt.client_id == "lifeline-hub"
+    assert config.fusion == HubConfig().fusion
+
+
+def test_the_example_config_in_the_repository_loads() -> None:
+    config = load_hub_config(Path(__file__).parents[2] / "configs" / "hub.toml")
+    assert config.fusion.window_s == 300.0
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[mqtt]\nprot = 1883\n',
+     r"hub.toml: mqtt.prot: is not a valid option for \[mqtt\]; did you mean 'port'\?"),
+    ('[fusion]\nquiet = 60\n',
+     r"hub.toml: fusion.quiet: is not a valid option for \[fusion\]; did you mean 'quiet_s'\?"),
+    ('[stor]\npath = "x.db"\n',
+     r"hub.toml: stor: is not a valid option for \[the top level\]; did you mean 'store'\?"),
+    ('[mqtt]\nport = "1883"\n', r"hub.toml: mqtt.port: expected an integer, found string '1883'"),
+    ('[fusion]\nwindow_s = true\n', r"hub.toml: fusion.window_s: expected a number, found boolean"),
+    ('[store]\npath = 3\n', r"hub.toml: store.path: expected a string, found number 3"),
+    ('[mqtt]\nport = 70000\n', r"hub.toml: mqtt.port: 70000 is above the maximum 65535"),
+    ('[mqtt]\nclient_id = "hub/1"\n', r"hub.toml: mqtt.client_id: 'hub/1' is not a usable"),
+    ('[fusion]\nwindow_s = 600\nmax_span_s = 300\n',
+     r"hub.toml: fusion.max_span_s: 300 is shorter than window_s 600"),
+    ('mqtt = 5\n', r"hub.toml: mqtt: must be a table, found number 5"),
+    ('[mqtt\n', r"hub.toml: \(syntax\): not valid TOML"),
+])
+def test_bad_config_names_file_key_and_problem(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_hub_config(write(tmp_path, text))
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_hub_config(write(tmp_path, '[mqtt]\nport = "x"\nhots = "a"\n'))
+    assert [key for _, key, _ in caught.value.problems] == ["mqtt.port", "mqtt.hots"]
+
+
+def test_cli_exits_2_with_the_problem_lines(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, '[fusion]\nquiet_s = "soon"\n')
+    assert main(["incidents", "--config", str(path)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"{path}: fusion.quiet_s: expected a number, found string 'soon'")
+
+
+def test_cli_exits_2_on_a_missing_file_and_on_usage_errors(tmp_path: Path) -> None:
+    assert main(["run", "--config", str(tmp_path / "absent.toml")]) == 2
+    assert main(["incidents"]) == 2
+    assert main(["frobnicate"]) == 2
+
+
+def test_incidents_before_the_hub_ever_ran_is_an_empty_list(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, '[store]\npath = "never.db"\n')
+    assert main(["incidents", "--config", str(path), "--json"]) == 0
+    assert capsys.readouterr().out.strip() == "[]"
+    assert not (tmp_path / "never.db").exists()
