@@ -182,3 +182,27 @@ def test_tail_replays_the_feed_and_stops_cleanly_on_ctrl_c(tmp_path: Path,
     assert "\033[" not in line
     assert line.split()[1:] == ["ORANGE", "water", ZONE, "INC-1", "opened",
                                 f"{DEVICE}/main-pressure", "pressure_kpa=179", "kPa", "limit"]
+
+
+def test_killed_hub_restarts_continues_its_incident_and_gets_what_was_sent_meanwhile(
+        tmp_path: Path, broker: Broker) -> None:
+    config = hub_config(tmp_path, broker)
+    log = tmp_path / "hub.log"
+    with edge_client(broker) as edge:
+        # Given an open incident
+        with running("lifeline-hub", ["run", "--config", str(config)], log) as hub:
+            wait_subscribed(log)
+            edge.publish(wire.alert_topic(DEVICE), wire.encode(alert(1, Grade.ORANGE,
+                                                                     time.time())))
+            [before] = wait_for(lambda: incidents(config), BOUND_S, "an incident")
+            # When the hub dies without warning and an alert arrives while it is down
+            os.killpg(hub.pid, signal.SIGKILL)
+            hub.wait(timeout=BOUND_S)
+        edge.publish(wire.alert_topic(DEVICE), wire.encode(alert(2, Grade.RED, time.time())))
+        # Then the restarted hub receives it (persistent session) into the same incident
+        with running("lifeline-hub", ["run", "--config", str(config)], log):
+            after = wait_for(lambda: [i for i in incidents(config) if i["alert_count"] == 2],
+                             BOUND_S, "the queued alert to join the incident")
+    assert [i["id"] for i in incidents(config)] == [before["id"]]
+    assert after[0]["grade"] == "red"
+    assert "active_incidents=1" in log.read_text()
