@@ -18,6 +18,8 @@ __all__ = ["event_line", "incident_table", "use_colour"]
 _COLOURS = {"blue": "\033[34m", "yellow": "\033[33m", "orange": "\033[38;5;208m",
             "red": "\033[1;31m"}
 _DIM = "\033[2m"
+# Event kinds as tail shows them: one word of at most 8 letters keeps the columns straight.
+_VERBS = {"grade_changed": "regraded"}
 _RESET = "\033[0m"
 
 
@@ -33,14 +35,18 @@ def _clock(at: float) -> str:
 def _alert_detail(alert: dict[str, Any]) -> str:
     where = f"{alert['device']}/{alert['sensor']}"
     if alert.get("value") is None:
-        return f"{where} {alert['channel']} {alert['reason']}: {alert.get('message', '')}".rstrip()
+        cleared = "cleared" if alert.get("cleared") else alert["reason"]
+        return f"{where} {alert['channel']} {cleared}: {alert.get('message', '')}".rstrip()
     unit = f" {alert['unit']}" if alert.get("unit") else ""
-    return f"{where} {alert['channel']}={alert['value']:g}{unit} {alert['reason']}"
+    cleared = " (cleared)" if alert.get("cleared") else ""
+    return f"{where} {alert['channel']}={alert['value']:g}{unit} {alert['reason']}{cleared}"
 
 
 def _detail(payload: dict[str, Any]) -> str:
     kind = payload["kind"]
     alert = payload.get("alert")
+    if isinstance(alert, dict) and kind == "reopened":
+        return f"by a late reading of {alert['device']}/{alert['sensor']} at {alert['ts'][11:19]}"
     if isinstance(alert, dict):
         return _alert_detail(alert)
     if kind == "opened" and payload.get("device"):
@@ -58,14 +64,14 @@ def event_line(at: float, payload: dict[str, Any], colour: bool) -> str:
     """One readable line per event, e.g.
     ``19:20:01 ORANGE  water  north  INC-3 opened  edge-north-1/main-pressure pressure_kpa=201.3 kPa limit``
     (the grade is the alert's for alert lines, the incident's otherwise)."""
-    incident = payload["incident"]
+    incident, kind = payload["incident"], payload["kind"]
     alert = payload.get("alert")
     grade = alert["grade"] if isinstance(alert, dict) else incident["grade"]
     line = (f"{_clock(at)} {grade.upper():<7} {incident['hazard']:<11} {incident['zone']:<12} "
-            f"{incident['id']} {payload['kind']:<8} {_detail(payload)}").rstrip()
+            f"{incident['id']} {_VERBS.get(kind, kind):<8} {_detail(payload)}").rstrip()
     if not colour:
         return line
-    start = _DIM if payload["kind"] == "resolved" else _COLOURS.get(grade, "")
+    start = _DIM if kind == "resolved" else _COLOURS.get(grade, "")
     return f"{start}{line}{_RESET}"
 
 
