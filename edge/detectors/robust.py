@@ -42,6 +42,7 @@ class RobustZ(Detector):
         return self._n >= self.warmup
 
     def update(self, value: float, ts: float) -> float:
+        scoring = self._n >= self.warmup  # warm before this reading, so the warm-up stays silent
         self._n += 1
         if self._n == 1:
             self._loc = value
@@ -50,7 +51,7 @@ class RobustZ(Detector):
         deviation = value - self._loc
         spread = max(self._spread, 1e-9)
         z = abs(deviation) / (1.2533 * spread)  # MAD of a normal is 0.798 sigma
-        score = 1.0 / (1.0 + math.exp(-(z - self.z_alarm))) if self.warm else 0.0
+        score = 1.0 / (1.0 + math.exp(-(z - self.z_alarm))) if scoring else 0.0
         # Do not learn from what we just flagged: the baseline would drift into the anomaly.
         weight = self.alpha if score < 0.5 else self.alpha * 0.05
         step = min(abs(deviation), 3.0 * spread)
