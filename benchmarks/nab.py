@@ -1,0 +1,205 @@
+"""NAB benchmark of the edge detectors: ``python benchmarks/nab.py [--write-docs]``.
+
+Runs each detector over every NAB series (one fresh detector per file, rows in order, the
+detector sees only the past), scores the output exactly as NAB v1.1 does (see
+``benchmarks/nab_scoring.py``) and prints one table: the three profiles with the corpus-optimal
+threshold, the standard profile at the detector's shipped alert threshold, and the median CPU
+microseconds per reading, with ratios against the baselines run alongside. Progress goes to
+stderr; the table to stdout and, with ``--write-docs``, into ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from a clean clone: make the repo importable
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.nab_corpus import Corpus, Series, load_corpus  # noqa: E402
+from benchmarks.nab_scoring import score_corpus  # noqa: E402
+from edge.detectors import DEFAULT_DETECTOR, REGISTRY, make_detector  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "nab"
+BASELINES = ("half_space_trees", "windowed_gaussian")
+DOCS = ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- nab:begin -->", "<!-- nab:end -->"
+PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
+TIMING_ROWS = 20_000  # readings timed per detector, in this process, after the scoring run
+
+
+@dataclass(frozen=True)
+class Row:
+    """One detector's line of the table."""
+
+    detector: str
+    scores: dict[str, float]
+    thresholds: dict[str, float]
+    at_default: float
+    default_threshold: float
+    micros: float
+
+
+def run_series(task: tuple[str, dict[str, Any], Series]) -> tuple[str, list[float]]:
+    """Scores of a fresh detector over one series (a worker process's unit of work)."""
+    name, params, series = task
+    detector = make_detector(name, params)
+    update = detector.update
+    return series.label.name, [update(v, t) for v, t in zip(series.values, series.timestamps, strict=True)]
+
+
+def run_detector(name: str, params: dict[str, Any], corpus: Corpus, jobs: int) -> dict[str, list[float]]:
+    """Scores of ``name`` for every file, files spread over ``jobs`` processes."""
+    tasks = [(name, params, s) for s in sorted(corpus.series, key=lambda s: -s.label.rows)]
+    if jobs <= 1:
+        return dict(map(run_series, tasks))
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        return dict(pool.map(run_series, tasks))
+
+
+def micros_per_reading(name: str, params: dict[str, Any], corpus: Corpus, rows: int = TIMING_ROWS) -> float:
+    """Median CPU µs per reading, timed in this one process over slices of several series."""
+    per_file = []
+    for series in corpus.series[:: max(1, len(corpus.series) // 8)]:
+        detector = make_detector(name, params)
+        update = detector.update
+        values, stamps = series.values[: rows // 8], series.timestamps[: rows // 8]
+        start = time.process_time()
+        for v, t in zip(values, stamps, strict=True):
+            update(v, t)
+        per_file.append((time.process_time() - start) / max(len(values), 1) * 1e6)
+    return statistics.median(per_file)
+
+
+def default_threshold(name: str, params: dict[str, Any]) -> float:
+    """The alert threshold operators get: the detector's own ``alert_threshold`` if it has one
+    (its hold and refractory period key on it), else the agent's default ``[detection] threshold``."""
+    from edge.config import DetectionConfig
+
+    return float(getattr(make_detector(name, params), "alert_threshold", DetectionConfig().threshold))
+
+
+def evaluate(name: str, params: dict[str, Any], corpus: Corpus, jobs: int) -> Row:
+    t0 = time.monotonic()
+    scores = run_detector(name, params, corpus, jobs)
+    results = {p: score_corpus(corpus.files, scores, corpus.profiles[p]) for p in PROFILES}
+    threshold = default_threshold(name, params)
+    fixed = score_corpus(corpus.files, scores, corpus.profiles["standard"], fixed_threshold=threshold)
+    micros = micros_per_reading(name, params, corpus)
+    print(f"  {name}: standard {results['standard'].normalized:.1f} in {time.monotonic() - t0:.0f} s",
+          file=sys.stderr)
+    return Row(name, {p: r.normalized for p, r in results.items()},
+               {p: r.threshold for p, r in results.items()}, fixed.normalized, threshold, micros)
+
+
+def format_table(rows: Sequence[Row]) -> str:
+    """A Markdown table with ratios against each baseline."""
+    head = ("| detector | standard | reward_low_FP | reward_low_FN | standard @ default threshold "
+            "| µs/reading | standard vs " + " | standard vs ".join(BASELINES) + " |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    by_name = {r.detector: r for r in rows}
+    for r in rows:
+        ratios = []
+        for b in BASELINES:
+            base = by_name.get(b)
+            ratios.append(f"{r.scores['standard'] / base.scores['standard']:.2f}×"
+                          if base and base.scores["standard"] > 0 else "–")
+        lines.append(
+            f"| {r.detector} | {r.scores['standard']:.1f} (t={r.thresholds['standard']:.4g}) "
+            f"| {r.scores['reward_low_FP_rate']:.1f} (t={r.thresholds['reward_low_FP_rate']:.4g}) "
+            f"| {r.scores['reward_low_FN_rate']:.1f} (t={r.thresholds['reward_low_FN_rate']:.4g}) "
+            f"| {r.at_default:.1f} (t={r.default_threshold:g}) | {r.micros:.1f} | "
+            + " | ".join(ratios) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPU(s) (nproc), {model}, Python {platform.python_version()}"
+
+
+def write_docs(path: Path, command: str, table: str, files: int, rows: int) -> None:
+    """Replace the section between the NAB markers of ``path``, keeping everything else."""
+    section = "\n".join([
+        BEGIN,
+        "## NAB (Numenta Anomaly Benchmark v1.1)",
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: {machine()}  ",
+        f"Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}  ",
+        f"Corpus: {files} files, {rows} readings; scores normalized null = 0, perfect = 100; "
+        "one threshold per profile optimized over the whole corpus (shown as t=...).",
+        "",
+        table,
+        "",
+        "µs/reading is the median CPU time per `update()` call, timed in one process. "
+        "See docs/detectors.md for what the detectors do.",
+        END,
+    ])
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    if BEGIN in text and END in text:
+        before, rest = text.split(BEGIN, 1)
+        after = rest.split(END, 1)[1]
+        text = before + section + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"NAB root (default: {DEFAULT_DATA})")
+    parser.add_argument("--detectors", default=None,
+                        help="comma-separated registry names (default: every registered detector)")
+    parser.add_argument("--only", default=None, help="score only files whose name contains this")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
+    parser.add_argument("--write-docs", action="store_true", help=f"refresh the NAB section of {DOCS}")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    names = args.detectors.split(",") if args.detectors else [
+        DEFAULT_DETECTOR, *[n for n in REGISTRY if n not in (DEFAULT_DETECTOR, *BASELINES)], *BASELINES]
+    for name in BASELINES:
+        if name not in names:
+            names.append(name)
+    t0 = time.monotonic()
+    corpus = load_corpus(args.data, args.only)
+    rows_total = sum(s.label.rows for s in corpus.series)
+    print(f"loaded {len(corpus.series)} files, {rows_total} readings from {args.data}", file=sys.stderr)
+    rows = []
+    for i, name in enumerate(names, 1):
+        print(f"[{i}/{len(names)}] {name} ...", file=sys.stderr)
+        rows.append(evaluate(name, {}, corpus, args.jobs))
+    table = format_table(rows)
+    print(table)
+    print(f"default detector: {DEFAULT_DETECTOR}; total {time.monotonic() - t0:.0f} s", file=sys.stderr)
+    if args.write_docs:
+        command = "python benchmarks/nab.py --write-docs" + (f" --only {args.only}" if args.only else "")
+        write_docs(DOCS, command, table, len(corpus.series), rows_total)
+        print(f"wrote {DOCS}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
