@@ -80,10 +80,10 @@ class Ingest:
         self._logged.clear()
 
     def _one(self, topic: str, payload: bytes, now: float, result: BatchResult) -> None:
-        device, kind = wire.parse_topic(topic)
-        if kind == "alert":
-            alert = wire.decode_alert(payload, topic_device=device, now=now)
-            result.acks.setdefault(device, []).append(alert.id)
+        message = _decode(topic, payload, now)
+        if isinstance(message, wire.Alert):
+            alert = message
+            result.acks.setdefault(alert.device, []).append(alert.id)
             if not self.store.add_alert(alert, now, wire.encode(alert).decode()):
                 self.counters.duplicates += 1
                 log.debug("duplicate alert id=%s device=%s sensor=%s", alert.id, alert.device,
@@ -91,17 +91,13 @@ class Ingest:
                 return
             self.counters.stored += 1
             result.changes.extend(self.fusion.alert(alert, now))
-        elif kind == "status":
-            if not payload:  # a retained status being cleared: nothing to learn
-                return
-            status = wire.decode_status(payload, topic_device=device)
+        elif isinstance(message, wire.Status):
+            status = message
             self.counters.statuses += 1
             self.store.record_status(status, now, wire.encode(status).decode())
             log.info("device status device=%s zone=%s state=%s", status.device, status.zone,
                      status.state)
             result.changes.extend(self.fusion.status(status, now))
-        else:
-            raise wire.WireError("bad_topic", f"topic {topic!r} is not an alert or status topic")
 
     def _invalid(self, topic: str, reason: str, detail: str) -> None:
         self.counters.invalid[reason] += 1
@@ -111,6 +107,26 @@ class Ingest:
         elif self._logged[reason] == LOG_PER_REASON + 1:
             log.warning("more invalid messages with reason=%s; counting them quietly until the "
                         "next stats line", reason)
+
+
+def _decode(topic: str, payload: bytes, now: float) -> wire.Alert | wire.Status | None:
+    """Validate one message; WireError (with a counted reason) for anything not in the contract.
+
+    A decoder failing in a way the contract did not foresee is still the message's fault,
+    not a reason to stop the hub (the broker would redeliver it forever): ``malformed``.
+    """
+    device, kind = wire.parse_topic(topic)
+    try:
+        if kind == "alert":
+            return wire.decode_alert(payload, topic_device=device, now=now)
+        if kind == "status":
+            # an empty retained payload just clears a status: nothing to learn
+            return wire.decode_status(payload, topic_device=device) if payload else None
+    except wire.WireError:
+        raise
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise wire.WireError("malformed", f"cannot decode the payload: {exc!r}") from exc
+    raise wire.WireError("bad_topic", f"topic {topic!r} is not an alert or status topic")
 
 
 def _log_changes(changes: Sequence[Change]) -> None:

@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +105,15 @@ def test_alerts_fuse_into_one_incident_stored_once_and_acked(tmp_path: Path,
         now = time.time()
         sent = [alert(1, Grade.YELLOW, now - 30), alert(2, Grade.RED, now - 20),
                 alert(3, Grade.ORANGE, now - 10)]
-        # When three alerts of one zone and family arrive, plus garbage and a duplicate
+        # When three alerts of one zone and family arrive, plus garbage (not JSON, a number
+        # too big for a float) and a duplicate
         for item in sent:
             edge.publish(wire.alert_topic(DEVICE), wire.encode(item))
         edge.publish(wire.alert_topic(DEVICE), b"\x00{not json")
+        huge = wire.encode(alert(4, Grade.RED, now)).replace(b'"value":176.0',
+                                                              b'"value":1' + b"0" * 400)
+        assert b"0" * 400 in huge
+        edge.publish(wire.alert_topic(DEVICE), huge)
         edge.publish(wire.alert_topic(DEVICE), wire.encode(sent[0]))
         # Then one water incident holds the three alerts, graded by the worst
         found = wait_for(lambda: [i for i in incidents(config) if i["hazard"] == "water"
@@ -118,6 +123,7 @@ def test_alerts_fuse_into_one_incident_stored_once_and_acked(tmp_path: Path,
         # And the garbage was counted and logged, not fatal
         assert hub.poll() is None, "the hub died"
         wait_for(lambda: "reason=not_json" in log.read_text(), BOUND_S, "the garbage logged")
+        assert "reason=malformed" in log.read_text()
     [incident] = found
     assert incident["zone"] == ZONE
     assert incident["grade"] == "red"
@@ -125,7 +131,7 @@ def test_alerts_fuse_into_one_incident_stored_once_and_acked(tmp_path: Path,
     assert incident["devices"] == [DEVICE]
     assert incident["first_alert_ts"] == wire.format_ts(sent[0].ts)
     assert len(incidents(config)) == 1
-    with sqlite3.connect(tmp_path / "hub.db") as db:
+    with closing(sqlite3.connect(tmp_path / "hub.db")) as db:
         assert db.execute("SELECT count(*) FROM alerts").fetchone() == (3,)
 
 
