@@ -74,6 +74,7 @@ class MqttInbox:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
+        self.client.on_connect_fail = self._on_connect_fail
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -109,6 +110,10 @@ class MqttInbox:
         log.info("connected to broker %s:%d session_present=%s", self.config.mqtt.host,
                  self.config.mqtt.port, getattr(flags, "session_present", "?"))
         client.subscribe([(wire.ALERT_SUBSCRIPTION, 1), (wire.STATUS_SUBSCRIPTION, 1)])
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        log.warning("cannot reach broker %s:%d; retrying with backoff (1 s .. 30 s)",
+                    self.config.mqtt.host, self.config.mqtt.port)
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
                       reason_codes: list[ReasonCode], properties: Properties | None) -> None:

@@ -212,3 +212,22 @@ def test_killed_hub_restarts_continues_its_incident_and_gets_what_was_sent_meanw
     assert [i["id"] for i in incidents(config)] == [before["id"]]
     assert after[0]["grade"] == "red"
     assert "active_incidents=1" in log.read_text()
+
+
+def test_hub_reconnects_after_the_broker_restarts(tmp_path: Path, broker: Broker) -> None:
+    config = hub_config(tmp_path, broker)
+    log = tmp_path / "hub.log"
+    with running("lifeline-hub", ["run", "--config", str(config)], log) as hub:
+        # Given a subscribed hub
+        wait_subscribed(log)
+        # When the broker (without persistence: the session is lost) restarts
+        broker.stop()
+        broker.start()
+        # Then the hub reconnects and subscribes again by itself
+        wait_for(lambda: log.read_text().count("subscribed to") >= 2, BOUND_S,
+                 "the hub to subscribe again")
+        with edge_client(broker) as edge:
+            edge.publish(wire.alert_topic(DEVICE), wire.encode(alert(1, Grade.ORANGE,
+                                                                     time.time())))
+            wait_for(lambda: incidents(config), BOUND_S, "an incident after the restart")
+        assert hub.poll() is None
