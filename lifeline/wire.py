@@ -291,6 +291,14 @@ def decode_alert(payload: bytes, *, topic_device: str | None = None, now: float 
     ``topic_device`` is the device the topic names; the payload must agree with it.
     ``now`` (epoch seconds) enables the plausibility window for ``ts``.
     """
+    try:
+        return _decode_alert(payload, topic_device, now, max_age_s, max_ahead_s)
+    except (OverflowError, RecursionError) as exc:  # e.g. an integer too large for a float
+        raise WireError("bad_value", f"a number is out of range: {exc}") from exc
+
+
+def _decode_alert(payload: bytes, topic_device: str | None, now: float | None, max_age_s: float,
+                  max_ahead_s: float) -> Alert:
     data = _load_object(payload)
     number = (int, float)
     try:

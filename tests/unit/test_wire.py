@@ -90,3 +90,10 @@ def test_status_round_trip() -> None:
     status = wire.Status(device="edge-north-1", zone="north", state="offline", ts=NOW,
                          sensors=("a",), counters={"published": 3})
     assert wire.decode_status(wire.encode(status), topic_device="edge-north-1") == status
+
+
+def test_integer_too_large_for_a_float_is_a_bad_value() -> None:
+    payload = mutate(value=10**400)
+    with pytest.raises(wire.WireError) as caught:
+        wire.decode_alert(payload, now=NOW)
+    assert caught.value.reason == "bad_value"
