@@ -15,12 +15,13 @@ from edge.detectors.base import Detector
 # name -> "module:Class"; modules are imported lazily by make_detector().
 REGISTRY: dict[str, str] = {
     "robust_z": "edge.detectors.robust:RobustZ",
+    "profile_novelty": "edge.detectors.profile:ProfileNovelty",
     "range_novelty": "edge.detectors.novelty:RangeNovelty",
     "likelihood": "edge.detectors.likelihood:Likelihood",
     "windowed_gaussian": "edge.detectors.gaussian:WindowedGaussian",
     "half_space_trees": "edge.detectors.hst:HalfSpaceTrees",
 }
-DEFAULT_DETECTOR = "range_novelty"
+DEFAULT_DETECTOR = "profile_novelty"
 
 
 def make_detector(name: str, params: dict[str, Any] | None = None) -> Detector:

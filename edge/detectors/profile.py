@@ -1,0 +1,194 @@
+"""Profile novelty: a reading, its trend or its deviation from the daily profile going where it never went.
+
+The default detector. It follows the range novelty idea (``novelty.py``) on four views of one
+channel, each a cheap running quantity:
+
+* ``value``: the reading itself: bursts, leaks and stuck-high sensors leave the usual range;
+* ``level``: an exponentially smoothed reading: a slow drift or a small persistent shift that
+  single readings hide in their noise;
+* ``profile``: the reading minus the usual reading at this hour of the day (an exponentially
+  weighted mean per hour slot): a night-time flow as high as the daytime peak is within the
+  value range but far outside the profile's residual range;
+* ``profile_level``: that residual, smoothed: a whole day that runs unlike the others.
+
+Each view keeps the range it has covered, shrinking slowly (``decay`` per reading) so one old
+excursion does not blind it forever. A view's *excess* is how far a reading lies beyond its
+range, as a fraction of the range; the score is a logistic of the largest excess, calibrated so
+that an excess of exactly the view's tolerance scores ``alert_threshold``. Ranges learned from
+few readings are less trustworthy, so the tolerance starts higher by ``early_tolerance / n``.
+
+After a crossing the score is held for ``hold`` readings (so a decider that wants
+``min_readings`` in a row sees them), then muted for ``refractory`` readings: one event, one alert.
+Pure float arithmetic on a handful of locals: about 2 µs per reading in CPython.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from edge.detectors.base import Detector
+
+_SLOTS = 24  # hour-of-day profile
+_VIEWS = 4  # value, level, profile, profile_level
+
+
+class ProfileNovelty(Detector):
+    """Novelty of the reading, its smoothed level and its deviation from the hourly profile.
+
+    Parameters
+    ----------
+    tolerance, level_tolerance, profile_tolerance, profile_level_tolerance
+        Excess over each view's range, as a fraction of that range, that scores ``alert_threshold``.
+    decay, level_decay, profile_decay, profile_level_decay
+        Per-reading fraction by which each view's range shrinks towards its centre.
+    level_alpha
+        Smoothing factor of the level (about 2 / level_alpha readings of memory).
+    profile_alpha
+        Smoothing factor of each hour slot's usual value.
+    profile_level_alpha
+        Smoothing factor of the profile residual.
+    steepness
+        Slope of the logistic, per unit of range fraction.
+    early_tolerance
+        Extra tolerance ``early_tolerance / n`` while the ranges are young (n readings seen).
+    warmup
+        Readings to learn from before scoring.
+    hold, refractory
+        Readings (the crossing one included) that keep the crossing score; readings muted after.
+    alert_threshold
+        The score at and above which to alert; the shipped default.
+
+    Examples
+    --------
+    >>> d = ProfileNovelty(warmup=50)
+    >>> quiet = [d.update(10.0 + (i % 5) * 0.1, 60.0 * i) for i in range(300)]
+    >>> max(quiet) < d.alert_threshold
+    True
+    >>> d.update(25.0, 60.0 * 300) >= d.alert_threshold
+    True
+    """
+
+    name = "profile_novelty"
+
+    def __init__(self, tolerance: float = 0.02, level_tolerance: float = 0.05,
+                 profile_tolerance: float = 0.05, profile_level_tolerance: float = 0.05,
+                 decay: float = 3e-5, level_decay: float = 3e-4, profile_decay: float = 1e-4,
+                 profile_level_decay: float = 1e-4, level_alpha: float = 0.05, profile_alpha: float = 0.05,
+                 profile_level_alpha: float = 0.1, steepness: float = 20.0, early_tolerance: float = 25.0,
+                 warmup: int = 150, hold: int = 2, refractory: int = 60,
+                 alert_threshold: float = 0.9) -> None:
+        if not 0.0 < alert_threshold < 1.0:
+            raise ValueError(f"alert_threshold must be in (0, 1), got {alert_threshold}")
+        self.tolerance = tolerance
+        self.level_tolerance = level_tolerance
+        self.profile_tolerance = profile_tolerance
+        self.profile_level_tolerance = profile_level_tolerance
+        self.decay = decay
+        self.level_decay = level_decay
+        self.profile_decay = profile_decay
+        self.profile_level_decay = profile_level_decay
+        self.level_alpha = level_alpha
+        self.profile_alpha = profile_alpha
+        self.profile_level_alpha = profile_level_alpha
+        self.steepness = steepness
+        self.early_tolerance = early_tolerance
+        self.warmup = warmup
+        self.hold = hold
+        self.refractory = refractory
+        self.alert_threshold = alert_threshold
+        self._tolerances = (tolerance, level_tolerance, profile_tolerance, profile_level_tolerance)
+        self._decays = (decay, level_decay, profile_decay, profile_level_decay)
+        self._logit = math.log(alert_threshold / (1.0 - alert_threshold))
+        self._n = 0
+        self._level = 0.0
+        self._residual = 0.0
+        self._profile: list[float | None] = [None] * _SLOTS
+        self._lo = [0.0] * _VIEWS
+        self._hi = [0.0] * _VIEWS
+        self._mute = 0
+        self._held = 0.0
+
+    @property
+    def warm(self) -> bool:
+        return self._n >= self.warmup
+
+    def update(self, value: float, ts: float) -> float:
+        n = self._n
+        self._n = n + 1
+        slot = int(ts // 3600.0) % _SLOTS
+        usual = self._profile[slot]
+        if usual is None:
+            usual = value
+        self._profile[slot] = usual + self.profile_alpha * (value - usual)
+        if n == 0:
+            self._level = value
+            self._lo = [value, value, 0.0, 0.0]
+            self._hi = [value, value, 0.0, 0.0]
+            return 0.0
+        level = self._level = self._level + self.level_alpha * (value - self._level)
+        deviation = value - usual
+        residual = self._residual = self._residual + self.profile_level_alpha * (deviation - self._residual)
+        views = (value, level, deviation, residual)
+        lo, hi = self._lo, self._hi
+        scoring = n >= self.warmup
+        excess_max = -math.inf
+        early = self.early_tolerance / (n + 1)
+        for k in range(_VIEWS):
+            x = views[k]
+            low = lo[k]
+            high = hi[k]
+            if scoring:
+                span = high - low
+                if span > 0.0:
+                    excess = ((x - high if x > high else low - x) / span - self._tolerances[k] - early)
+                    if excess > excess_max:
+                        excess_max = excess
+            if x > high:
+                high = x
+            elif x < low:
+                low = x
+            shrink = (high - low) * 0.5 * self._decays[k]
+            lo[k] = low + shrink
+            hi[k] = high - shrink
+        if not scoring:
+            return 0.0
+        score = 0.0
+        if excess_max > -1.0:  # beyond ~one range inside: the logistic is ~0 there anyway
+            x = self.steepness * excess_max + self._logit
+            score = 1.0 / (1.0 + math.exp(-x)) if x > -700.0 else 0.0
+        mute = self._mute
+        if mute > 0:
+            self._mute = mute - 1
+            if mute <= self.refractory:
+                return 0.0
+            return score if score > self._held else self._held
+        if score >= self.alert_threshold:
+            self._mute = self.hold - 1 + self.refractory
+            self._held = score
+        return score
+
+    def params(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in (
+            "tolerance", "level_tolerance", "profile_tolerance", "profile_level_tolerance", "decay",
+            "level_decay", "profile_decay", "profile_level_decay", "level_alpha", "profile_alpha",
+            "profile_level_alpha", "steepness", "early_tolerance", "warmup", "hold", "refractory",
+            "alert_threshold")}
+
+    def state(self) -> dict[str, Any]:
+        return {"n": self._n, "level": self._level, "residual": self._residual,
+                "profile": list(self._profile), "lo": list(self._lo), "hi": list(self._hi),
+                "mute": self._mute, "held": self._held}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        profile = [None if p is None else float(p) for p in state["profile"]]
+        if len(profile) != _SLOTS or len(state["lo"]) != _VIEWS or len(state["hi"]) != _VIEWS:
+            raise ValueError("checkpoint has the wrong number of profile slots or views")
+        self._n = int(state["n"])
+        self._level = float(state["level"])
+        self._residual = float(state["residual"])
+        self._profile = profile
+        self._lo = [float(v) for v in state["lo"]]
+        self._hi = [float(v) for v in state["hi"]]
+        self._mute = int(state["mute"])
+        self._held = float(state["held"])
