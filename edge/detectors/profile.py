@@ -17,8 +17,11 @@ range, as a fraction of the range; the score is a logistic of the largest excess
 that an excess of exactly the view's tolerance scores ``alert_threshold``. Ranges learned from
 few readings are less trustworthy, so the tolerance starts higher by ``early_tolerance / n``.
 
-After a crossing the score is held for ``hold`` readings (so a decider that wants
-``min_readings`` in a row sees them), then muted for ``refractory`` readings: one event, one alert.
+A reading that crosses ``alert_threshold`` is not learned: the next readings of the same
+excursion, up to ``excursion`` of them, are scored against the ranges from before it, so a
+persistent shift keeps scoring high (a decider that wants ``min_readings`` in a row sees it)
+while a single glitch does not. Then the ranges learn again and the score is muted for
+``refractory`` readings: one event, one alert.
 Pure float arithmetic on a handful of locals: about 2 µs per reading in CPython.
 """
 
@@ -54,8 +57,11 @@ class ProfileNovelty(Detector):
         Extra tolerance ``early_tolerance / n`` while the ranges are young (n readings seen).
     warmup
         Readings to learn from before scoring.
-    hold, refractory
-        Readings (the crossing one included) that keep the crossing score; readings muted after.
+    excursion
+        Readings of one excursion (the crossing one included) kept out of the ranges; match
+        the decider's ``min_readings``.
+    refractory
+        Readings muted after an excursion.
     alert_threshold
         The score at and above which to alert; the shipped default.
 
@@ -76,7 +82,7 @@ class ProfileNovelty(Detector):
                  decay: float = 3e-5, level_decay: float = 3e-4, profile_decay: float = 1e-4,
                  profile_level_decay: float = 1e-4, level_alpha: float = 0.05, profile_alpha: float = 0.05,
                  profile_level_alpha: float = 0.1, steepness: float = 20.0, early_tolerance: float = 25.0,
-                 warmup: int = 150, hold: int = 2, refractory: int = 60,
+                 warmup: int = 150, excursion: int = 2, refractory: int = 60,
                  alert_threshold: float = 0.9) -> None:
         if not 0.0 < alert_threshold < 1.0:
             raise ValueError(f"alert_threshold must be in (0, 1), got {alert_threshold}")
@@ -94,7 +100,7 @@ class ProfileNovelty(Detector):
         self.steepness = steepness
         self.early_tolerance = early_tolerance
         self.warmup = warmup
-        self.hold = hold
+        self.excursion = excursion
         self.refractory = refractory
         self.alert_threshold = alert_threshold
         self._tolerances = (tolerance, level_tolerance, profile_tolerance, profile_level_tolerance)
@@ -106,8 +112,8 @@ class ProfileNovelty(Detector):
         self._profile: list[float | None] = [None] * _SLOTS
         self._lo = [0.0] * _VIEWS
         self._hi = [0.0] * _VIEWS
-        self._mute = 0
-        self._held = 0.0
+        self._mute = 0  # readings left muted after an excursion
+        self._excursion = 0  # readings of the current excursion so far; 0: none
 
     @property
     def warm(self) -> bool:
@@ -132,18 +138,38 @@ class ProfileNovelty(Detector):
         views = (value, level, deviation, residual)
         lo, hi = self._lo, self._hi
         scoring = n >= self.warmup
-        excess_max = -math.inf
-        early = self.early_tolerance / (n + 1)
+        score = 0.0
+        if scoring:
+            excess_max = -math.inf
+            early = self.early_tolerance / (n + 1)
+            for k in range(_VIEWS):
+                span = hi[k] - lo[k]
+                if span > 0.0:
+                    x = views[k]
+                    excess = (x - hi[k] if x > hi[k] else lo[k] - x) / span - self._tolerances[k] - early
+                    if excess > excess_max:
+                        excess_max = excess
+            if excess_max > -1.0:  # beyond ~one range inside: the logistic is ~0 there anyway
+                z = self.steepness * excess_max + self._logit
+                score = 1.0 / (1.0 + math.exp(-z)) if z > -700.0 else 0.0
+            if self._mute > 0:
+                self._mute -= 1
+                score = 0.0
+            elif score >= self.alert_threshold:
+                run = self._excursion + 1
+                if run >= self.excursion:
+                    self._excursion = 0
+                    self._mute = self.refractory
+                else:
+                    self._excursion = run
+                return score  # not learned: the excursion is scored against the old ranges
+            elif self._excursion:
+                self._excursion = 0
+                self._mute = self.refractory
         for k in range(_VIEWS):
             x = views[k]
             low = lo[k]
             high = hi[k]
-            if scoring:
-                span = high - low
-                if span > 0.0:
-                    excess = ((x - high if x > high else low - x) / span - self._tolerances[k] - early)
-                    if excess > excess_max:
-                        excess_max = excess
             if x > high:
                 high = x
             elif x < low:
@@ -151,34 +177,19 @@ class ProfileNovelty(Detector):
             shrink = (high - low) * 0.5 * self._decays[k]
             lo[k] = low + shrink
             hi[k] = high - shrink
-        if not scoring:
-            return 0.0
-        score = 0.0
-        if excess_max > -1.0:  # beyond ~one range inside: the logistic is ~0 there anyway
-            x = self.steepness * excess_max + self._logit
-            score = 1.0 / (1.0 + math.exp(-x)) if x > -700.0 else 0.0
-        mute = self._mute
-        if mute > 0:
-            self._mute = mute - 1
-            if mute <= self.refractory:
-                return 0.0
-            return score if score > self._held else self._held
-        if score >= self.alert_threshold:
-            self._mute = self.hold - 1 + self.refractory
-            self._held = score
         return score
 
     def params(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in (
             "tolerance", "level_tolerance", "profile_tolerance", "profile_level_tolerance", "decay",
             "level_decay", "profile_decay", "profile_level_decay", "level_alpha", "profile_alpha",
-            "profile_level_alpha", "steepness", "early_tolerance", "warmup", "hold", "refractory",
+            "profile_level_alpha", "steepness", "early_tolerance", "warmup", "excursion", "refractory",
             "alert_threshold")}
 
     def state(self) -> dict[str, Any]:
         return {"n": self._n, "level": self._level, "residual": self._residual,
                 "profile": list(self._profile), "lo": list(self._lo), "hi": list(self._hi),
-                "mute": self._mute, "held": self._held}
+                "mute": self._mute, "excursion": self._excursion}
 
     def restore(self, state: dict[str, Any]) -> None:
         profile = [None if p is None else float(p) for p in state["profile"]]
@@ -191,4 +202,4 @@ class ProfileNovelty(Detector):
         self._lo = [float(v) for v in state["lo"]]
         self._hi = [float(v) for v in state["hi"]]
         self._mute = int(state["mute"])
-        self._held = float(state["held"])
+        self._excursion = int(state["excursion"])
