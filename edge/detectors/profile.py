@@ -21,7 +21,8 @@ A reading that crosses ``alert_threshold`` is not learned: the next readings of 
 excursion, up to ``excursion`` of them, are scored against the ranges from before it, so a
 persistent shift keeps scoring high (a decider that wants ``min_readings`` in a row sees it)
 while a single glitch does not. Then the ranges learn again and the score is muted for
-``refractory`` readings: one event, one alert.
+``refractory`` readings, after which the tolerance stays raised by ``recovery_tolerance``,
+decaying over ``recovery_readings``: one event, one alert.
 Pure float arithmetic on a handful of locals: about 2 µs per reading in CPython.
 """
 
@@ -57,6 +58,9 @@ class ProfileNovelty(Detector):
         Extra tolerance ``early_tolerance / n`` while the ranges are young (n readings seen).
     warmup
         Readings to learn from before scoring.
+    recovery_tolerance, recovery_readings
+        Extra tolerance right after an alert, decaying by e every ``recovery_readings``: the
+        aftermath of an event (its oscillations, its recovery) is not a new event.
     excursion
         Readings of one excursion (the crossing one included) kept out of the ranges; match
         the decider's ``min_readings``.
@@ -83,6 +87,7 @@ class ProfileNovelty(Detector):
                  profile_level_decay: float = 1e-4, level_alpha: float = 0.05, profile_alpha: float = 0.05,
                  profile_level_alpha: float = 0.1, steepness: float = 20.0, early_tolerance: float = 25.0,
                  warmup: int = 150, excursion: int = 2, refractory: int = 60,
+                 recovery_tolerance: float = 0.1, recovery_readings: float = 500.0,
                  alert_threshold: float = 0.9) -> None:
         if not 0.0 < alert_threshold < 1.0:
             raise ValueError(f"alert_threshold must be in (0, 1), got {alert_threshold}")
@@ -102,10 +107,13 @@ class ProfileNovelty(Detector):
         self.warmup = warmup
         self.excursion = excursion
         self.refractory = refractory
+        self.recovery_tolerance = recovery_tolerance
+        self.recovery_readings = recovery_readings
         self.alert_threshold = alert_threshold
         self._tolerances = (tolerance, level_tolerance, profile_tolerance, profile_level_tolerance)
         self._decays = (decay, level_decay, profile_decay, profile_level_decay)
         self._logit = math.log(alert_threshold / (1.0 - alert_threshold))
+        self._recovery_factor = math.exp(-1.0 / recovery_readings)
         self._n = 0
         self._level = 0.0
         self._residual = 0.0
@@ -114,6 +122,7 @@ class ProfileNovelty(Detector):
         self._hi = [0.0] * _VIEWS
         self._mute = 0  # readings left muted after an excursion
         self._excursion = 0  # readings of the current excursion so far; 0: none
+        self._boost = 0.0  # extra tolerance after an alert, decaying back to 0
 
     @property
     def warm(self) -> bool:
@@ -123,32 +132,32 @@ class ProfileNovelty(Detector):
         n = self._n
         self._n = n + 1
         slot = int(ts // 3600.0) % _SLOTS
-        usual = self._profile[slot]
-        if usual is None:
-            usual = value
-        self._profile[slot] = usual + self.profile_alpha * (value - usual)
+        known = self._profile[slot]
+        usual = value if known is None else known
         if n == 0:
+            self._profile[slot] = value
             self._level = value
             self._lo = [value, value, 0.0, 0.0]
             self._hi = [value, value, 0.0, 0.0]
             return 0.0
-        level = self._level = self._level + self.level_alpha * (value - self._level)
+        level = self._level + self.level_alpha * (value - self._level)
         deviation = value - usual
-        residual = self._residual = self._residual + self.profile_level_alpha * (deviation - self._residual)
+        residual = self._residual + self.profile_level_alpha * (deviation - self._residual)
         views = (value, level, deviation, residual)
         lo, hi = self._lo, self._hi
-        scoring = n >= self.warmup
         score = 0.0
-        if scoring:
+        if n >= self.warmup:
+            boost = self._boost = self._boost * self._recovery_factor
+            margin = self.early_tolerance / (n + 1) + boost
             excess_max = -math.inf
-            early = self.early_tolerance / (n + 1)
             for k in range(_VIEWS):
                 span = hi[k] - lo[k]
                 if span > 0.0:
                     x = views[k]
-                    excess = (x - hi[k] if x > hi[k] else lo[k] - x) / span - self._tolerances[k] - early
+                    excess = (x - hi[k] if x > hi[k] else lo[k] - x) / span - self._tolerances[k]
                     if excess > excess_max:
                         excess_max = excess
+            excess_max -= margin
             if excess_max > -1.0:  # beyond ~one range inside: the logistic is ~0 there anyway
                 z = self.steepness * excess_max + self._logit
                 score = 1.0 / (1.0 + math.exp(-z)) if z > -700.0 else 0.0
@@ -156,16 +165,20 @@ class ProfileNovelty(Detector):
                 self._mute -= 1
                 score = 0.0
             elif score >= self.alert_threshold:
+                self._boost = self.recovery_tolerance
                 run = self._excursion + 1
                 if run >= self.excursion:
                     self._excursion = 0
                     self._mute = self.refractory
                 else:
                     self._excursion = run
-                return score  # not learned: the excursion is scored against the old ranges
+                return score  # not learned: the rest of the excursion is scored against the past
             elif self._excursion:
                 self._excursion = 0
                 self._mute = self.refractory
+        self._profile[slot] = usual + self.profile_alpha * (value - usual)
+        self._level = level
+        self._residual = residual
         for k in range(_VIEWS):
             x = views[k]
             low = lo[k]
@@ -184,12 +197,12 @@ class ProfileNovelty(Detector):
             "tolerance", "level_tolerance", "profile_tolerance", "profile_level_tolerance", "decay",
             "level_decay", "profile_decay", "profile_level_decay", "level_alpha", "profile_alpha",
             "profile_level_alpha", "steepness", "early_tolerance", "warmup", "excursion", "refractory",
-            "alert_threshold")}
+            "recovery_tolerance", "recovery_readings", "alert_threshold")}
 
     def state(self) -> dict[str, Any]:
         return {"n": self._n, "level": self._level, "residual": self._residual,
                 "profile": list(self._profile), "lo": list(self._lo), "hi": list(self._hi),
-                "mute": self._mute, "excursion": self._excursion}
+                "mute": self._mute, "excursion": self._excursion, "boost": self._boost}
 
     def restore(self, state: dict[str, Any]) -> None:
         profile = [None if p is None else float(p) for p in state["profile"]]
@@ -203,3 +216,4 @@ class ProfileNovelty(Detector):
         self._hi = [float(v) for v in state["hi"]]
         self._mute = int(state["mute"])
         self._excursion = int(state["excursion"])
+        self._boost = float(state["boost"])
