@@ -17,7 +17,7 @@ REGISTRY: dict[str, str] = {
     "robust_z": "edge.detectors.robust:RobustZ",
     "profile_novelty": "edge.detectors.profile:ProfileNovelty",
     "range_novelty": "edge.detectors.novelty:RangeNovelty",
-    "likelihood": "edge.detectors.likelihood:Likelihood",
+    "likelihood": "edge.detectors.likelihood:AnomalyLikelihood",
     "windowed_gaussian": "edge.detectors.gaussian:WindowedGaussian",
     "half_space_trees": "edge.detectors.hst:HalfSpaceTrees",
 }

@@ -17,10 +17,12 @@ range, as a fraction of the range; the score is a logistic of the largest excess
 that an excess of exactly the view's tolerance scores ``alert_threshold``. Ranges learned from
 few readings are less trustworthy, so the tolerance starts higher by ``early_tolerance / n``.
 
-A reading that crosses ``alert_threshold`` is not learned: the next readings of the same
-excursion, up to ``excursion`` of them, are scored against the ranges from before it, so a
-persistent shift keeps scoring high (a decider that wants ``min_readings`` in a row sees it)
-while a single glitch does not. Then the ranges learn again and the score is muted for
+A reading that crosses ``alert_threshold`` opens an *excursion* of ``excursion`` readings that
+are not learned: they are scored against the ranges from before it. With ``hold`` (the
+default) an excursion reading that scores lower repeats the opening score, so the agent's
+decider, which wants ``min_readings`` (default 2) readings in a row, alerts on a one-reading
+event too; without it only a persistent shift keeps scoring high. Then the ranges learn again
+and the score is muted for
 ``refractory`` readings, after which the tolerance stays raised by ``recovery_tolerance``,
 decaying over ``recovery_readings``: one event, one alert.
 Pure float arithmetic on a handful of locals: about 2 µs per reading in CPython.
@@ -62,8 +64,12 @@ class ProfileNovelty(Detector):
         Extra tolerance right after an alert, decaying by e every ``recovery_readings``: the
         aftermath of an event (its oscillations, its recovery) is not a new event.
     excursion
-        Readings of one excursion (the crossing one included) kept out of the ranges; match
+        Readings of one excursion (the crossing one included) kept out of learning; match
         the decider's ``min_readings``.
+    hold
+        Repeat the opening score for the rest of the excursion, so every crossing reaches the
+        decider as ``excursion`` readings in a row. Use ``hold=False, excursion=1`` with
+        ``min_readings = 1``.
     refractory
         Readings muted after an excursion.
     alert_threshold
@@ -86,7 +92,7 @@ class ProfileNovelty(Detector):
                  decay: float = 3e-5, level_decay: float = 3e-4, profile_decay: float = 1e-4,
                  profile_level_decay: float = 1e-4, level_alpha: float = 0.05, profile_alpha: float = 0.05,
                  profile_level_alpha: float = 0.1, steepness: float = 20.0, early_tolerance: float = 25.0,
-                 warmup: int = 150, excursion: int = 2, refractory: int = 60,
+                 warmup: int = 150, excursion: int = 2, hold: bool = True, refractory: int = 60,
                  recovery_tolerance: float = 0.1, recovery_readings: float = 500.0,
                  alert_threshold: float = 0.9) -> None:
         if not 0.0 < alert_threshold < 1.0:
@@ -106,6 +112,7 @@ class ProfileNovelty(Detector):
         self.early_tolerance = early_tolerance
         self.warmup = warmup
         self.excursion = excursion
+        self.hold = hold
         self.refractory = refractory
         self.recovery_tolerance = recovery_tolerance
         self.recovery_readings = recovery_readings
@@ -123,6 +130,7 @@ class ProfileNovelty(Detector):
         self._mute = 0  # readings left muted after an excursion
         self._excursion = 0  # readings of the current excursion so far; 0: none
         self._boost = 0.0  # extra tolerance after an alert, decaying back to 0
+        self._held = 0.0  # the score that opened the current excursion
 
     @property
     def warm(self) -> bool:
@@ -164,7 +172,11 @@ class ProfileNovelty(Detector):
             if self._mute > 0:
                 self._mute -= 1
                 score = 0.0
-            elif score >= self.alert_threshold:
+            elif score >= self.alert_threshold or (self.hold and self._excursion):
+                if not self._excursion:
+                    self._held = score
+                elif score < self._held:
+                    score = self._held
                 self._boost = self.recovery_tolerance
                 run = self._excursion + 1
                 if run >= self.excursion:
@@ -196,13 +208,15 @@ class ProfileNovelty(Detector):
         return {key: getattr(self, key) for key in (
             "tolerance", "level_tolerance", "profile_tolerance", "profile_level_tolerance", "decay",
             "level_decay", "profile_decay", "profile_level_decay", "level_alpha", "profile_alpha",
-            "profile_level_alpha", "steepness", "early_tolerance", "warmup", "excursion", "refractory",
+            "profile_level_alpha", "steepness", "early_tolerance", "warmup", "excursion", "hold",
+            "refractory",
             "recovery_tolerance", "recovery_readings", "alert_threshold")}
 
     def state(self) -> dict[str, Any]:
         return {"n": self._n, "level": self._level, "residual": self._residual,
                 "profile": list(self._profile), "lo": list(self._lo), "hi": list(self._hi),
-                "mute": self._mute, "excursion": self._excursion, "boost": self._boost}
+                "mute": self._mute, "excursion": self._excursion, "boost": self._boost,
+                "held": self._held}
 
     def restore(self, state: dict[str, Any]) -> None:
         profile = [None if p is None else float(p) for p in state["profile"]]
@@ -217,3 +231,4 @@ class ProfileNovelty(Detector):
         self._mute = int(state["mute"])
         self._excursion = int(state["excursion"])
         self._boost = float(state["boost"])
+        self._held = float(state["held"])
