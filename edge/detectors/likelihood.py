@@ -5,8 +5,9 @@ A raw score is noisy and its usual level differs from channel to channel: a nois
 average over ``short`` readings) is unusual for *this* channel. The long-run mean and variance
 of that average (exponentially weighted) give a Gaussian tail probability ``q``; the score is
 ``log(q) / log(1e-10)`` clipped to [0, 1], so 0.5 means a one-in-1e5 recent surprise and 0.9 a
-one-in-1e9 one. Readings that score at or above ``alert_threshold`` are not learned, and the
-score is muted for ``refractory`` readings after one.
+one-in-1e9 one. Readings that score at or above ``alert_threshold`` are not learned; after
+``excursion`` of them in a row (the agent's decider wants ``min_readings``, default 2) or the
+first reading below, the score is muted for ``refractory`` readings.
 
 Any registered detector can be wrapped (``inner``, ``inner_params``); the inner one still
 learns from every reading.
@@ -40,8 +41,10 @@ class AnomalyLikelihood(Detector):
         Smallest standard deviation used, so a perfectly quiet history does not alarm on noise.
     warmup
         Readings to learn from before scoring (counted after the inner detector is warm).
+    excursion
+        Readings at or above ``alert_threshold`` in a row before the refractory period.
     refractory
-        Readings muted after a reading at or above ``alert_threshold``.
+        Readings muted after an excursion.
     alert_threshold
         The score at and above which to alert; the shipped default.
 
@@ -59,7 +62,7 @@ class AnomalyLikelihood(Detector):
 
     def __init__(self, inner: str = "robust_z", inner_params: dict[str, Any] | None = None,
                  short: int = 10, long: float = 0.002, stdev_floor: float = 0.01, warmup: int = 150,
-                 refractory: int = 60, alert_threshold: float = 0.9) -> None:
+                 excursion: int = 2, refractory: int = 60, alert_threshold: float = 0.9) -> None:
         from edge.detectors import make_detector  # the registry imports this module lazily
 
         if inner == self.name:
@@ -70,6 +73,7 @@ class AnomalyLikelihood(Detector):
         self.long = long
         self.stdev_floor = stdev_floor
         self.warmup = warmup
+        self.excursion = excursion
         self.refractory = refractory
         self.alert_threshold = alert_threshold
         self._inner = make_detector(inner, self.inner_params)
@@ -79,6 +83,7 @@ class AnomalyLikelihood(Detector):
         self._mean = 0.0
         self._var = 0.0
         self._mute = 0
+        self._run = 0  # readings of the current excursion
 
     @property
     def warm(self) -> bool:
@@ -105,8 +110,14 @@ class AnomalyLikelihood(Detector):
                 self._mute -= 1
                 score = 0.0
             elif score >= self.alert_threshold:
-                self._mute = self.refractory
+                self._run += 1
+                if self._run >= self.excursion:
+                    self._run = 0
+                    self._mute = self.refractory
                 return score  # not learned: the history would drift into the anomaly
+            elif self._run:
+                self._run = 0
+                self._mute = self.refractory
         d = average - self._mean
         self._mean += self.long * d
         self._var = (1.0 - self.long) * (self._var + self.long * d * d)
@@ -115,11 +126,12 @@ class AnomalyLikelihood(Detector):
     def params(self) -> dict[str, Any]:
         return {"inner": self.inner, "inner_params": dict(self.inner_params), "short": self.short,
                 "long": self.long, "stdev_floor": self.stdev_floor, "warmup": self.warmup,
-                "refractory": self.refractory, "alert_threshold": self.alert_threshold}
+                "excursion": self.excursion, "refractory": self.refractory,
+                "alert_threshold": self.alert_threshold}
 
     def state(self) -> dict[str, Any]:
         return {"inner": self._inner.state(), "n": self._n, "recent": list(self._recent),
-                "sum": self._sum, "mean": self._mean, "var": self._var, "mute": self._mute}
+                "sum": self._sum, "mean": self._mean, "var": self._var, "mute": self._mute, "run": self._run}
 
     def restore(self, state: dict[str, Any]) -> None:
         self._inner.restore(state["inner"])
@@ -129,3 +141,4 @@ class AnomalyLikelihood(Detector):
         self._mean = float(state["mean"])
         self._var = float(state["var"])
         self._mute = int(state["mute"])
+        self._run = int(state["run"])
