@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from benchmarks.nab_scoring import (
@@ -98,3 +100,23 @@ def test_windows_map_to_rows_by_timestamp() -> None:
 def test_score_count_mismatch_is_an_error() -> None:
     with pytest.raises(ValueError, match="99 scores for 100 rows"):
         score_corpus([FILE], {FILE.name: [0.0] * 99}, STANDARD)
+
+
+def test_write_docs_replaces_only_the_marked_section(tmp_path: Path) -> None:
+    from benchmarks.nab import BEGIN, END, write_docs
+
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(f"# Benchmarks\n\nintro\n\n{BEGIN}\nold table\n{END}\n\n## Other\nkept\n")
+    write_docs(doc, "python benchmarks/nab.py --write-docs", "| new | table |", files=1, rows=100)
+    text = doc.read_text()
+    assert "old table" not in text and "| new | table |" in text
+    assert text.startswith("# Benchmarks\n\nintro\n\n") and text.endswith("## Other\nkept\n")
+    assert text.count(BEGIN) == 1 and text.count(END) == 1
+
+
+def test_write_docs_appends_a_section_to_a_new_file(tmp_path: Path) -> None:
+    from benchmarks.nab import BEGIN, write_docs
+
+    doc = tmp_path / "docs" / "benchmarks.md"
+    write_docs(doc, "cmd", "| t |", files=1, rows=1)
+    assert doc.read_text().startswith("# Benchmarks\n\n" + BEGIN)
