@@ -1,0 +1,461 @@
+"""Edge performance (issue 8): ``python benchmarks/bench_edge.py [--write-docs]``.
+
+* **lines**: readings/s through a real ``lifeline-edge run`` process reading one
+  pseudo-terminal (pty → pyserial → parse → calibrate → detect → decide), against a bare
+  pyserial ``readline`` loop on a fresh pty in the same run (the I/O limit), and the pure
+  path (``parse_line`` + ``ChannelPipeline.process``, no I/O) as the CPU ceiling. The agent's
+  count is timed from the first byte written to the arrival, over MQTT, of the alert raised by
+  one final reading above the limit: the agent handles lines in order, so that alert means
+  every reading before it went through the pipeline.
+* **vibration**: pending issue 3 (no ``edge/drivers/`` vibration driver yet).
+* **field**: CPU share and RSS of a real agent with 16 line channels at 10 Hz for
+  ``--field-seconds``, against 16 bare pyserial reader threads on the same load; start-up to
+  ``READY=1`` on a notify socket we own; RSS slope over ``--soak-seconds``.
+* **imports**: what ``lifeline-edge run`` imports up to READY (``python -X importtime``) and its
+  RSS, against a bare interpreter importing only pyserial and paho-mqtt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import (  # noqa: E402
+    NotifySocket,
+    Pty,
+    Sampler,
+    command_line,
+    console_script,
+    edge_toml,
+    header,
+    log,
+    ratio,
+    rss_mb,
+    slope_per_minute,
+    start_broker,
+    stop,
+    table,
+    verdict,
+    workdir,
+    write_section,
+)
+
+HEAVY_MODULES = ("numpy", "river", "pymodbus", "pandas", "scipy", "sklearn")
+LIMIT = 1000.0
+DEVICE = "bench-edge"
+
+
+def reading(i: int) -> bytes:
+    """A plausible pressure reading (kPa): a slow wave, never near the limit."""
+    return f"{300 + 5 * math.sin(i / 50) + (i % 7) * 0.01:.3f}\n".encode()
+
+
+def readings(n: int) -> bytes:
+    return b"".join(reading(i) for i in range(n))
+
+
+def start_agent(wd: Path, config: str, python_flags: Sequence[str] = ()
+                ) -> tuple[subprocess.Popen[bytes], NotifySocket, float, Path]:
+    """Start ``lifeline-edge run``; returns the process, its notify socket, start time, log."""
+    path = wd / "edge.toml"
+    path.write_text(config)
+    notify = NotifySocket(wd)
+    env = {**os.environ, "NOTIFY_SOCKET": str(notify.path)}
+    log_path = wd / "edge.log"
+    if python_flags:
+        argv = [sys.executable, *python_flags, "-m", "edge.cli"]
+    else:
+        argv = [console_script("lifeline-edge")]
+    argv += ["--log-level", "WARNING", "run", "--config", str(path)]
+    with open(log_path, "wb") as err:
+        started = time.monotonic()
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env)
+    return process, notify, started, log_path
+
+
+class AlertWatch:
+    """A paho subscriber on the bench device's alert topic; records when each alert arrives."""
+
+    def __init__(self, port: int, device: str) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        from lifeline import wire
+
+        self.arrivals: list[tuple[float, bytes]] = []
+        self.event = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"watch-{device}")
+        self.client.on_message = lambda c, u, m: self._got(bytes(m.payload))
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.on_connect = lambda c, *a: c.subscribe(wire.alert_topic(device), qos=1)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        if not subscribed.wait(10):
+            raise RuntimeError("could not subscribe to the bench device's alerts")
+
+    def _got(self, payload: bytes) -> None:
+        self.arrivals.append((time.monotonic(), payload))
+        self.event.set()
+
+    def wait(self, count: int, timeout: float) -> float | None:
+        deadline = time.monotonic() + timeout
+        while len(self.arrivals) < count and time.monotonic() < deadline:
+            self.event.wait(0.05)
+            self.event.clear()
+        return self.arrivals[count - 1][0] if len(self.arrivals) >= count else None
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+# -- lines: readings/s ----------------------------------------------------------------
+def agent_throughput(n: int) -> tuple[float, float]:
+    """(readings/s, agent CPU seconds per second) of a real agent on one pty."""
+    wd = workdir("edge-lines")
+    broker = start_broker(wd)
+    pty = Pty.open()
+    watch = AlertWatch(broker.port, DEVICE)
+    config = edge_toml(DEVICE, "bench", broker.port, wd / "state", [("s0", pty.path)], high=LIMIT)
+    process, notify, _, log_path = start_agent(wd, config)
+    try:
+        if notify.wait_ready(15) is None:
+            raise RuntimeError(f"the agent did not report READY; see {log_path}")
+        pty.write(readings(2000))  # warm up: detector past its warm-up, threads running
+        time.sleep(1.0)
+        blob = readings(n) + f"{LIMIT * 2:.1f}\n".encode()
+        cpu0 = Sampler(process.pid).sample()[1]
+        started = time.monotonic()
+        pty.write(blob)
+        arrived = watch.wait(1, timeout=600)
+        if arrived is None:
+            raise RuntimeError(f"no alert from the agent; see {log_path}")
+        elapsed = arrived - started
+        cpu = Sampler(process.pid).sample()[1] - cpu0
+        return n / elapsed, cpu / elapsed
+    finally:
+        stop(process)
+        notify.close()
+        watch.close()
+        broker.stop()
+        pty.close()
+
+
+BARE_READER = """
+import sys, time, serial
+port = serial.Serial(sys.argv[1], 115200, timeout=0.5)
+print("ready", flush=True)
+count = 0
+while True:
+    line = port.readline()
+    if not line:
+        continue
+    if line.startswith(b"2000"):
+        break
+    count += 1
+print(time.monotonic(), count, flush=True)
+"""
+
+
+def bare_throughput(n: int) -> float:
+    """Readings/s of a bare pyserial readline loop in its own process on a fresh pty."""
+    pty = Pty.open()
+    reader = subprocess.Popen([sys.executable, "-c", BARE_READER, pty.path],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout is not None
+        reader.stdout.readline()
+        blob = readings(n) + f"{LIMIT * 2:.1f}\n".encode()
+        started = time.monotonic()
+        pty.write(blob)
+        done, count = reader.stdout.readline().split()
+        if int(count) != n:
+            raise RuntimeError(f"bare reader saw {count} lines, expected {n}")
+        return n / (float(done) - started)
+    finally:
+        stop(reader)
+        pty.close()
+
+
+def pure_throughput(n: int) -> float:
+    """Readings/s of parse_line + ChannelPipeline.process in this process (no I/O)."""
+    from edge.config import load_edge_config
+    from edge.lines import parse_line
+    from edge.pipeline import ChannelPipeline, build_detector
+
+    wd = workdir("edge-pure")
+    path = wd / "edge.toml"
+    path.write_text(edge_toml(DEVICE, "bench", 1883, wd / "state", [("s0", "/dev/null")]))
+    sensor = load_edge_config(path).sensors[0]
+    pipeline = ChannelPipeline(sensor, sensor.channels[0], build_detector(sensor))
+    lines = [reading(i) for i in range(n)]
+    started = time.perf_counter()
+    ts = 1.7e9
+    for line in lines:
+        values = parse_line(line, 1)
+        assert values is not None
+        ts += 0.001
+        if pipeline.process(ts, values[0]) is not None:
+            raise RuntimeError("the pure path alerted on a normal reading")
+    return n / (time.perf_counter() - started)
+
+
+def bench_lines(n: int) -> tuple[list[list[object]], dict[str, float]]:
+    log(f"lines: bare pyserial readline loop, {n} readings")
+    bare = bare_throughput(n)
+    log(f"lines: real agent, {n} readings")
+    agent, cpu = agent_throughput(n)
+    log(f"lines: pure path, {n} readings")
+    pure = pure_throughput(n)
+    rows: list[list[object]] = [
+        ["bare pyserial `readline` loop (I/O limit)", f"{bare:,.0f}", "1.00×", ""],
+        [f"`lifeline-edge run`, 1 channel (agent CPU {cpu:.2f} s/s)", f"{agent:,.0f}",
+         ratio(agent, bare), f"≥ 50,000/s: {verdict(agent >= 50_000)}; ≥ 0.5× bare: "
+         f"{verdict(agent >= 0.5 * bare)}"],
+        ["pure path: `parse_line` + `ChannelPipeline.process`, no I/O", f"{pure:,.0f}",
+         ratio(pure, bare), ""],
+    ]
+    return rows, {"bare": bare, "agent": agent, "pure": pure}
+
+
+# -- field load -------------------------------------------------------------------------
+BARE_READERS = """
+import sys, threading, serial
+def read(path):
+    port = serial.Serial(path, 115200, timeout=0.5)
+    while True:
+        port.readline()
+for path in sys.argv[1:]:
+    threading.Thread(target=read, args=(path,), daemon=True).start()
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def feed(ptys: Sequence[Pty], hz: float, stop_event: threading.Event) -> None:
+    """Write one reading to every pty ``hz`` times a second until stopped."""
+    i = 0
+    period = 1 / hz
+    next_at = time.monotonic()
+    while not stop_event.is_set():
+        line = reading(i)
+        for pty in ptys:
+            pty.write(line)
+        i += 1
+        next_at += period
+        stop_event.wait(max(0.0, next_at - time.monotonic()))
+
+
+def sample_for(sampler: Sampler, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        sampler.sample()
+        time.sleep(1.0)
+    sampler.sample()
+
+
+def bare_field(channels: int, hz: float, seconds: float) -> tuple[float, float]:
+    """(CPU share, median RSS MB) of bare pyserial reader threads under the same load."""
+    ptys = [Pty.open() for _ in range(channels)]
+    reader = subprocess.Popen([sys.executable, "-c", BARE_READERS, *(p.path for p in ptys)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    halt = threading.Event()
+    try:
+        assert reader.stdout is not None
+        reader.stdout.readline()
+        threading.Thread(target=feed, args=(ptys, hz, halt), daemon=True).start()
+        time.sleep(2)
+        sampler = Sampler(reader.pid)
+        sample_for(sampler, seconds)
+        return sampler.cpu_share(), statistics.median(s[2] for s in sampler.samples)
+    finally:
+        halt.set()
+        stop(reader)
+        for pty in ptys:
+            pty.close()
+
+
+def agent_field(channels: int, hz: float, field_s: float, soak_s: float) -> dict[str, float]:
+    wd = workdir("edge-field")
+    broker = start_broker(wd)
+    ptys = [Pty.open() for _ in range(channels)]
+    sensors = [(f"s{i:02d}", p.path) for i, p in enumerate(ptys)]
+    process, notify, started, log_path = start_agent(
+        wd, edge_toml(DEVICE, "bench", broker.port, wd / "state", sensors, high=LIMIT))
+    halt = threading.Event()
+    try:
+        ready = notify.wait_ready(15)
+        if ready is None:
+            raise RuntimeError(f"the agent did not report READY; see {log_path}")
+        threading.Thread(target=feed, args=(ptys, hz, halt), daemon=True).start()
+        time.sleep(2)
+        sampler = Sampler(process.pid)
+        sample_for(sampler, max(field_s, soak_s))
+        window = [s for s in sampler.samples if s[0] <= field_s]
+        soak = [(s[0], s[2]) for s in sampler.samples if s[0] >= min(30.0, soak_s / 4)]
+        cpu = (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
+        if process.poll() is not None:
+            raise RuntimeError(f"the agent exited during the run; see {log_path}")
+        return {"startup": ready - started, "cpu": cpu,
+                "rss": statistics.median(s[2] for s in window),
+                "rss_p100": max(s[2] for s in sampler.samples),
+                "slope": slope_per_minute(soak), "soak_s": sampler.samples[-1][0]}
+    finally:
+        halt.set()
+        stop(process)
+        notify.close()
+        broker.stop()
+        for pty in ptys:
+            pty.close()
+
+
+def bench_field(field_s: float, soak_s: float, channels: int = 16, hz: float = 10.0
+                ) -> tuple[str, dict[str, float]]:
+    log(f"field: bare pyserial readers, {channels} channels at {hz:g} Hz for {field_s:g} s")
+    bare_cpu, bare_rss = bare_field(channels, hz, field_s)
+    log(f"field: real agent for {max(field_s, soak_s):g} s (field window {field_s:g} s)")
+    got = agent_field(channels, hz, field_s, soak_s)
+    rows = [
+        ["CPU, share of one core", f"{100 * got['cpu']:.2f}%", f"{100 * bare_cpu:.2f}%",
+         ratio(got["cpu"], bare_cpu), f"≤ 2%: {verdict(got['cpu'] <= 0.02)} "
+         f"({ratio(got['cpu'], 0.02)} of budget)"],
+        ["RSS, median over the window", f"{got['rss']:.1f} MB", f"{bare_rss:.1f} MB",
+         ratio(got["rss"], bare_rss), f"≤ 60 MB: {verdict(got['rss'] <= 60)} "
+         f"({ratio(got['rss'], 60)} of budget)"],
+        ["start-up to READY=1 (broker up)", f"{got['startup']:.2f} s", "", "",
+         f"≤ 1.5 s: {verdict(got['startup'] <= 1.5)} ({ratio(got['startup'], 1.5)} of budget)"],
+        [f"RSS slope over {got['soak_s']:.0f} s (peak {got['rss_p100']:.1f} MB)",
+         f"{1000 * got['slope']:+.1f} kB/min", "", "",
+         f"no growth over 10 min: {'**met**' if abs(got['slope']) < 0.05 else '**missed**'}"
+         f"{' (soak shorter than the 600 s asked)' if got['soak_s'] < 590 else ''}"],
+    ]
+    text = table(["figure", f"agent ({channels} ch × {hz:g} Hz)", "bare pyserial readers",
+                  "agent / bare", "target"], rows)
+    return text, got
+
+
+# -- imports ----------------------------------------------------------------------------
+def import_cost() -> tuple[str, dict[str, float]]:
+    wd = workdir("edge-imports")
+    broker = start_broker(wd)
+    pty = Pty.open()
+    process, notify, _, log_path = start_agent(
+        wd, edge_toml(DEVICE, "bench", broker.port, wd / "state", [("s0", pty.path)]),
+        python_flags=("-X", "importtime"))
+    try:
+        if notify.wait_ready(20) is None:
+            raise RuntimeError(f"the agent did not report READY; see {log_path}")
+        time.sleep(1.0)
+        rss = rss_mb(process.pid)
+    finally:
+        stop(process)
+        notify.close()
+        broker.stop()
+        pty.close()
+    modules = parse_importtime(log_path.read_text())
+    base = subprocess.run([sys.executable, "-X", "importtime", "-c",
+                           "import serial, sqlite3, paho.mqtt.client, time, os; "
+                           "print(open(f'/proc/{os.getpid()}/status').read())"],
+                          capture_output=True, text=True, check=True)
+    base_modules = parse_importtime(base.stderr)
+    base_rss = next(int(line.split()[1]) / 1000 * 1.024 for line in base.stdout.splitlines()
+                    if line.startswith("VmRSS:"))
+    tops = sorted({m.split(".")[0] for m in modules})
+    heavy = [h for h in HEAVY_MODULES if h in tops]
+    rows = [["`lifeline-edge run`, 1 `lines` sensor, at READY", len(modules), f"{rss:.1f} MB",
+             ", ".join(heavy) or "none"],
+            ["bare: `import serial, sqlite3, paho.mqtt.client`", len(base_modules),
+             f"{base_rss:.1f} MB", ""],
+            ["agent / bare", ratio(len(modules), len(base_modules)), ratio(rss, base_rss), ""]]
+    text = table(["process", "modules imported", "RSS", f"heavy ({', '.join(HEAVY_MODULES)})"],
+                 rows)
+    outside = [t for t in tops if t not in sys.stdlib_module_names and not t.startswith("_")]
+    text += (f"\n\nTop-level packages imported by the agent: {len(tops)}, of which outside "
+             f"the standard library: {', '.join(f'`{t}`' for t in outside)}.")
+    costly = sorted(modules.items(), key=lambda kv: -kv[1])[:8]
+    text += ("\n\nLargest cumulative import times (µs, under `-X importtime`): "
+             + ", ".join(f"`{m}` {us:,}" for m, us in costly) + ".")
+    return text, {"modules": len(modules), "rss": rss, "heavy": len(heavy)}
+
+
+def parse_importtime(stderr: str) -> dict[str, int]:
+    """``-X importtime`` lines → {module: cumulative µs} (the first time each is imported)."""
+    found: dict[str, int] = {}
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "imported package" in line:
+            continue
+        parts = line.split("|")
+        if len(parts) == 3:
+            found.setdefault(parts[2].strip(), int(parts[1]))
+    return found
+
+
+# -- vibration ------------------------------------------------------------------------------
+def vibration_status() -> str:
+    drivers = Path(__file__).resolve().parent.parent / "edge" / "drivers"
+    found = sorted(p.name for p in drivers.glob("*vib*.py")) if drivers.is_dir() else []
+    if not found:
+        return ("**Pending issue 3**: `edge/drivers/` has no vibration driver yet, so raw "
+                "samples/s through frame decode + numpy features (target ≥ 1,000,000/s) and the "
+                "500 Hz triaxial channel of the field load are not measured.")
+    return (f"Vibration driver present ({', '.join(found)}) but this benchmark does not drive "
+            "it yet: **not measured**.")
+
+
+# -- main -----------------------------------------------------------------------------
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--readings", type=int, default=200_000, help="readings per throughput run")
+    parser.add_argument("--field-seconds", type=float, default=60.0)
+    parser.add_argument("--soak-seconds", type=float, default=600.0,
+                        help="length of the field run for the RSS slope (issue: 600)")
+    parser.add_argument("--only", choices=["lines", "field", "imports"], action="append",
+                        help="run only these parts (repeatable)")
+    parser.add_argument("--write-docs", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    parts = args.only or ["lines", "field", "imports"]
+    command = command_line(None if argv is None else ["benchmarks/bench_edge.py", *argv])
+    out = [header("Edge agent", command)]
+    if "lines" in parts:
+        rows, _ = bench_lines(args.readings)
+        out.append(f"### Line sensors: readings/s ({args.readings:,} readings per run)\n\n"
+                   + table(["path", "readings/s", "vs bare loop", "target"], rows)
+                   + "\n\nThe agent row is the real process timed from the first byte written "
+                   "to the pty to the arrival over MQTT of the alert raised by a final "
+                   "reading above the limit (lines are handled in order).")
+    out.append("### Vibration\n\n" + vibration_status())
+    if "field" in parts:
+        text, _ = bench_field(args.field_seconds, args.soak_seconds)
+        out.append(f"### Field load: 16 line channels at 10 Hz, {args.field_seconds:g} s window\n\n"
+                   + text + "\n\nCPU and RSS from /proc/<pid>/stat and status, sampled each "
+                   "second; READY timed from spawning `lifeline-edge run` to `READY=1` on a "
+                   "NOTIFY_SOCKET we own. The 500 Hz triaxial accelerometer is not part of the "
+                   "load (pending issue 3).")
+    if "imports" in parts:
+        log("imports: -X importtime up to READY")
+        text, _ = import_cost()
+        out.append("### Import cost\n\n" + text)
+    body = "\n\n".join(out)
+    print(body)
+    if args.write_docs:
+        write_section("edge", body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
