@@ -131,6 +131,7 @@ def replay(rows: Iterator[tuple[str, float, float]], detector: Detector, decider
 
 
 def run(args: argparse.Namespace) -> int:
+    name = args.detector or "the configured detector"
     try:
         name, detection, channel = settings(args)
         detector = make_detector(name, detection.params)
