@@ -9,6 +9,7 @@ acknowledges it. Everything that decides is pure; this module only wires.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import queue
@@ -16,12 +17,14 @@ import signal
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 from edge import checkpoint
-from edge.config import EdgeConfig, SensorConfig
+from edge.config import EdgeConfig, SensorConfig, load_edge_config
 from edge.delivery import Delivery
+from edge.detectors import Detector
 from edge.health import FaultChange, HealthMonitor
 from edge.lines import LineError, parse_line
 from edge.mqtt_link import MqttLink
@@ -31,6 +34,7 @@ from edge.serial_io import LineEvent, LineReader
 from lifeline import wire
 from lifeline.grades import Grade
 from lifeline.sdnotify import Notifier
+from lifeline.tomlconfig import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,27 @@ class SensorRuntime:
         self.readings = 0
 
 
+@dataclass(frozen=True, slots=True)
+class ReloadPlan:
+    """Sensor ids by what a config reload does to them (SensorConfig equality decides)."""
+
+    kept: tuple[str, ...]
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    changed: tuple[str, ...]
+
+
+def plan_reload(old: tuple[SensorConfig, ...], new: tuple[SensorConfig, ...]) -> ReloadPlan:
+    before = {s.id: s for s in old}
+    after = {s.id: s for s in new}
+    return ReloadPlan(
+        kept=tuple(i for i in after if i in before and before[i] == after[i]),
+        added=tuple(i for i in after if i not in before),
+        removed=tuple(i for i in before if i not in after),
+        changed=tuple(i for i in after if i in before and before[i] != after[i]),
+    )
+
+
 class Agent:
     def __init__(self, config: EdgeConfig) -> None:
         self.config = config
@@ -74,12 +99,13 @@ class Agent:
         self.outbox = Outbox(self.state_dir / "outbox.db", max_alerts=config.outbox_max_alerts)
         self.link = MqttLink(config, VERSION)
         self.delivery = Delivery(self.outbox, self.link.publish_alert_payload)
-        self.readers = [LineReader(s.id, s.port, s.baudrate, self.events, self.stop_event)
-                        for s in config.sensors]
+        self.readers = {s.id: self._reader(s) for s in config.sensors}
+        self.reload_requested = threading.Event()
+        self.link_generation = 0  # the MqttLink connection delivery last replayed for
+        self.running = False
         self.notifier = Notifier()
         self.counters: dict[str, int] = {"alerts": 0, "dropped": 0, "bad_lines": 0}
-        self.detectors = {f"{rt.config.id}/{ch.channel.name}": ch.detector
-                          for rt in self.sensors.values() for ch in rt.channels}
+        self.detectors = self._detectors()
         restored = checkpoint.restore(self.checkpoint_path, self.detectors)
         if restored:
             log.info("restored %d detector checkpoint(s) from %s", restored, self.checkpoint_path)
@@ -88,8 +114,55 @@ class Agent:
     def checkpoint_path(self) -> Path:
         return self.state_dir / "detectors.json"
 
+    def _detectors(self) -> dict[str, Detector]:
+        return {f"{rt.config.id}/{ch.channel.name}": ch.detector
+                for rt in self.sensors.values() for ch in rt.channels}
+
+    def _reader(self, sensor: SensorConfig) -> LineReader:
+        # Each reader has its own stop event, so a reload can stop one sensor's reader.
+        return LineReader(sensor.id, sensor.port, sensor.baudrate, self.events, threading.Event())
+
     def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         self.stop_event.set()
+        for reader in self.readers.values():
+            reader.stop.set()
+
+    def request_reload(self, signum: int = 0, frame: FrameType | None = None) -> None:
+        self.reload_requested.set()
+
+    def reload(self) -> ReloadPlan | None:
+        """Re-read the config file and apply its sensors; keep everything on a bad file.
+
+        Unchanged sensors keep their reader, detectors and health. ``[device]``, ``[mqtt]``
+        and ``[outbox]`` are not reloaded (they need a restart).
+        """
+        try:
+            new = load_edge_config(self.config.path)
+        except (ConfigError, OSError) as exc:
+            log.error("config reload failed; keeping the running config:\n%s", exc)
+            return None
+        if (new.device, new.mqtt, new.outbox_max_alerts) != (
+                self.config.device, self.config.mqtt, self.config.outbox_max_alerts):
+            log.warning("config reload: [device], [mqtt] and [outbox] changes need a restart")
+        plan = plan_reload(self.config.sensors, new.sensors)
+        now = time.time()
+        for sensor_id in (*plan.removed, *plan.changed):
+            self.readers.pop(sensor_id).stop.set()
+            del self.sensors[sensor_id]
+        for sensor in new.sensors:
+            if sensor.id in plan.added or sensor.id in plan.changed:
+                self.sensors[sensor.id] = SensorRuntime(sensor, now)
+                self.readers[sensor.id] = self._reader(sensor)
+                if self.running:
+                    self.readers[sensor.id].start()
+        self.sensors = {s.id: self.sensors[s.id] for s in new.sensors}  # config order
+        self.config = dataclasses.replace(self.config, sensors=new.sensors,
+                                          detection=new.detection)
+        self.detectors = self._detectors()
+        log.info("config reloaded from %s: kept=%s added=%s removed=%s changed=%s",
+                 self.config.path, ",".join(plan.kept) or "-", ",".join(plan.added) or "-",
+                 ",".join(plan.removed) or "-", ",".join(plan.changed) or "-")
+        return plan
 
     def run(self) -> int:
         log.info("edge agent starting device=%s zone=%s sensors=%d broker=%s:%d state=%s "
@@ -98,14 +171,17 @@ class Agent:
                  self.outbox.depth)
         started = time.monotonic()
         self.link.start()
-        for reader in self.readers:
+        self.running = True
+        for reader in self.readers.values():
             reader.start()
         ready = False
-        generation = 0
         next_health = started + HEALTH_EVERY_S
         next_status = started + STATUS_EVERY_S
         next_checkpoint = started + CHECKPOINT_EVERY_S
         while not self.stop_event.is_set():
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self.reload()
             try:
                 self.handle(self.events.get(timeout=0.1))
                 while True:  # drain what is queued before touching the network
@@ -113,13 +189,7 @@ class Agent:
             except queue.Empty:
                 pass
             mono = time.monotonic()
-            if generation != self.link.generation:
-                generation = self.link.generation
-                self.delivery.reset()
-                self.report_drops()
-            self.apply_acks()
-            if self.link.connected.is_set():
-                self.delivery.pump(mono)
+            self.pump()
             if not ready and (self.link.connected.is_set() or mono - started > READY_GRACE_S):
                 ready = True
                 self.notifier.ready(f"{len(self.sensors)} sensors, broker "
@@ -155,7 +225,7 @@ class Agent:
     def feed_watchdog(self, mono: float) -> None:
         """Ping systemd only while every reader thread is making progress."""
         limit = max(self.notifier.watchdog_s / 2, 2.0)
-        stale = [r.sensor for r in self.readers if mono - r.heartbeat > limit or not r.is_alive()]
+        stale = [r.sensor for r in self.readers.values() if mono - r.heartbeat > limit or not r.is_alive()]
         if stale:
             log.error("not feeding the watchdog: reader(s) stuck: %s", ", ".join(stale))
             return
@@ -175,7 +245,7 @@ class Agent:
     def report_drops(self) -> None:
         """Once the link is back, say how many alerts the full outbox had to drop."""
         drops = self.outbox.drops()
-        if not drops:
+        if not drops or not self.sensors:
             return
         total = sum(drops.values())
         detail = ", ".join(f"{n} {grade}" for grade, n in drops.items())
@@ -188,7 +258,9 @@ class Agent:
             message=f"outbox overflow: dropped {total} alert(s) while offline ({detail})"))
 
     def handle(self, event: LineEvent) -> None:
-        runtime = self.sensors[event.sensor]
+        runtime = self.sensors.get(event.sensor)
+        if runtime is None:  # a sensor removed by a reload, its reader just stopping
+            return
         if event.kind == "port_error":
             runtime.health.port_error(event.ts, str(event.payload))
             return
@@ -252,6 +324,19 @@ class Agent:
         log.info("alert id=%s seq=%d sensor=%s channel=%s reason=%s grade=%s: %s", alert.id,
                  alert.seq, alert.sensor, alert.channel, alert.reason.value, alert.grade.label,
                  alert.message)
+        self.pump()
+
+    def pump(self) -> None:
+        """Apply acks and send what the window allows; after a (re)connect, replay first.
+
+        Checked on every send, not once per loop turn: an alert emitted between a connect and
+        the loop noticing it would otherwise be sent, then replayed as a duplicate.
+        """
+        if self.link_generation != self.link.generation:
+            self.link_generation = self.link.generation
+            self.delivery.reset()
+            self.report_drops()  # emits, which pumps again on the same generation
+        self.apply_acks()
         if self.link.connected.is_set():
             self.delivery.pump(time.monotonic())
 
@@ -260,4 +345,5 @@ def run_agent(config: EdgeConfig) -> int:
     agent = Agent(config)
     signal.signal(signal.SIGTERM, agent.request_stop)
     signal.signal(signal.SIGINT, agent.request_stop)
+    signal.signal(signal.SIGHUP, agent.request_reload)
     return agent.run()
