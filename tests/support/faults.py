@@ -1,0 +1,481 @@
+"""Fault-injection rig: a numbered alert stream through real processes, and the books kept on it.
+
+One sensor on a pseudo-terminal reached through a symlink (as udev's
+``/dev/lifeline/<name>``), ``lifeline-edge run`` and ``lifeline-hub run`` as
+subprocesses, a real Mosquitto. The sensor alternates a reading above the
+``high`` limit with a normal one, so the ``k``-th high reading raises exactly one
+limit alert whose value encodes ``k`` (every tenth is red, the rest orange):
+the stream is numbered, and a lost or doubled reading shows.
+
+What the edge *accepted* is read from its log (``alert id=... seq=...``, written
+right after the outbox commit) plus, after a kill -9, the outbox itself; what the
+hub *stored* is read from its SQLite store, read-only. Incidents are compared
+in a canonical form (zone, hazard, grade, set of alert ids) with a fault-free
+reference: the same stored alerts fused in sequence order by ``hub.fusion``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+import tty
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hub.config import FusionConfig
+from hub.fusion import Fusion, Joined, Merged, Opened
+from lifeline import wire
+from lifeline.grades import Grade
+from lifeline.localbroker import Broker
+from tests.support.processes import script, wait_for
+
+DEVICE = "edge-fault-1"
+ZONE = "fault-zone"
+SENSOR = "main-pressure"
+HIGH = 600.0
+HIGH_CRITICAL = 100_000.0
+ORANGE_BASE = 1000.0
+RED_BASE = 200_000.0
+FUSION = FusionConfig(window_s=300.0, quiet_s=3600.0, max_span_s=21600.0)
+FIGURES_ENV = "LIFELINE_RELIABILITY_JSON"
+_ALERT_LINE = re.compile(rb"alert id=([0-9a-f]{32}) seq=(\d+)")
+
+Canonical = frozenset[tuple[str, str, str, frozenset[str]]]
+
+
+# -- the numbered stream ---------------------------------------------------------------------
+
+def numbered_line(n: int) -> bytes:
+    """Line ``n`` of the stream: even lines are the k-th breach (k = n // 2), odd ones normal."""
+    if n % 2:
+        return b"300.0\n"
+    k = n // 2
+    return f"{(RED_BASE if k % 10 == 0 else ORANGE_BASE) + k:.1f}\n".encode()
+
+
+def breach_number(value: float) -> int:
+    """The ``k`` a limit alert's value encodes (inverse of ``numbered_line``)."""
+    return int(round(value - (RED_BASE if value >= RED_BASE else ORANGE_BASE)))
+
+
+class Pty:
+    """A pseudo-terminal pair; the test writes to the master, the agent opens ``path``."""
+
+    def __init__(self) -> None:
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        os.set_blocking(self.master, False)
+        self.path = os.ttyname(self.slave)
+
+    def close(self) -> None:
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class NumberedStream:
+    """Writes ``numbered_line(n)`` at ``rate_hz`` to whichever pty is current (None: unplugged)."""
+
+    def __init__(self, link: Path, rate_hz: float = 20.0) -> None:
+        self.link = link
+        self.rate_hz = rate_hz
+        self.pty: Pty | None = None
+        self.lines = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.plug(Pty())
+
+    def plug(self, pty: Pty) -> None:
+        """Point the symlink at ``pty`` (atomically, as udev re-creating /dev/lifeline/x)."""
+        tmp = self.link.with_name(self.link.name + ".new")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(pty.path)
+        os.replace(tmp, self.link)
+        with self._lock:
+            self.pty = pty
+
+    def unplug(self) -> None:
+        """The device vanishes: its pty closes, the symlink dangles."""
+        with self._lock:
+            pty, self.pty = self.pty, None
+        if pty is not None:
+            pty.close()
+
+    def start(self) -> None:
+        def loop() -> None:
+            period = 1.0 / self.rate_hz
+            next_at = time.monotonic()
+            while not self._stop.is_set():
+                with self._lock:
+                    if self.pty is not None:
+                        try:
+                            os.write(self.pty.master, numbered_line(self.lines))
+                            self.lines += 1
+                        except OSError:  # buffer full or unplugged: the line is lost upstream
+                            pass
+                next_at += period
+                self._stop.wait(max(0.0, next_at - time.monotonic()))
+        self._thread = threading.Thread(target=loop, name="numbered-stream", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+    def close(self) -> None:
+        self.stop()
+        self.unplug()
+
+
+# -- configs ---------------------------------------------------------------------------------
+
+def edge_toml(state_dir: Path, port: int, sensors: str, host: str = "127.0.0.1",
+              max_alerts: int = 100_000, keepalive: int = 5) -> str:
+    """An edge.toml whose detector never alerts (limits only), repeating every second."""
+    return f"""
+[device]
+id = "{DEVICE}"
+zone = "{ZONE}"
+state_dir = "{state_dir}"
+
+[mqtt]
+host = "{host}"
+port = {port}
+keepalive = {keepalive}
+
+[outbox]
+max_alerts = {max_alerts}
+
+[detection]
+threshold = 1.0
+clear_threshold = 0.0
+min_readings = 10000
+repeat_s = 1.0
+{sensors}"""
+
+
+def numbered_sensor(port: str) -> str:
+    return f"""
+[[sensors]]
+id = "{SENSOR}"
+kind = "water.pressure"
+driver = "lines"
+port = "{port}"
+baudrate = 115200
+columns = ["pressure_kpa"]
+unit = "kPa"
+high = {HIGH}
+high_critical = {HIGH_CRITICAL}
+silence_s = 3.0
+"""
+
+
+def hub_toml(port: int, store: Path, host: str = "127.0.0.1") -> str:
+    return (f'[mqtt]\nhost = "{host}"\nport = {port}\nkeepalive = 5\n\n[store]\npath = "{store}"\n\n'
+            f"[fusion]\nwindow_s = {FUSION.window_s}\nquiet_s = {FUSION.quiet_s}\n"
+            f"max_span_s = {FUSION.max_span_s}\n")
+
+
+# -- reading the books -----------------------------------------------------------------------
+
+def wait_for_log(log: Path, text: str, timeout: float, after: int = 0) -> int:
+    """Wait until ``text`` appears in ``log`` past byte ``after``; return where it ends."""
+    needle = text.encode()
+
+    def probe() -> int | None:
+        data = log.read_bytes() if log.exists() else b""
+        at = data.find(needle, after)
+        return at + len(needle) if at >= 0 else None
+    return wait_for(probe, timeout, f"{text!r} in {log.name}")
+
+
+def logged_alert_ids(*logs: Path) -> dict[str, int]:
+    """Alert id -> seq from the edge's ``alert id=... seq=...`` lines (outbox commit done)."""
+    found: dict[str, int] = {}
+    for log in logs:
+        if log.exists():
+            for match in _ALERT_LINE.finditer(log.read_bytes()):
+                found[match.group(1).decode()] = int(match.group(2))
+    return found
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+
+
+def outbox_ids(state_dir: Path) -> dict[str, int]:
+    """Alert id -> seq of what the edge's outbox holds (read-only; the agent may be dead)."""
+    path = state_dir / "outbox.db"
+    if not path.exists():
+        return {}
+    db = _read_only(path)
+    try:
+        return {str(i): int(s) for i, s in db.execute("SELECT id, seq FROM outbox")}
+    finally:
+        db.close()
+
+
+@dataclass(frozen=True)
+class StoredAlert:
+    id: str
+    seq: int
+    reason: str
+    grade: int
+    value: float | None
+    message: str
+    body: str
+
+
+def stored_alerts(store: Path) -> list[StoredAlert]:
+    if not store.exists():
+        return []
+    db = _read_only(store)
+    try:
+        rows = db.execute("SELECT id, seq, reason, grade, value, message, body FROM alerts "
+                          "ORDER BY seq").fetchall()
+    except sqlite3.OperationalError:  # the hub has not created its schema yet
+        return []
+    finally:
+        db.close()
+    return [StoredAlert(*row) for row in rows]
+
+
+def store_incidents(store: Path) -> Canonical:
+    """The store's incidents with alerts, canonical: (zone, hazard, grade, alert ids)."""
+    db = _read_only(store)
+    try:
+        rows = db.execute("SELECT i.id, i.zone, i.hazard, i.grade, a.alert_id FROM incidents i "
+                          "JOIN incident_alerts a ON a.incident_id = i.id "
+                          "WHERE i.status != 'merged'").fetchall()
+    finally:
+        db.close()
+    groups: dict[int, tuple[str, str, int, set[str]]] = {}
+    for incident, zone, hazard, grade, alert_id in rows:
+        groups.setdefault(incident, (zone, hazard, grade, set()))[3].add(alert_id)
+    return frozenset((z, h, Grade(g).label, frozenset(ids)) for z, h, g, ids in groups.values())
+
+
+def reference_incidents(bodies: Iterable[str]) -> Canonical:
+    """The incidents a fault-free hub makes of these alerts, fed once each in sequence order."""
+    alerts = sorted((wire.decode_alert(b.encode()) for b in bodies), key=lambda a: a.seq)
+    fusion = Fusion(FUSION)
+    member: dict[str, int] = {}
+    for alert in alerts:
+        for change in fusion.alert(alert, now=alert.ts):
+            if isinstance(change, Merged) and change.absorbed is not None:
+                for key, incident in member.items():
+                    if incident == change.absorbed.id:
+                        member[key] = change.incident.id
+            if isinstance(change, Opened | Joined) and change.alert is not None:
+                member[change.alert.id] = change.incident.id
+    by_id = {i.id: i for i in fusion.incidents}
+    groups: dict[int, set[str]] = {}
+    for alert_id, incident in member.items():
+        groups.setdefault(incident, set()).add(alert_id)
+    return frozenset((by_id[i].zone, by_id[i].hazard, by_id[i].grade.label, frozenset(ids))
+                     for i, ids in groups.items())
+
+
+def record_figures(scenario: str, figures: dict[str, Any]) -> None:
+    """Merge one scenario's figures into the JSON file named by $LIFELINE_RELIABILITY_JSON."""
+    target = os.environ.get(FIGURES_ENV)
+    if not target:
+        return
+    path = Path(target)
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[scenario] = figures
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+# -- the rig ---------------------------------------------------------------------------------
+
+@dataclass
+class Rig:
+    """Broker, hub, edge and a numbered sensor in ``workdir``; every process killed at exit."""
+
+    workdir: Path
+    persistence: bool = True
+    max_alerts: int = 100_000
+    edge_host: str = "127.0.0.1"
+    broker_extra: str = ""
+    edge_prefix: list[str] = field(default_factory=list)  # e.g. ["ip", "netns", "exec", ns]
+    broker: Broker = field(init=False)
+    stream: NumberedStream = field(init=False)
+    hub: subprocess.Popen[bytes] | None = None
+    edge: subprocess.Popen[bytes] | None = None
+    edge_runs: int = 0
+    killed_outbox: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.broker = Broker(self.workdir / "broker", persistence=self.persistence,
+                             extra_config=self.broker_extra)
+        self.store = self.workdir / "hub.db"
+        self.state_dir = self.workdir / "edge-state"
+        self.hub_log = self.workdir / "hub.log"
+        self.hub_config = self.workdir / "hub.toml"
+        self.edge_config = self.workdir / "edge.toml"
+        self.port_link = self.workdir / "ttyLifeline0"
+        self.stream = NumberedStream(self.port_link)
+
+    def __enter__(self) -> Rig:
+        self.broker.start()
+        self.hub_config.write_text(hub_toml(self.broker.port, self.store))
+        self.edge_config.write_text(edge_toml(self.state_dir, self.broker.port,
+                                              numbered_sensor(str(self.port_link)),
+                                              host=self.edge_host, max_alerts=self.max_alerts))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stream.close()
+        for proc in (self.edge, self.hub):
+            _stop(proc)
+        self.broker.stop()
+
+    # processes
+    def _spawn(self, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+        with open(log, "ab") as out:
+            return subprocess.Popen(argv, stdout=out, stderr=out, start_new_session=True)
+
+    def start_hub(self) -> None:
+        offset = _size(self.hub_log)
+        self.hub = self._spawn([script("lifeline-hub"), "run", "--config", str(self.hub_config),
+                                "--log-level", "DEBUG"], self.hub_log)
+        wait_for_log(self.hub_log, "subscribed to", 15, after=offset)
+
+    @property
+    def edge_logs(self) -> list[Path]:
+        return [self.workdir / f"edge-{n}.log" for n in range(1, self.edge_runs + 1)]
+
+    def start_edge(self, wait_connected: bool = True) -> None:
+        self.edge_runs += 1
+        log = self.edge_logs[-1]
+        self.edge = self._spawn([*self.edge_prefix, script("lifeline-edge"), "run", "--config",
+                                 str(self.edge_config)], log)
+        if wait_connected:
+            wait_for_log(log, "connected to broker", 20)
+
+    def kill_hub(self) -> None:
+        _kill9(self.hub)
+        self.hub = None
+
+    def kill_edge(self) -> None:
+        """kill -9 (power-loss analogue), then note what its outbox held."""
+        _kill9(self.edge)
+        self.edge = None
+        self.killed_outbox.update(outbox_ids(self.state_dir))
+
+    def stop_edge(self) -> None:
+        _stop(self.edge)
+        self.edge = None
+
+    def stop_hub(self) -> None:
+        _stop(self.hub)
+        self.hub = None
+
+    # books
+    def accepted(self) -> dict[str, int]:
+        return {**self.killed_outbox, **logged_alert_ids(*self.edge_logs)}
+
+    def stored_ids(self) -> set[str]:
+        return {a.id for a in stored_alerts(self.store)}
+
+    def wait_stored(self, count: int, timeout: float) -> None:
+        wait_for(lambda: len(self.stored_ids()) >= count or None, timeout,
+                 f"{count} alerts in the hub store")
+
+    def mark(self) -> tuple[float, set[str]]:
+        """The moment a fault ends, and what the edge had accepted by then."""
+        return time.monotonic(), set(self.accepted())
+
+    def recovery_s(self, mark: tuple[float, set[str]], timeout: float) -> float:
+        """Seconds from ``mark`` until the store holds everything accepted by then."""
+        since, wanted = mark
+        wait_for(lambda: not (wanted - self.stored_ids()), timeout,
+                 f"the {len(wanted)} alerts accepted before the fault ended to be stored",
+                 every=0.1)
+        return time.monotonic() - since
+
+    def settle(self, timeout: float) -> None:
+        """Stop the sensor, then wait until the store holds everything accepted and the outbox
+        is empty."""
+        self.stream.stop()
+        time.sleep(0.5)
+
+        def done() -> bool:
+            missing = set(self.accepted()) - self.stored_ids()
+            return not missing and not outbox_ids(self.state_dir)
+        wait_for(done, timeout, "the hub store to hold every accepted alert and an empty outbox")
+
+    def hub_duplicates(self) -> int:
+        """Redeliveries the hub recognised and stored nothing for (DEBUG lines, all runs)."""
+        return self.hub_log.read_bytes().count(b"duplicate alert id=")
+
+    def check(self, scenario: str, fault: str, recovery_s: float | None,
+              dropped: int = 0, **extra: Any) -> dict[str, Any]:
+        """Assert the guarantee and return (and record) the figures."""
+        accepted = self.accepted()
+        stored = stored_alerts(self.store)
+        ids = [a.id for a in stored]
+        seqs = [a.seq for a in stored]
+        breaches = Counter(breach_number(a.value) for a in stored
+                           if a.reason == "limit" and a.value is not None)
+        doubled_breaches = sorted(k for k, n in breaches.items() if n > 1)
+        missing = set(accepted) - set(ids)
+        unexpected = set(ids) - set(accepted)
+        figures = {
+            "fault": fault, "accepted": len(accepted), "stored": len(stored), "dropped": dropped,
+            "lost": len(missing) - dropped, "unexpected": len(unexpected),
+            "duplicated_in_store": (len(ids) - len(set(ids))) + (len(seqs) - len(set(seqs)))
+            + len(doubled_breaches),
+            "redeliveries_absorbed": self.hub_duplicates(),
+            "recovery_s": None if recovery_s is None else round(recovery_s, 1),
+            "lines_written": self.stream.lines, **extra,
+        }
+        record_figures(scenario, figures)
+        assert not unexpected, f"alerts in the store the edge never accepted: {sorted(unexpected)[:5]}"
+        assert len(ids) == len(set(ids)) and len(seqs) == len(set(seqs)), "duplicates in the store"
+        assert not doubled_breaches, f"readings alerted twice: {doubled_breaches[:10]}"
+        assert len(missing) == dropped, (f"{len(missing)} accepted alerts are not in the store "
+                                         f"({dropped} dropped by the outbox bound)")
+        assert store_incidents(self.store) == reference_incidents(a.body for a in stored)
+        return figures
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def _kill9(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        _kill9(proc)
+
+
+def have_netns() -> bool:
+    """True when this process may create network namespaces (root with iproute2)."""
+    return os.geteuid() == 0 and shutil.which("ip") is not None
