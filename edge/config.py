@@ -2,6 +2,8 @@
 
 The keys of issue 2 (``[device] id zone``, ``[mqtt] host port``, ``[[sensors]] id kind
 driver port baudrate columns``, optional ``low``/``high``) are public interface.
+Drivers (``lines``, ``modbus-rtu``, ``vibration``) add their own keys, and a sensor
+may start from a profile (``profile = "methane-lel-modbus"``, see edge/drivers/profiles.py).
 """
 
 from __future__ import annotations
@@ -11,10 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge.drivers.frames import FEATURES, MAX_AXES, MAX_SAMPLES, feature_names
+from edge.drivers.profiles import ProfileOrigin, apply_profile, blame_profile, default_profile_dirs
+from edge.drivers.registers import DATA_TYPES, ORDERS, TABLES, RegisterSpec
 from lifeline.tomlconfig import ConfigError, Section, raise_if_problems, root
 from lifeline.wire import FAMILIES
 
-DRIVERS = ("lines",)
+DRIVERS = ("lines", "modbus-rtu", "vibration")
+# keys only one driver reads; another driver's sensor naming one is told so
+DRIVER_KEYS = {
+    "lines": ("columns", "format", "checksum"),
+    "modbus-rtu": ("unit_id", "poll_s", "timeout_s", "registers"),
+    "vibration": ("sample_rate_hz", "axes", "window_s", "sample_scale", "bands"),
+}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _KIND = re.compile(r"^(water|gas|structure)\.[a-z][a-z0-9_]{0,31}$")
 
@@ -59,6 +70,33 @@ class ChannelConfig:
     high: float | None = None
     low_critical: float | None = None
     high_critical: float | None = None
+    range_min: float | None = None   # the instrument's measuring range: outside it is a fault
+    range_max: float | None = None
+
+
+@dataclass(frozen=True)
+class ModbusConfig:
+    """``modbus-rtu``: poll these registers of this unit."""
+
+    unit_id: int
+    registers: tuple[RegisterSpec, ...]
+    poll_s: float = 1.0
+    timeout_s: float = 0.5
+
+
+@dataclass(frozen=True)
+class VibrationConfig:
+    """``vibration``: binary frames reduced to features per window and axis."""
+
+    sample_rate_hz: int
+    axes: tuple[str, ...] = ("x", "y", "z")
+    window_s: float = 1.0
+    sample_scale: float = 0.001
+    bands: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def window(self) -> int:
+        return max(1, round(self.window_s * self.sample_rate_hz))
 
 
 @dataclass(frozen=True)
@@ -86,6 +124,15 @@ class SensorConfig:
     silence_s: float = 10.0
     stuck_s: float = 0.0
     max_error_rate: float = 0.5
+    parity: str = "N"
+    stopbits: int = 1
+    bytesize: int = 8
+    format: str = "csv"            # lines: csv | kv
+    checksum: bool = False         # lines: require $...*HH
+    modbus: ModbusConfig | None = None
+    vibration: VibrationConfig | None = None
+    profile: str | None = None     # the profile name this sensor started from
+    profile_path: Path | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -104,6 +151,7 @@ class EdgeConfig:
     sensors: tuple[SensorConfig, ...]
     detection: DetectionConfig
     outbox_max_alerts: int = 100_000
+    profile_dirs: tuple[Path, ...] = ()
 
 
 def _detection(sec: Section, base: DetectionConfig) -> DetectionConfig:
@@ -137,7 +185,12 @@ def _limits(sec: Section, defaults: ChannelConfig | None, name: str) -> ChannelC
         high=sec.float("high", d.high),
         low_critical=sec.float("low_critical", d.low_critical),
         high_critical=sec.float("high_critical", d.high_critical),
+        range_min=sec.float("range_min", d.range_min),
+        range_max=sec.float("range_max", d.range_max),
     )
+    if (channel.range_min is not None and channel.range_max is not None
+            and channel.range_min >= channel.range_max):
+        sec.problem("range_min", f"{channel.range_min} must be below range_max {channel.range_max}")
     if channel.low is not None and channel.high is not None and channel.low >= channel.high:
         sec.problem("low", f"{channel.low} must be below high {channel.high}")
     if (channel.low_critical is not None and channel.low is not None
@@ -150,13 +203,125 @@ def _limits(sec: Section, defaults: ChannelConfig | None, name: str) -> ChannelC
     return channel
 
 
-def _sensor(sec: Section, base: DetectionConfig) -> SensorConfig | None:
+def _registers(sec: Section) -> tuple[RegisterSpec, ...]:
+    specs: list[RegisterSpec] = []
+    for reg in sec.sections("registers", required=True):
+        name = reg.str("name", check=_name_check)
+        address = reg.int("address", min=0, max=65535)
+        type_ = reg.str("type", "uint16", choices=tuple(DATA_TYPES))
+        table = reg.str("table", "holding", choices=TABLES)
+        word_order = reg.str("word_order", "big", choices=ORDERS)
+        byte_order = reg.str("byte_order", "big", choices=ORDERS)
+        reg.finish()
+        if name is None or address is None or type_ not in DATA_TYPES or table not in TABLES \
+                or word_order not in ORDERS or byte_order not in ORDERS:
+            continue
+        if address + DATA_TYPES[type_][0] > 65536:
+            reg.problem("address", f"{type_} at {address} runs past register 65535")
+            continue
+        specs.append(RegisterSpec(name, address, type_, table, word_order, byte_order))
+    if not specs and "registers" in sec.data and not sec.problems:
+        sec.problem("registers", "expected at least one [[sensors.registers]] table")
+    return tuple(specs)
+
+
+def _modbus(sec: Section) -> ModbusConfig | None:
+    unit_id = sec.int("unit_id", 1, min=1, max=247)
+    poll_s = sec.float("poll_s", 1.0, min=0.05, max=3600.0)
+    timeout_s = sec.float("timeout_s", 0.5, min=0.05, max=10.0)
+    registers = _registers(sec)
+    names = [r.name for r in registers]
+    if len(set(names)) != len(names):
+        sec.problem("registers", "register names must be unique (each is a channel)")
+    if timeout_s is not None and poll_s is not None and timeout_s > poll_s * 4:
+        sec.problem("timeout_s", f"{timeout_s} s is more than 4 polls ({poll_s} s each)")
+    if not registers:
+        return None
+    return ModbusConfig(unit_id=unit_id, registers=registers, poll_s=poll_s, timeout_s=timeout_s)
+
+
+def _bands(sec: Section, rate: int | None) -> tuple[tuple[float, float], ...]:
+    raw = sec.data.get("bands", [])
+    sec.read.add("bands")
+    bands: list[tuple[float, float]] = []
+    if not isinstance(raw, list):
+        sec.problem("bands", "expected an array of [low_hz, high_hz] pairs")
+        return ()
+    for index, band in enumerate(raw):
+        if not (isinstance(band, list) and len(band) == 2
+                and all(isinstance(v, int | float) and not isinstance(v, bool) for v in band)):
+            sec.problem(f"bands[{index}]", f"expected [low_hz, high_hz], found {band!r}")
+            continue
+        low, high = float(band[0]), float(band[1])
+        if not 0 <= low < high:
+            sec.problem(f"bands[{index}]", f"[{low:g}, {high:g}] needs 0 <= low < high")
+        elif rate is not None and high > rate / 2:
+            sec.problem(f"bands[{index}]", f"{high:g} Hz is above the Nyquist frequency "
+                        f"{rate / 2:g} Hz of sample_rate_hz {rate}")
+        bands.append((low, high))
+    return tuple(bands)
+
+
+def _vibration(sec: Section) -> VibrationConfig | None:
+    rate = sec.int("sample_rate_hz", min=1, max=65535)
+    axes = sec.str_list("axes", ("x", "y", "z"), min_len=1)
+    if axes is not None and len(axes) > MAX_AXES:
+        sec.problem("axes", f"at most {MAX_AXES} axes (x, y, z)")
+    window_s = sec.float("window_s", 1.0, min=0.05, max=60.0)
+    scale = sec.float("sample_scale", 0.001)
+    bands = _bands(sec, rate)
+    if rate is None or axes is None:
+        return None
+    config = VibrationConfig(sample_rate_hz=rate, axes=axes, window_s=window_s,
+                             sample_scale=scale, bands=bands)
+    if config.window < 8:
+        sec.problem("window_s", f"a window of {config.window} samples is too short for features")
+    if config.window > 64 * MAX_SAMPLES:
+        sec.problem("window_s", f"a window of {config.window} samples is too long")
+    return config
+
+
+def _driver_keys(sec: Section, driver: str) -> None:
+    """Another driver's key is a mistake worth naming precisely."""
+    for other, keys in DRIVER_KEYS.items():
+        if other == driver:
+            continue
+        for key in keys:
+            if key in sec.data and key not in DRIVER_KEYS.get(driver, ()):
+                sec.read.add(key)
+                sec.problem(key, f"is only used by driver {other!r}, not {driver!r}")
+
+
+def _channel_names(sec: Section, driver: str | None) -> tuple[tuple[str, ...] | None,
+                                                               ModbusConfig | None,
+                                                               VibrationConfig | None]:
+    if driver == "modbus-rtu":
+        modbus = _modbus(sec)
+        return (tuple(r.name for r in modbus.registers) if modbus else None), modbus, None
+    if driver == "vibration":
+        vibration = _vibration(sec)
+        if vibration is None:
+            return None, None, None
+        return feature_names(vibration.axes, vibration.bands, FEATURES), None, vibration
+    return sec.str_list("columns", min_len=1), None, None
+
+
+def _sensor(sec: Section, base: DetectionConfig,
+            origin: ProfileOrigin | None = None) -> SensorConfig | None:
     sensor_id = sec.str("id", check=_name_check)
     kind = sec.str("kind", check=_kind_check)
     driver = sec.str("driver", choices=DRIVERS)
     port = sec.str("port")
     baudrate = sec.int("baudrate", 9600, min=50, max=4_000_000)
-    columns = sec.str_list("columns", min_len=1)
+    parity = sec.str("parity", "N", choices=("N", "E", "O"))
+    stopbits = sec.int("stopbits", 1, min=1, max=2)
+    bytesize = sec.int("bytesize", 8, min=5, max=8)
+    sec.str("profile", None)  # applied by apply_profile before we get here
+    if driver in DRIVERS:
+        _driver_keys(sec, driver)
+    fmt = sec.str("format", "csv", choices=("csv", "kv")) if driver == "lines" else "csv"
+    checksum = sec.bool("checksum", False) if driver == "lines" else False
+    columns, modbus, vibration = _channel_names(sec, driver)
     defaults = _limits(sec, None, "")
     per_channel = sec.section("channels", required=False)
     channels: list[ChannelConfig] = []
@@ -172,7 +337,12 @@ def _sensor(sec: Section, base: DetectionConfig) -> SensorConfig | None:
     if columns and len(set(columns)) != len(columns):
         sec.problem("columns", "column names must be unique")
     detection = _detection(sec.section("detection", required=False), base)
-    silence_s = sec.float("silence_s", 10.0, min=0.1)
+    silence_default = 10.0
+    if modbus is not None:
+        silence_default = max(10.0, 5 * modbus.poll_s)
+    elif vibration is not None:
+        silence_default = max(10.0, 3 * vibration.window_s)
+    silence_s = sec.float("silence_s", silence_default, min=0.1)
     stuck_s = sec.float("stuck_s", 0.0, min=0.0)
     max_error_rate = sec.float("max_error_rate", 0.5, min=0.0, max=1.0)
     sec.finish()
@@ -180,12 +350,19 @@ def _sensor(sec: Section, base: DetectionConfig) -> SensorConfig | None:
         return None
     return SensorConfig(id=sensor_id, kind=kind, driver=driver, port=port, baudrate=baudrate,
                         channels=tuple(channels), detection=detection, silence_s=silence_s,
-                        stuck_s=stuck_s, max_error_rate=max_error_rate)
+                        stuck_s=stuck_s, max_error_rate=max_error_rate, parity=parity,
+                        stopbits=stopbits, bytesize=bytesize, format=fmt, checksum=checksum,
+                        modbus=modbus, vibration=vibration,
+                        profile=origin.name if origin else None,
+                        profile_path=origin.path if origin else None)
 
 
 def load_edge_config(path: str | Path) -> EdgeConfig:
     """Read and validate ``edge.toml``; raise ConfigError listing every problem found."""
     top = root(path)
+    base = Path(path).resolve().parent
+    profiles_dir = top.str("profiles_dir", None)
+    profile_dirs = (base / profiles_dir,) if profiles_dir else default_profile_dirs()
     dev = top.section("device")
     device_id = dev.str("id", check=_name_check)
     zone = dev.str("zone", check=_name_check)
@@ -203,7 +380,14 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
     )
     mq.finish()
     detection = _detection(top.section("detection", required=False), DetectionConfig())
-    sensors = [s for s in (_sensor(sec, detection) for sec in top.sections("sensors")) if s]
+    sensors: list[SensorConfig] = []
+    for own in top.sections("sensors"):
+        sec, origin = apply_profile(own, profile_dirs)
+        before = len(top.problems)
+        sensor = _sensor(sec, detection, origin)
+        blame_profile(top.problems, before, own.path, origin)
+        if sensor is not None:
+            sensors.append(sensor)
     seen: set[str] = set()
     for index, sensor in enumerate(sensors):
         if sensor.id in seen:
@@ -211,7 +395,6 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
         seen.add(sensor.id)
     top.finish()
     raise_if_problems(top)
-    base = Path(path).resolve().parent
     return EdgeConfig(
         path=Path(path),
         device=DeviceConfig(id=device_id, zone=zone,
@@ -220,9 +403,10 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
         sensors=tuple(sensors),
         detection=detection,
         outbox_max_alerts=outbox_max_alerts,
+        profile_dirs=profile_dirs,
     )
 
 
 
 __all__ = ["ChannelConfig", "ConfigError", "DetectionConfig", "DeviceConfig", "EdgeConfig",
-           "MqttConfig", "SensorConfig", "load_edge_config"]
+           "ModbusConfig", "MqttConfig", "SensorConfig", "VibrationConfig", "load_edge_config"]

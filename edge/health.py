@@ -5,16 +5,22 @@ alerts (maintenance work at the hub) and clear themselves on recovery.
 
 * ``silent``  – no valid reading for ``silence_s`` seconds;
 * ``port``    – the serial device cannot be opened or read (unplugged);
-* ``garbled`` – more than ``max_error_rate`` of the last ``ERROR_WINDOW`` lines were invalid;
-* ``stuck``   – every channel unchanged for ``stuck_s`` seconds (0 disables).
+* ``garbled`` – more than ``max_error_rate`` of the last ``ERROR_WINDOW`` reads were invalid
+  (bad lines, checksum or CRC failures, Modbus timeouts and exception replies ...);
+* ``stuck``   – every channel unchanged for ``stuck_s`` seconds (0 disables);
+* ``range``   – the last reading lies outside a channel's physical measuring range
+  (``range_min``/``range_max``): the instrument is lying, so the reading is not used.
 
 Pure: the I/O layer reports what happened and when; ``evaluate(now)`` says what changed.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from edge.config import SensorConfig
 
 ERROR_WINDOW = 20
 
@@ -26,39 +32,84 @@ class FaultChange:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelRange:
+    """A channel's calibration and physical measuring range (None = unbounded)."""
+
+    name: str
+    scale: float = 1.0
+    offset: float = 0.0
+    low: float | None = None
+    high: float | None = None
+    unit: str | None = None
+
+    def check(self, raw: float) -> str | None:
+        value = raw * self.scale + self.offset
+        unit = f" {self.unit}" if self.unit else ""
+        if self.low is not None and value < self.low:
+            return f"{self.name}={value:g}{unit} is below the measuring range {self.low:g}"
+        if self.high is not None and value > self.high:
+            return f"{self.name}={value:g}{unit} is above the measuring range {self.high:g}"
+        return None
+
+
 class HealthMonitor:
     def __init__(self, silence_s: float, stuck_s: float, max_error_rate: float,
-                 started_at: float) -> None:
+                 started_at: float, ranges: Sequence[ChannelRange] = ()) -> None:
         self.silence_s = silence_s
         self.stuck_s = stuck_s
         self.max_error_rate = max_error_rate
+        self.ranges = tuple(ranges)
         self._last_reading = started_at
         self._last_values: tuple[float, ...] | None = None
         self._unchanged_since = started_at
-        self._outcomes: deque[bool] = deque(maxlen=ERROR_WINDOW)
+        self._outcomes: deque[str | None] = deque(maxlen=ERROR_WINDOW)  # None = good
         self._port_error: str | None = None
+        self._out_of_range: str | None = None
         self._active: dict[str, str] = {}
         self.counters: dict[str, int] = {}
+
+    @classmethod
+    def for_sensor(cls, sensor: SensorConfig, started_at: float) -> HealthMonitor:
+        ranges = [ChannelRange(c.name, c.scale, c.offset, c.range_min, c.range_max, c.unit)
+                  for c in sensor.channels]
+        return cls(sensor.silence_s, sensor.stuck_s, sensor.max_error_rate, started_at,
+                   ranges if any(r.low is not None or r.high is not None for r in ranges) else ())
 
     @property
     def active_faults(self) -> dict[str, str]:
         return dict(self._active)
 
-    def reading(self, ts: float, values: tuple[float, ...]) -> None:
+    def _count(self, reason: str) -> None:
+        self.counters[reason] = self.counters.get(reason, 0) + 1
+
+    def reading(self, ts: float, values: tuple[float, ...]) -> bool:
+        """Record a decoded reading; False when it is outside the physical range (do not use it)."""
         self._last_reading = ts
-        self._outcomes.append(True)
+        self._outcomes.append(None)
         self._port_error = None
         if values != self._last_values:
             self._last_values = values
             self._unchanged_since = ts
+        self._out_of_range = None
+        for check, raw in zip(self.ranges, values, strict=False):
+            complaint = check.check(raw)
+            if complaint is not None:
+                self._out_of_range = complaint
+                self._count("out_of_range")
+                return False
+        return True
 
     def bad_line(self, ts: float, reason: str) -> None:
-        self._outcomes.append(False)
-        self.counters[reason] = self.counters.get(reason, 0) + 1
+        """Record a read that gave no reading (bad line, checksum, CRC, timeout ...)."""
+        self._outcomes.append(reason)
+        self._count(reason)
+
+    bad_read = bad_line
 
     def port_error(self, ts: float, detail: str) -> None:
         self._port_error = detail
-        self.counters["port_error"] = self.counters.get("port_error", 0) + 1
+        self._count("port_error")
 
     def port_ok(self, ts: float) -> None:
         self._port_error = None
@@ -69,14 +120,19 @@ class HealthMonitor:
             faults["port"] = f"serial port unavailable: {self._port_error}"
         if now - self._last_reading >= self.silence_s:
             faults["silent"] = f"no valid reading for {now - self._last_reading:.0f} s"
-        errors = self._outcomes.count(False)
-        if len(self._outcomes) >= ERROR_WINDOW // 2 and errors / len(self._outcomes) > \
+        errors = Counter(r for r in self._outcomes if r is not None)
+        total = sum(errors.values())
+        if len(self._outcomes) >= ERROR_WINDOW // 2 and total / len(self._outcomes) > \
                 self.max_error_rate:
-            faults["garbled"] = f"{errors} of the last {len(self._outcomes)} lines were invalid"
+            detail = ", ".join(f"{reason} {n}" for reason, n in errors.most_common())
+            faults["garbled"] = (f"{total} of the last {len(self._outcomes)} reads were invalid "
+                                 f"({detail})")
         if self.stuck_s > 0 and self._last_values is not None and \
                 self._last_reading - self._unchanged_since >= self.stuck_s:
             faults["stuck"] = (f"value stuck at {','.join(f'{v:g}' for v in self._last_values)}"
                                f" for {self._last_reading - self._unchanged_since:.0f} s")
+        if self._out_of_range is not None:
+            faults["range"] = self._out_of_range
         return faults
 
     def evaluate(self, now: float) -> list[FaultChange]:
