@@ -25,12 +25,12 @@ from edge import checkpoint
 from edge.config import EdgeConfig, SensorConfig, load_edge_config
 from edge.delivery import Delivery
 from edge.detectors import Detector
+from edge.drivers import ReaderThread, make_reader
 from edge.health import FaultChange, HealthMonitor
-from edge.lines import LineError, parse_line
 from edge.mqtt_link import MqttLink
 from edge.outbox import Outbox
 from edge.pipeline import AlertDraft, ChannelPipeline, build_detector
-from edge.serial_io import LineEvent, LineReader
+from edge.serial_io import LineEvent
 from lifeline import wire
 from lifeline.grades import Grade
 from lifeline.sdnotify import Notifier
@@ -62,7 +62,7 @@ class SensorRuntime:
         self.config = sensor
         self.channels = [ChannelPipeline(sensor, ch, build_detector(sensor))
                          for ch in sensor.channels]
-        self.health = HealthMonitor(sensor.silence_s, sensor.stuck_s, sensor.max_error_rate, now)
+        self.health = HealthMonitor.for_sensor(sensor, now)
         self.readings = 0
 
 
@@ -118,9 +118,9 @@ class Agent:
         return {f"{rt.config.id}/{ch.channel.name}": ch.detector
                 for rt in self.sensors.values() for ch in rt.channels}
 
-    def _reader(self, sensor: SensorConfig) -> LineReader:
+    def _reader(self, sensor: SensorConfig) -> ReaderThread:
         # Each reader has its own stop event, so a reload can stop one sensor's reader.
-        return LineReader(sensor.id, sensor.port, sensor.baudrate, self.events, threading.Event())
+        return make_reader(sensor, self.events, threading.Event())
 
     def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         self.stop_event.set()
@@ -262,25 +262,22 @@ class Agent:
         if runtime is None:  # a sensor removed by a reload, its reader just stopping
             return
         if event.kind == "port_error":
-            runtime.health.port_error(event.ts, str(event.payload))
+            runtime.health.port_error(event.ts, event.detail)
             return
         if event.kind == "port_ok":
             runtime.health.port_ok(event.ts)
             return
-        assert isinstance(event.payload, bytes)
-        try:
-            values = parse_line(event.payload, len(runtime.channels))
-        except LineError as exc:
-            runtime.health.bad_line(event.ts, exc.reason)
+        if event.kind == "bad":  # drivers decode in their thread; we count and log
+            runtime.health.bad_read(event.ts, event.reason)
             self.counters["bad_lines"] += 1
-            log.warning("bad line sensor=%s port=%s reason=%s: %s", event.sensor,
-                        runtime.config.port, exc.reason, exc)
-            return
-        if values is None:
+            log.warning("bad read sensor=%s port=%s reason=%s: %s", event.sensor,
+                        runtime.config.port, event.reason, event.detail)
             return
         runtime.readings += 1
-        runtime.health.reading(event.ts, values)
+        if not runtime.health.reading(event.ts, event.values):
+            return  # outside the instrument's range: a sensor fault, not a hazard
         ts = round(event.ts, 3)
+        values = event.values
         for pipeline, raw in zip(runtime.channels, values, strict=True):
             draft = pipeline.process(ts, raw)
             if draft is not None:
