@@ -306,6 +306,15 @@ def _channel_names(sec: Section, driver: str | None) -> tuple[tuple[str, ...] | 
     return sec.str_list("columns", min_len=1), None, None
 
 
+def _feature_unit(channel: str, unit: str | None, vibration: VibrationConfig | None) -> str | None:
+    """Vibration features: crest factor has no unit, band energies are in unit squared."""
+    if vibration is None or unit is None:
+        return unit
+    if channel.endswith("_crest"):
+        return None
+    return f"{unit}²" if "_band_" in channel else unit
+
+
 def _sensor(sec: Section, base: DetectionConfig,
             origin: ProfileOrigin | None = None) -> SensorConfig | None:
     sensor_id = sec.str("id", check=_name_check)
@@ -332,7 +341,9 @@ def _sensor(sec: Section, base: DetectionConfig,
             per_channel.read.add(column)
             channels.append(_limits(per_channel.section(column), defaults, column))
         else:
-            channels.append(ChannelConfig(**{**defaults.__dict__, "name": column}))
+            channels.append(ChannelConfig(**{**defaults.__dict__, "name": column,
+                                             "unit": _feature_unit(column, defaults.unit,
+                                                                   vibration)}))
     per_channel.finish()
     if columns and len(set(columns)) != len(columns):
         sec.problem("columns", "column names must be unique")
@@ -406,7 +417,49 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
         profile_dirs=profile_dirs,
     )
 
+def _channel_text(channel: ChannelConfig) -> str:
+    parts = [channel.name]
+    if channel.scale != 1.0 or channel.offset != 0.0:
+        parts.append(f"= raw * {channel.scale:g} + {channel.offset:g}")
+    if channel.unit:
+        parts.append(channel.unit)
+    if channel.range_min is not None or channel.range_max is not None:
+        parts.append(f"range {channel.range_min if channel.range_min is not None else '-inf'}.."
+                     f"{channel.range_max if channel.range_max is not None else 'inf'}")
+    for key in ("low_critical", "low", "high", "high_critical"):
+        value = getattr(channel, key)
+        if value is not None:
+            parts.append(f"{key} {value:g}")
+    return " ".join(parts)
+
+
+def describe(sensor: SensorConfig) -> list[str]:
+    """The effective settings of one sensor (profile applied), as lines for a technician."""
+    lines = [f"{sensor.id}: {sensor.kind} via {sensor.driver} on {sensor.port} @ {sensor.baudrate} "
+             f"baud {sensor.bytesize}{sensor.parity}{sensor.stopbits}, "
+             f"channels {', '.join(sensor.columns)}"]
+    if sensor.profile:
+        lines.append(f"  profile {sensor.profile} ({sensor.profile_path})")
+    if sensor.driver == "lines":
+        lines.append(f"  format {sensor.format}, checksum {'required' if sensor.checksum else 'if present'}")
+    if sensor.modbus is not None:
+        m = sensor.modbus
+        lines.append(f"  unit {m.unit_id}, poll every {m.poll_s:g} s, timeout {m.timeout_s:g} s")
+        for r in m.registers:
+            order = f", word {r.word_order}, byte {r.byte_order}" if r.width > 1 or \
+                r.byte_order != "big" else ""
+            lines.append(f"  register {r.name}: {r.table} {r.address} {r.type}{order}")
+    if sensor.vibration is not None:
+        v = sensor.vibration
+        bands = ", ".join(f"{lo:g}-{hi:g} Hz" for lo, hi in v.bands) or "none"
+        lines.append(f"  {v.sample_rate_hz} Hz, axes {', '.join(v.axes)}, window {v.window_s:g} s "
+                     f"({v.window} samples), {v.sample_scale:g} per count, bands {bands}")
+    lines += [f"  channel {_channel_text(c)}" for c in sensor.channels]
+    lines.append(f"  health: silent after {sensor.silence_s:g} s, stuck after "
+                 f"{sensor.stuck_s:g} s (0 = off), garbled above {sensor.max_error_rate:g} bad reads")
+    return lines
 
 
 __all__ = ["ChannelConfig", "ConfigError", "DetectionConfig", "DeviceConfig", "EdgeConfig",
-           "ModbusConfig", "MqttConfig", "SensorConfig", "VibrationConfig", "load_edge_config"]
+           "ModbusConfig", "MqttConfig", "SensorConfig", "VibrationConfig", "describe",
+           "load_edge_config"]
