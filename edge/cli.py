@@ -39,7 +39,7 @@ def _add_check(parser: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from edge.config import load_edge_config
+    from edge.config import describe, load_edge_config
 
     config = load_edge_config(args.config)
     effective = dataclasses.asdict(config)
@@ -48,9 +48,8 @@ def _check(args: argparse.Namespace) -> int:
     else:
         print(f"{args.config}: ok: device {config.device.id} in zone {config.device.zone}, "
               f"{len(config.sensors)} sensor(s)")
-        for sensor in config.sensors:
-            print(f"  {sensor.id}: {sensor.kind} via {sensor.driver} on {sensor.port} "
-                  f"@ {sensor.baudrate} baud, channels {', '.join(sensor.columns)}")
+        for sensor in config.sensors:  # the effective settings, profiles applied
+            print("\n".join(f"  {line}" for line in describe(sensor)))
     return 0
 
 
@@ -67,6 +66,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
     "check-config": ("validate edge.toml without opening ports", _add_check, _check),
     "replay": ("run a detector over a recorded CSV and print the alerts it would raise",
                _lazy("edge.replay", "add_arguments"), _lazy("edge.replay", "run")),
+    "probe": ("open the configured sensors and print live decoded readings, errors and health",
+              _lazy("edge.probe", "add_arguments"), _lazy("edge.probe", "run")),
 }
 
 
