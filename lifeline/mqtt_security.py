@@ -39,7 +39,7 @@ from typing import Any
 from lifeline.tomlconfig import ConfigError, Section
 
 __all__ = ["SECURITY_KEYS", "MqttSecurity", "apply", "describe", "is_loopback",
-           "parse_security", "read_secret", "secret_file_problem"]
+           "parse_security", "plain_loopback", "read_secret", "secret_file_problem"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ SECURITY_KEYS = ("tls", "ca_file", "cert_file", "key_file", "username", "passwor
                  "insecure_plain_tcp", "tls_insecure_skip_verify")
 _TLS_KEYS = ("tls", "ca_file", "cert_file", "key_file", "tls_insecure_skip_verify")
 _MAX_SECRET_BYTES = 4096
+_LOOPBACK_REASON = "no TLS keys and the broker {host} is on this machine"
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,14 @@ class MqttSecurity:
         return found
 
 
+def plain_loopback(host: str = "127.0.0.1") -> MqttSecurity:
+    """What ``parse_security`` gives a section without security keys for a loopback ``host``
+    (the default of config dataclasses whose default host is 127.0.0.1)."""
+    if not is_loopback(host):
+        raise ValueError(f"{host!r} is not a loopback host")
+    return MqttSecurity(tls=False, plain_reason=_LOOPBACK_REASON.format(host=host))
+
+
 def is_loopback(host: str) -> bool:
     """True for ``localhost`` and loopback address literals; no DNS lookup (pure)."""
     if host.lower() in ("localhost", "localhost.localdomain", "ip6-localhost"):
@@ -141,7 +150,7 @@ def parse_security(section: Section, host: str, base: Path, *,
                             "unencrypted; set insecure_plain_tcp = true as well if that is really "
                             "intended")
     elif not present and is_loopback(host):
-        plain_reason = f"no TLS keys and the broker {host} is on this machine"
+        plain_reason = _LOOPBACK_REASON.format(host=host)
     tls = not plain_reason
 
     if not tls:
