@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lifeline.mqtt_security import MqttSecurity, parse_security, plain_loopback
 from lifeline.tomlconfig import Section, raise_if_problems, root
 
-__all__ = ["FusionConfig", "HubConfig", "MqttConfig", "StoreConfig", "load_hub_config"]
+__all__ = ["FusionConfig", "HubConfig", "MqttConfig", "SecurityConfig", "StoreConfig",
+           "load_hub_config"]
 
 
 @dataclass(frozen=True)
@@ -22,11 +24,21 @@ class MqttConfig:
     port: int = 1883
     client_id: str = "lifeline-hub"
     keepalive: int = 30
+    # TLS and credentials (lifeline/mqtt_security.py, docs/security.md)
+    security: MqttSecurity = field(default_factory=plain_loopback)
 
 
 @dataclass(frozen=True)
 class StoreConfig:
     path: Path = Path("lifeline-hub.db")
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    """``[security]``: the device registry (hub/registry.py); None accepts any device the
+    broker admits (a warning at start)."""
+
+    registry: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,7 @@ class FusionConfig:
 class HubConfig:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     source: Path | None = None
 
@@ -56,16 +69,29 @@ def _client_id_check(text: str) -> str | None:
     return f"{text!r} is not a usable MQTT client id (1-64 characters, no '+', '#', '/' or spaces)"
 
 
-def _mqtt(section: Section) -> MqttConfig:
+def _mqtt(section: Section, base: Path) -> MqttConfig:
     defaults = MqttConfig()
+    host = section.str("host", defaults.host, check=_host_check)
+    security = parse_security(section, host, base)
     config = MqttConfig(
-        host=section.str("host", defaults.host, check=_host_check),
-        port=section.int("port", defaults.port, min=1, max=65535),
+        host=host,
+        port=section.int("port", security.default_port, min=1, max=65535),
         client_id=section.str("client_id", defaults.client_id, check=_client_id_check),
         keepalive=section.int("keepalive", defaults.keepalive, min=5, max=3600),
+        security=security,
     )
     section.finish()
     return config
+
+
+def _security(section: Section, base: Path) -> SecurityConfig:
+    text = section.str("registry", None,
+                       check=lambda t: None if t.strip() else "must not be empty")
+    section.finish()
+    if not text or not text.strip():
+        return SecurityConfig()
+    path = Path(text).expanduser()
+    return SecurityConfig(registry=path if path.is_absolute() else base / path)
 
 
 def _store(section: Section, base: Path) -> StoreConfig:
@@ -95,8 +121,9 @@ def load_hub_config(path: str | Path) -> HubConfig:
     top = root(path)
     base = Path(path).resolve().parent
     config = HubConfig(
-        mqtt=_mqtt(top.section("mqtt", required=False)),
+        mqtt=_mqtt(top.section("mqtt", required=False), base),
         store=_store(top.section("store", required=False), base),
+        security=_security(top.section("security", required=False), base),
         fusion=_fusion(top.section("fusion", required=False)),
         source=Path(path),
     )
