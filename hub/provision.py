@@ -1,0 +1,315 @@
+"""Device credentials: a project CA, certificates, Mosquitto password entries, the registry.
+
+``lifeline-hub make-ca --out DIR --broker-name NAME`` creates the project CA and
+the broker's TLS certificate. ``lifeline-hub provision-device DEVICE_ID --zone Z``
+gives one device its credentials (a random password in a Mosquitto password
+entry, and/or a client certificate signed by the project CA), registers it in
+the hub's device registry and prints the ``edge.toml`` snippet. Secrets go to
+files of mode 0600, never to stdout, the log, or a command line (the password
+reaches ``mosquitto_passwd`` on its standard input).
+
+The certificate functions are pure apart from key generation: time is an
+argument, so tests make expired certificates with the same code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from hub.registry import AUTH_KINDS, RESERVED_IDS, DeviceEntry, add_device, load_registry, name_problem
+from lifeline.wire import format_ts
+
+if TYPE_CHECKING:
+    from hub.config import HubConfig
+
+__all__ = ["Issued", "add_make_ca_arguments", "add_provision_arguments", "issue_certificate",
+           "make_ca", "mosquitto_passwd", "provision_device", "run_make_ca", "run_provision",
+           "write_private"]
+
+CA_DAYS = 3650
+CERT_DAYS = 825
+MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd"
+DEFAULT_PASSWD_FILE = Path("/etc/mosquitto/lifeline/passwd")
+
+
+class ProvisionError(Exception):
+    """Provisioning cannot go on; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A certificate and its private key, both PEM."""
+
+    cert_pem: bytes
+    key_pem: bytes
+
+
+def _key_and_name(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Name]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Lifeline"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return key, name
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def make_ca(common_name: str, now: datetime, days: int = CA_DAYS) -> Issued:
+    """A self-signed CA certificate (may sign end-entity certificates only)."""
+    key, name = _key_and_name(common_name)
+    cert = (x509.CertificateBuilder()
+            .subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                         key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                         encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    return Issued(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+
+
+def issue_certificate(ca: Issued, common_name: str, now: datetime, *, days: int = CERT_DAYS,
+                      server_names: tuple[str, ...] = (),
+                      not_before: datetime | None = None) -> Issued:
+    """A certificate for ``common_name`` signed by ``ca``: a server certificate (with
+    ``server_names`` as DNS names / IP addresses) if any are given, else a client one."""
+    ca_cert = x509.load_pem_x509_certificate(ca.cert_pem)
+    ca_key = serialization.load_pem_private_key(ca.key_pem, password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise ProvisionError("the CA key is not an EC key made by make-ca")
+    key, name = _key_and_name(common_name)
+    start = not_before if not_before is not None else now - timedelta(minutes=5)
+    builder = (x509.CertificateBuilder()
+               .subject_name(name).issuer_name(ca_cert.subject).public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(start).not_valid_after(now + timedelta(days=days))
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
+                                            key_encipherment=False, data_encipherment=False,
+                                            key_agreement=True, key_cert_sign=False,
+                                            crl_sign=False, encipher_only=False,
+                                            decipher_only=False), critical=True)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                              critical=False)
+               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                   ca_key.public_key()), critical=False))
+    if server_names:
+        alt: list[x509.GeneralName] = []
+        for item in server_names:
+            try:
+                alt.append(x509.IPAddress(ipaddress.ip_address(item)))
+            except ValueError:
+                alt.append(x509.DNSName(item))
+        builder = (builder.add_extension(x509.SubjectAlternativeName(alt), critical=False)
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+                                  critical=False))
+    else:
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    return Issued(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+
+
+def write_private(path: Path, data: bytes, *, replace: bool = False) -> None:
+    """Write a secret with mode 0600 from the first byte (never briefly world-readable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
+    try:
+        handle = os.open(path, flags, 0o600)
+    except FileExistsError as exc:
+        raise ProvisionError(f"{path} already exists; use --force to replace it") from exc
+    with os.fdopen(handle, "wb") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(data)
+
+
+def write_public(path: Path, data: bytes, *, replace: bool = False) -> None:
+    if path.exists() and not replace:
+        raise ProvisionError(f"{path} already exists; use --force to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    path.chmod(0o644)
+
+
+def mosquitto_passwd(passwd_file: Path, username: str, password: str,
+                     program: str = MOSQUITTO_PASSWD) -> None:
+    """Add or update ``username`` in a Mosquitto password file (PBKDF2-SHA512 hash).
+
+    The password goes to mosquitto_passwd's standard input, never its command line
+    (which any user can read in /proc).
+    """
+    found = shutil.which(program) or shutil.which("mosquitto_passwd")
+    if not found:
+        raise ProvisionError("mosquitto_passwd is not installed; run: apt-get install -y mosquitto")
+    args = [found] + ([] if passwd_file.exists() else ["-c"]) + [str(passwd_file), username]
+    done = subprocess.run(args, input=f"{password}\n{password}\n".encode(), capture_output=True,
+                          timeout=30, check=False)
+    if done.returncode != 0:
+        # mosquitto_passwd's own message names the file, never the password
+        raise ProvisionError(f"mosquitto_passwd failed for {passwd_file}: "
+                             f"{done.stderr.decode(errors='replace').strip()}")
+    if passwd_file.stat().st_mode & 0o007:
+        passwd_file.chmod(0o640)
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """What provisioning wrote; ``snippet`` is the edge.toml text to give the technician."""
+
+    files: tuple[Path, ...]
+    snippet: str
+
+
+def provision_device(device: str, zone: str, *, registry: Path, out_dir: Path, auth: str,
+                     now: datetime, broker_host: str, broker_port: int,
+                     passwd_file: Path | None = None, ca_dir: Path | None = None,
+                     edge_dir: Path = Path("/etc/lifeline"), replace: bool = False,
+                     program: str = MOSQUITTO_PASSWD) -> Provisioned:
+    """Create ``device``'s credentials, register it, and return the files and the snippet."""
+    for what, value in (("device id", device), ("zone", zone)):
+        if name_problem(value):
+            raise ProvisionError(f"{what} {value!r} is not valid (letters, digits, '.', '_', "
+                                 "'-'; at most 64, starting with a letter or digit)")
+    if device in RESERVED_IDS:
+        raise ProvisionError(f"{device!r} is reserved for the hub; choose another device id")
+    if auth not in AUTH_KINDS:
+        raise ProvisionError(f"--auth must be one of {', '.join(AUTH_KINDS)}")
+    known = load_registry(registry).devices
+    if device in known and not replace:
+        raise ProvisionError(f"device {device!r} is already registered in {registry} (zone "
+                             f"{known[device].zone!r}); use --force to issue new credentials")
+    files: list[Path] = []
+    mqtt = [f'host = "{broker_host}"', f"port = {broker_port}"]
+    if auth in ("certificate", "both"):
+        if ca_dir is None:
+            raise ProvisionError("--auth certificate needs --ca DIR (made by lifeline-hub make-ca)")
+        try:
+            ca = Issued((ca_dir / "ca.crt").read_bytes(), (ca_dir / "ca.key").read_bytes())
+        except OSError as exc:
+            raise ProvisionError(f"cannot read the CA in {ca_dir}: {exc.strerror}") from exc
+        issued = issue_certificate(ca, device, now)
+        write_public(out_dir / f"{device}.crt", issued.cert_pem, replace=replace)
+        write_private(out_dir / f"{device}.key", issued.key_pem, replace=replace)
+        files += [out_dir / f"{device}.crt", out_dir / f"{device}.key"]
+        mqtt += [f'cert_file = "{edge_dir / (device + ".crt")}"',
+                 f'key_file = "{edge_dir / (device + ".key")}"']
+    mqtt.insert(2, f'ca_file = "{edge_dir / "ca.crt"}"')
+    if auth in ("password", "both"):
+        password = secrets.token_urlsafe(32)
+        write_private(out_dir / f"{device}.password", f"{password}\n".encode(), replace=replace)
+        files.append(out_dir / f"{device}.password")
+        mosquitto_passwd(passwd_file or DEFAULT_PASSWD_FILE, device, password, program)
+        mqtt += [f'username = "{device}"',
+                 f'password_file = "{edge_dir / (device + ".password")}"']
+    add_device(registry, device, DeviceEntry(zone=zone, auth=auth, provisioned=format_ts(
+        now.timestamp())), replace=True)
+    snippet = "\n".join([f'[device]\nid = "{device}"\nzone = "{zone}"\n', "[mqtt]", *mqtt, ""])
+    return Provisioned(tuple(files), snippet)
+
+
+# -- command line (registered in hub/cli.py's table) ---------------------------------------
+
+def add_provision_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, type=Path,
+                        help="path to hub.toml; its [security] registry is updated")
+    parser.add_argument("--log-level", default="WARNING",
+                        choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="default: WARNING")
+    parser.add_argument("device", metavar="DEVICE_ID", help="the new device's id")
+    parser.add_argument("--zone", required=True, help="the zone the device is installed in")
+    parser.add_argument("--auth", choices=AUTH_KINDS, default="password",
+                        help="password (default), certificate, or both")
+    parser.add_argument("--out", type=Path, default=Path("."),
+                        help="directory for the device's secret files (default: .)")
+    parser.add_argument("--mosquitto-passwd", type=Path, default=DEFAULT_PASSWD_FILE,
+                        help=f"Mosquitto password file to add the device to "
+                             f"(default: {DEFAULT_PASSWD_FILE})")
+    parser.add_argument("--ca", type=Path, help="directory with ca.crt and ca.key (make-ca)")
+    parser.add_argument("--broker-host", default=None,
+                        help="broker host name as the device reaches it (default: this host)")
+    parser.add_argument("--broker-port", type=int, default=8883, help="default: 8883")
+    parser.add_argument("--edge-dir", type=Path, default=Path("/etc/lifeline"),
+                        help="where the files will live on the board (default: /etc/lifeline)")
+    parser.add_argument("--force", action="store_true",
+                        help="issue new credentials for a device already registered")
+
+
+def run_provision(args: argparse.Namespace, config: HubConfig) -> int:
+    registry = config.security.registry
+    if registry is None:
+        print(f"{args.config}: security.registry: is required to provision devices "
+              '(e.g. registry = "devices.toml")', file=sys.stderr)
+        return 2
+    try:
+        done = provision_device(
+            args.device, args.zone, registry=registry, out_dir=args.out, auth=args.auth,
+            now=datetime.now(UTC), broker_host=args.broker_host or socket.getfqdn(),
+            broker_port=args.broker_port, passwd_file=args.mosquitto_passwd, ca_dir=args.ca,
+            edge_dir=args.edge_dir, replace=args.force)
+    except ProvisionError as exc:
+        print(f"lifeline-hub: {exc}", file=sys.stderr)
+        return 1
+    print(f"# device {args.device} registered in {registry} (zone {args.zone}).")
+    print("# Copy these files to the board, owner root, group lifeline, mode 0640:")
+    for path in done.files:
+        print(f"#   {path}")
+    if args.auth in ("password", "both"):
+        print("# Reload the broker to accept the new password: sudo systemctl reload mosquitto")
+    print("# edge.toml:")
+    print(done.snippet, end="")
+    return 0
+
+
+def add_make_ca_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, type=Path, help="path to hub.toml")
+    parser.add_argument("--log-level", default="WARNING",
+                        choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="default: WARNING")
+    parser.add_argument("--out", required=True, type=Path,
+                        help="directory for ca.crt, ca.key, broker.crt, broker.key, hub.crt, hub.key")
+    parser.add_argument("--broker-name", action="append", default=[], required=True,
+                        help="a DNS name or IP address devices use for the broker (repeatable)")
+    parser.add_argument("--force", action="store_true", help="replace existing files")
+
+
+def run_make_ca(args: argparse.Namespace, config: HubConfig) -> int:
+    now = datetime.now(UTC)
+    out: Path = args.out
+    try:
+        ca = make_ca("Lifeline project CA", now)
+        broker = issue_certificate(ca, args.broker_name[0], now,
+                                   server_names=tuple(args.broker_name))
+        write_public(out / "ca.crt", ca.cert_pem, replace=args.force)
+        write_private(out / "ca.key", ca.key_pem, replace=args.force)
+        write_public(out / "broker.crt", broker.cert_pem, replace=args.force)
+        write_private(out / "broker.key", broker.key_pem, replace=args.force)
+        hub = issue_certificate(ca, "lifeline-hub", now)
+        write_public(out / "hub.crt", hub.cert_pem, replace=args.force)
+        write_private(out / "hub.key", hub.key_pem, replace=args.force)
+    except ProvisionError as exc:
+        print(f"lifeline-hub: {exc}", file=sys.stderr)
+        return 1
+    print(f"# wrote {out}/: ca.crt, ca.key (the CA's key: keep it away from the broker), "
+          f"broker.crt and broker.key for {', '.join(args.broker_name)}, hub.crt and hub.key "
+          "(the hub's client certificate, CN lifeline-hub)")
+    return 0
