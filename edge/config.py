@@ -16,6 +16,7 @@ from typing import Any
 from edge.drivers.frames import FEATURES, MAX_AXES, MAX_SAMPLES, feature_names
 from edge.drivers.profiles import ProfileOrigin, apply_profile, blame_profile, default_profile_dirs
 from edge.drivers.registers import DATA_TYPES, ORDERS, TABLES, RegisterSpec
+from lifeline.mqtt_security import MqttSecurity, parse_security, plain_loopback
 from lifeline.tomlconfig import ConfigError, Section, raise_if_problems, root
 from lifeline.wire import FAMILIES
 
@@ -56,6 +57,8 @@ class MqttConfig:
     port: int = 1883
     client_id: str = ""
     keepalive: int = 30
+    # TLS and credentials (lifeline/mqtt_security.py, docs/security.md)
+    security: MqttSecurity = field(default_factory=plain_loopback)
 
 
 @dataclass(frozen=True)
@@ -383,11 +386,14 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
     outbox_max_alerts = box.int("max_alerts", 100_000, min=10, max=10_000_000)
     box.finish()
     mq = top.section("mqtt")
+    host = mq.str("host", "127.0.0.1")
+    security = parse_security(mq, host, Path(path).resolve().parent)
     mqtt = MqttConfig(
-        host=mq.str("host", "127.0.0.1"),
-        port=mq.int("port", 1883, min=1, max=65535),
+        host=host,
+        port=mq.int("port", security.default_port, min=1, max=65535),
         client_id=mq.str("client_id", ""),
         keepalive=mq.int("keepalive", 30, min=5, max=3600),
+        security=security,
     )
     mq.finish()
     detection = _detection(top.section("detection", required=False), DetectionConfig())
