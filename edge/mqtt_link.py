@@ -21,7 +21,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import EdgeConfig
-from lifeline import wire
+from lifeline import mqtt_security, wire
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ class MqttLink:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        # TLS and credentials; a bad key or password file is a ConfigError (exit 2)
+        mqtt_security.apply(self.client, config.mqtt.security)
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
