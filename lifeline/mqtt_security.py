@@ -90,8 +90,8 @@ class MqttSecurity:
         found: list[str] = []
         if not self.tls:
             found.append(f"MQTT over plain TCP ({self.plain_reason}): alerts"
-                         f"{' and the password' if self.password_file else ''} cross the network "
-                         "unencrypted and the broker is not authenticated")
+                         f"{' and the password' if self.password_file else ''} are not encrypted "
+                         "and the broker is not authenticated")
         if self.tls and self.tls_insecure_skip_verify:
             found.append("TLS WITHOUT VERIFYING THE BROKER (tls_insecure_skip_verify = true): "
                          "anyone on the path can pose as the broker, read every alert"
