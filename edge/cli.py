@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lifeline import mqtt_security
 from lifeline.tomlconfig import ConfigError
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,10 @@ def _check(args: argparse.Namespace) -> int:
     else:
         print(f"{args.config}: ok: device {config.device.id} in zone {config.device.zone}, "
               f"{len(config.sensors)} sensor(s)")
+        security = config.mqtt.security  # paths only: secrets are read when the agent connects
+        print(f"  mqtt: {config.mqtt.host}:{config.mqtt.port}, {mqtt_security.describe(security)}")
+        for warning in security.warnings():
+            print(f"  warning: {warning}")
         for sensor in config.sensors:  # the effective settings, profiles applied
             print("\n".join(f"  {line}" for line in describe(sensor)))
     return 0
