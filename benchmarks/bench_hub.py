@@ -1,0 +1,647 @@
+"""Hub performance (issue 8): ``python benchmarks/bench_hub.py [--only PART] [--write-docs]``.
+
+Parts, each against a fresh private Mosquitto (``lifeline.localbroker``) and a real
+``lifeline-hub run`` process; what the hub committed is read from its SQLite store
+(``hub.store.Store.open_reader``):
+
+* **throughput**: a backlog of alerts from many devices queued at the broker for an offline
+  persistent session, then drained by (a) ``mosquitto_sub`` (broker limit), (b) a bare paho
+  subscriber that only counts (client-library limit), (c) the hub (validate, store once, fuse,
+  commit, ack). The backlog is also the overload burst: the broker sends as fast as the
+  consumer takes, so the hub's RSS during it shows whether back-pressure bounds memory. Then a
+  live stream at ``--rate`` for ``--seconds``: does the hub keep up?
+* **latency**: alerts at 1,000/s; publish → the incident change naming the alert is committed
+  and visible, seen by polling the store's events feed and by ``lifeline-hub tail --json``,
+  against the broker's own delivery to a bare paho subscriber.
+* **devices**: thousands of raw MQTT device connections with a retained online status, an
+  offline last will and a trickle of alerts; hub RSS/CPU; time until the hub records every
+  device offline after a mass disconnect, against a bare subscriber receiving the wills.
+* **store**: a store bulk-built with SQL matching hub/store.py's schema (created by
+  ``Store.open_writer``), then ``lifeline-hub incidents`` response times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import (  # noqa: E402
+    Sampler,
+    command_line,
+    console_script,
+    header,
+    hub_toml,
+    log,
+    percentile,
+    ratio,
+    start_broker,
+    stop,
+    table,
+    verdict,
+    workdir,
+    write_section,
+)
+from benchmarks.loadgen import (  # noqa: E402
+    CountingSubscriber,
+    Publisher,
+    RawDevice,
+    alert_now,
+    alert_payloads,
+    mosquitto_sub_argv,
+    mosquitto_sub_drain,
+    paced,
+)
+from hub.store import Store  # noqa: E402
+from lifeline import wire  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class HubProcess:
+    """``lifeline-hub run`` on a config we write; ``committed()`` reads its store."""
+
+    def __init__(self, wd: Path, broker_port: int) -> None:
+        self.wd = wd
+        self.store_path = wd / "hub.db"
+        self.config = wd / "hub.toml"
+        self.config.write_text(hub_toml(broker_port, self.store_path))
+        self.broker_port = broker_port
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = wd / "hub.log"
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as err:
+            self.process = subprocess.Popen(
+                [console_script("lifeline-hub"), "run", "--config", str(self.config)],
+                stdout=subprocess.DEVNULL, stderr=err)
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def committed(self) -> int:
+        store = Store.open_reader(self.store_path)
+        if store is None:
+            return 0
+        try:
+            return store.count_alerts()
+        except sqlite3.OperationalError:  # schema not created yet
+            return 0
+        finally:
+            store.close()
+
+    def wait_committed(self, count: int, timeout: float, poll: float = 0.05,
+                       sampler: Sampler | None = None) -> list[tuple[float, int]]:
+        """Poll until ``count`` alerts are stored; returns the (monotonic, count) trace."""
+        trace = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            n = self.committed()
+            trace.append((time.monotonic(), n))
+            if sampler is not None:
+                sampler.sample()
+            if n >= count:
+                return trace
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"the hub exited; see {self.log_path}")
+            time.sleep(poll)
+        raise RuntimeError(f"the hub stored {trace[-1][1]} of {count} alerts in {timeout:.0f} s; "
+                           f"see {self.log_path}")
+
+    def probe(self, publisher: Publisher) -> None:
+        """Publish one alert and wait until it is stored: the hub is up and subscribed."""
+        before = self.committed()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # probes sent before it subscribed are not queued
+            topic, payload = alert_now(f"probe-{uuid.uuid4().hex[:12]}", "probe", "probe")
+            publisher.publish(topic, payload)
+            try:
+                self.wait_committed(before + 1, timeout=1.0)
+                return
+            except RuntimeError:
+                continue
+        raise RuntimeError(f"the hub stored no probe alert in 30 s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+            self.process = None
+
+
+# -- throughput -------------------------------------------------------------------------
+def drain_rate(trace: Sequence[tuple[float, int]], base: int) -> float:
+    """Alerts/s from the first poll that saw progress to the poll that saw them all."""
+    moving = [(t, n) for t, n in trace if n > base]
+    if len(moving) < 2:
+        return float("nan")
+    (t0, n0), (t1, n1) = moving[0], moving[-1]
+    return (n1 - n0) / (t1 - t0)
+
+
+def publish_all(publisher: Publisher, items: Sequence[tuple[str, str, bytes]]) -> float:
+    """Publish as fast as paho takes them; returns alerts/s acknowledged by the broker."""
+    start_acked = publisher.acked
+    started = time.monotonic()
+    for _, topic, payload in items:
+        publisher.publish(topic, payload)
+    if not publisher.wait_acked(start_acked + len(items), timeout=600):
+        raise RuntimeError("the broker did not acknowledge the whole backlog")
+    return len(items) / (time.monotonic() - started)
+
+
+def bench_throughput(n: int, devices: int, zones: int, rate: float, seconds: float
+                     ) -> tuple[str, dict[str, float]]:
+    wd = workdir("hub-throughput")
+    broker = start_broker(wd)
+    publisher = Publisher(broker.port, "bench-loadgen")
+    hub = HubProcess(wd, broker.port)
+    try:
+        log(f"throughput: {n:,} alerts from {devices} devices, backlog per consumer")
+        backlog = alert_payloads(n, devices, zones)
+        subprocess.run(mosquitto_sub_argv(broker.port, "bench-mosquitto-sub", None), check=True)
+        pub_rate = publish_all(publisher, backlog)
+        mosq = mosquitto_sub_drain(broker.port, "bench-mosquitto-sub", n, timeout=600)
+        counting = CountingSubscriber(broker.port, "bench-paho-count")
+        counting.connect()
+        counting.close()
+        publish_all(publisher, backlog)
+        counting.connect()
+        if not counting.wait(n, timeout=600):
+            raise RuntimeError(f"the paho subscriber got {counting.received} of {n}")
+        counting.close()
+        paho = (counting.received - 1) / (counting.last - counting.first)
+        hub.start()
+        hub.probe(publisher)
+        idle_rss = Sampler(hub.pid).sample()[2]
+        hub.stop()
+        publish_all(publisher, backlog)
+        base = hub.committed()
+        hub.start()
+        sampler = Sampler(hub.pid)
+        sampler.sample()
+        trace = hub.wait_committed(base + n, timeout=900, sampler=sampler)
+        hub_rate = drain_rate(trace, base)
+        burst_rss = sampler.peak_rss()
+        burst_cpu = sampler.cpu_share()
+        log(f"throughput: live stream at {rate:,.0f}/s for {seconds:g} s")
+        live = live_stream(hub, publisher, rate, seconds, devices, zones)
+        hub.stop()
+        size = sum(p.stat().st_size for p in wd.glob("hub.db*"))
+        stored = Store.open_reader(hub.store_path)
+        assert stored is not None
+        bytes_per_alert = size / stored.count_alerts()
+        stored.close()
+    finally:
+        hub.stop()
+        publisher.close()
+        broker.stop()
+    rows = [
+        ["`mosquitto_sub` (broker limit)", f"{mosq:,.0f}", ratio(mosq, paho), ""],
+        ["bare paho subscriber, counts only", f"{paho:,.0f}", "1.00×", ""],
+        [f"`lifeline-hub run` (CPU {burst_cpu:.2f} s/s)", f"{hub_rate:,.0f}", ratio(hub_rate, paho),
+         f"≥ 0.5× paho: {verdict(hub_rate >= 0.5 * paho)}; ≥ 10,000/s: "
+         f"{verdict(hub_rate >= 10_000)}"],
+    ]
+    text = (f"Backlog of {n:,} alerts from {devices:,} devices in {zones} zones, queued at the "
+            f"broker for each consumer's offline session (published at {pub_rate:,.0f}/s by "
+            "one paho connection), then drained:\n\n"
+            + table(["consumer", "alerts/s", "vs bare paho", "target"], rows)
+            + f"\n\n**Overload burst** (the backlog arriving as fast as the hub takes it): hub "
+            f"RSS {idle_rss:.1f} MB idle after start, peak {burst_rss:.1f} MB while draining "
+            f"{n:,} alerts ({ratio(burst_rss, idle_rss)}); bounded by the 5,000-message inbox "
+            "and the broker's receive-maximum of 1,000 — "
+            f"{verdict(burst_rss < idle_rss + 100)} (back-pressure, not growth).\n\n"
+            f"**Live stream**: {live['published']:,.0f} alerts offered at {live['offered']:,.0f}/s "
+            f"(target {rate:,.0f}/s) for {seconds:g} s; the hub committed "
+            f"{live['sustained']:,.0f}/s over the stream ({ratio(live['sustained'], live['offered'])}"
+            f" of offered); {live_end(live)}; hub CPU {live['cpu']:.2f} s/s, peak RSS {live['rss']:.1f} MB. "
+            f"≥ 10,000/s sustained for 60 s: "
+            f"{verdict(live['sustained'] >= 10_000 and seconds >= 60)}"
+            f"{'' if seconds >= 60 else f' (stream of {seconds:g} s, shorter than the 60 s asked)'}."
+            f"\n\n**Bytes per alert** as the hub writes them (alerts, incident membership, "
+            f"events feed; database + WAL after the run): {bytes_per_alert:,.0f}.")
+    return text, {"mosquitto_sub": mosq, "paho": paho, "hub": hub_rate, "bytes": bytes_per_alert,
+                  **live}
+
+
+def live_stream(hub: HubProcess, publisher: Publisher, rate: float, seconds: float,
+                devices: int, zones: int, drain_s: float = 15.0) -> dict[str, float]:
+    items = alert_payloads(int(rate * seconds), devices, zones)
+    base = hub.committed()
+    sampler = Sampler(hub.pid)
+    sampler.sample()
+    started = time.monotonic()
+    for topic, payload in paced(items, rate):
+        publisher.publish(topic, payload)
+    published_at = time.monotonic()
+    offered = len(items) / (published_at - started)
+    during = hub.committed() - base
+    sampler.sample()
+    try:
+        trace = hub.wait_committed(base + len(items), timeout=drain_s, poll=0.1, sampler=sampler)
+        lag_s, behind = trace[-1][0] - published_at, 0
+    except RuntimeError:  # still behind after drain_s: report how far, do not wait it out
+        lag_s, behind = float("nan"), base + len(items) - hub.committed()
+    return {"published": len(items), "offered": offered,
+            "sustained": during / (published_at - started), "lag_s": lag_s, "behind": behind,
+            "cpu": sampler.cpu_share(), "rss": sampler.peak_rss(), "drain_s": drain_s}
+
+
+def live_end(live: dict[str, float]) -> str:
+    if live["behind"]:
+        return (f"{live['behind']:,.0f} alerts still uncommitted {live['drain_s']:g} s after the "
+                "last publish (waiting for them to drain stopped there)")
+    return f"all committed {live['lag_s']:.1f} s after the last publish"
+
+
+# -- latency ------------------------------------------------------------------------------
+def _alert_id(payload: bytes) -> bytes | None:
+    try:
+        return str(json.loads(payload)["id"]).encode()
+    except (ValueError, KeyError):
+        return None
+
+
+def follow_store(path: Path, seen: dict[str, float], halt: threading.Event) -> None:
+    """Poll the events feed every 2 ms; note when each alert id first appears."""
+    store = None
+    while store is None and not halt.is_set():
+        store = Store.open_reader(path)
+        time.sleep(0.01)
+    assert store is not None
+    last = store.last_event_id()
+    while not halt.is_set():
+        events = store.events_after(last)
+        now = time.monotonic()
+        for event in events:
+            alert = event.payload.get("alert")
+            if alert:
+                seen.setdefault(alert["id"], now)
+            last = event.id
+        if not events:
+            time.sleep(0.002)
+    store.close()
+
+
+def follow_tail(process: subprocess.Popen[bytes], seen: dict[str, float]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        now = time.monotonic()
+        try:
+            alert = json.loads(line).get("alert")
+        except ValueError:
+            continue
+        if alert:
+            seen.setdefault(alert["id"], now)
+
+
+def bench_latency(rate: float, seconds: float, devices: int, zones: int
+                  ) -> tuple[str, dict[str, float]]:
+    wd = workdir("hub-latency")
+    broker = start_broker(wd)
+    publisher = Publisher(broker.port, "bench-loadgen")
+    hub = HubProcess(wd, broker.port)
+    halt = threading.Event()
+    tail = None
+    try:
+        hub.start()
+        hub.probe(publisher)
+        bare = CountingSubscriber(broker.port, "bench-latency-paho", keep=_alert_id)
+        bare.connect()
+        tail = subprocess.Popen([console_script("lifeline-hub"), "tail", "--json", "--config",
+                                 str(hub.config)], stdout=subprocess.PIPE)
+        via_store: dict[str, float] = {}
+        via_tail: dict[str, float] = {}
+        threading.Thread(target=follow_store, args=(hub.store_path, via_store, halt),
+                         daemon=True).start()
+        threading.Thread(target=follow_tail, args=(tail, via_tail), daemon=True).start()
+        time.sleep(1.0)
+        items = alert_payloads(int(rate * seconds), devices, zones)
+        sent: dict[str, float] = {}
+        sampler = Sampler(hub.pid)
+        sampler.sample()
+        log(f"latency: {len(items):,} alerts at {rate:,.0f}/s")
+        for topic, payload in paced(items, rate, on_send=sent.__setitem__):
+            publisher.publish(topic, payload)
+        offered = len(items) / (max(sent.values()) - min(sent.values()))
+        deadline = time.monotonic() + 30
+        while min(len(via_store), len(via_tail)) < len(items) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        sampler.sample()
+    finally:
+        halt.set()
+        if tail is not None:
+            stop(tail)
+        hub.stop()
+        publisher.close()
+        broker.stop()
+    rows = []
+    figures: dict[str, float] = {}
+    broker_p50 = 0.0
+    for label, seen in (("broker → bare paho subscriber (baseline)",
+                         {k.decode(): v for k, v in bare.arrivals.items()}),
+                        ("hub: events feed committed (store polled every 2 ms)", via_store),
+                        ("hub: line printed by `lifeline-hub tail --json`", via_tail)):
+        lat = [1000 * (seen[k] - t) for k, t in sent.items() if k in seen]
+        p50, p99 = percentile(lat, 50), percentile(lat, 99)
+        if not broker_p50:
+            broker_p50 = p50
+        target = "" if "baseline" in label else (
+            f"p50 ≤ 20 ms: {verdict(p50 <= 20)}; p99 ≤ 100 ms: {verdict(p99 <= 100)}")
+        rows.append([label, f"{len(lat):,}/{len(sent):,}", f"{p50:.1f}", f"{p99:.1f}",
+                     f"{max(lat, default=float('nan')):.1f}", ratio(p50, broker_p50), target])
+        figures[label] = p99
+    text = (f"{len(sent):,} alerts offered at {offered:,.0f}/s from {devices} devices in "
+            f"{zones} zones; hub CPU {sampler.cpu_share():.2f} s/s.\n\n"
+            + table(["publish →", "seen", "p50 ms", "p99 ms", "max ms", "p50 vs broker", "target"],
+                    rows))
+    return text, figures
+
+
+# -- devices ------------------------------------------------------------------------------
+def device_counts(path: Path) -> tuple[int, int]:
+    """(online, offline) rows in the store's ``devices`` table (SQL on hub/store.py's schema)."""
+    store = Store.open_reader(path)
+    if store is None:
+        return 0, 0
+    try:
+        rows = dict(store.db.execute("SELECT state, count(*) FROM devices GROUP BY state").fetchall())
+    except sqlite3.OperationalError:
+        rows = {}
+    finally:
+        store.close()
+    return int(rows.get("online", 0)), int(rows.get("offline", 0))
+
+
+def bench_devices(count: int, trickle_rate: float, trickle_s: float
+                  ) -> tuple[str, dict[str, float]]:
+    wd = workdir("hub-devices")
+    broker = start_broker(wd)
+    publisher = Publisher(broker.port, "bench-loadgen")
+    hub = HubProcess(wd, broker.port)
+    wills = CountingSubscriber(broker.port, "bench-wills", topic=wire.STATUS_SUBSCRIPTION,
+                               keep=lambda p: p if b'"offline"' in p else None)
+    fleet: list[RawDevice] = []
+    try:
+        hub.start()
+        hub.probe(publisher)
+        wills.connect()
+        sampler = Sampler(hub.pid)
+        sampler.sample()
+        rss_before = sampler.samples[-1][2]
+        log(f"devices: connecting {count:,} raw MQTT devices")
+        started = time.monotonic()
+        fleet = [RawDevice(broker.port, f"dev{i:05d}", f"z{i % 50:03d}") for i in range(count)]
+        refused = sum(not d.connack() for d in fleet)
+        connected_s = time.monotonic() - started
+        while device_counts(hub.store_path)[0] < count and time.monotonic() - started < 300:
+            time.sleep(0.2)
+        online_s = time.monotonic() - started
+        log(f"devices: trickle of {trickle_rate:g} alerts/s for {trickle_s:g} s")
+        sampler.sample()
+        t_end = time.monotonic() + trickle_s
+        i = 0
+        while time.monotonic() < t_end:
+            fleet[(i * 7919) % count].alert(f"trickle-{uuid.uuid4().hex[:12]}")
+            i += 1
+            time.sleep(1 / trickle_rate)
+            if i % int(trickle_rate) == 0:
+                sampler.sample()
+        sampler.sample()
+        trickle_cpu = sampler.cpu_share(since=sampler.samples[-1][0] - trickle_s - 1)
+        trickle_rss = sampler.samples[-1][2]
+        offline_before = wills.received
+        log("devices: mass disconnect")
+        dropped_at = time.monotonic()
+        for device in fleet:
+            device.drop()
+        broker_done = hub_done = None
+        while time.monotonic() - dropped_at < 300 and hub_done is None:
+            if broker_done is None and wills.received - offline_before >= count:
+                broker_done = wills.last - dropped_at
+            if device_counts(hub.store_path)[1] >= count:
+                hub_done = time.monotonic() - dropped_at
+            sampler.sample()
+            time.sleep(0.1)
+        if broker_done is None and wills.received - offline_before >= count:
+            broker_done = wills.last - dropped_at
+        peak = sampler.peak_rss()
+        incidents = Store.open_reader(hub.store_path)
+        assert incidents is not None
+        device_incidents = sum(1 for i in incidents.incidents() if i.hazard == "device")
+        incidents.close()
+    finally:
+        wills.close()
+        hub.stop()
+        publisher.close()
+        broker.stop()
+    hub_s = hub_done if hub_done is not None else float("nan")
+    broker_s = broker_done if broker_done is not None else float("nan")
+    rows = [
+        ["connect (CONNECT + will, retained online status)", f"{connected_s:.1f} s", "",
+         f"{refused} refused"],
+        ["until the hub records every device online", f"{online_s:.1f} s", "", ""],
+        [f"hub during a trickle of {trickle_rate:g} alerts/s", f"RSS {trickle_rss:.1f} MB "
+         f"(before the fleet {rss_before:.1f} MB)", "", f"CPU {100 * trickle_cpu:.1f}% of a core"],
+        ["mass disconnect → every last will delivered to a bare paho subscriber", f"{broker_s:.2f} s",
+         "1.00×", ""],
+        ["mass disconnect → hub has every device offline in its store", f"{hub_s:.2f} s",
+         ratio(hub_s, broker_s), f"{device_incidents:,} device incidents; peak RSS {peak:.1f} MB"],
+    ]
+    text = (f"{count:,} simulated devices (raw MQTT 3.1.1 sockets from one process; `ulimit -n` "
+            f"{os.sysconf('SC_OPEN_MAX')}, Mosquitto `max_connections -1`).\n\n"
+            + table(["step", "time / figure", "vs broker", "notes"], rows))
+    return text, {"offline_s": hub_s, "broker_s": broker_s, "rss": trickle_rss, "cpu": trickle_cpu}
+
+
+# -- store --------------------------------------------------------------------------------
+def insert_row(db: sqlite3.Connection, name: str, known: dict[str, object]) -> None:
+    """Insert into ``name`` by column name; columns this benchmark does not know (the schema
+    grows under other issues) get NULL, or a neutral value when they are NOT NULL."""
+    columns = db.execute(f"PRAGMA table_info({name})").fetchall()
+    row: dict[str, object] = {}
+    for _, column, kind, notnull, default, _ in columns:
+        if column in known:
+            row[column] = known[column]
+        elif notnull and default is None:
+            row[column] = "[]" if "TEXT" in str(kind).upper() else 0
+    names = ", ".join(row)
+    db.execute(f"INSERT INTO {name} ({names}) VALUES ({', '.join('?' * len(row))})",
+               tuple(row.values()))
+
+
+def build_store(path: Path, alerts: int, per_incident: int) -> float:
+    """``alerts`` alerts in incidents of ``per_incident``: alerts through ``Store.add_alert``
+    (the hub's own insert), incidents and membership with SQL by column name on its schema."""
+    from lifeline.grades import Grade
+
+    store = Store.open_writer(path)
+    db = store.db
+    db.execute("PRAGMA synchronous=OFF")
+    now = time.time() - 86400 * 30
+    incidents = (alerts + per_incident - 1) // per_incident
+    started = time.monotonic()
+    db.execute("BEGIN")
+    for k in range(incidents):
+        first = now + k * 600
+        status = "open" if k >= incidents - 20 else "resolved"
+        insert_row(db, "incidents", {
+            "id": k + 1, "zone": f"z{k % 50:03d}", "hazard": "water", "grade": 3,
+            "status": status, "opened_at": first, "updated_at": first + 300,
+            "resolved_at": None if status == "open" else first + 420, "first_ts": first,
+            "last_ts": first + 300, "last_arrival": first + 300, "alert_count": per_incident,
+            "devices": json.dumps([f"load-{k % 997:05d}"]),
+            "zones": json.dumps([f"z{k % 50:03d}"])})
+    for i in range(alerts):
+        k = i // per_incident
+        ts = now + k * 600 + (i % per_incident) * 0.3
+        alert = wire.Alert(
+            id=uuid.uuid4().hex, device=f"load-{k % 997:05d}", zone=f"z{k % 50:03d}", sensor="s0",
+            channel="pressure_kpa", kind="water.pressure", ts=ts, value=120.0, score=1.0,
+            grade=Grade.ORANGE, reason=wire.Reason.LIMIT, seq=i, unit="kPa",
+            context=(300.0, 250.0, 180.0, 120.0), message="120 kPa below low limit 250")
+        store.add_alert(alert, ts + 0.05, wire.encode(alert).decode())
+        db.execute("INSERT INTO incident_alerts (alert_id, incident_id) VALUES (?, ?)",
+                   (alert.id, k + 1))
+        if i % 100_000 == 99_999:
+            db.execute("COMMIT")
+            db.execute("BEGIN")
+            if i % 1_000_000 == 999_999:
+                log(f"store: {i + 1:,} of {alerts:,} alerts inserted")
+    db.execute("COMMIT")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    return time.monotonic() - started
+
+
+def time_command(argv: Sequence[str], runs: int = 5) -> float:
+    """Median wall seconds of a command (stdout discarded), after one warm-up run."""
+    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
+    times = []
+    for _ in range(runs):
+        started = time.monotonic()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
+        times.append(time.monotonic() - started)
+    return statistics.median(times)
+
+
+def bench_store(alerts: int, per_incident: int) -> tuple[str, dict[str, float]]:
+    wd = workdir("hub-store")
+    empty = wd / "empty"
+    empty.mkdir()
+    (empty / "hub.toml").write_text(hub_toml(1883, empty / "hub.db"))
+    Store.open_writer(empty / "hub.db").close()
+    full = wd / "hub.toml"
+    full.write_text(hub_toml(1883, wd / "hub.db"))
+    log(f"store: bulk-building {alerts:,} alerts")
+    build_s = build_store(wd / "hub.db", alerts, per_incident)
+    size = (wd / "hub.db").stat().st_size
+    hub_cli = console_script("lifeline-hub")
+    rows = []
+    results: dict[str, float] = {}
+    bare = time_command([sys.executable, "-c", "pass"])
+    rows.append(["`python -c pass` (the interpreter alone)", f"{1000 * bare:.0f}",
+                 "", ""])
+    floor = time_command([hub_cli, "incidents", "--config", str(empty / "hub.toml")])
+    rows.append(["`lifeline-hub incidents`, empty store (process floor)", f"{1000 * floor:.0f}",
+                 "1.00×", ""])
+    for label, extra in (("`lifeline-hub incidents`", []),
+                         ("`lifeline-hub incidents --status open`", ["--status", "open"]),
+                         ("`lifeline-hub incidents --json`", ["--json"])):
+        took = time_command([hub_cli, "incidents", "--config", str(full), *extra])
+        results[label] = took
+        rows.append([label, f"{1000 * took:.0f}", ratio(took, floor),
+                     f"≤ 100 ms: {verdict(took <= 0.1)}"])
+    has_show = subprocess.run([hub_cli, "incidents", "show", "--help"], capture_output=True
+                              ).returncode == 0
+    if has_show:
+        middle = str((alerts // per_incident) // 2 or 1)
+        for label, extra in ((f"`lifeline-hub incidents show {middle}` ({per_incident:,} alerts)",
+                              []),
+                             (f"`lifeline-hub incidents show --json {middle}`", ["--json"])):
+            took = time_command([hub_cli, "incidents", "show", "--config", str(full), *extra,
+                                 middle])
+            results[label] = took
+            rows.append([label, f"{1000 * took:.0f}", ratio(took, floor),
+                         f"≤ 100 ms: {verdict(took <= 0.1)}"])
+    else:
+        rows.append(["`lifeline-hub incidents show`", "—", "", "command not present: **missed**"])
+    retention = "retain_days" in (ROOT / "hub" / "config.py").read_text()
+    text = (f"{alerts:,} alerts in {(alerts + per_incident - 1) // per_incident:,} incidents "
+            f"({per_incident} alerts each, 20 open), built in {build_s:.0f} s: alerts through "
+            "`Store.add_alert` (the hub's own insert), incidents and membership by SQL on "
+            "hub/store.py's schema (created by `Store.open_writer`); no events-feed rows. "
+            f"Database {size / 1e6:,.0f} MB = {size / alerts:,.0f} bytes per alert without "
+            "the events feed (see the throughput section for bytes per alert as the hub writes "
+            "them).\n\n"
+            + table(["query", "ms (median of 5)", "vs floor", "target"], rows)
+            + "\n\nRetention (`[store] retain_days`): "
+            + ("present, not measured by this benchmark." if retention else
+               "**not implemented** in hub/ (no such key); pruning without blocking ingest is "
+               "not measured."))
+    return text, {**results, "bytes": size / alerts}
+
+
+# -- main -----------------------------------------------------------------------------------
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", action="append",
+                        choices=["throughput", "latency", "devices", "store"])
+    parser.add_argument("--backlog", type=int, default=100_000, help="alerts per drained backlog")
+    parser.add_argument("--load-devices", type=int, default=1000,
+                        help="devices the load generator publishes as")
+    parser.add_argument("--zones", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=10_000, help="live stream alerts/s")
+    parser.add_argument("--seconds", type=float, default=60, help="live stream length")
+    parser.add_argument("--latency-rate", type=float, default=1000)
+    parser.add_argument("--latency-seconds", type=float, default=20)
+    parser.add_argument("--devices", type=int, default=5000)
+    parser.add_argument("--trickle-rate", type=float, default=20)
+    parser.add_argument("--trickle-seconds", type=float, default=20)
+    parser.add_argument("--store-alerts", type=int, default=10_000_000)
+    parser.add_argument("--per-incident", type=int, default=1000)
+    parser.add_argument("--write-docs", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    parts = args.only or ["throughput", "latency", "devices", "store"]
+    command = command_line(None if argv is None else ["benchmarks/bench_hub.py", *argv])
+    out = [header("Hub", command)]
+    if "throughput" in parts:
+        text, _ = bench_throughput(args.backlog, args.load_devices, args.zones, args.rate,
+                                   args.seconds)
+        out.append("### Throughput\n\n" + text)
+    if "latency" in parts:
+        text, _ = bench_latency(args.latency_rate, args.latency_seconds, args.load_devices,
+                                args.zones)
+        out.append(f"### Latency at {args.latency_rate:,.0f} alerts/s\n\n" + text)
+    if "devices" in parts:
+        text, _ = bench_devices(args.devices, args.trickle_rate, args.trickle_seconds)
+        out.append("### Devices\n\n" + text)
+    if "store" in parts:
+        text, _ = bench_store(args.store_alerts, args.per_incident)
+        out.append("### Store\n\n" + text)
+    body = "\n\n".join(out)
+    print(body)
+    if args.write_docs:
+        write_section("hub", body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
