@@ -33,8 +33,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 from hub.config import HubConfig
 from hub.fusion import Fusion
 from hub.ingest import Ingest
+from hub.registry import RegistryGuard, load_registry
 from hub.store import Store, StoreError
-from lifeline import wire
+from lifeline import mqtt_security, wire
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class MqttInbox:
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         self.client.on_connect_fail = self._on_connect_fail
+        # TLS and credentials; a bad key or password file is a ConfigError (exit 2)
+        mqtt_security.apply(self.client, config.mqtt.security)
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -171,6 +174,7 @@ class Hub:
                         next_id=store.next_incident_id())
         self.ingest = Ingest(store, fusion)
         self.inbox = MqttInbox(config, self.stopping)
+        self.ingest.guard = _registry_guard(config)
 
     def run(self) -> int:
         active = sum(1 for i in self.ingest.fusion.incidents if i.active)
@@ -205,6 +209,22 @@ class Hub:
             self.inbox.ack(message)
         for device, ids in result.acks.items():
             self.inbox.publish_ack(device, ids)
+
+
+def _registry_guard(config: HubConfig) -> RegistryGuard:
+    """The device registry every message is checked against (hub/registry.py)."""
+    path = config.security.registry
+    if path is None:
+        log.warning("no device registry ([security] registry in hub.toml): messages from any "
+                    "device the broker admits are accepted")
+        return RegistryGuard(None)
+    registry = load_registry(path)
+    if registry.devices:
+        log.info("device registry %s: %d devices", path, len(registry.devices))
+    else:
+        log.warning("device registry %s is empty or missing: every device's messages are "
+                    "refused until devices are provisioned", path)
+    return RegistryGuard(registry)
 
 
 def run_hub(config: HubConfig) -> int:

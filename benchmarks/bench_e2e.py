@@ -1,0 +1,188 @@
+"""End to end (issue 8): ``python benchmarks/bench_e2e.py [--events N] [--write-docs]``.
+
+A real ``lifeline-edge run`` reads a pseudo-terminal; a real ``lifeline-hub run`` stores and
+fuses; both talk through a private Mosquitto. For each event the benchmark writes one reading
+above the sensor's physical limit to the pty (after a normal one, so every crossing is a new
+limit alert at once, whatever ``repeat_s``) and times until the alert is
+
+* on the broker: received by a bare paho subscriber on the device's alert topic (the edge's
+  share: pty → pyserial → parse → decide → outbox fsync → MQTT);
+* committed in an incident: its incident change appears in the hub's events feed (store
+  polled every 2 ms through ``Store.events_after``);
+* printed by ``lifeline-hub tail --json``.
+
+Each crossing carries its own value (1500 + i), which is how its alert is recognised.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bench_edge import AlertWatch, start_agent  # noqa: E402
+from benchmarks.bench_hub import HubProcess  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    Pty,
+    command_line,
+    console_script,
+    edge_toml,
+    header,
+    log,
+    percentile,
+    ratio,
+    start_broker,
+    stop,
+    table,
+    verdict,
+    workdir,
+    write_section,
+)
+from hub.store import Store  # noqa: E402
+
+DEVICE = "bench-e2e"
+LIMIT = 1000.0
+BASE = 1500
+
+
+def _index(alert: object) -> int | None:
+    """The event number a crossing's alert carries in its value, else None."""
+    if not isinstance(alert, dict) or alert.get("device") != DEVICE:
+        return None
+    value = alert.get("value")
+    return int(round(value)) - BASE if isinstance(value, int | float) and value >= BASE else None
+
+
+def follow_store(path: Path, seen: dict[int, float], halt: threading.Event) -> None:
+    store = None
+    while store is None and not halt.is_set():
+        store = Store.open_reader(path)
+        time.sleep(0.01)
+    assert store is not None
+    last = store.last_event_id()
+    while not halt.is_set():
+        events = store.events_after(last)
+        now = time.monotonic()
+        for event in events:
+            index = _index(event.payload.get("alert"))
+            if index is not None:
+                seen.setdefault(index, now)
+            last = event.id
+        if not events:
+            time.sleep(0.002)
+    store.close()
+
+
+def follow_tail(process: subprocess.Popen[bytes], seen: dict[int, float]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        now = time.monotonic()
+        try:
+            index = _index(json.loads(line).get("alert"))
+        except ValueError:
+            continue
+        if index is not None:
+            seen.setdefault(index, now)
+
+
+def run(events: int, gap_s: float) -> tuple[str, dict[str, float]]:
+    wd = workdir("e2e")
+    broker = start_broker(wd)
+    hub = HubProcess(wd, broker.port)
+    pty = Pty.open()
+    watch = AlertWatch(broker.port, DEVICE)
+    halt = threading.Event()
+    agent = tail = None
+    sent: dict[int, float] = {}
+    via_store: dict[int, float] = {}
+    via_tail: dict[int, float] = {}
+    on_broker: dict[int, float] = {}
+    try:
+        hub.start()
+        agent, notify, _, log_path = start_agent(
+            wd, edge_toml(DEVICE, "e2e", broker.port, wd / "state", [("s0", pty.path)],
+                          high=LIMIT))
+        if notify.wait_ready(15) is None:
+            raise RuntimeError(f"the agent did not report READY; see {log_path}")
+        notify.close()
+        tail = subprocess.Popen([console_script("lifeline-hub"), "tail", "--json", "--config",
+                                 str(hub.config)], stdout=subprocess.PIPE)
+        threading.Thread(target=follow_store, args=(hub.store_path, via_store, halt),
+                         daemon=True).start()
+        threading.Thread(target=follow_tail, args=(tail, via_tail), daemon=True).start()
+        for i in range(50):  # warm up the detector on normal readings
+            pty.write(f"{300 + i % 3}.0\n".encode())
+        time.sleep(1.0)
+        log(f"e2e: {events} limit crossings, {gap_s * 1000:.0f} ms apart after each is seen")
+        for i in range(events):
+            pty.write(b"300.0\n")
+            time.sleep(gap_s)
+            sent[i] = time.monotonic()
+            pty.write(f"{BASE + i}.0\n".encode())
+            deadline = time.monotonic() + 5
+            while i not in via_store and time.monotonic() < deadline:
+                time.sleep(0.001)
+        time.sleep(0.5)
+        for arrived, payload in watch.arrivals:
+            index = _index(json.loads(payload))
+            if index is not None:
+                on_broker.setdefault(index, arrived)
+    finally:
+        halt.set()
+        watch.close()
+        if tail is not None:
+            stop(tail)
+        if agent is not None:
+            stop(agent)
+        hub.stop()
+        broker.stop()
+        pty.close()
+    rows = []
+    figures: dict[str, float] = {}
+    base = 0.0
+    for label, seen, target in (
+            ("alert on the broker (bare paho subscriber)", on_broker, ""),
+            ("incident change committed (events feed, polled every 2 ms)", via_store, "p99 ≤ 250 ms"),
+            ("line printed by `lifeline-hub tail --json`", via_tail, "p99 ≤ 250 ms")):
+        lat = [1000 * (seen[i] - t) for i, t in sent.items() if i in seen]
+        p50, p99 = percentile(lat, 50), percentile(lat, 99)
+        figures[label] = p99
+        base = base or p50
+        rows.append([label, f"{len(lat):,}/{len(sent):,}", f"{p50:.1f}", f"{p99:.1f}",
+                     f"{max(lat, default=float('nan')):.1f}", ratio(p50, base),
+                     f"{target}: {verdict(p99 <= 250 and len(lat) == len(sent))}" if target else ""])
+    text = (f"{events:,} limit crossings written to one sensor's pty; each timed from the write.\n\n"
+            + table(["pty write →", "seen", "p50 ms", "p99 ms", "max ms", "p50 vs broker", "target"],
+                    rows))
+    return text, figures
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--gap-ms", type=float, default=20.0,
+                        help="pause between a normal reading and the next crossing")
+    parser.add_argument("--write-docs", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    command = command_line(None if argv is None else ["benchmarks/bench_e2e.py", *argv])
+    text, _ = run(args.events, args.gap_ms / 1000)
+    body = header("End to end: sensor reading to incident", command) + "\n" + text
+    print(body)
+    if args.write_docs:
+        write_section("e2e", body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
