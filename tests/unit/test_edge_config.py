@@ -88,3 +88,112 @@ def test_missing_file_and_bad_syntax(tmp_path: Path) -> None:
         load_edge_config(tmp_path / "nope.toml")
     with pytest.raises(ConfigError, match=r"edge.toml: \(syntax\): not valid TOML"):
         load_edge_config(write(tmp_path, "[device\nid="))
+
+
+SENSOR_HEAD = GOOD[:GOOD.index("[[sensors]]")]
+
+
+def sensors(tmp_path: Path, text: str, head: str = SENSOR_HEAD) -> Path:
+    return write(tmp_path, head + text)
+
+
+def test_a_profile_fills_in_everything_but_port_and_unit_id(tmp_path: Path) -> None:
+    config = load_edge_config(sensors(tmp_path, """
+[[sensors]]
+id = "manhole-methane"
+profile = "methane-lel-modbus"
+port = "/dev/lifeline/rs485-gas"
+unit_id = 3
+"""))
+    sensor = config.sensors[0]
+    assert sensor.modbus is not None and sensor.profile == "methane-lel-modbus"
+    assert (sensor.kind, sensor.driver, sensor.modbus.unit_id) == ("gas.methane", "modbus-rtu", 3)
+    channel = sensor.channels[0]
+    assert (channel.name, channel.unit, channel.scale, channel.high, channel.range_max) == (
+        "methane_lel", "%LEL", 0.01, 20.0, 100.0)
+
+
+def test_own_keys_override_the_profile_and_channel_tables_merge(tmp_path: Path) -> None:
+    sensor = load_edge_config(sensors(tmp_path, """
+[[sensors]]
+id = "m"
+profile = "methane-lel-modbus"
+port = "/dev/x"
+poll_s = 0.2
+[sensors.channels.methane_lel]
+high = 10.0
+""")).sensors[0]
+    assert sensor.modbus is not None and sensor.modbus.poll_s == 0.2
+    channel = sensor.channels[0]
+    assert (channel.high, channel.high_critical, channel.scale) == (10.0, 50.0, 0.01)
+
+
+def test_profiles_dir_is_searched_relative_to_the_file(tmp_path: Path) -> None:
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "mine.toml").write_text(
+        'kind = "water.flow"\ndriver = "lines"\ncolumns = ["q"]\nbaudrate = 4800\n'
+        '[about]\ndescription = "ours"\n')
+    head = 'profiles_dir = "profiles"\n' + SENSOR_HEAD
+    sensor = load_edge_config(sensors(tmp_path, '[[sensors]]\nid = "f"\nprofile = "mine"\n'
+                                                'port = "/dev/x"\n', head)).sensors[0]
+    assert (sensor.kind, sensor.baudrate, sensor.columns) == ("water.flow", 4800, ("q",))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('profile = "no-such-device"', r"edge.toml: sensors\[0\]\.profile: no profile "
+         r"'no-such-device' in .*; available: .*methane-lel-modbus"),
+        ('profile = "methane-lel-modbus"\nunit_id = 300',
+         r"edge.toml: sensors\[0\]\.unit_id: 300 is above the maximum 247"),
+        ('profile = "methane-lel-modbus"\ncolumns = ["a"]',
+         r"sensors\[0\]\.columns: is only used by driver 'lines', not 'modbus-rtu'"),
+        ('profile = "methane-lel-modbus"\nunit_idd = 3',
+         r"sensors\[0\]\.unit_idd: is not a valid option .* did you mean 'unit_id'\?"),
+        ('profile = "accelerometer-triaxial"\nbands = [[10, 400]]',
+         r"sensors\[0\]\.bands\[0\]: 400 Hz is above the Nyquist frequency 250 Hz"),
+        ('profile = "accelerometer-triaxial"\nbands = [[50, 10]]',
+         r"sensors\[0\]\.bands\[0\]: \[50, 10\] needs 0 <= low < high"),
+        ('kind = "gas.methane"\ndriver = "modbus-rtu"',
+         r"sensors\[0\]\.registers: is required but missing"),
+        ('kind = "gas.methane"\ndriver = "modbus-rtu"\n[[sensors.registers]]\nname = "a"\n'
+         'address = 0\ntype = "int8"', r"sensors\[0\]\.registers\[0\]\.type: 'int8' is not one of"),
+        ('kind = "gas.methane"\ndriver = "modbus-rtu"\n[[sensors.registers]]\nname = "a"\n'
+         'address = 65535\ntype = "float32"',
+         r"sensors\[0\]\.registers\[0\]\.address: float32 at 65535 runs past register 65535"),
+        ('kind = "gas.methane"\ndriver = "lines"\ncolumns = ["a"]\nformat = "json"',
+         r"sensors\[0\]\.format: 'json' is not one of csv, kv"),
+        ('kind = "gas.methane"\ndriver = "lines"\ncolumns = ["a"]\nrange_min = 5.0\n'
+         'range_max = 1.0', r"sensors\[0\]\.range_min: 5.0 must be below range_max 1.0"),
+    ],
+)
+def test_driver_and_profile_mistakes_name_file_key_and_problem(tmp_path: Path, text: str,
+                                                               message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_edge_config(sensors(tmp_path, f'[[sensors]]\nid = "s"\nport = "/dev/x"\n{text}\n'))
+
+
+def test_a_mistake_inside_a_profile_is_reported_against_the_profile_file(tmp_path: Path) -> None:
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "broken.toml").write_text(
+        'kind = "gas.methane"\ndriver = "modbus-rtu"\npol_s = 1.0\n'
+        '[[registers]]\nname = "a"\naddress = 0\ntype = "float64"\n')
+    head = 'profiles_dir = "profiles"\n' + SENSOR_HEAD
+    with pytest.raises(ConfigError) as caught:
+        load_edge_config(sensors(tmp_path, '[[sensors]]\nid = "s"\nprofile = "broken"\n'
+                                           'port = "/dev/x"\n', head))
+    text = str(caught.value)
+    assert "broken.toml: pol_s: is not a valid option" in text and "did you mean 'poll_s'" in text
+    assert "broken.toml: registers[0].type: 'float64' is not one of" in text
+    assert "(profile used by sensors[0])" in text
+
+
+def test_every_shipped_profile_loads(tmp_path: Path) -> None:
+    from edge.drivers.profiles import SOURCE_PROFILES
+
+    names = sorted(p.stem for p in SOURCE_PROFILES.glob("*.toml"))
+    assert len(names) >= 6
+    text = "".join(f'[[sensors]]\nid = "s{i}"\nprofile = "{n}"\nport = "/dev/x"\n\n'
+                   for i, n in enumerate(names))
+    config = load_edge_config(sensors(tmp_path, text))
+    assert {s.driver for s in config.sensors} == {"lines", "modbus-rtu", "vibration"}

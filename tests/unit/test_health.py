@@ -45,3 +45,28 @@ def test_port_error_until_port_ok() -> None:
     assert faults(monitor, 1.0) == [("port", True)]
     monitor.port_ok(2.0)
     assert faults(monitor, 2.0) == [("port", False)]
+
+
+def test_a_reading_outside_the_measuring_range_is_a_fault_not_a_value() -> None:
+    from edge.health import ChannelRange
+
+    monitor = HealthMonitor(silence_s=60.0, stuck_s=0.0, max_error_rate=0.5, started_at=0.0,
+                            ranges=[ChannelRange("p", scale=0.0625, offset=-250.0, low=-25.0,
+                                                 high=1062.5, unit="kPa")])
+    assert monitor.reading(1.0, (8000.0,))          # 250 kPa: fine
+    assert not monitor.reading(2.0, (3000.0,))      # 2.9 mA: a broken loop
+    assert faults(monitor, 2.0) == [("range", True)]
+    assert "p=-62.5 kPa is below the measuring range -25" in monitor.active_faults["range"]
+    assert monitor.reading(3.0, (8000.0,))
+    assert faults(monitor, 3.0) == [("range", False)]
+    assert monitor.counters == {"out_of_range": 1}
+
+
+def test_garbled_message_counts_reasons() -> None:
+    monitor = HealthMonitor(silence_s=60.0, stuck_s=0.0, max_error_rate=0.5, started_at=0.0)
+    for i in range(8):
+        monitor.bad_read(float(i), "timeout")
+    for i in range(4):
+        monitor.bad_read(float(i), "crc")
+    (change,) = monitor.evaluate(12.0)
+    assert change.fault == "garbled" and "(timeout 8, crc 4)" in change.message
