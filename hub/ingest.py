@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from hub import registry, security_events
 from hub.fusion import Change, Fusion, Joined, Opened
 from hub.store import Store
 from lifeline import wire
@@ -37,15 +38,19 @@ class Counters:
     duplicates: int = 0
     statuses: int = 0
     invalid: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)  # security events, by reason
 
     def line(self) -> str:
         invalid = ", ".join(f"{k}={v}" for k, v in sorted(self.invalid.items())) or "none"
+        refused = ", ".join(f"{k}={v}" for k, v in sorted(self.refused.items())) or "none"
         return (f"received={self.received} stored={self.stored} duplicates={self.duplicates} "
-                f"statuses={self.statuses} invalid: {invalid}")
+                f"statuses={self.statuses} invalid: {invalid} refused: {refused}")
 
 
 class Ingest:
     """Turns batches of raw messages into store rows and incident changes."""
+
+    guard: registry.RegistryGuard | None = None  # the device registry, set by the service
 
     def __init__(self, store: Store, fusion: Fusion) -> None:
         self.store = store
@@ -81,6 +86,8 @@ class Ingest:
 
     def _one(self, topic: str, payload: bytes, now: float, result: BatchResult) -> None:
         message = _decode(topic, payload, now)
+        if message is not None and self._refused(topic, message, now):
+            return
         if isinstance(message, wire.Alert):
             alert = message
             result.acks.setdefault(alert.device, []).append(alert.id)
@@ -99,6 +106,23 @@ class Ingest:
                      status.state)
             result.changes.extend(self.fusion.status(status, now))
 
+    def _refused(self, topic: str, message: wire.Alert | wire.Status, now: float) -> bool:
+        """A message from the wrong device (topic, registry, zone) becomes a security event;
+        it is never stored as an alert nor fused (hub/registry.py, hub/security_events.py)."""
+        topic_device, _ = wire.parse_topic(topic)
+        rejection = (self.guard.check(topic_device, message.device, message.zone, now)
+                     if self.guard is not None
+                     else registry.check_message(None, topic_device, message.device, message.zone))
+        if rejection is None:
+            return False
+        self.counters.refused[rejection.reason] += 1
+        security_events.record(self.store, now, security_events.payload(rejection, topic, message))
+        self._logged[f"refused:{rejection.reason}"] += 1
+        if self._logged[f"refused:{rejection.reason}"] <= LOG_PER_REASON:
+            log.warning("refused message topic=%s device=%s reason=%s: %s", topic, message.device,
+                        rejection.reason, rejection.detail)
+        return True
+
     def _invalid(self, topic: str, reason: str, detail: str) -> None:
         self.counters.invalid[reason] += 1
         self._logged[reason] += 1
@@ -115,13 +139,13 @@ def _decode(topic: str, payload: bytes, now: float) -> wire.Alert | wire.Status 
     A decoder failing in a way the contract did not foresee is still the message's fault,
     not a reason to stop the hub (the broker would redeliver it forever): ``malformed``.
     """
-    device, kind = wire.parse_topic(topic)
+    _, kind = wire.parse_topic(topic)  # the device is checked against the topic in _refused
     try:
         if kind == "alert":
-            return wire.decode_alert(payload, topic_device=device, now=now)
+            return wire.decode_alert(payload, now=now)
         if kind == "status":
             # an empty retained payload just clears a status: nothing to learn
-            return wire.decode_status(payload, topic_device=device) if payload else None
+            return wire.decode_status(payload) if payload else None
     except wire.WireError:
         raise
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
