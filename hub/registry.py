@@ -23,10 +23,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lifeline.tomlconfig import Section, load_toml, raise_if_problems
+from lifeline.tomlconfig import ConfigError, Section, load_toml, raise_if_problems
 
-__all__ = ["AUTH_KINDS", "RESERVED_IDS", "DeviceEntry", "Registry", "Rejection", "add_device",
-           "check_message", "load_registry", "name_problem"]
+__all__ = ["AUTH_KINDS", "RESERVED_IDS", "DeviceEntry", "Registry", "RegistryGuard", "Rejection",
+           "add_device", "check_message", "load_registry", "name_problem"]
 
 AUTH_KINDS = ("password", "certificate", "both")
 # "hub" is the hub's own topic level (lifeline/v1/hub/incident); the hub's broker user
@@ -87,6 +87,48 @@ def check_message(registry: Registry | None, topic_device: str, device: str,
         return Rejection("zone_mismatch", f"device {device!r} claims zone {zone!r} but is "
                          f"registered in zone {entry.zone!r}")
     return None
+
+
+class RegistryGuard:
+    """The hub's view of the registry: ``check_message`` against it, re-reading the file
+    when it changed (a device provisioned while the hub runs needs no restart).
+
+    The file is looked at only when a message would be refused for being unknown or in
+    the wrong zone, and at most once per ``recheck_s`` of message time, so a flood of
+    forged messages cannot turn into a flood of file reads. A file that became broken
+    keeps the last good registry (logged by the caller via ``last_error``).
+    """
+
+    def __init__(self, registry: Registry | None, recheck_s: float = 1.0) -> None:
+        self.registry = registry
+        self.recheck_s = recheck_s
+        self.last_error: str | None = None
+        self._checked_at = float("-inf")
+        self._mtime = _mtime(registry.path) if registry and registry.path else None
+
+    def check(self, topic_device: str, device: str, zone: str, now: float) -> Rejection | None:
+        rejection = check_message(self.registry, topic_device, device, zone)
+        if (rejection is None or rejection.reason == "device_mismatch" or self.registry is None
+                or now - self._checked_at < self.recheck_s):
+            return rejection
+        self._checked_at = now
+        path = self.registry.path
+        if path is None or (mtime := _mtime(path)) == self._mtime:
+            return rejection
+        try:
+            self.registry = load_registry(path)
+        except ConfigError as exc:
+            self.last_error = str(exc)
+            return rejection
+        self._mtime, self.last_error = mtime, None
+        return check_message(self.registry, topic_device, device, zone)
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
 
 
 def name_problem(text: str) -> str | None:
