@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from hub import security_events
 from hub.fusion import Incident
 
 __all__ = ["event_line", "incident_table", "use_colour"]
@@ -64,6 +65,8 @@ def event_line(at: float, payload: dict[str, Any], colour: bool) -> str:
     """One readable line per event, e.g.
     ``19:20:01 ORANGE  water  north  INC-3 opened  edge-north-1/main-pressure pressure_kpa=201.3 kPa limit``
     (the grade is the alert's for alert lines, the incident's otherwise)."""
+    if payload.get("kind") == security_events.KIND:  # a refused message, not an incident
+        return security_events.security_line(at, payload, colour)
     incident, kind = payload["incident"], payload["kind"]
     alert = payload.get("alert")
     grade = alert["grade"] if isinstance(alert, dict) else incident["grade"]
