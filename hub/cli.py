@@ -9,26 +9,33 @@ for the tables, lines and JSON the subcommands print.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import signal
 import sqlite3
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 
 from hub.config import HubConfig, load_hub_config
-from hub.fusion import IncidentStatus
-from hub.render import event_line, incident_table, use_colour
-from hub.store import Store, StoreError, incident_json
+from hub.desk import (
+    DeskError,
+    action_for,
+    incident_action,
+    incidents_list,
+    incidents_show,
+    operator,
+    silence_command,
+    status,
+)
+from hub.incident import IncidentStatus
+from hub.silences import parse_duration
+from hub.store import StoreError
+from hub.tailing import TailFilter, follow
+from lifeline.grades import GRADE_NAMES, Grade
 from lifeline.tomlconfig import ConfigError
 
 log = logging.getLogger(__name__)
 
-TAIL_POLL_S = 0.05
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -48,26 +55,56 @@ def _run(args: argparse.Namespace, config: HubConfig) -> int:
     return run_hub(config)
 
 
+def _sub_common(parser: argparse.ArgumentParser) -> None:
+    """--config and --log-level also after a sub-action (``incidents show 3 --config ...``)."""
+    parser.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="path to hub.toml")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS)
+
+
 def _add_incidents(parser: argparse.ArgumentParser) -> None:
-    _common(parser, "WARNING")
+    parser.add_argument("--config", type=Path, default=None, help="path to hub.toml")
+    parser.add_argument("--log-level", default="WARNING", choices=LOG_LEVELS,
+                        help="default: WARNING")
     parser.add_argument("--json", action="store_true",
                         help="print a JSON array of incident objects (newest first)")
     parser.add_argument("--status", choices=[s.value for s in IncidentStatus],
                         help="only incidents in this state (default: all but merged)")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    listing = sub.add_parser("list", help="list incidents (the default)")
+    listing.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    listing.add_argument("--status", choices=[s.value for s in IncidentStatus],
+                         default=argparse.SUPPRESS)
+    show = sub.add_parser("show", help="one incident: facts, timeline, sensor sparklines")
+    show.add_argument("id", help="INC-12 or 12")
+    show.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    for name, help_text in (("ack", "acknowledge: someone is on it"),
+                            ("assign", "give the incident to a person or team"),
+                            ("comment", "add a note to the timeline"),
+                            ("resolve", "close it (also a latched red one)")):
+        action = sub.add_parser(name, help=help_text, description=help_text)
+        action.add_argument("id", help="INC-12 or 12")
+        if name == "assign":
+            action.add_argument("who", help="person or team")
+        if name == "comment":
+            action.add_argument("text", help="the note")
+        else:
+            action.add_argument("--why", required=name == "resolve", default="",
+                                help="reason, recorded in the timeline"
+                                + (" (required)" if name == "resolve" else ""))
+        action.add_argument("--by", help="who is acting (default: $LIFELINE_OPERATOR or "
+                            "the login name)")
+    for child in (listing, show, *(sub.choices[n] for n in ("ack", "assign", "comment",
+                                                              "resolve"))):
+        _sub_common(child)
 
 
 def _incidents(args: argparse.Namespace, config: HubConfig) -> int:
-    store = Store.open_reader(config.store.path)
-    try:
-        found = store.incidents(args.status) if store is not None else []
-    finally:
-        if store is not None:
-            store.close()
-    if args.json:
-        print(json.dumps([incident_json(i) for i in found], indent=2))
-    else:
-        print(incident_table(found, use_colour(sys.stdout)))
-    return 0
+    action = args.action or "list"
+    if action == "list":
+        return incidents_list(config, args.json, args.status)
+    if action == "show":
+        return incidents_show(config, args.id, args.json)
+    return incident_action(config, args.id, operator(args), action_for(args))
 
 
 def _add_tail(parser: argparse.ArgumentParser) -> None:
@@ -75,38 +112,65 @@ def _add_tail(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object per line")
     parser.add_argument("--from-start", action="store_true",
                         help="replay every stored event first, then follow")
+    parser.add_argument("--since", metavar="DURATION",
+                        help="replay this much recent history first (30s, 10m, 2h), then follow")
+    parser.add_argument("--zone", help="only this zone (or zones under it)")
+    parser.add_argument("--hazard", help="only this hazard (water, gas, structure, maintenance, "
+                        "device)")
+    parser.add_argument("--min-grade", choices=GRADE_NAMES, default="blue",
+                        help="only lines of this grade or higher")
+    parser.add_argument("--device", help="only lines about this device")
+    parser.add_argument("--no-fold", action="store_true",
+                        help="print every alert even in a storm (default: fold after 3 alerts "
+                        "per incident in 10 s)")
 
 
 def _tail(args: argparse.Namespace, config: HubConfig) -> int:
-    """Follow the events feed by polling the store; the hub may start before or after us."""
-    signal.signal(signal.SIGTERM, _interrupt)
-    colour = use_colour(sys.stdout)
-    store, last = None, 0
-    try:
-        while True:
-            if store is None:
-                store = Store.open_reader(config.store.path)
-                if store is not None and not args.from_start:
-                    last = store.last_event_id()
-            events = store.events_after(last) if store is not None else []
-            for event in events:
-                print(json.dumps(event.to_json()) if args.json
-                      else event_line(event.at, event.payload, colour))
-                last = event.id
-            if events:
-                sys.stdout.flush()
-            else:
-                time.sleep(TAIL_POLL_S)
-    except BrokenPipeError:  # `tail | head`: the reader left, so do we
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    finally:
-        if store is not None:
-            store.close()
+    since = None
+    if args.since:
+        try:
+            since = parse_duration(args.since)
+        except ValueError as exc:
+            print(f"lifeline-hub tail: --since: {exc}", file=sys.stderr)
+            return 2
+    wanted = TailFilter(zone=args.zone, hazard=args.hazard,
+                        min_grade=Grade.parse(args.min_grade), device=args.device)
+    return follow(config, as_json=args.json, from_start=args.from_start, since_s=since,
+                  wanted=wanted, fold=not args.no_fold)
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+def _add_silence(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=None, help="path to hub.toml")
+    parser.add_argument("--log-level", default="WARNING", choices=LOG_LEVELS)
+    sub = parser.add_subparsers(dest="silence_action", metavar="ACTION", required=True)
+    add = sub.add_parser("add", help="stop notifying matching incident changes for a while")
+    add.add_argument("--for", dest="duration", required=True, help="how long: 30m, 2h, 1d")
+    add.add_argument("--comment", required=True, help="why (required)")
+    for key in ("zone", "device", "sensor", "hazard"):
+        add.add_argument(f"--{key}", help=f"match this {key}")
+    add.add_argument("--incident", help="only this incident; the silence ends when it resolves")
+    add.add_argument("--by", help="who (default: $LIFELINE_OPERATOR or the login name)")
+    listing = sub.add_parser("list", help="active silences (--all: ended ones too)")
+    listing.add_argument("--all", action="store_true")
+    listing.add_argument("--json", action="store_true")
+    expire = sub.add_parser("expire", help="end a silence now")
+    expire.add_argument("id", type=int)
+    expire.add_argument("--by", help="who (default: $LIFELINE_OPERATOR or the login name)")
+    for child in (add, listing, expire):
+        _sub_common(child)
+
+
+def _silence(args: argparse.Namespace, config: HubConfig) -> int:
+    return silence_command(config, args)
+
+
+def _add_status(parser: argparse.ArgumentParser) -> None:
+    _common(parser, "WARNING")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _status(args: argparse.Namespace, config: HubConfig) -> int:
+    return status(config, args.json)
 
 
 # name -> (help, add_arguments, run)
@@ -114,9 +178,13 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                           Callable[[argparse.Namespace, HubConfig], int]]] = {
     "run": ("run the hub: receive alerts, store them, fuse them into incidents",
             _add_run, _run),
-    "incidents": ("list incidents as a table, or as JSON with --json", _add_incidents,
-                  _incidents),
+    "incidents": ("list incidents (table or --json); show, ack, assign, comment, resolve one",
+                  _add_incidents, _incidents),
     "tail": ("follow alerts and incident changes live until Ctrl-C", _add_tail, _tail),
+    "silence": ("silences: add, list, expire (matching changes are stored, not notified)",
+                _add_silence, _silence),
+    "status": ("devices with last seen, online/offline, alert rates; store size", _add_status,
+               _status),
 }
 
 
@@ -137,16 +205,26 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if getattr(args, "config", None) is None:
+        print(f"lifeline-hub {args.command}: the following arguments are required: --config",
+              file=sys.stderr)
+        return 2
     try:
         config = load_hub_config(args.config)
         return COMMANDS[args.command][2](args, config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    except DeskError as exc:
+        print(f"lifeline-hub {args.command}: {exc}", file=sys.stderr)
+        return 1
     except (StoreError, sqlite3.Error) as exc:
         print(f"lifeline-hub: store error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:  # `incidents --json | head`: the reader left early
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 
 

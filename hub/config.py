@@ -1,21 +1,30 @@
 """Hub configuration: ``hub.toml`` -> frozen dataclasses, or ConfigError lines ``file: key: problem``.
 
 The keys of issue 2 (``[mqtt] host port``, ``[store] path``) are public
-interface; ``[fusion]`` holds the fusion rule's time constants. Relative store
-paths resolve against the config file's directory, so a config and its store
-travel together whatever the working directory.
+interface; ``[fusion]`` holds the fusion rule's time constants, ``[rules.<family>]``
+the correlation rule of each hazard family, ``[zones.<name>]`` and
+``[devices.<id>]`` the topology, ``[routing]`` and ``[[routes]]`` where incident
+changes go. Relative store paths resolve against the config file's directory,
+so a config and its store travel together whatever the working directory.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from hub.topology import REACHES, Topology, Zone
+from lifeline.grades import GRADE_NAMES, Grade
 from lifeline.mqtt_security import MqttSecurity, parse_security, plain_loopback
 from lifeline.tomlconfig import Section, raise_if_problems, root
+from lifeline.wire import FAMILIES
 
-__all__ = ["FusionConfig", "HubConfig", "MqttConfig", "SecurityConfig", "StoreConfig",
-           "load_hub_config"]
+__all__ = ["FusionConfig", "HubConfig", "MqttConfig", "RouteConfig", "RoutingConfig",
+           "RuleConfig", "SecurityConfig", "StoreConfig", "load_hub_config"]
+
+HAZARDS = (*FAMILIES, "maintenance", "device")
 
 
 @dataclass(frozen=True)
@@ -42,12 +51,60 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True)
+class RuleConfig:
+    """How alerts of one hazard family correlate and grade (``[rules.<family>]``).
+
+    ``window_s`` None means ``fusion.window_s``; 0 turns a duration or count rule off.
+    """
+
+    window_s: float | None = None
+    reach: str = "zone"
+    radius_m: float = 0.0
+    sensor_window_s: float = 0.0
+    corroborate_devices: int = 2
+    signature: tuple[str, ...] = ()
+    escalate_after_s: float = 0.0
+    growth_devices: int = 0
+    confirm_after_s: float = 900.0
+    absorb_downstream: bool = False
+    flap_episodes: int = 3
+    latch_red: bool = True
+
+
+@dataclass(frozen=True)
 class FusionConfig:
-    """Time constants of the fusion rule (see hub/fusion.py), in seconds."""
+    """Time constants of the fusion rule (see hub/fusion.py), in seconds, rules and topology."""
 
     window_s: float = 300.0
     quiet_s: float = 120.0
     max_span_s: float = 21600.0
+    flap_quiet_s: float = 900.0
+    rules: Mapping[str, RuleConfig] = field(default_factory=dict)
+    topology: Topology = field(default_factory=Topology)
+
+    def rule(self, family: str) -> RuleConfig:
+        """The rule of ``family`` with the window filled in (families without a table get defaults)."""
+        found = self.rules.get(family, RuleConfig())
+        return found if found.window_s is not None else replace(found, window_s=self.window_s)
+
+
+@dataclass(frozen=True)
+class RouteConfig:
+    """One webhook: incident changes of these hazards and zones, at or above ``min_grade``."""
+
+    name: str
+    url: str
+    hazards: tuple[str, ...] = ()
+    zones: tuple[str, ...] = ()
+    min_grade: Grade = Grade.BLUE
+    timeout_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    routes: tuple[RouteConfig, ...] = ()
+    mqtt_republish: bool = True
+    retry_max_s: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +113,7 @@ class HubConfig:
     store: StoreConfig = field(default_factory=StoreConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
     source: Path | None = None
 
 
@@ -102,18 +160,102 @@ def _store(section: Section, base: Path) -> StoreConfig:
     return StoreConfig(path=path if path.is_absolute() else base / path)
 
 
-def _fusion(section: Section) -> FusionConfig:
-    defaults = FusionConfig()
-    config = FusionConfig(
-        window_s=section.float("window_s", defaults.window_s, min=1.0, max=86400.0),
-        quiet_s=section.float("quiet_s", defaults.quiet_s, min=1.0, max=7 * 86400.0),
-        max_span_s=section.float("max_span_s", defaults.max_span_s, min=60.0, max=30 * 86400.0),
+def _rule(section: Section) -> RuleConfig:
+    d = RuleConfig()
+    window = section.float("window_s", None, min=1.0, max=86400.0)
+    rule = RuleConfig(
+        window_s=window,
+        reach=section.str("reach", d.reach, choices=REACHES),
+        radius_m=section.float("radius_m", d.radius_m, min=0.0, max=100_000.0),
+        sensor_window_s=section.float("sensor_window_s", d.sensor_window_s, min=0.0,
+                                      max=7 * 86400.0),
+        corroborate_devices=section.int("corroborate_devices", d.corroborate_devices, min=0,
+                                        max=1000),
+        signature=section.str_list("signature", d.signature),
+        escalate_after_s=section.float("escalate_after_s", d.escalate_after_s, min=0.0),
+        growth_devices=section.int("growth_devices", d.growth_devices, min=0, max=1000),
+        confirm_after_s=section.float("confirm_after_s", d.confirm_after_s, min=0.0),
+        absorb_downstream=section.bool("absorb_downstream", d.absorb_downstream),
+        flap_episodes=section.int("flap_episodes", d.flap_episodes, min=0, max=1000),
+        latch_red=section.bool("latch_red", d.latch_red),
     )
-    if config.max_span_s < config.window_s:
-        section.problem("max_span_s", f"{config.max_span_s:g} is shorter than window_s "
-                        f"{config.window_s:g}; an incident could not hold one window")
     section.finish()
-    return config
+    return rule
+
+
+def _fusion(top: Section) -> FusionConfig:
+    section = top.section("fusion", required=False)
+    defaults = FusionConfig()
+    window = section.float("window_s", defaults.window_s, min=1.0, max=86400.0)
+    quiet = section.float("quiet_s", defaults.quiet_s, min=1.0, max=7 * 86400.0)
+    span = section.float("max_span_s", defaults.max_span_s, min=60.0, max=30 * 86400.0)
+    flap_quiet = section.float("flap_quiet_s", defaults.flap_quiet_s, min=1.0, max=7 * 86400.0)
+    if span < window:
+        section.problem("max_span_s", f"{span:g} is shorter than window_s "
+                        f"{window:g}; an incident could not hold one window")
+    section.finish()
+    rules_section = top.section("rules", required=False)
+    rules = {name: _rule(rules_section.section(name)) for name in list(rules_section.data)}
+    for name in rules:
+        if name not in (*FAMILIES, "maintenance"):
+            rules_section.problem(name, f"is not a hazard family; expected one of "
+                                  f"{', '.join((*FAMILIES, 'maintenance'))}")
+    rules_section.read.update(rules)
+    return FusionConfig(window_s=window, quiet_s=quiet, max_span_s=span,
+                        flap_quiet_s=flap_quiet, rules=rules, topology=_topology(top))
+
+
+def _topology(top: Section) -> Topology:
+    zones_section = top.section("zones", required=False)
+    zones = []
+    for name in list(zones_section.data):
+        s = zones_section.section(name)
+        zones.append(Zone(name=name, parent=s.str("parent", None),
+                          neighbours=s.str_list("neighbours", ()),
+                          downstream=s.str_list("downstream", ())))
+        s.finish()
+    zones_section.read.update(zones_section.data)
+    devices_section = top.section("devices", required=False)
+    positions: dict[str, tuple[float, float]] = {}
+    for name in list(devices_section.data):
+        s = devices_section.section(name)
+        x, y = s.float("x"), s.float("y")
+        s.finish()
+        if x is not None and y is not None:
+            positions[name] = (x, y)
+    devices_section.read.update(devices_section.data)
+    return Topology.build(zones, positions)
+
+
+def _url_check(text: str) -> str | None:
+    parts = urlsplit(text)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return None
+    return f"{text!r} is not an http:// or https:// URL"
+
+
+def _routing(top: Section) -> RoutingConfig:
+    section = top.section("routing", required=False)
+    defaults = RoutingConfig()
+    republish = section.bool("mqtt_republish", defaults.mqtt_republish)
+    retry_max = section.float("retry_max_s", defaults.retry_max_s, min=1.0, max=86400.0)
+    section.finish()
+    routes = []
+    for s in top.sections("routes"):
+        grade = s.str("min_grade", "blue", choices=GRADE_NAMES)
+        routes.append(RouteConfig(
+            name=s.str("name"), url=s.str("url", check=_url_check),
+            hazards=s.str_list("hazards", ()), zones=s.str_list("zones", ()),
+            min_grade=Grade.parse(grade) if grade in GRADE_NAMES else Grade.BLUE,
+            timeout_s=s.float("timeout_s", 5.0, min=0.1, max=120.0)))
+        for hazard in routes[-1].hazards:
+            if hazard not in HAZARDS:
+                s.problem("hazards", f"{hazard!r} is not one of {', '.join(HAZARDS)}")
+        s.finish()
+    names = [r.name for r in routes]
+    for name in {n for n in names if names.count(n) > 1}:
+        top.problem("routes", f"route name {name!r} is used twice")
+    return RoutingConfig(routes=tuple(routes), mqtt_republish=republish, retry_max_s=retry_max)
 
 
 def load_hub_config(path: str | Path) -> HubConfig:
@@ -124,7 +266,8 @@ def load_hub_config(path: str | Path) -> HubConfig:
         mqtt=_mqtt(top.section("mqtt", required=False), base),
         store=_store(top.section("store", required=False), base),
         security=_security(top.section("security", required=False), base),
-        fusion=_fusion(top.section("fusion", required=False)),
+        fusion=_fusion(top),
+        routing=_routing(top),
         source=Path(path),
     )
     top.finish()

@@ -2,57 +2,75 @@
 
 An alert's *hazard* is its family (``water``, ``gas``, ``structure``) when it is
 about the world (reason ``limit`` or ``anomaly``) and ``maintenance`` when it is
-about the instrument (``sensor_fault``). Incidents are keyed on (zone, hazard).
+about the instrument (``sensor_fault``): maintenance never becomes a hazard.
 
 Alerts fuse by **event time** (``alert.ts``), not arrival time, so the outcome does
-not depend on the order in which alerts arrive: an alert whose ts lies within
-``window_s`` of an incident's alert span ``[first_ts, last_ts]`` joins it, and an
-alert that bridges two incidents merges them (the older id survives). The
-incidents are thus the runs of same-key alerts whose gaps are at most
-``window_s`` -- whatever the arrival order -- as long as no incident would span
-more than ``max_span_s`` (a guard against one endless incident). A resolved
-incident that a late alert falls into is reopened rather than duplicated.
+not depend on the order in which alerts arrive. An alert joins an incident of
+its hazard when it is within the family rule's reach:
 
-An incident's grade is the highest grade of its alerts. It resolves by itself
-once ``quiet_s`` of wall time pass without a new alert (``tick(now)``). A device
-going offline opens a ``device`` incident for that device in its zone; the
-device coming back online resolves it.
+* in time: its ts lies within ``window_s`` of the incident's span
+  ``[first_ts, last_ts]`` -- or within ``sensor_window_s`` of an earlier alert of
+  the same sensor channel (a flapping sensor, a slow leak);
+* in space: its zone is one of the incident's zones or, by the rule's
+  ``reach``, a neighbour or a sibling under the same parent -- or its device is
+  within ``radius_m`` of one of the incident's devices.
 
-The state is a set of ``Incident`` values, so the hub rebuilds it on start from
-the incidents its store holds (open ones and recently resolved ones).
+An alert that reaches two incidents merges them (the older id survives). No
+incident spans more than ``max_span_s``. A resolved incident that a late alert
+reaches is reopened rather than duplicated.
+
+**Causes absorb their effects**: a confirmed water incident whose rule has
+``absorb_downstream`` takes in the low-pressure alerts of the zones downstream
+of it (joined with a reason, counted as ``suppressed``) and merges
+downstream pressure-only incidents, whichever arrived first; a device that is
+offline absorbs its own sensor-fault alerts and maintenance incidents.
+
+Grade, confirmation, latching and flapping follow from the evidence
+(``hub.grading``); every grade change carries its reason. ``tick(now)``
+resolves incidents quiet for ``quiet_s`` (``flap_quiet_s`` when flapping;
+never a latched one, never a device incident).
+
+The state is the set of ``Incident`` values (with their rule state), so the hub
+rebuilds it on start from the incidents its store holds.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
-import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import ClassVar
 
-from hub.config import FusionConfig
-from lifeline.grades import Grade
+from hub.config import FusionConfig, RuleConfig
+from hub.grading import add_evidence, assess, merge_evidence
+from hub.incident import (
+    ACTIVE,
+    DEVICE_GRADE,
+    DEVICE_HAZARD,
+    MAINTENANCE_HAZARD,
+    Acknowledged,
+    Assigned,
+    Change,
+    Commented,
+    Confirmed,
+    Evidence,
+    Flapping,
+    GradeChanged,
+    Incident,
+    IncidentStatus,
+    Joined,
+    Merged,
+    Opened,
+    Reopened,
+    Resolved,
+)
 from lifeline.wire import Alert, Reason, Status
 
 __all__ = [
-    "DEVICE_GRADE", "DEVICE_HAZARD", "MAINTENANCE_HAZARD", "Change", "Fusion", "GradeChanged",
-    "Incident", "IncidentStatus", "Joined", "Merged", "Opened", "Reopened", "Resolved",
+    "ACTIVE", "DEVICE_GRADE", "DEVICE_HAZARD", "MAINTENANCE_HAZARD", "Acknowledged", "Assigned",
+    "Change", "Commented", "Confirmed", "Flapping", "Fusion", "GradeChanged", "Incident",
+    "IncidentStatus", "Joined", "Merged", "Opened", "Reopened", "Resolved", "channel_key",
     "hazard_of",
 ]
-
-DEVICE_HAZARD = "device"
-MAINTENANCE_HAZARD = "maintenance"
-DEVICE_GRADE = Grade.YELLOW
-
-
-class IncidentStatus(enum.StrEnum):
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
-    MERGED = "merged"  # absorbed into another incident by a bridging alert
-
-
-ACTIVE = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED)
 
 
 def hazard_of(alert: Alert) -> str:
@@ -60,80 +78,19 @@ def hazard_of(alert: Alert) -> str:
     return MAINTENANCE_HAZARD if alert.reason is Reason.SENSOR_FAULT else alert.family
 
 
-@dataclass(frozen=True, slots=True)
-class Incident:
-    """One incident as the fusion rule sees it. Wall times: ``*_at``, ``last_arrival``;
-    event times of its alerts: ``first_ts``, ``last_ts``."""
-
-    id: int
-    zone: str
-    hazard: str
-    grade: Grade
-    status: IncidentStatus
-    opened_at: float
-    updated_at: float
-    first_ts: float
-    last_ts: float
-    last_arrival: float
-    alert_count: int = 0
-    devices: tuple[str, ...] = ()
-    resolved_at: float | None = None
-    merged_into: int | None = None
-
-    @property
-    def label(self) -> str:
-        return f"INC-{self.id}"
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE
+def channel_key(alert: Alert) -> str:
+    """How evidence is keyed: ``device/sensor/channel@zone``."""
+    return f"{alert.device}/{alert.sensor}/{alert.channel}@{alert.zone}"
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """Something that happened to an incident; ``incident`` is its state afterwards."""
-
-    kind: ClassVar[str] = "change"
-    incident: Incident
+def _within(rows: Evidence, ts: float, reach_s: float) -> bool:
+    """Is there a reading in ``rows`` (sorted by ts) within ``reach_s`` of ``ts``?"""
+    at = bisect.bisect_left(rows, (ts - reach_s,))
+    return at < len(rows) and rows[at][0] <= ts + reach_s
 
 
-@dataclass(frozen=True, slots=True)
-class Opened(Change):
-    kind: ClassVar[str] = "opened"
-    alert: Alert | None = None
-    device: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Joined(Change):
-    kind: ClassVar[str] = "joined"
-    alert: Alert | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Reopened(Change):
-    kind: ClassVar[str] = "reopened"
-    alert: Alert | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class GradeChanged(Change):
-    kind: ClassVar[str] = "grade_changed"
-    previous: Grade = Grade.BLUE
-
-
-@dataclass(frozen=True, slots=True)
-class Resolved(Change):
-    kind: ClassVar[str] = "resolved"
-    why: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Merged(Change):
-    """``absorbed`` (now status merged) was folded into ``incident`` by a bridging alert."""
-
-    kind: ClassVar[str] = "merged"
-    absorbed: Incident | None = None
+def _is_low_pressure(alert: Alert) -> bool:
+    return alert.kind == "water.pressure"
 
 
 class Fusion:
@@ -142,106 +99,242 @@ class Fusion:
     def __init__(self, config: FusionConfig, incidents: Iterable[Incident] = (),
                  next_id: int = 1) -> None:
         self.config = config
-        self._incidents: dict[int, Incident] = {
-            i.id: i for i in incidents if i.status is not IncidentStatus.MERGED}
-        self._next_id = max([next_id, *(i + 1 for i in self._incidents)])
+        self._incidents: dict[int, Incident] = {}
+        self._next_id = next_id
+        self.reload(incidents)
+
+    def reload(self, incidents: Iterable[Incident]) -> None:
+        """Replace the state with ``incidents`` (from the store, after an operator changed one)."""
+        self._incidents = {i.id: i for i in incidents if i.status is not IncidentStatus.MERGED}
+        self._next_id = max([self._next_id, *(i + 1 for i in self._incidents)])
 
     @property
     def incidents(self) -> list[Incident]:
         """Incidents still in play (active, or resolved recently enough to reopen), by id."""
         return [self._incidents[k] for k in sorted(self._incidents)]
 
+    def rule(self, hazard: str) -> RuleConfig:
+        return self.config.rule(hazard)
+
     # -- alerts ------------------------------------------------------------
     def alert(self, alert: Alert, now: float) -> list[Change]:
         """Fuse one new alert (the caller drops duplicates) arriving at wall time ``now``."""
         hazard = hazard_of(alert)
-        candidates = sorted((i for i in self._incidents.values() if i.hazard == hazard
-                             and i.zone == alert.zone and self._reaches(i, alert.ts)),
+        if hazard == MAINTENANCE_HAZARD and (host := self._device_incident(alert.device)):
+            return self._absorb(host, alert, now, f"device {alert.device} is offline; its sensor "
+                                "faults are part of that")
+        rule = self.rule(hazard)
+        candidates = sorted((i for i in self._incidents.values()
+                             if i.hazard == hazard and self._reaches(i, alert, rule)),
                             key=lambda i: i.id)
         if not candidates:
-            return [self._open_for_alert(alert, hazard, now)]
+            cause = self._cause_of(alert)
+            if cause is not None:
+                return self._absorb(cause, alert, now, f"downstream low pressure in {alert.zone}"
+                                    f" caused by {cause.label}")
+            return self._open_for_alert(alert, hazard, now)
         survivor, changes = candidates[0], list[Change]()
-        before = survivor.grade
         for other in candidates[1:]:
             if self._span(survivor, other.first_ts, other.last_ts, alert.ts) <= self.config.max_span_s:
                 survivor, absorbed = self._merge(survivor, other, now)
-                changes.append(Merged(survivor, absorbed=absorbed))
+                changes.append(Merged(survivor, absorbed=absorbed,
+                                      why=f"an alert of {alert.device} reaches both"))
         if not survivor.active:
             survivor = self._put(dataclasses.replace(
-                survivor, status=IncidentStatus.OPEN, resolved_at=None, updated_at=now))
+                survivor, status=IncidentStatus.OPEN, resolved_at=None, updated_at=now,
+                transitions=(*survivor.transitions, now)[-20:]))
             changes.append(Reopened(survivor, alert=alert))
         survivor = self._put(_with_alert(survivor, alert, now))
         changes.append(Joined(survivor, alert=alert))
-        if survivor.grade > before:
-            changes.append(GradeChanged(survivor, previous=before))
+        changes.extend(self._evaluate(survivor.id, now))
+        changes.extend(self._absorb_effects(survivor.id, now))
         return changes
 
-    def _reaches(self, incident: Incident, ts: float) -> bool:
-        window = self.config.window_s
-        return (incident.first_ts - window <= ts <= incident.last_ts + window
-                and self._span(incident, ts) <= self.config.max_span_s)
+    def _reaches(self, incident: Incident, alert: Alert, rule: RuleConfig) -> bool:
+        """Pairwise, so that the incidents are the connected runs of alerts whatever the
+        arrival order: some alert of the incident is near in space and in time."""
+        if self._span(incident, alert.ts) > self.config.max_span_s:
+            return False
+        window = rule.window_s or self.config.window_s
+        if not incident.evidence:  # stored before evidence was kept: by span and zones
+            return (incident.first_ts - window <= alert.ts <= incident.last_ts + window
+                    and self._near(incident.zone, incident.devices[:1], alert, rule))
+        mine = channel_key(alert)
+        for key, rows in incident.evidence.items():
+            device, zone = key.partition("/")[0], key.rpartition("@")[2]
+            if key == mine:
+                if _within(rows, alert.ts, max(window, rule.sensor_window_s)):
+                    return True
+            elif self._near(zone, (device,), alert, rule) and _within(rows, alert.ts, window):
+                return True
+        return False
+
+    def _near(self, zone: str, devices: tuple[str, ...], alert: Alert, rule: RuleConfig) -> bool:
+        topology = self.config.topology
+        if topology.near(zone, alert.zone, rule.reach):
+            return True
+        if rule.radius_m > 0:
+            for device in devices:
+                distance = topology.distance_m(device, alert.device)
+                if distance is not None and distance <= rule.radius_m:
+                    return True
+        return False
+
+    def _cause_of(self, alert: Alert) -> Incident | None:
+        """A confirmed upstream incident that explains this downstream low-pressure alert."""
+        if not _is_low_pressure(alert) or alert.reason is Reason.SENSOR_FAULT:
+            return None
+        for incident in self.incidents:
+            rule = self.rule(incident.hazard)
+            window = rule.window_s or self.config.window_s
+            if (incident.active and incident.hazard == alert.family and incident.confirmed
+                    and rule.absorb_downstream
+                    and alert.zone in self.config.topology.downstream(incident.all_zones)
+                    and incident.first_ts - window <= alert.ts <= incident.last_ts + window):
+                return incident
+        return None
+
+    def _absorb_effects(self, cause_id: int, now: float) -> list[Change]:
+        """Merge downstream pressure-only incidents into a confirmed cause."""
+        cause = self._incidents[cause_id]
+        rule = self.rule(cause.hazard)
+        if not (cause.confirmed and rule.absorb_downstream and cause.active):
+            return []
+        window = rule.window_s or self.config.window_s
+        downstream = self.config.topology.downstream(cause.all_zones)
+        changes: list[Change] = []
+        for other in self.incidents:
+            if (other.id != cause.id and other.active and other.hazard == cause.hazard
+                    and set(other.all_zones) <= downstream and other.kinds == ("water.pressure",)
+                    and other.first_ts <= cause.last_ts + window
+                    and other.last_ts >= cause.first_ts - window):
+                cause, absorbed = self._merge(cause, other, now, effect=True)
+                changes.append(Merged(cause, absorbed=absorbed,
+                                      why=f"downstream low pressure caused by {cause.label}"))
+        return changes
+
+    def _absorb(self, host: Incident, alert: Alert, now: float, why: str) -> list[Change]:
+        host = self._put(dataclasses.replace(
+            host, updated_at=now, last_arrival=max(host.last_arrival, now),
+            alert_count=host.alert_count + 1, suppressed=host.suppressed + 1))
+        return [Joined(host, alert=alert, why=why)]
 
     @staticmethod
     def _span(incident: Incident, *times: float) -> float:
         return max(incident.last_ts, *times) - min(incident.first_ts, *times)
 
-    def _open_for_alert(self, alert: Alert, hazard: str, now: float) -> Opened:
-        incident = Incident(
+    def _open_for_alert(self, alert: Alert, hazard: str, now: float) -> list[Change]:
+        incident = _with_alert(Incident(
             id=self._take_id(), zone=alert.zone, hazard=hazard, grade=alert.grade,
             status=IncidentStatus.OPEN, opened_at=now, updated_at=now, first_ts=alert.ts,
-            last_ts=alert.ts, last_arrival=now, alert_count=1, devices=(alert.device,))
-        return Opened(self._put(incident), alert=alert)
+            last_ts=alert.ts, last_arrival=now), alert, now)
+        assessment = assess(incident, self.rule(hazard), self.config.flap_quiet_s)
+        incident = self._put(dataclasses.replace(
+            incident, grade=assessment.grade, reasons=assessment.reasons,
+            confirmed=assessment.confirmed, latched=assessment.latched))
+        changes: list[Change] = [Opened(incident, alert=alert)]
+        if incident.confirmed:
+            changes.append(Confirmed(incident, why="; ".join(assessment.reasons[1:])))
+        return changes
 
-    def _merge(self, survivor: Incident, other: Incident, now: float) -> tuple[Incident, Incident]:
+    def _merge(self, survivor: Incident, other: Incident, now: float,
+               effect: bool = False) -> tuple[Incident, Incident]:
+        """Fold ``other`` into ``survivor``; an ``effect`` brings alerts but not zones or devices."""
+        active = survivor.active or other.active
         merged = dataclasses.replace(
             survivor,
-            grade=max(survivor.grade, other.grade),
-            status=IncidentStatus.OPEN if survivor.active or other.active else survivor.status,
-            resolved_at=None if survivor.active or other.active else survivor.resolved_at,
+            status=(survivor.status if survivor.active else IncidentStatus.OPEN) if active
+            else survivor.status,
+            resolved_at=None if active else survivor.resolved_at,
             opened_at=min(survivor.opened_at, other.opened_at), updated_at=now,
-            first_ts=min(survivor.first_ts, other.first_ts),
-            last_ts=max(survivor.last_ts, other.last_ts),
+            first_ts=survivor.first_ts if effect else min(survivor.first_ts, other.first_ts),
+            last_ts=survivor.last_ts if effect else max(survivor.last_ts, other.last_ts),
             last_arrival=max(survivor.last_arrival, other.last_arrival),
             alert_count=survivor.alert_count + other.alert_count,
-            devices=tuple(sorted({*survivor.devices, *other.devices})))
+            suppressed=survivor.suppressed + (other.alert_count if effect else other.suppressed),
+            devices=survivor.devices if effect else tuple(sorted({*survivor.devices,
+                                                                  *other.devices})),
+            zones=survivor.zones if effect else _union(survivor.all_zones, other.all_zones),
+            kinds=survivor.kinds if effect else tuple(sorted({*survivor.kinds, *other.kinds})),
+            evidence=survivor.evidence if effect else merge_evidence(survivor.evidence,
+                                                                     other.evidence),
+            latched=survivor.latched or other.latched,
+            transitions=tuple(sorted({*survivor.transitions, *other.transitions}))[-20:])
         absorbed = dataclasses.replace(other, status=IncidentStatus.MERGED,
                                        merged_into=survivor.id, updated_at=now)
         del self._incidents[other.id]
         return self._put(merged), absorbed
 
+    def _evaluate(self, incident_id: int, now: float) -> list[Change]:
+        """Re-assess grade and flags from the evidence; one change per thing that moved."""
+        incident = self._incidents[incident_id]
+        result = assess(incident, self.rule(incident.hazard), self.config.flap_quiet_s)
+        updated = self._put(dataclasses.replace(
+            incident, grade=result.grade, reasons=result.reasons, confirmed=result.confirmed,
+            flapping=result.flapping, latched=result.latched))
+        changes: list[Change] = []
+        if result.grade != incident.grade:
+            changes.append(GradeChanged(updated, previous=incident.grade,
+                                        why="; ".join(result.reasons)))
+        if result.confirmed and not incident.confirmed:
+            changes.append(Confirmed(updated, why="; ".join(result.reasons[1:]) or "lasting"))
+        if result.flapping and not incident.flapping:
+            changes.append(Flapping(updated, why="a sensor keeps coming and going; kept open "
+                                    f"until quiet for {self.config.flap_quiet_s:g} s"))
+        return changes
+
     # -- device liveness -----------------------------------------------------
+    def _device_incident(self, device: str) -> Incident | None:
+        for incident in self._incidents.values():
+            if incident.active and incident.hazard == DEVICE_HAZARD and incident.devices == (device,):
+                return incident
+        return None
+
     def status(self, status: Status, now: float) -> list[Change]:
         """A device said online/offline (or its last will did): open or resolve its device incident."""
-        current = [i for i in self._incidents.values() if i.active
-                   and i.hazard == DEVICE_HAZARD and i.devices == (status.device,)]
+        current = self._device_incident(status.device)
         if status.state == "offline":
-            if current:
+            if current is not None:
                 return []
-            incident = Incident(
+            incident = self._put(Incident(
                 id=self._take_id(), zone=status.zone, hazard=DEVICE_HAZARD, grade=DEVICE_GRADE,
                 status=IncidentStatus.OPEN, opened_at=now, updated_at=now, first_ts=now,
-                last_ts=now, last_arrival=now, devices=(status.device,))
-            return [Opened(self._put(incident), device=status.device)]
-        return [self._resolve(i, now, f"device {status.device} is online again")
-                for i in current]
+                last_ts=now, last_arrival=now, devices=(status.device,), confirmed=True,
+                reasons=("device offline",)))
+            changes: list[Change] = [Opened(incident, device=status.device)]
+            for other in self.incidents:
+                if (other.active and other.hazard == MAINTENANCE_HAZARD
+                        and other.devices == (status.device,)):
+                    incident, absorbed = self._merge(incident, other, now, effect=True)
+                    changes.append(Merged(incident, absorbed=absorbed,
+                                          why=f"device {status.device} is offline; its sensor "
+                                          "faults are part of that"))
+            return changes
+        if current is None:
+            return []
+        return [self._resolve(current, now, f"device {status.device} is online again")]
 
     # -- time ------------------------------------------------------------------
     def tick(self, now: float) -> list[Change]:
-        """Resolve incidents quiet for ``quiet_s``; forget resolved ones too old to reopen."""
-        changes: list[Change] = [self._resolve(i, now, f"no new alert for {self.config.quiet_s:g} s")
-                   for i in self.incidents
-                   if i.active and i.hazard != DEVICE_HAZARD
-                   and now - i.last_arrival >= self.config.quiet_s]
+        """Resolve quiet incidents; forget resolved ones too old to reopen."""
+        changes: list[Change] = []
+        for incident in self.incidents:
+            quiet = self.config.flap_quiet_s if incident.flapping else self.config.quiet_s
+            if (incident.active and incident.hazard != DEVICE_HAZARD and not incident.latched
+                    and now - incident.last_arrival >= quiet):
+                changes.append(self._resolve(incident, now, f"no new alert for {quiet:g} s"))
         for incident in list(self._incidents.values()):
             if (incident.resolved_at is not None
                     and now - incident.resolved_at > self.config.max_span_s):
                 del self._incidents[incident.id]
         return changes
 
-    def _resolve(self, incident: Incident, now: float, why: str) -> Resolved:
+    def _resolve(self, incident: Incident, now: float, why: str, by: str | None = None
+                 ) -> Resolved:
         done = dataclasses.replace(incident, status=IncidentStatus.RESOLVED, resolved_at=now,
-                                   updated_at=now)
-        return Resolved(self._put(done), why=why)
+                                   updated_at=now, latched=False,
+                                   transitions=(*incident.transitions, now)[-20:])
+        return Resolved(self._put(done), why=why, by=by)
 
     # -- bookkeeping -------------------------------------------------------------
     def _take_id(self) -> int:
@@ -253,14 +346,21 @@ class Fusion:
         return incident
 
 
+def _union(a: Iterable[str], b: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*a, *b)))
+
+
 def _with_alert(incident: Incident, alert: Alert, now: float) -> Incident:
     return dataclasses.replace(
         incident,
-        grade=max(incident.grade, alert.grade),
         updated_at=now,
         first_ts=min(incident.first_ts, alert.ts),
         last_ts=max(incident.last_ts, alert.ts),
         last_arrival=max(incident.last_arrival, now),
         alert_count=incident.alert_count + 1,
         devices=tuple(sorted({*incident.devices, alert.device})),
+        zones=_union(incident.all_zones, (alert.zone,)),
+        kinds=tuple(sorted({*incident.kinds, alert.kind})),
+        evidence=add_evidence(incident.evidence, channel_key(alert), alert.ts, alert.grade,
+                              alert.cleared),
     )

@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hub import registry, security_events
+from hub.config import HubConfig
 from hub.fusion import Change, Fusion, Joined, Opened
+from hub.routing import route_events
 from hub.store import Store
 from lifeline import wire
 
@@ -52,16 +54,27 @@ class Ingest:
 
     guard: registry.RegistryGuard | None = None  # the device registry, set by the service
 
-    def __init__(self, store: Store, fusion: Fusion) -> None:
+    def __init__(self, store: Store, config: HubConfig, now: float) -> None:
         self.store = store
-        self.fusion = fusion
+        self.config = config
+        self.fusion = Fusion(config.fusion, store.live_incidents(now, config.fusion.max_span_s),
+                             next_id=store.next_incident_id())
         self.counters = Counters()
         self._logged: Counter[str] = Counter()
+        self._desk_revision = store.desk_revision()
+        with self.store.transaction():
+            route_events(store, config.routing, config.fusion.topology, now)
+
+    def reconfigure(self, config: HubConfig) -> None:
+        """New fusion rules, topology and routes (SIGHUP); incidents and rule state are kept."""
+        self.config = config
+        self.fusion.config = config.fusion
 
     def batch(self, messages: Sequence[tuple[str, bytes]], now: float) -> BatchResult:
         """Handle ``messages`` received by wall time ``now`` in one transaction."""
         result = BatchResult()
         with self.store.transaction():
+            self._sync_desk(now)
             for topic, payload in messages:
                 self.counters.received += 1
                 try:
@@ -69,17 +82,30 @@ class Ingest:
                 except wire.WireError as exc:
                     self._invalid(topic, exc.reason, str(exc))
             self.store.apply(result.changes, now)
+            route_events(self.store, self.config.routing, self.config.fusion.topology, now)
         _log_changes(result.changes)
         return result
 
     def tick(self, now: float) -> list[Change]:
-        """Let time pass: auto-resolve quiet incidents, persisting what changed."""
-        changes = self.fusion.tick(now)
-        if changes:
-            with self.store.transaction():
-                self.store.apply(changes, now)
-            _log_changes(changes)
+        """Let time pass: auto-resolve quiet incidents, persisting and routing what changed
+        (operators' actions included)."""
+        with self.store.transaction():
+            self._sync_desk(now)
+            changes = self.fusion.tick(now)
+            self.store.apply(changes, now)
+            route_events(self.store, self.config.routing, self.config.fusion.topology, now)
+        _log_changes(changes)
         return changes
+
+    def _sync_desk(self, now: float) -> None:
+        """An operator changed incidents (desk CLI): take the store's word for them.
+
+        Called inside the write transaction, so nothing the operator wrote can be
+        overwritten by a stale copy held here."""
+        revision = self.store.desk_revision()
+        if revision != self._desk_revision:
+            self.fusion.reload(self.store.live_incidents(now, self.config.fusion.max_span_s))
+            self._desk_revision = revision
 
     def reset_log_budget(self) -> None:
         self._logged.clear()

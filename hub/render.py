@@ -14,13 +14,14 @@ from typing import Any, TextIO
 from hub import security_events
 from hub.fusion import Incident
 
-__all__ = ["event_line", "incident_table", "use_colour"]
+__all__ = ["Folder", "event_line", "incident_table", "sparkline", "use_colour"]
 
 _COLOURS = {"blue": "\033[34m", "yellow": "\033[33m", "orange": "\033[38;5;208m",
             "red": "\033[1;31m"}
 _DIM = "\033[2m"
 # Event kinds as tail shows them: one word of at most 8 letters keeps the columns straight.
-_VERBS = {"grade_changed": "regraded"}
+_VERBS = {"grade_changed": "regraded", "acknowledged": "acked", "confirmed": "verified",
+          "commented": "noted"}
 _RESET = "\033[0m"
 
 
@@ -49,16 +50,23 @@ def _detail(payload: dict[str, Any]) -> str:
     if isinstance(alert, dict) and kind == "reopened":
         return f"by a late reading of {alert['device']}/{alert['sensor']} at {alert['ts'][11:19]}"
     if isinstance(alert, dict):
-        return _alert_detail(alert)
+        why = f" [{payload['why']}]" if payload.get("why") else ""
+        return _alert_detail(alert) + why
     if kind == "opened" and payload.get("device"):
         return f"{payload['device']} offline"
+    by = f"by {payload['by']}: " if payload.get("by") else ""
     if kind == "grade_changed":
-        return f"grade {payload['previous_grade']} -> {payload['incident']['grade']}"
-    if kind == "resolved":
-        return str(payload.get("why", ""))
+        why = f" ({payload['why']})" if payload.get("why") else ""
+        return f"grade {payload['previous_grade']} -> {payload['incident']['grade']}{why}"
     if kind == "merged":
-        return f"absorbed {payload.get('absorbed', '?')}"
-    return ""
+        why = f" ({payload['why']})" if payload.get("why") else ""
+        return f"absorbed {payload.get('absorbed', '?')}{why}"
+    if kind == "assigned":
+        return f"{by}to {payload.get('assignee', '?')}" + (
+            f" ({payload['why']})" if payload.get("why") else "")
+    if kind == "commented":
+        return f"{by}{payload.get('text', '')}"
+    return f"{by}{payload.get('why', '')}".rstrip(": ")
 
 
 def event_line(at: float, payload: dict[str, Any], colour: bool) -> str:
@@ -106,3 +114,65 @@ def incident_table(incidents: Sequence[Incident], colour: bool) -> str:
 
 def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float]) -> str:
+    """``[1, 5, 9]`` -> ``"▁▄█"``: a sensor's context values at a glance."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    return "".join(_BARS[min(7, int((v - low) / span * 7.999))] for v in values)
+
+
+class Folder:
+    """Keeps ``tail`` readable in an alert storm: per incident, the first ``show`` joined alerts
+    within ``every_s`` are printed, the rest folded into one line with the rate.
+
+    Pure: feed it events (with their wall time) and call ``flush(now)``; it returns lines."""
+
+    def __init__(self, colour: bool, show: int = 3, every_s: float = 10.0) -> None:
+        self.colour, self.show, self.every_s = colour, show, every_s
+        # incident id -> [window start, joined seen in window, folded count, last payload]
+        self._windows: dict[str, list[Any]] = {}
+
+    def feed(self, at: float, payload: dict[str, Any]) -> list[str]:
+        incident = payload["incident"]["id"]
+        out = []
+        window = self._windows.get(incident)
+        if window is not None and (at - window[0] >= self.every_s or payload["kind"] != "joined"):
+            out.extend(self._close(incident, at))
+            window = None
+        if payload["kind"] != "joined":
+            return [*out, event_line(at, payload, self.colour)]
+        if window is None:
+            window = self._windows[incident] = [at, 0, 0, payload]
+        window[1] += 1
+        window[3] = payload
+        if window[1] <= self.show:
+            return [*out, event_line(at, payload, self.colour)]
+        window[2] += 1
+        return out
+
+    def flush(self, now: float) -> list[str]:
+        """Summary lines for windows that have run their time."""
+        out = []
+        for incident, window in list(self._windows.items()):
+            if now - window[0] >= self.every_s:
+                out.extend(self._close(incident, now))
+        return out
+
+    def _close(self, incident: str, now: float) -> list[str]:
+        start, _, folded, payload = self._windows.pop(incident)
+        if not folded:
+            return []
+        rate = folded / max(1.0, now - start)
+        summary = dict(payload, kind="folded", alert=None, why="", by=None)
+        line = event_line(now, summary, False).rstrip()
+        text = f"{line} +{folded} more alerts ({rate:.1f}/s), {payload['incident']['alert_count']} in all"
+        if self.colour:
+            text = f"{_DIM}{text}{_RESET}"
+        return [text]

@@ -13,8 +13,10 @@ session expiry), so alerts published while the hub is down wait at the broker.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
+import random
 import signal
 import sqlite3
 import threading
@@ -30,12 +32,15 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from hub.config import HubConfig
-from hub.fusion import Fusion
+from hub.config import HubConfig, load_hub_config
 from hub.ingest import Ingest
 from hub.registry import RegistryGuard, load_registry
+from hub.routing import MQTT_ROUTE, due_rows, mark_delivered, mark_failed
 from hub.store import Store, StoreError
+from hub.webhook import WebhookSender
 from lifeline import mqtt_security, wire
+from lifeline.sdnotify import Notifier
+from lifeline.tomlconfig import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,8 @@ BATCH_MAX = 500
 BATCH_WAIT_S = 0.05
 TICK_EVERY_S = 1.0
 STATS_EVERY_S = 60.0
+DELIVER_EVERY_S = 0.25
+WATCHDOG_EVERY_S = 5.0    # well under WatchdogSec/2 (the unit says 30 s)
 ACK_CHUNK = 1000          # ids per Ack message, well under the wire's payload limit
 
 
@@ -68,6 +75,7 @@ class MqttInbox:
         self.stopping = stopping
         self.queue: queue.Queue[Inbound] = queue.Queue(maxsize=QUEUE_SIZE)
         self.session = 0
+        self.subscribed = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=config.mqtt.client_id,
                                   protocol=mqtt.MQTTv5, manual_ack=True)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
@@ -125,9 +133,11 @@ class MqttInbox:
             log.error("broker refused our subscriptions: %s", ", ".join(refused))
         else:
             log.info("subscribed to %s and %s", wire.ALERT_SUBSCRIPTION, wire.STATUS_SUBSCRIPTION)
+            self.subscribed.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
                        reason_code: ReasonCode, properties: Properties | None) -> None:
+        self.subscribed.clear()
         if not self.stopping.is_set():
             log.warning("disconnected from broker %s:%d: %s; reconnecting", self.config.mqtt.host,
                         self.config.mqtt.port, reason_code)
@@ -162,19 +172,22 @@ def drain(inbox: queue.Queue[Inbound], first_wait: float) -> list[Inbound]:
 
 
 class Hub:
-    """The main loop: drain, commit, ack; tick; report counters now and then."""
+    """The main loop: drain, commit, ack; tick; deliver routed changes; tell systemd we live."""
 
-    def __init__(self, config: HubConfig, store: Store, clock: Callable[[], float] = time.time):
+    def __init__(self, config: HubConfig, store: Store, clock: Callable[[], float] = time.time,
+                 notifier: Notifier | None = None):
         self.config = config
         self.store = store
         self.clock = clock
+        self.notifier = notifier or Notifier()
         self.stopping = threading.Event()
-        now = clock()
-        fusion = Fusion(config.fusion, store.live_incidents(now, config.fusion.max_span_s),
-                        next_id=store.next_incident_id())
-        self.ingest = Ingest(store, fusion)
+        self.reload_requested = threading.Event()
+        self.ingest = Ingest(store, config, clock())
         self.inbox = MqttInbox(config, self.stopping)
         self.ingest.guard = _registry_guard(config)
+        self.webhooks = WebhookSender({r.name: r.timeout_s for r in config.routing.routes})
+        self._published: dict[int, mqtt.MQTTMessageInfo] = {}
+        self._rng = random.Random()
 
     def run(self) -> int:
         active = sum(1 for i in self.ingest.fusion.incidents if i.active)
@@ -182,16 +195,30 @@ class Hub:
                  self.config.mqtt.host, self.config.mqtt.port, self.store.path, active,
                  self.config.mqtt.client_id)
         self.inbox.start()
-        next_tick = next_stats = 0.0
+        ready = False
+        next_tick = next_stats = next_deliver = next_watchdog = 0.0
         try:
             while not self.stopping.is_set():
                 batch = drain(self.inbox.queue, first_wait=0.2)
                 if batch:
                     self._commit(batch)
                 now = time.monotonic()
+                if not ready and self.inbox.subscribed.is_set():
+                    # the store is open, state recovered, connected and subscribed
+                    self.notifier.ready(f"{active} active incidents")
+                    ready = True
+                if now >= next_watchdog:
+                    self.notifier.watchdog()
+                    next_watchdog = now + WATCHDOG_EVERY_S
+                if self.reload_requested.is_set():
+                    self.reload_requested.clear()
+                    self.reload()
                 if now >= next_tick:
                     self.ingest.tick(self.clock())
                     next_tick = now + TICK_EVERY_S
+                if now >= next_deliver:
+                    self._deliver(self.clock())
+                    next_deliver = now + DELIVER_EVERY_S
                 if now >= next_stats:
                     if next_stats:
                         log.info("stats %s", self.ingest.counters.line())
@@ -199,9 +226,31 @@ class Hub:
                     next_stats = now + STATS_EVERY_S
         finally:
             self.stopping.set()
+            self.notifier.stopping()
             self.inbox.stop()
+            self.webhooks.stop()
             log.info("hub stopped; stats %s", self.ingest.counters.line())
         return 0
+
+    def reload(self) -> None:
+        """SIGHUP: re-read hub.toml's fusion rules, topology and routes; keep all state.
+
+        A broken file changes nothing (the error is logged); mqtt and store settings
+        need a restart and are not touched."""
+        if self.config.source is None:
+            return
+        try:
+            new = load_hub_config(self.config.source)
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running configuration: %s", exc)
+            return
+        if (new.mqtt, new.store) != (self.config.mqtt, self.config.store):
+            log.warning("reload: [mqtt] and [store] changes take effect after a restart")
+        self.config = dataclasses.replace(self.config, fusion=new.fusion, routing=new.routing)
+        self.ingest.reconfigure(self.config)
+        self.webhooks.timeouts = {r.name: r.timeout_s for r in new.routing.routes}
+        log.info("reloaded %s: %d rules, %d zones, %d routes", self.config.source,
+                 len(new.fusion.rules), len(new.fusion.topology.zones), len(new.routing.routes))
 
     def _commit(self, batch: list[Inbound]) -> None:
         result = self.ingest.batch([(m.topic, m.payload) for m in batch], self.clock())
@@ -209,6 +258,35 @@ class Hub:
             self.inbox.ack(message)
         for device, ids in result.acks.items():
             self.inbox.publish_ack(device, ids)
+
+    def _deliver(self, now: float) -> None:
+        """Send due outbox rows: webhooks via the sender thread, republish via MQTT (QoS 1)."""
+        db = self.store.db
+        outcomes = self.webhooks.results()
+        published = [rid for rid, info in self._published.items() if info.is_published()]
+        due = due_rows(db, now, exclude=self.webhooks.in_flight | set(self._published))
+        if not (outcomes or published or due):
+            return
+        with self.store.transaction():
+            for outcome in outcomes:
+                if outcome.error is None:
+                    mark_delivered(db, outcome.row.id, now)
+                    log.info("routed outbox id=%d route=%s", outcome.row.id, outcome.row.route)
+                else:
+                    delay = mark_failed(db, outcome.row.id, outcome.error, now,
+                                        self.config.routing.retry_max_s, self._rng)
+                    log.warning("route %s failed outbox id=%d attempt=%d: %s; retrying in %.1f s",
+                                outcome.row.route, outcome.row.id, outcome.row.attempts + 1,
+                                outcome.error, delay)
+            for rid in published:
+                mark_delivered(db, rid, now)
+                del self._published[rid]
+        for row in due:
+            if row.route == MQTT_ROUTE:
+                if self.inbox.subscribed.is_set():
+                    self._published[row.id] = self.inbox.client.publish(row.url, row.body, qos=1)
+            else:
+                self.webhooks.submit(row)
 
 
 def _registry_guard(config: HubConfig) -> RegistryGuard:
@@ -240,8 +318,13 @@ def run_hub(config: HubConfig) -> int:
         log.info("received %s; stopping", signal.Signals(signum).name)
         hub.stopping.set()
 
+    def reload(signum: int, frame: FrameType | None) -> None:
+        log.info("received SIGHUP; reloading %s", config.source)
+        hub.reload_requested.set()
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, reload)
     try:
         return hub.run()
     except (sqlite3.Error, OSError):  # the store failed: nothing uncommitted was acked

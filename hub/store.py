@@ -20,15 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hub.fusion import (
+from hub.incident import (
+    Acknowledged,
+    Assigned,
     Change,
+    Commented,
+    Confirmed,
+    Flapping,
     GradeChanged,
     Incident,
     IncidentStatus,
     Joined,
     Merged,
     Opened,
-    Reopened,
     Resolved,
 )
 from lifeline.grades import Grade
@@ -36,7 +40,7 @@ from lifeline.wire import Alert, Status, format_ts
 
 __all__ = ["Event", "Store", "StoreError", "change_json", "incident_json"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY, device TEXT NOT NULL, zone TEXT NOT NULL, sensor TEXT NOT NULL,
@@ -60,9 +64,28 @@ CREATE TABLE IF NOT EXISTS devices (
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL,
     incident_id INTEGER, payload TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_incident ON events (incident_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS silences (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, created_at REAL NOT NULL, created_by TEXT NOT NULL,
+    comment TEXT NOT NULL, expires_at REAL NOT NULL, zone TEXT, device TEXT, sensor TEXT,
+    hazard TEXT, incident_id INTEGER, ended_at REAL, ended_by TEXT, end_reason TEXT);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, created_at REAL NOT NULL, route TEXT NOT NULL,
+    url TEXT NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL, delivered_at REAL, last_error TEXT);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_at, next_attempt_at);
 """
+# Columns added by schema 2 (topology, lifecycle, rule state), with their defaults for old rows.
+_V2_COLUMNS = (("zones", "TEXT NOT NULL DEFAULT '[]'"), ("assignee", "TEXT"),
+               ("latched", "INTEGER NOT NULL DEFAULT 0"), ("flapping", "INTEGER NOT NULL DEFAULT 0"),
+               ("confirmed", "INTEGER NOT NULL DEFAULT 0"),
+               ("suppressed", "INTEGER NOT NULL DEFAULT 0"),
+               ("rule_state", "TEXT NOT NULL DEFAULT '{}'"))
 _INCIDENT_COLUMNS = ("id, zone, hazard, grade, status, opened_at, updated_at, resolved_at, "
-                     "first_ts, last_ts, last_arrival, alert_count, devices, merged_into")
+                     "first_ts, last_ts, last_arrival, alert_count, devices, merged_into, "
+                     "zones, assignee, latched, flapping, confirmed, suppressed, rule_state")
+_PLACEHOLDERS = ",".join("?" * len(_INCIDENT_COLUMNS.split(", ")))
 
 
 class StoreError(Exception):
@@ -102,6 +125,14 @@ def incident_json(incident: Incident) -> dict[str, Any]:
         "first_alert_ts": format_ts(incident.first_ts),
         "last_alert_ts": format_ts(incident.last_ts),
         "merged_into": None if incident.merged_into is None else f"INC-{incident.merged_into}",
+        "zones": list(incident.all_zones),
+        "assignee": incident.assignee,
+        "latched": incident.latched,
+        "flapping": incident.flapping,
+        "confirmed": incident.confirmed,
+        "suppressed": incident.suppressed,
+        "reasons": list(incident.reasons),
+        "dedup_key": f"lifeline/{incident.hazard}/{incident.label}",
     }
 
 
@@ -114,10 +145,17 @@ def change_json(change: Change) -> dict[str, Any]:
         data["device"] = change.device
     if isinstance(change, GradeChanged):
         data["previous_grade"] = change.previous.label
-    if isinstance(change, Resolved):
+    if isinstance(change, GradeChanged | Resolved | Merged | Confirmed | Flapping
+                  | Acknowledged | Assigned) or (isinstance(change, Joined) and change.why):
         data["why"] = change.why
     if isinstance(change, Merged) and change.absorbed is not None:
         data["absorbed"] = change.absorbed.label
+    if isinstance(change, Resolved | Acknowledged | Assigned | Commented) and change.by:
+        data["by"] = change.by
+    if isinstance(change, Assigned):
+        data["assignee"] = change.assignee
+    if isinstance(change, Commented):
+        data["text"] = change.text
     return data
 
 
@@ -125,15 +163,27 @@ def _incident_row(incident: Incident) -> tuple[Any, ...]:
     return (incident.id, incident.zone, incident.hazard, int(incident.grade),
             incident.status.value, incident.opened_at, incident.updated_at, incident.resolved_at,
             incident.first_ts, incident.last_ts, incident.last_arrival, incident.alert_count,
-            json.dumps(list(incident.devices)), incident.merged_into)
+            json.dumps(list(incident.devices)), incident.merged_into,
+            json.dumps(list(incident.zones)), incident.assignee, int(incident.latched),
+            int(incident.flapping), int(incident.confirmed), incident.suppressed,
+            json.dumps({"evidence": {k: [list(r) for r in v] for k, v in incident.evidence.items()},
+                        "kinds": list(incident.kinds), "reasons": list(incident.reasons),
+                        "transitions": list(incident.transitions)}, separators=(",", ":")))
 
 
 def _incident_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Incident:
+    state = json.loads(row[20] or "{}")
     return Incident(
         id=row[0], zone=row[1], hazard=row[2], grade=Grade(row[3]),
         status=IncidentStatus(row[4]), opened_at=row[5], updated_at=row[6], resolved_at=row[7],
         first_ts=row[8], last_ts=row[9], last_arrival=row[10], alert_count=row[11],
-        devices=tuple(json.loads(row[12])), merged_into=row[13])
+        devices=tuple(json.loads(row[12])), merged_into=row[13],
+        zones=tuple(json.loads(row[14] or "[]")), assignee=row[15], latched=bool(row[16]),
+        flapping=bool(row[17]), confirmed=bool(row[18]), suppressed=row[19],
+        kinds=tuple(state.get("kinds", ())), reasons=tuple(state.get("reasons", ())),
+        transitions=tuple(state.get("transitions", ())),
+        evidence={k: tuple((float(r[0]), int(r[1]), bool(r[2])) for r in v)
+                  for k, v in state.get("evidence", {}).items()})
 
 
 class Store:
@@ -157,7 +207,11 @@ class Store:
             if version > SCHEMA_VERSION:
                 raise StoreError(f"{path} has store schema {version}, newer than this hub "
                                  f"understands ({SCHEMA_VERSION}); upgrade lifeline")
-            db.executescript(f"BEGIN; {SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+            db.executescript(f"BEGIN; {SCHEMA} COMMIT;")
+            have = {r[1] for r in db.execute("PRAGMA table_info(incidents)")}
+            upgrade = "".join(f"ALTER TABLE incidents ADD COLUMN {name} {decl};"
+                              for name, decl in _V2_COLUMNS if name not in have)
+            db.executescript(f"BEGIN; {upgrade} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the store {path}: {exc}") from exc
         return cls(db, path)
@@ -221,8 +275,8 @@ class Store:
                 self._save_incident(change.absorbed)
                 self.db.execute("UPDATE incident_alerts SET incident_id=? WHERE incident_id=?",
                                 (change.incident.id, change.absorbed.id))
-            alert = change.alert if isinstance(change, Opened | Joined | Reopened) else None
-            if alert is not None and not isinstance(change, Reopened):
+            alert = change.alert if isinstance(change, Opened | Joined) else None
+            if alert is not None:
                 self.db.execute("INSERT OR REPLACE INTO incident_alerts (alert_id, incident_id)"
                                 " VALUES (?, ?)", (alert.id, change.incident.id))
             self.db.execute("INSERT INTO events (at, kind, incident_id, payload) VALUES (?,?,?,?)",
@@ -232,7 +286,7 @@ class Store:
     def _save_incident(self, incident: Incident) -> None:
         updates = ", ".join(f"{c}=excluded.{c}" for c in _INCIDENT_COLUMNS.split(", ")[1:])
         self.db.execute(f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES "
-                        f"(?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET {updates}",
+                        f"({_PLACEHOLDERS}) ON CONFLICT (id) DO UPDATE SET {updates}",
                         _incident_row(incident))
 
     # -- reading ----------------------------------------------------------------------
@@ -275,3 +329,61 @@ class Store:
         rows = self.db.execute("SELECT id, at, kind, payload FROM events WHERE id > ? "
                                "ORDER BY id LIMIT ?", (event_id, limit)).fetchall()
         return [Event(id=r[0], at=r[1], kind=r[2], payload=json.loads(r[3])) for r in rows]
+
+    def events_since(self, at: float, limit: int = 100_000) -> list[Event]:
+        """Events recorded at or after wall time ``at`` (``tail --since``)."""
+        if not self._has_schema():
+            return []
+        rows = self.db.execute("SELECT id, at, kind, payload FROM events WHERE at >= ? "
+                               "ORDER BY id LIMIT ?", (at, limit)).fetchall()
+        return [Event(id=r[0], at=r[1], kind=r[2], payload=json.loads(r[3])) for r in rows]
+
+    # -- operators' desk ----------------------------------------------------------------
+    def incident(self, incident_id: int) -> Incident | None:
+        if not self._has_schema():
+            return None
+        row = self.db.execute(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?",
+                              (incident_id,)).fetchone()
+        return None if row is None else _incident_from_row(row)
+
+    def timeline(self, incident_id: int) -> list[Event]:
+        """The incident's events, with those of the incidents merged into it."""
+        ids = [incident_id, *(r[0] for r in self.db.execute(
+            "SELECT id FROM incidents WHERE merged_into = ?", (incident_id,)))]
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(f"SELECT id, at, kind, payload FROM events WHERE incident_id IN "
+                               f"({marks}) ORDER BY id", ids).fetchall()
+        return [Event(id=r[0], at=r[1], kind=r[2], payload=json.loads(r[3])) for r in rows]
+
+    def incident_alerts(self, incident_id: int) -> list[dict[str, Any]]:
+        """The wire JSON of the incident's alerts, by reading time."""
+        rows = self.db.execute(
+            "SELECT a.body FROM incident_alerts m JOIN alerts a ON a.id = m.alert_id "
+            "WHERE m.incident_id = ? ORDER BY a.ts", (incident_id,)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def meta(self, key: str, default: str = "") -> str:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                        "DO UPDATE SET value = excluded.value", (key, value))
+
+    def desk_revision(self) -> int:
+        """Bumped by every operator action, so the hub knows to reload what people changed."""
+        return int(self.meta("desk_revision", "0"))
+
+    def bump_desk_revision(self) -> None:
+        self.set_meta("desk_revision", str(self.desk_revision() + 1))
+
+    def devices(self) -> list[tuple[str, str, str, float]]:
+        """(device, zone, state, seen_at) for every device that sent a status."""
+        return [(r[0], r[1], r[2], r[3]) for r in self.db.execute(
+            "SELECT device, zone, state, seen_at FROM devices ORDER BY device")]
+
+    def alert_rates(self, since: float) -> dict[str, tuple[int, float | None]]:
+        """Per device: alerts received since ``since`` and when the last one arrived."""
+        return {r[0]: (r[1], r[2]) for r in self.db.execute(
+            "SELECT device, sum(received_at >= ?), max(received_at) FROM alerts GROUP BY device",
+            (since,))}

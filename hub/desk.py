@@ -1,0 +1,295 @@
+"""The operator's desk: ``incidents list|show|ack|assign|comment|resolve``, ``silence``, ``status``.
+
+Reading commands open the store read-only. Actions write it directly, in one
+transaction each (SQLite serialises them with the running hub), record who,
+when and why in the incident's timeline (the ``events`` feed), and bump the
+store's desk revision: the hub sees the bump at the start of its next
+transaction and reloads the incidents from the store, so what a person did is
+never overwritten. Routing picks the change up from the feed like any other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from hub.config import HubConfig
+from hub.incident import Change, Incident
+from hub.lifecycle import LifecycleError, acknowledge, assign, comment, resolve
+from hub.render import event_line, incident_table, sparkline, use_colour
+from hub.silences import (
+    Silence,
+    SilenceError,
+    add_silence,
+    expire_silence,
+    list_silences,
+    parse_duration,
+)
+from hub.store import Store, incident_json
+
+__all__ = ["DeskError", "incident_action", "incidents_list", "incidents_show", "operator",
+           "silence_command", "status"]
+
+
+class DeskError(Exception):
+    """An operator's request that cannot be carried out; the message says why."""
+
+
+def operator(args: argparse.Namespace) -> str:
+    """Who is acting: ``--by``, else $LIFELINE_OPERATOR, else the login name."""
+    return str(getattr(args, "by", None) or os.environ.get("LIFELINE_OPERATOR")
+               or getpass.getuser())
+
+
+def parse_incident_id(text: str) -> int:
+    digits = text.upper().removeprefix("INC-")
+    if not digits.isdigit():
+        raise DeskError(f"{text!r} is not an incident id like INC-12 or 12.")
+    return int(digits)
+
+
+def _when(ts: float | None) -> str:
+    return "-" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _reader(config: HubConfig) -> Store:
+    store = Store.open_reader(config.store.path)
+    if store is None:
+        raise DeskError(f"There is no store at {config.store.path} yet; has the hub run?")
+    return store
+
+
+# -- incidents ----------------------------------------------------------------------
+def incidents_list(config: HubConfig, as_json: bool, status: str | None) -> int:
+    store = Store.open_reader(config.store.path)
+    try:
+        found = store.incidents(status) if store is not None else []
+    finally:
+        if store is not None:
+            store.close()
+    if as_json:
+        print(json.dumps([incident_json(i) for i in found], indent=2))
+    else:
+        print(incident_table(found, use_colour(sys.stdout)))
+    return 0
+
+
+def incidents_show(config: HubConfig, text_id: str, as_json: bool) -> int:
+    store = _reader(config)
+    try:
+        incident = store.incident(parse_incident_id(text_id))
+        if incident is None:
+            raise DeskError(f"There is no incident {text_id}.")
+        timeline = store.timeline(incident.id)
+        alerts = store.incident_alerts(incident.id)
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps({"incident": incident_json(incident),
+                          "timeline": [e.to_json() for e in timeline], "alerts": alerts},
+                         indent=2))
+        return 0
+    print(_show_text(incident, [(e.at, e.payload) for e in timeline], alerts,
+                     use_colour(sys.stdout)))
+    return 0
+
+
+def _show_text(incident: Incident, timeline: list[tuple[float, dict[str, object]]],
+               alerts: list[dict[str, object]], colour: bool) -> str:
+    flags = [f for f, on in (("latched", incident.latched), ("flapping", incident.flapping),
+                             ("confirmed", incident.confirmed)) if on]
+    lines = [
+        f"{incident.label}  {incident.hazard}  {incident.grade.label.upper()}  "
+        f"{incident.status.value}{'  (' + ', '.join(flags) + ')' if flags else ''}",
+        f"zones:     {', '.join(incident.all_zones)}",
+        f"devices:   {', '.join(incident.devices) or '-'}",
+        f"assignee:  {incident.assignee or '-'}",
+        f"alerts:    {incident.alert_count}"
+        + (f" ({incident.suppressed} absorbed as effects)" if incident.suppressed else ""),
+        f"readings:  {_when(incident.first_ts)} .. {_when(incident.last_ts)} UTC",
+        f"opened:    {_when(incident.opened_at)}   updated: {_when(incident.updated_at)}"
+        f"   resolved: {_when(incident.resolved_at)}",
+        f"grade:     {'; '.join(incident.reasons) or '-'}",
+        "",
+        "timeline (UTC):",
+    ]
+    joined_run = 0
+    for at, payload in timeline:
+        if payload.get("kind") == "joined":
+            joined_run += 1
+            if joined_run > 5:
+                continue
+        elif joined_run > 5:
+            lines.append(f"  ... {joined_run - 5} more alerts joined")
+            joined_run = 0
+        else:
+            joined_run = 0
+        lines.append("  " + event_line(at, payload, colour))
+    if joined_run > 5:
+        lines.append(f"  ... {joined_run - 5} more alerts joined")
+    lines.extend(["", "sensors (context values of the latest alert):"])
+    latest: dict[str, dict[str, object]] = {}
+    counts: dict[str, int] = {}
+    for alert in alerts:
+        key = f"{alert['device']}/{alert['sensor']} {alert['channel']}"
+        latest[key] = alert
+        counts[key] = counts.get(key, 0) + 1
+    width = max((len(k) for k in latest), default=0)
+    for key, alert in latest.items():
+        values = [float(v) for v in alert.get("context") or []]  # type: ignore[attr-defined]
+        span = f"{min(values):g} .. {max(values):g} {alert.get('unit') or ''}".rstrip() \
+            if values else str(alert.get("message", ""))
+        lines.append(f"  {key:<{width}}  {sparkline(values):<16}  {span}  "
+                     f"({counts[key]} alert{'s' if counts[key] != 1 else ''})")
+    if not latest:
+        lines.append("  (none)")
+    return "\n".join(lines)
+
+
+def incident_action(config: HubConfig, text_id: str, by: str,
+                    act: Callable[[Incident, float], Change]) -> int:
+    """Apply one operator action in one transaction and print the timeline line it made."""
+    if not config.store.path.exists():
+        raise DeskError(f"There is no store at {config.store.path} yet; has the hub run?")
+    store = Store.open_writer(config.store.path)
+    now = time.time()
+    try:
+        with store.transaction():
+            incident = store.incident(parse_incident_id(text_id))
+            if incident is None:
+                raise DeskError(f"There is no incident {text_id}.")
+            try:
+                change = act(incident, now)
+            except LifecycleError as exc:
+                raise DeskError(str(exc)) from exc
+            store.apply([change], now)
+            store.bump_desk_revision()
+    finally:
+        store.close()
+    from hub.store import change_json
+
+    print(event_line(now, change_json(change), use_colour(sys.stdout)))
+    return 0
+
+
+def action_for(args: argparse.Namespace) -> Callable[[Incident, float], Change]:
+    by = operator(args)
+    why = getattr(args, "why", "") or ""
+    if args.action == "ack":
+        return lambda i, now: acknowledge(i, by, why, now)
+    if args.action == "assign":
+        return lambda i, now: assign(i, by, args.who, why, now)
+    if args.action == "comment":
+        return lambda i, now: comment(i, by, args.text, now)
+    return lambda i, now: resolve(i, by, why, now)
+
+
+# -- silences -------------------------------------------------------------------------
+def silence_command(config: HubConfig, args: argparse.Namespace) -> int:
+    now = time.time()
+    if args.silence_action == "list":
+        store = Store.open_reader(config.store.path)
+        silences = [] if store is None else list_silences(store.db)
+        if store is not None:
+            store.close()
+        shown = [s for s in silences if args.all or s.active(now)]
+        if args.json:
+            print(json.dumps([_silence_json(s, now) for s in shown], indent=2))
+        else:
+            print(_silence_table(shown, now))
+        return 0
+    store = Store.open_writer(config.store.path)
+    try:
+        with store.transaction():
+            if args.silence_action == "add":
+                try:
+                    duration = parse_duration(args.duration)
+                except ValueError as exc:
+                    raise DeskError(str(exc)) from exc
+                incident = parse_incident_id(args.incident) if args.incident else None
+                new_id = add_silence(store.db, by=operator(args), comment=args.comment or "",
+                                     expires_at=now + duration, now=now, zone=args.zone,
+                                     device=args.device, sensor=args.sensor, hazard=args.hazard,
+                                     incident_id=incident)
+                print(f"silence {new_id} added, until {_when(now + duration)} UTC")
+            else:
+                expire_silence(store.db, args.id, operator(args), now)
+                print(f"silence {args.id} expired")
+    except SilenceError as exc:
+        raise DeskError(str(exc)) from exc
+    finally:
+        store.close()
+    return 0
+
+
+def _silence_json(s: Silence, now: float) -> dict[str, object]:
+    return {"id": s.id, "active": s.active(now), "zone": s.zone, "device": s.device,
+            "sensor": s.sensor, "hazard": s.hazard,
+            "incident": None if s.incident_id is None else f"INC-{s.incident_id}",
+            "created_by": s.created_by, "created_at": _when(s.created_at),
+            "expires_at": _when(s.expires_at), "ended_at": _when(s.ended_at)
+            if s.ended_at else None, "end_reason": s.end_reason, "comment": s.comment}
+
+
+def _silence_table(silences: list[Silence], now: float) -> str:
+    if not silences:
+        return "no silences"
+    rows = [("ID", "STATE", "MATCHES", "BY", "UNTIL (UTC)", "COMMENT")]
+    for s in silences:
+        what = " ".join(f"{k}={v}" for k, v in (("zone", s.zone), ("device", s.device),
+                                                ("sensor", s.sensor), ("hazard", s.hazard),
+                                                ("incident", s.incident_id and
+                                                 f"INC-{s.incident_id}")) if v)
+        state = "active" if s.active(now) else (s.end_reason or "expired")
+        rows.append((str(s.id), state, what, s.created_by, _when(s.expires_at), s.comment))
+    widths = [max(len(r[c]) for r in rows) for c in range(6)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+                     for r in rows)
+
+
+# -- status ----------------------------------------------------------------------------
+def status(config: HubConfig, as_json: bool) -> int:
+    store = _reader(config)
+    now = time.time()
+    try:
+        devices = store.devices()
+        rates = store.alert_rates(now - 3600)
+        alerts = store.count_alerts()
+        active = [i for i in store.incidents() if i.active]
+        outbox = store.db.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL"
+                                  ).fetchone()[0]
+    finally:
+        store.close()
+    size = sum(p.stat().st_size for p in config.store.path.parent.glob(
+        config.store.path.name + "*") if p.is_file())
+    names = sorted({d[0] for d in devices} | set(rates))
+    by_name = {d[0]: d for d in devices}
+    rows = []
+    for name in names:
+        _, zone, state, seen = by_name.get(name, (name, "?", "unknown", None))
+        count, last_alert = rates.get(name, (0, None))
+        rows.append({"device": name, "zone": zone, "state": state,
+                     "last_seen": None if seen is None else _when(seen),
+                     "alerts_last_hour": int(count or 0),
+                     "last_alert": None if last_alert is None else _when(last_alert)})
+    summary = {"store": str(config.store.path), "store_bytes": size, "alerts": alerts,
+               "active_incidents": len(active), "outbox_pending": outbox, "devices": rows}
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"store {config.store.path}: {size / 1e6:.1f} MB, {alerts} alerts, "
+          f"{len(active)} active incidents, {outbox} routed changes waiting")
+    header = ("DEVICE", "ZONE", "STATE", "LAST SEEN (UTC)", "ALERTS/H", "LAST ALERT (UTC)")
+    table = [header] + [(r["device"], str(r["zone"]), str(r["state"]), r["last_seen"] or "-",
+                         str(r["alerts_last_hour"]), r["last_alert"] or "-") for r in rows]
+    widths = [max(len(str(r[c])) for r in table) for c in range(6)]
+    for row in table:
+        print("  ".join(str(c).rjust(w) if i == 4 else str(c).ljust(w)
+                        for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+    return 0

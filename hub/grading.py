@@ -1,0 +1,113 @@
+"""How an incident's grade, confirmation and flapping follow from its evidence. Pure.
+
+Everything here is a function of the incident's alert set (per-sensor lists of
+``(ts, grade, cleared)``), never of arrival order, so fusion stays
+order-independent:
+
+* **base**: the highest grade among sensor channels still alarming -- a channel
+  whose latest alert (by reading time) is ``cleared`` no longer counts, which is
+  how an incident de-escalates when readings return to normal;
+* **+1 corroborated** by ``corroborate_devices`` independent devices;
+* **+1 signature**: every kind in ``signature`` present (a burst: pressure drop
+  *and* flow rise);
+* **+1 lasting** ``escalate_after_s`` of reading time;
+* **+1 spreading** to ``growth_devices`` devices;
+* capped at red. A red incident of a ``latch_red`` family is **latched**: it
+  stays red and open until a person resolves it.
+
+``confirmed``: corroborated, or lasting ``confirm_after_s``. ``flapping``: one
+channel came and went ``flap_episodes`` times (episodes are separated by
+gaps longer than the window), or the incident resolved and reopened that often.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from hub.config import RuleConfig
+from hub.incident import DEVICE_GRADE, DEVICE_HAZARD, MAINTENANCE_HAZARD, Evidence, Incident
+from lifeline.grades import Grade
+
+__all__ = ["MAX_EVIDENCE", "Assessment", "add_evidence", "assess", "merge_evidence"]
+
+MAX_EVIDENCE = 200  # readings kept per channel (the newest); bounds the rule state
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    grade: Grade
+    reasons: tuple[str, ...]
+    confirmed: bool
+    flapping: bool
+    latched: bool
+
+
+def add_evidence(evidence: Mapping[str, Evidence], key: str, ts: float, grade: Grade,
+                 cleared: bool) -> dict[str, Evidence]:
+    out = dict(evidence)
+    out[key] = tuple(sorted((*out.get(key, ()), (ts, int(grade), cleared))))[-MAX_EVIDENCE:]
+    return out
+
+
+def merge_evidence(a: Mapping[str, Evidence], b: Mapping[str, Evidence]) -> dict[str, Evidence]:
+    out = dict(a)
+    for key, rows in b.items():
+        out[key] = tuple(sorted({*out.get(key, ()), *rows}))[-MAX_EVIDENCE:]
+    return out
+
+
+def _alarming_peak(rows: Evidence) -> int:
+    """Highest grade since the channel last cleared (0 if its latest alert cleared it)."""
+    peak = 0
+    for _, grade, cleared in rows:
+        peak = 0 if cleared else max(peak, grade)
+    return peak
+
+
+def _episodes(rows: Evidence, gap_s: float) -> int:
+    times = [ts for ts, _, cleared in rows if not cleared]
+    return 1 + sum(1 for a, b in zip(times, times[1:], strict=False) if b - a > gap_s) if times else 0
+
+
+def assess(incident: Incident, rule: RuleConfig, flap_window_s: float) -> Assessment:
+    """The grade and flags ``incident`` deserves under ``rule`` (``rule.window_s`` filled in)."""
+    if incident.hazard == DEVICE_HAZARD:
+        return Assessment(DEVICE_GRADE, ("device offline",), True, False, False)
+    peaks = [_alarming_peak(rows) for rows in incident.evidence.values()]
+    if not incident.evidence:  # an incident stored before evidence was kept
+        peaks = [int(incident.grade)]
+    base = max([p for p in peaks if p] or [int(Grade.BLUE)])
+    reasons = [f"highest alarming reading {Grade(base).label}" if any(peaks)
+               else "every sensor back to normal"]
+    window = rule.window_s or 0.0
+    episodes = max([_episodes(rows, window) for rows in incident.evidence.values()] or [0])
+    recent_flips = [t for t in incident.transitions
+                    if t >= incident.transitions[-1] - flap_window_s]
+    flapping = incident.flapping or rule.flap_episodes > 1 and (
+        episodes >= rule.flap_episodes or len(recent_flips) >= 2 * (rule.flap_episodes - 1))
+    if incident.hazard == MAINTENANCE_HAZARD:
+        return Assessment(Grade(base), tuple(reasons), True, flapping, False)
+    bonus = 0
+    n_devices = len(incident.devices)
+    span = incident.last_ts - incident.first_ts
+    corroborated = rule.corroborate_devices > 0 and n_devices >= rule.corroborate_devices
+    if corroborated:
+        bonus += 1
+        reasons.append(f"corroborated by {n_devices} independent devices")
+    if rule.signature and all(k in incident.kinds for k in rule.signature):
+        bonus += 1
+        reasons.append(f"signature {' + '.join(rule.signature)}")
+    if rule.escalate_after_s and span >= rule.escalate_after_s:
+        bonus += 1
+        reasons.append(f"lasting {span / 60:.0f} min")
+    if rule.growth_devices and n_devices >= rule.growth_devices:
+        bonus += 1
+        reasons.append(f"spread to {n_devices} devices")
+    grade = Grade(min(int(Grade.RED), base + bonus))
+    latched = incident.latched or (rule.latch_red and grade is Grade.RED)
+    if latched and grade is not Grade.RED:
+        grade = Grade.RED
+        reasons.append("latched red until a person resolves it")
+    confirmed = corroborated or (rule.confirm_after_s > 0 and span >= rule.confirm_after_s)
+    return Assessment(grade, tuple(reasons), confirmed, flapping, latched)

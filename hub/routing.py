@@ -1,0 +1,142 @@
+"""Routing: incident state changes -> the persisted outbox (webhooks, MQTT republish).
+
+The hub routes from its own events feed, behind a cursor kept in the store, so
+every change is routed exactly once whoever made it (fusion, or an operator with
+the desk CLI) and none is lost across a restart: routing a batch of events and
+moving the cursor commit in one transaction. Only state changes are routed --
+``opened``, ``grade_changed``, ``acknowledged``, ``resolved``, ``reopened`` -- never
+each joining alert: no repeat spam.
+
+Each route (``[[routes]]`` in hub.toml) takes the changes of its hazards and
+zones (a zone matches its sub-zones too) at or above ``min_grade``. A change
+covered by an active silence is not sent to webhooks; the MQTT republish on
+``lifeline/v1/hub/incident`` carries every change, with ``"silenced": true``
+where one applies, for other systems to decide.
+
+Delivery (``hub.webhook``) retries failed rows with capped, jittered exponential
+backoff (``backoff``), from the ``outbox`` table.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from hub.config import RouteConfig, RoutingConfig
+from hub.silences import active_silences, end_silences_for, matching
+from hub.store import Store
+from hub.topology import Topology
+from lifeline.grades import Grade
+from lifeline.wire import INCIDENT_TOPIC
+
+__all__ = ["MQTT_ROUTE", "ROUTED_KINDS", "OutboxRow", "backoff", "due_rows", "mark_delivered",
+           "mark_failed", "route_events", "route_matches"]
+
+ROUTED_KINDS = ("opened", "grade_changed", "acknowledged", "resolved", "reopened")
+MQTT_ROUTE = "mqtt"
+CURSOR_KEY = "routed_event"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    route: str
+    url: str
+    body: str
+    attempts: int
+
+
+def route_matches(route: RouteConfig, incident: dict[str, Any], topology: Topology) -> bool:
+    """Does ``route`` want changes of this incident (its public JSON)?"""
+    if route.hazards and incident["hazard"] not in route.hazards:
+        return False
+    if route.zones:
+        around = {a for z in incident.get("zones") or [incident["zone"]]
+                  for a in topology.ancestors(z)}
+        if not around & set(route.zones):
+            return False
+    return Grade.parse(incident["grade"]) >= route.min_grade
+
+
+def backoff(attempts: int, cap_s: float, rng: random.Random) -> float:
+    """Seconds before the next try after ``attempts`` failures: 1, 2, 4 ... capped, jittered."""
+    return min(cap_s, 2.0 ** max(0, attempts - 1)) * rng.uniform(0.5, 1.0)
+
+
+def route_events(store: Store, routing: RoutingConfig, topology: Topology, now: float) -> int:
+    """Turn the events after the cursor into outbox rows; call inside the hub's transaction.
+
+    Returns how many outbox rows were added.
+    """
+    cursor = int(store.meta(CURSOR_KEY, "-1"))
+    if cursor < 0:  # a new store, or one from before routing: start from now, not from history
+        store.set_meta(CURSOR_KEY, str(store.last_event_id()))
+        return 0
+    events = store.events_after(cursor, limit=5000)
+    if not events:
+        return 0
+    silences = active_silences(store.db, now)
+    added = 0
+    for event in events:
+        payload = event.payload
+        if event.kind not in ROUTED_KINDS:
+            continue
+        incident_json = payload["incident"]
+        incident = store.incident(int(incident_json["id"].removeprefix("INC-")))
+        hushed = [] if incident is None else matching(silences, incident, now,
+                                                      payload.get("alert"))
+        body = json.dumps({
+            "event": event.id, "kind": event.kind, "at": event.to_json()["at"],
+            "incident": incident_json, "why": payload.get("why"), "by": payload.get("by"),
+            "previous_grade": payload.get("previous_grade"),
+            "silenced": bool(hushed), "silences": [s.id for s in hushed],
+        }, separators=(",", ":"))
+        if routing.mqtt_republish:
+            added += _enqueue(store.db, MQTT_ROUTE, INCIDENT_TOPIC, body, now)
+        if not hushed:
+            for route in routing.routes:
+                if route_matches(route, incident_json, topology):
+                    added += _enqueue(store.db, route.name, route.url, body, now)
+        if event.kind == "resolved" and incident is not None:
+            end_silences_for(store.db, incident.id, now)
+    store.set_meta(CURSOR_KEY, str(events[-1].id))
+    return added
+
+
+def _enqueue(db: sqlite3.Connection, route: str, url: str, body: str, now: float) -> int:
+    db.execute("INSERT INTO outbox (created_at, route, url, body, next_attempt_at) "
+               "VALUES (?,?,?,?,?)", (now, route, url, body, now))
+    return 1
+
+
+def due_rows(db: sqlite3.Connection, now: float, route: str | None = None,
+             exclude: set[int] | frozenset[int] = frozenset(), limit: int = 100
+             ) -> list[OutboxRow]:
+    """Undelivered rows whose next attempt is due, oldest first (``route`` only, if given)."""
+    where = "delivered_at IS NULL AND next_attempt_at <= ?"
+    args: list[Any] = [now]
+    if route is not None:
+        where += " AND route = ?"
+        args.append(route)
+    rows = db.execute(f"SELECT id, route, url, body, attempts FROM outbox WHERE {where} "
+                      "ORDER BY id LIMIT ?", (*args, limit + len(exclude))).fetchall()
+    return [OutboxRow(*r) for r in rows if r[0] not in exclude][:limit]
+
+
+def mark_delivered(db: sqlite3.Connection, row_id: int, now: float) -> None:
+    db.execute("UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL "
+               "WHERE id = ?", (now, row_id))
+
+
+def mark_failed(db: sqlite3.Connection, row_id: int, error: str, now: float, cap_s: float,
+                rng: random.Random) -> float:
+    """Record a failed attempt; returns the delay before the next one."""
+    attempts = int(db.execute("SELECT attempts FROM outbox WHERE id = ?",
+                              (row_id,)).fetchone()[0]) + 1
+    delay = backoff(attempts, cap_s, rng)
+    db.execute("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
+               (attempts, now + delay, error[:500], row_id))
+    return delay

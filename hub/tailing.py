@@ -1,0 +1,109 @@
+"""``lifeline-hub tail``: follow the store's events feed, filtered, folded in a storm.
+
+Filters (all that are given must match): ``--zone`` (any of the incident's
+zones, or a zone above them), ``--hazard``, ``--min-grade`` (the line's grade:
+the alert's for alert lines, the incident's otherwise), ``--device``.
+``--since 10m`` replays that much recent history first, then follows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from hub.config import HubConfig
+from hub.render import Folder, event_line, use_colour
+from hub.store import Event, Store
+from hub.topology import Topology
+from lifeline.grades import Grade
+
+__all__ = ["TailFilter", "follow"]
+
+POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class TailFilter:
+    zone: str | None = None
+    hazard: str | None = None
+    min_grade: Grade = Grade.BLUE
+    device: str | None = None
+
+    def wants(self, payload: dict[str, Any], topology: Topology) -> bool:
+        incident = payload["incident"]
+        alert = payload.get("alert") if isinstance(payload.get("alert"), dict) else None
+        if self.hazard and incident["hazard"] != self.hazard:
+            return False
+        if self.zone:
+            zones = incident.get("zones") or [incident["zone"]]
+            if alert is not None:
+                zones = [*zones, alert["zone"]]
+            if not any(self.zone in topology.ancestors(z) for z in zones):
+                return False
+        if self.device:
+            devices = list(incident.get("devices") or [])
+            if alert is not None:
+                devices.append(alert["device"])
+            if self.device not in devices:
+                return False
+        grade = alert["grade"] if alert is not None else incident["grade"]
+        return Grade.parse(grade) >= self.min_grade
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def follow(config: HubConfig, *, as_json: bool, from_start: bool, since_s: float | None,
+           wanted: TailFilter, fold: bool = True) -> int:
+    """Print events as the hub commits them until Ctrl-C; the hub may start before or after."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    colour = use_colour(sys.stdout)
+    folder = Folder(colour) if fold and not as_json else None
+    topology = config.fusion.topology
+    store, last = None, 0
+
+    def emit(event: Event) -> None:
+        if not wanted.wants(event.payload, topology):
+            return
+        if as_json:
+            print(json.dumps(event.to_json()))
+        elif folder is not None:
+            for line in folder.feed(event.at, event.payload):
+                print(line)
+        else:
+            print(event_line(event.at, event.payload, colour))
+
+    try:
+        while True:
+            if store is None:
+                store = Store.open_reader(config.store.path)
+                if store is not None and since_s is not None:
+                    backlog = store.events_since(time.time() - since_s)
+                    for event in backlog:
+                        emit(event)
+                    last = backlog[-1].id if backlog else store.last_event_id()
+                elif store is not None and not from_start:
+                    last = store.last_event_id()
+            events = store.events_after(last) if store is not None else []
+            for event in events:
+                emit(event)
+                last = event.id
+            if folder is not None:
+                for line in folder.flush(time.time()):
+                    print(line)
+            sys.stdout.flush()
+            if not events:
+                time.sleep(POLL_S)
+    except BrokenPipeError:  # `tail | head`: the reader left, so do we
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    finally:
+        if store is not None:
+            store.close()
