@@ -9,6 +9,7 @@ for the tables, lines and JSON the subcommands print.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sqlite3
@@ -181,6 +182,13 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
     "incidents": ("list incidents (table or --json); show, ack, assign, comment, resolve one",
                   _add_incidents, _incidents),
     "tail": ("follow alerts and incident changes live until Ctrl-C", _add_tail, _tail),
+    # hub/provision.py (imported only for these two: it needs the cryptography package)
+    "provision-device": ("create a device's credentials, register it, print its edge.toml",
+                         lambda p: importlib.import_module("hub.provision").add_provision_arguments(p),
+                         lambda a, c: importlib.import_module("hub.provision").run_provision(a, c)),
+    "make-ca": ("create the project CA and the broker's and the hub's certificates",
+                lambda p: importlib.import_module("hub.provision").add_make_ca_arguments(p),
+                lambda a, c: importlib.import_module("hub.provision").run_make_ca(a, c)),
     "silence": ("silences: add, list, expire (matching changes are stored, not notified)",
                 _add_silence, _silence),
     "status": ("devices with last seen, online/offline, alert rates; store size", _add_status,
