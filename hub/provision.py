@@ -271,9 +271,10 @@ def run_provision(args: argparse.Namespace, config: HubConfig) -> int:
         print(f"lifeline-hub: {exc}", file=sys.stderr)
         return 1
     print(f"# device {args.device} registered in {registry} (zone {args.zone}).")
-    print("# Copy these files to the board, owner root, group lifeline, mode 0640:")
+    print(f"# Copy to the board's {args.edge_dir}/, owner root, group lifeline, mode 0640:")
     for path in done.files:
         print(f"#   {path}")
+    print(f"#   and the project CA's certificate as {args.edge_dir / 'ca.crt'} (mode 0644)")
     if args.auth in ("password", "both"):
         print("# Reload the broker to accept the new password: sudo systemctl reload mosquitto")
     print("# edge.toml:")
