@@ -33,7 +33,7 @@ from lifeline.grades import Grade
 from lifeline.wire import INCIDENT_TOPIC
 
 __all__ = ["MQTT_ROUTE", "ROUTED_KINDS", "OutboxRow", "backoff", "due_rows", "mark_delivered",
-           "mark_failed", "route_events", "route_matches"]
+           "mark_failed", "route_events", "route_heads", "route_matches"]
 
 ROUTED_KINDS = ("opened", "grade_changed", "acknowledged", "resolved", "reopened")
 MQTT_ROUTE = "mqtt"
@@ -87,7 +87,7 @@ def route_events(store: Store, routing: RoutingConfig, topology: Topology, now: 
         incident_json = payload["incident"]
         incident = store.incident(int(incident_json["id"].removeprefix("INC-")))
         hushed = [] if incident is None else matching(silences, incident, now,
-                                                      payload.get("alert"))
+                                                      payload.get("alert"), topology)
         body = json.dumps({
             "event": event.id, "kind": event.kind, "at": event.to_json()["at"],
             "incident": incident_json, "why": payload.get("why"), "by": payload.get("by"),
@@ -124,6 +124,26 @@ def due_rows(db: sqlite3.Connection, now: float, route: str | None = None,
     rows = db.execute(f"SELECT id, route, url, body, attempts FROM outbox WHERE {where} "
                       "ORDER BY id LIMIT ?", (*args, limit + len(exclude))).fetchall()
     return [OutboxRow(*r) for r in rows if r[0] not in exclude][:limit]
+
+
+def route_heads(db: sqlite3.Connection, now: float, busy: set[str], limit: int = 50
+                ) -> list[list[OutboxRow]]:
+    """Per webhook route not ``busy``: its oldest undelivered rows, if the oldest is due.
+
+    Rows of one route go strictly in order: nothing overtakes a row waiting to be retried."""
+    batches = []
+    for (route,) in db.execute("SELECT DISTINCT route FROM outbox WHERE delivered_at IS NULL "
+                               "AND route != ?", (MQTT_ROUTE,)).fetchall():
+        if route in busy:
+            continue
+        rows = [OutboxRow(*r) for r in db.execute(
+            "SELECT id, route, url, body, attempts FROM outbox WHERE delivered_at IS NULL AND "
+            "route = ? ORDER BY id LIMIT ?", (route, limit))]
+        head = db.execute("SELECT next_attempt_at FROM outbox WHERE id = ?",
+                          (rows[0].id,)).fetchone()[0]
+        if head <= now:
+            batches.append(rows)
+    return batches
 
 
 def mark_delivered(db: sqlite3.Connection, row_id: int, now: float) -> None:

@@ -35,7 +35,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from hub.config import HubConfig, load_hub_config
 from hub.ingest import Ingest
 from hub.registry import RegistryGuard, load_registry
-from hub.routing import MQTT_ROUTE, due_rows, mark_delivered, mark_failed
+from hub.routing import MQTT_ROUTE, due_rows, mark_delivered, mark_failed, route_heads
 from hub.store import Store, StoreError
 from hub.webhook import WebhookSender
 from lifeline import mqtt_security, wire
@@ -264,29 +264,30 @@ class Hub:
         db = self.store.db
         outcomes = self.webhooks.results()
         published = [rid for rid, info in self._published.items() if info.is_published()]
-        due = due_rows(db, now, exclude=self.webhooks.in_flight | set(self._published))
-        if not (outcomes or published or due):
-            return
-        with self.store.transaction():
-            for outcome in outcomes:
-                if outcome.error is None:
-                    mark_delivered(db, outcome.row.id, now)
-                    log.info("routed outbox id=%d route=%s", outcome.row.id, outcome.row.route)
-                else:
-                    delay = mark_failed(db, outcome.row.id, outcome.error, now,
-                                        self.config.routing.retry_max_s, self._rng)
-                    log.warning("route %s failed outbox id=%d attempt=%d: %s; retrying in %.1f s",
-                                outcome.row.route, outcome.row.id, outcome.row.attempts + 1,
-                                outcome.error, delay)
-            for rid in published:
-                mark_delivered(db, rid, now)
-                del self._published[rid]
-        for row in due:
-            if row.route == MQTT_ROUTE:
-                if self.inbox.subscribed.is_set():
-                    self._published[row.id] = self.inbox.client.publish(row.url, row.body, qos=1)
-            else:
-                self.webhooks.submit(row)
+        if outcomes or published:
+            with self.store.transaction():
+                for outcome in outcomes:
+                    if outcome.error is None:
+                        mark_delivered(db, outcome.row.id, now)
+                        log.info("routed outbox id=%d route=%s", outcome.row.id,
+                                 outcome.row.route)
+                    else:
+                        delay = mark_failed(db, outcome.row.id, outcome.error, now,
+                                            self.config.routing.retry_max_s, self._rng)
+                        log.warning("route %s failed outbox id=%d attempt=%d: %s; retrying in "
+                                    "%.1f s", outcome.row.route, outcome.row.id,
+                                    outcome.row.attempts + 1, outcome.error, delay)
+                for rid in published:
+                    mark_delivered(db, rid, now)
+                    del self._published[rid]
+        # only now, with outcomes recorded, look for what is due (no row is sent twice)
+        due = due_rows(db, now, route=MQTT_ROUTE, exclude=set(self._published))
+        batches = route_heads(db, now, self.webhooks.busy_routes)
+        if self.inbox.subscribed.is_set():
+            for row in due:
+                self._published[row.id] = self.inbox.client.publish(row.url, row.body, qos=1)
+        for rows in batches:
+            self.webhooks.submit(rows)
 
 
 def _registry_guard(config: HubConfig) -> RegistryGuard:

@@ -14,6 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from hub.incident import Incident
+from hub.topology import Topology
 
 __all__ = ["Silence", "SilenceError", "active_silences", "add_silence", "end_silences_for",
            "expire_silence", "list_silences", "matching", "parse_duration"]
@@ -53,14 +54,18 @@ class Silence:
     def active(self, now: float) -> bool:
         return self.ended_at is None and now < self.expires_at
 
-    def matches(self, incident: Incident, alert: dict[str, object] | None = None) -> bool:
-        """Does this silence cover a change of ``incident`` (caused by ``alert``, if any)?"""
+    def matches(self, incident: Incident, alert: dict[str, object] | None = None,
+                topology: Topology | None = None) -> bool:
+        """Does this silence cover a change of ``incident`` (caused by ``alert``, if any)?
+        A zone covers the zones under it."""
         if self.incident_id is not None and self.incident_id != incident.id:
             return False
         if self.hazard is not None and self.hazard != incident.hazard:
             return False
-        if self.zone is not None and self.zone not in incident.all_zones:
-            return False
+        if self.zone is not None:
+            topology = topology or Topology()
+            if not any(self.zone in topology.ancestors(z) for z in incident.all_zones):
+                return False
         if self.device is not None and self.device not in incident.devices and (
                 alert is None or alert.get("device") != self.device):
             return False
@@ -72,8 +77,9 @@ class Silence:
 
 
 def matching(silences: list[Silence], incident: Incident, now: float,
-             alert: dict[str, object] | None = None) -> list[Silence]:
-    return [s for s in silences if s.active(now) and s.matches(incident, alert)]
+             alert: dict[str, object] | None = None,
+             topology: Topology | None = None) -> list[Silence]:
+    return [s for s in silences if s.active(now) and s.matches(incident, alert, topology)]
 
 
 _COLUMNS = ("id, created_at, created_by, comment, expires_at, zone, device, sensor, hazard, "

@@ -29,6 +29,7 @@ USER_AGENT = "lifeline-hub"
 class Outcome:
     row: OutboxRow
     error: str | None  # None: delivered
+    last: bool = False  # the last row of its batch
 
 
 def post_json(url: str, body: str, timeout_s: float) -> None:
@@ -41,19 +42,23 @@ def post_json(url: str, body: str, timeout_s: float) -> None:
 
 
 class WebhookSender:
-    """One worker thread posting rows in order; outcomes come back through ``results()``."""
+    """One worker thread posting batches of rows in order; outcomes come back through
+    ``results()``. A batch is one route's oldest rows: the first failure ends the batch, so
+    a route's changes arrive in order (the failed one is retried first)."""
 
     def __init__(self, timeouts: dict[str, float]) -> None:
         self.timeouts = timeouts
-        self._todo: queue.Queue[OutboxRow | None] = queue.Queue()
+        self._todo: queue.Queue[list[OutboxRow] | None] = queue.Queue()
         self._done: queue.Queue[Outcome] = queue.Queue()
         self.in_flight: set[int] = set()
+        self.busy_routes: set[str] = set()
         self._thread = threading.Thread(target=self._work, name="webhooks", daemon=True)
         self._thread.start()
 
-    def submit(self, row: OutboxRow) -> None:
-        self.in_flight.add(row.id)
-        self._todo.put(row)
+    def submit(self, rows: list[OutboxRow]) -> None:
+        self.in_flight.update(r.id for r in rows)
+        self.busy_routes.add(rows[0].route)
+        self._todo.put(rows)
 
     def results(self) -> list[Outcome]:
         out: list[Outcome] = []
@@ -63,6 +68,8 @@ class WebhookSender:
             except queue.Empty:
                 return out
             self.in_flight.discard(outcome.row.id)
+            if outcome.error is not None or outcome.last:
+                self.busy_routes.discard(outcome.row.route)
             out.append(outcome)
 
     def stop(self) -> None:
@@ -70,11 +77,21 @@ class WebhookSender:
         self._thread.join(timeout=10)
 
     def _work(self) -> None:
-        while (row := self._todo.get()) is not None:
-            try:
-                post_json(row.url, row.body, self.timeouts.get(row.route, 5.0))
-                self._done.put(Outcome(row, None))
-            except urllib.error.HTTPError as exc:
-                self._done.put(Outcome(row, f"HTTP {exc.code} {exc.reason}"))
-            except (OSError, ValueError) as exc:
-                self._done.put(Outcome(row, f"{type(exc).__name__}: {exc}"))
+        while (rows := self._todo.get()) is not None:
+            for n, row in enumerate(rows):
+                error = self._post(row)
+                if error is not None:
+                    for rest in rows[n:]:  # not tried: back to the main thread, untouched
+                        self.in_flight.discard(rest.id)
+                    self._done.put(Outcome(row, error))
+                    break
+                self._done.put(Outcome(row, None, last=n == len(rows) - 1))
+
+    def _post(self, row: OutboxRow) -> str | None:
+        try:
+            post_json(row.url, row.body, self.timeouts.get(row.route, 5.0))
+        except urllib.error.HTTPError as exc:
+            return f"HTTP {exc.code} {exc.reason}"
+        except (OSError, ValueError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
