@@ -157,21 +157,33 @@ import sys, time, serial
 port = serial.Serial(sys.argv[1], 115200, timeout=0.5)
 print("ready", flush=True)
 count = 0
-while True:
-    line = port.readline()
-    if not line:
-        continue
-    if line.startswith(b"2000"):
-        break
-    count += 1
+if sys.argv[2] == "readline":
+    while True:
+        line = port.readline()
+        if not line:
+            continue
+        if line.startswith(b"2000"):
+            break
+        count += 1
+else:  # what the port has at once, split into lines here
+    pending, done = b"", False
+    while not done:
+        pending += port.read(max(1, min(port.in_waiting, 65536)))
+        *lines, pending = pending.split(b"\\n")
+        for line in lines:
+            if line.startswith(b"2000"):
+                done = True
+                break
+            count += 1
 print(time.monotonic(), count, flush=True)
 """
 
 
-def bare_throughput(n: int) -> float:
-    """Readings/s of a bare pyserial readline loop in its own process on a fresh pty."""
+def bare_throughput(n: int, mode: str = "readline") -> float:
+    """Readings/s of a bare pyserial loop in its own process on a fresh pty: ``readline`` (as
+    the agent reads lines) or ``chunks`` (read what is waiting, split lines in Python)."""
     pty = Pty.open()
-    reader = subprocess.Popen([sys.executable, "-c", BARE_READER, pty.path],
+    reader = subprocess.Popen([sys.executable, "-c", BARE_READER, pty.path, mode],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert reader.stdout is not None
@@ -218,6 +230,7 @@ def bench_lines(n: int) -> tuple[list[list[object]], dict[str, float]]:
     agent, cpu = agent_throughput(n)
     log(f"lines: pure path, {n} readings")
     pure = pure_throughput(n)
+    chunked = bare_throughput(n, "chunks")
     rows: list[list[object]] = [
         ["bare pyserial `readline` loop (I/O limit)", f"{bare:,.0f}", "1.00×", ""],
         [f"`lifeline-edge run`, 1 channel (agent CPU {cpu:.2f} s/s)", f"{agent:,.0f}",
@@ -225,6 +238,8 @@ def bench_lines(n: int) -> tuple[list[list[object]], dict[str, float]]:
          f"{verdict(agent >= 0.5 * bare)}"],
         ["pure path: `parse_line` + `ChannelPipeline.process`, no I/O", f"{pure:,.0f}",
          ratio(pure, bare), ""],
+        ["bare pyserial loop reading what is waiting, lines split in Python", f"{chunked:,.0f}",
+         ratio(chunked, bare), "what chunked reads would allow"],
     ]
     return rows, {"bare": bare, "agent": agent, "pure": pure}
 
@@ -236,15 +251,22 @@ def read(path):
     port = serial.Serial(path, 115200, timeout=0.5)
     while True:
         port.readline()
-for path in sys.argv[1:]:
-    threading.Thread(target=read, args=(path,), daemon=True).start()
+def read_binary(path):  # as a binary driver reads: what the port has, at once
+    port = serial.Serial(path, 921600, timeout=0.2)
+    while True:
+        port.read(max(1, min(port.in_waiting, 65536)))
+for arg in sys.argv[1:]:
+    binary, _, path = arg.rpartition("bin:")
+    threading.Thread(target=read_binary if _ else read, args=(path,), daemon=True).start()
 print("ready", flush=True)
 sys.stdin.read()
 """
 
 
-def feed(ptys: Sequence[Pty], hz: float, stop_event: threading.Event) -> None:
-    """Write one reading to every pty ``hz`` times a second until stopped."""
+def feed(ptys: Sequence[Pty], hz: float, stop_event: threading.Event,
+         vib: Pty | None = None) -> None:
+    """Write one reading to every pty ``hz`` times a second until stopped; with ``vib``, also
+    one accelerometer frame per tick (``hz`` × VIB_FRAME = 500 samples/s per axis at 10 Hz)."""
     i = 0
     period = 1 / hz
     next_at = time.monotonic()
@@ -252,6 +274,8 @@ def feed(ptys: Sequence[Pty], hz: float, stop_event: threading.Event) -> None:
         line = reading(i)
         for pty in ptys:
             pty.write(line)
+        if vib is not None:
+            vib.write(vibration_frames(1, first=i))
         i += 1
         next_at += period
         stop_event.wait(max(0.0, next_at - time.monotonic()))
@@ -265,16 +289,19 @@ def sample_for(sampler: Sampler, seconds: float) -> None:
     sampler.sample()
 
 
-def bare_field(channels: int, hz: float, seconds: float) -> tuple[float, float]:
+def bare_field(channels: int, hz: float, seconds: float, vibration: bool
+               ) -> tuple[float, float]:
     """(CPU share, median RSS MB) of bare pyserial reader threads under the same load."""
     ptys = [Pty.open() for _ in range(channels)]
-    reader = subprocess.Popen([sys.executable, "-c", BARE_READERS, *(p.path for p in ptys)],
+    vib = Pty.open() if vibration else None
+    paths = [p.path for p in ptys] + ([f"bin:{vib.path}"] if vib else [])
+    reader = subprocess.Popen([sys.executable, "-c", BARE_READERS, *paths],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     halt = threading.Event()
     try:
         assert reader.stdout is not None
         reader.stdout.readline()
-        threading.Thread(target=feed, args=(ptys, hz, halt), daemon=True).start()
+        threading.Thread(target=feed, args=(ptys, hz, halt, vib), daemon=True).start()
         time.sleep(2)
         sampler = Sampler(reader.pid)
         sample_for(sampler, seconds)
@@ -282,23 +309,26 @@ def bare_field(channels: int, hz: float, seconds: float) -> tuple[float, float]:
     finally:
         halt.set()
         stop(reader)
-        for pty in ptys:
+        for pty in ptys + ([vib] if vib else []):
             pty.close()
 
 
-def agent_field(channels: int, hz: float, field_s: float, soak_s: float) -> dict[str, float]:
+def agent_field(channels: int, hz: float, field_s: float, soak_s: float, vibration: bool
+                ) -> dict[str, float]:
     wd = workdir("edge-field")
     broker = start_broker(wd)
     ptys = [Pty.open() for _ in range(channels)]
+    vib = Pty.open() if vibration else None
     sensors = [(f"s{i:02d}", p.path) for i, p in enumerate(ptys)]
+    config = edge_toml(DEVICE, "bench", broker.port, wd / "state", sensors, high=LIMIT)
     process, notify, started, log_path = start_agent(
-        wd, edge_toml(DEVICE, "bench", broker.port, wd / "state", sensors, high=LIMIT))
+        wd, config + ("\n" + vibration_toml(vib.path) if vib else ""))
     halt = threading.Event()
     try:
         ready = notify.wait_ready(15)
         if ready is None:
             raise RuntimeError(f"the agent did not report READY; see {log_path}")
-        threading.Thread(target=feed, args=(ptys, hz, halt), daemon=True).start()
+        threading.Thread(target=feed, args=(ptys, hz, halt, vib), daemon=True).start()
         time.sleep(2)
         sampler = Sampler(process.pid)
         sample_for(sampler, max(field_s, soak_s))
@@ -316,16 +346,17 @@ def agent_field(channels: int, hz: float, field_s: float, soak_s: float) -> dict
         stop(process)
         notify.close()
         broker.stop()
-        for pty in ptys:
+        for pty in ptys + ([vib] if vib else []):
             pty.close()
 
 
 def bench_field(field_s: float, soak_s: float, channels: int = 16, hz: float = 10.0
                 ) -> tuple[str, dict[str, float]]:
+    vibration = has_vibration()
     log(f"field: bare pyserial readers, {channels} channels at {hz:g} Hz for {field_s:g} s")
-    bare_cpu, bare_rss = bare_field(channels, hz, field_s)
+    bare_cpu, bare_rss = bare_field(channels, hz, field_s, vibration)
     log(f"field: real agent for {max(field_s, soak_s):g} s (field window {field_s:g} s)")
-    got = agent_field(channels, hz, field_s, soak_s)
+    got = agent_field(channels, hz, field_s, soak_s, vibration)
     rows = [
         ["CPU, share of one core", f"{100 * got['cpu']:.2f}%", f"{100 * bare_cpu:.2f}%",
          ratio(got["cpu"], bare_cpu), f"≤ 2%: {verdict(got['cpu'] <= 0.02)} "
@@ -340,7 +371,8 @@ def bench_field(field_s: float, soak_s: float, channels: int = 16, hz: float = 1
          f"no growth over 10 min: {'**met**' if abs(got['slope']) < 0.05 else '**missed**'}"
          f"{' (soak shorter than the 600 s asked)' if got['soak_s'] < 590 else ''}"],
     ]
-    text = table(["figure", f"agent ({channels} ch × {hz:g} Hz)", "bare pyserial readers",
+    load = f"{channels} ch × {hz:g} Hz" + (" + accel" if vibration else "")
+    text = table(["figure", f"agent ({load})", "bare pyserial readers",
                   "agent / bare", "target"], rows)
     return text, got
 
@@ -402,15 +434,76 @@ def parse_importtime(stderr: str) -> dict[str, int]:
 
 
 # -- vibration ------------------------------------------------------------------------------
-def vibration_status() -> str:
-    drivers = Path(__file__).resolve().parent.parent / "edge" / "drivers"
-    found = sorted(p.name for p in drivers.glob("*vib*.py")) if drivers.is_dir() else []
-    if not found:
-        return ("**Pending issue 3**: `edge/drivers/` has no vibration driver yet, so raw "
-                "samples/s through frame decode + numpy features (target ≥ 1,000,000/s) and the "
-                "500 Hz triaxial channel of the field load are not measured.")
-    return (f"Vibration driver present ({', '.join(found)}) but this benchmark does not drive "
-            "it yet: **not measured**.")
+VIB_RATE = 500
+VIB_FRAME = 50  # samples per axis per frame: 10 frames a second at 500 Hz
+
+
+def vibration_toml(port: str) -> str:
+    """A triaxial accelerometer section as hardware/profiles/accelerometer-triaxial.toml has it."""
+    return (f'[[sensors]]\nid = "accel"\nkind = "structure.vibration"\ndriver = "vibration"\n'
+            f'port = "{port}"\nbaudrate = 921600\nsample_rate_hz = {VIB_RATE}\n'
+            'axes = ["x", "y", "z"]\nwindow_s = 1.0\nsample_scale = 0.001\n'
+            "bands = [[1, 10], [10, 50], [50, 150]]\nsilence_s = 3600.0\n")
+
+
+def vibration_frames(frames: int, first: int = 0) -> bytes:
+    """``frames`` frames of a 12 Hz + 80 Hz triaxial vibration with a little noise."""
+    from edge.drivers.frames import encode_frame
+
+    out = []
+    for f in range(first, first + frames):
+        rows = []
+        for j in range(VIB_FRAME):
+            t = (f * VIB_FRAME + j) / VIB_RATE
+            base = 200 * math.sin(2 * math.pi * 12 * t) + 40 * math.sin(2 * math.pi * 80 * t)
+            rows.append((int(base) + j % 5, int(0.5 * base) - j % 3, 1000 + int(0.2 * base)))
+        out.append(encode_frame(f, VIB_RATE, rows))
+    return b"".join(out)
+
+
+def has_vibration() -> bool:
+    try:
+        import edge.drivers.vibration  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def bench_vibration(frames: int) -> list[list[object]]:
+    """Samples/s (one per axis value) through decode + features, and features alone."""
+    import numpy as np
+
+    from edge.config import load_edge_config
+    from edge.drivers.features import window_features
+    from edge.drivers.vibration import VibrationDecoder
+
+    wd = workdir("edge-vibration")
+    path = wd / "edge.toml"
+    path.write_text(edge_toml(DEVICE, "bench", 1883, wd / "state", []) + "\n"
+                    + vibration_toml("/dev/null"))
+    settings = load_edge_config(path).sensors[0].vibration
+    assert settings is not None
+    data = vibration_frames(frames)
+    samples = frames * VIB_FRAME * len(settings.axes)
+    decoder = VibrationDecoder(settings)
+    started = time.perf_counter()
+    windows = 0
+    for at in range(0, len(data), 4096):  # as the reader hands over what the port has
+        windows += len(decoder.feed(data[at:at + 4096]))
+    full = samples / (time.perf_counter() - started)
+    counts = np.frombuffer(b"".join(  # the same samples, already decoded: numpy features only
+        data[i + 12:i + 12 + 6 * VIB_FRAME] for i in range(0, len(data), 14 + 6 * VIB_FRAME)),
+        dtype="<i2").reshape(-1, 3).astype(np.float64) * settings.sample_scale
+    started = time.perf_counter()
+    for at in range(0, counts.shape[0] - settings.window + 1, settings.window):
+        window_features(counts[at:at + settings.window], VIB_RATE, settings.bands)
+    bare = samples / (time.perf_counter() - started)
+    return [
+        ["numpy features only (`window_features` on decoded arrays)", f"{bare:,.0f}", "1.00×",
+         ""],
+        [f"`VibrationDecoder.feed`: frame decode + CRC + features ({windows} windows)",
+         f"{full:,.0f}", ratio(full, bare), f"≥ 1,000,000/s: {verdict(full >= 1_000_000)}"],
+    ]
 
 
 # -- main -----------------------------------------------------------------------------
@@ -420,7 +513,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--field-seconds", type=float, default=60.0)
     parser.add_argument("--soak-seconds", type=float, default=600.0,
                         help="length of the field run for the RSS slope (issue: 600)")
-    parser.add_argument("--only", choices=["lines", "field", "imports"], action="append",
+    parser.add_argument("--frames", type=int, default=20_000, help="vibration frames to decode")
+    parser.add_argument("--only", choices=["lines", "vibration", "field", "imports"],
+                        action="append",
                         help="run only these parts (repeatable)")
     parser.add_argument("--write-docs", action="store_true")
     return parser.parse_args(argv)
@@ -428,7 +523,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    parts = args.only or ["lines", "field", "imports"]
+    parts = args.only or ["lines", "vibration", "field", "imports"]
     command = command_line(None if argv is None else ["benchmarks/bench_edge.py", *argv])
     out = [header("Edge agent", command)]
     if "lines" in parts:
@@ -438,14 +533,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                    + "\n\nThe agent row is the real process timed from the first byte written "
                    "to the pty to the arrival over MQTT of the alert raised by a final "
                    "reading above the limit (lines are handled in order).")
-    out.append("### Vibration\n\n" + vibration_status())
+    if "vibration" in parts:
+        if has_vibration():
+            log(f"vibration: {args.frames} frames of {VIB_FRAME} triaxial samples")
+            out.append(f"### Vibration: raw samples/s ({args.frames:,} frames of {VIB_FRAME} "
+                       "samples × 3 axes, 500 Hz)\n\n"
+                       + table(["path", "samples/s", "vs features only", "target"],
+                               bench_vibration(args.frames))
+                       + "\n\nA sample is one axis value (a 500 Hz triaxial stream is 1,500/s); "
+                       "bytes are fed in 4 KiB chunks, in this process.")
+        else:
+            out.append("### Vibration\n\n**Pending issue 3**: no vibration driver in edge/.")
     if "field" in parts:
         text, _ = bench_field(args.field_seconds, args.soak_seconds)
         out.append(f"### Field load: 16 line channels at 10 Hz, {args.field_seconds:g} s window\n\n"
                    + text + "\n\nCPU and RSS from /proc/<pid>/stat and status, sampled each "
                    "second; READY timed from spawning `lifeline-edge run` to `READY=1` on a "
-                   "NOTIFY_SOCKET we own. The 500 Hz triaxial accelerometer is not part of the "
-                   "load (pending issue 3).")
+                   "NOTIFY_SOCKET we own. "
+                   + ("Plus one 500 Hz triaxial accelerometer (`vibration` driver, 10 frames/s)."
+                      if has_vibration() else "Without the 500 Hz accelerometer (no driver)."))
     if "imports" in parts:
         log("imports: -X importtime up to READY")
         text, _ = import_cost()
