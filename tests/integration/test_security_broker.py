@@ -70,9 +70,9 @@ class Session:
 
 
 def connect(broker: SecureBroker, settings: MqttSecurity, *, subscribe: tuple[str, ...] = (),
-            port: int | None = None, host: str = "localhost") -> Session:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:12]}",
-                         protocol=mqtt.MQTTv5)
+            port: int | None = None, host: str = "localhost", client_id: str = "") -> Session:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                         client_id=client_id or f"t-{uuid.uuid4().hex[:12]}", protocol=mqtt.MQTTv5)
     client.reconnect_delay_set(min_delay=30, max_delay=30)  # one attempt per test
     session = Session(client)
     apply(client, settings)
@@ -213,6 +213,29 @@ def test_a_device_reads_only_its_own_acks(broker: SecureBroker, tmp_path: Path) 
     assert spy.messages == [(wire.ack_topic("edge-a"), b"ack for a")]
     for session in (spy, other, hub):
         session.close()
+
+
+def test_a_device_cannot_kick_the_hub_off_by_taking_its_client_id(
+        broker: SecureBroker, tmp_path: Path) -> None:
+    # Given the hub connected with its client id
+    hub = connect(broker, password_settings(broker, HUB_USER, tmp_path), client_id="lifeline-hub",
+                  subscribe=(wire.ALERT_SUBSCRIPTION,))
+    assert hub.wait_connected()
+    # When a device connects with the hub's client id (MQTT's session takeover)
+    thief = connect(broker, password_settings(broker, "edge-a", tmp_path),
+                    client_id="lifeline-hub")
+    assert thief.wait_connected()
+    time.sleep(0.5)
+    # Then the hub stays connected (the broker uses the user name as client id) and still
+    # receives alerts
+    assert not hub.ended.is_set()
+    assert thief.publish(wire.alert_topic("edge-a"), b"still here") == "Success"
+    deadline = time.monotonic() + 5
+    while not hub.messages and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert hub.messages == [(wire.alert_topic("edge-a"), b"still here")]
+    thief.close()
+    hub.close()
 
 
 def test_the_hub_cannot_publish_a_devices_alert(broker: SecureBroker, tmp_path: Path) -> None:
