@@ -243,7 +243,7 @@ class Agent:
             pass
 
     def report_drops(self) -> None:
-        """Once the link is back, say how many alerts the full outbox had to drop."""
+        """Once the link is back and the outbox has room, say how many alerts it dropped."""
         drops = self.outbox.drops()
         if not drops or not self.sensors:
             return
@@ -255,7 +255,8 @@ class Agent:
             sensor=first.config.id, channel=first.channels[0].channel.name,
             kind=first.config.kind, ts=round(time.time(), 3), value=None, unit=None, score=0.0,
             grade=Grade.YELLOW, reason=wire.Reason.SENSOR_FAULT, context=(),
-            message=f"outbox overflow: dropped {total} alert(s) while offline ({detail})"))
+            message=f"outbox overflow: dropped {total} alert(s) while offline ({detail})"),
+            keep=True)
 
     def handle(self, event: LineEvent) -> None:
         runtime = self.sensors.get(event.sensor)
@@ -302,8 +303,11 @@ class Agent:
             message=f"{change.fault}: {change.message}", cleared=not change.active,
         )
 
-    def emit(self, draft: AlertDraft) -> None:
-        """Give the draft its identity and put it in the outbox; delivery sends it from there."""
+    def emit(self, draft: AlertDraft, keep: bool = False) -> None:
+        """Give the draft its identity and put it in the outbox; delivery sends it from there.
+
+        ``keep``: the outbox drops this alert last (the report of earlier drops).
+        """
         device = self.config.device
         alert = wire.Alert(
             id=uuid.uuid4().hex, device=device.id, zone=device.zone, sensor=draft.sensor,
@@ -312,12 +316,12 @@ class Agent:
             seq=self.outbox.next_seq(), unit=draft.unit, context=draft.context,
             message=draft.message, cleared=draft.cleared,
         )
-        dropped = self.outbox.add(alert)
+        dropped = self.outbox.add(alert, keep=keep)
         self.counters["alerts"] += 1
         if dropped:
             self.counters["dropped"] += len(dropped)
-            log.warning("outbox full (%d): dropped %d lower-grade alert(s)",
-                        self.outbox.max_alerts, len(dropped))
+            log.warning("outbox full (%d): dropped %d lower-grade alert(s): ids=%s",
+                        self.outbox.max_alerts, len(dropped), ",".join(dropped))
         log.info("alert id=%s seq=%d sensor=%s channel=%s reason=%s grade=%s: %s", alert.id,
                  alert.seq, alert.sensor, alert.channel, alert.reason.value, alert.grade.label,
                  alert.message)
@@ -332,9 +336,12 @@ class Agent:
         if self.link_generation != self.link.generation:
             self.link_generation = self.link.generation
             self.delivery.reset()
-            self.report_drops()  # emits, which pumps again on the same generation
         self.apply_acks()
         if self.link.connected.is_set():
+            # Report drops once the link is back and the outbox has room again (10 %: no report
+            # storm near the bound), so it also counts drops while the backlog was replayed.
+            if self.outbox.dropped_unreported and self.outbox.depth <= self.outbox.max_alerts * 0.9:
+                self.report_drops()  # emits, which pumps again
             self.delivery.pump(time.monotonic())
 
 

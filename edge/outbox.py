@@ -6,13 +6,17 @@ id comes back on ``lifeline/v1/{device}/ack``), not on the broker's PUBACK:
 a broker may still drop a QoS 1 message when a subscriber's queue overflows.
 
 The outbox is bounded: past ``max_alerts`` it drops the lowest grade, oldest
-first, and counts every drop per grade until the agent reports them. It also
+first, and counts every drop per grade until the agent reports them. The alert
+reporting those drops is added with ``keep=True`` and ranks above every grade:
+were it ranked by its own grade (yellow), an outbox still full of orange and red
+alerts would drop the report itself as soon as it is written. It also
 keeps the device's alert sequence number, so numbering continues across
 restarts. Single-threaded by design: only the agent's main loop touches it.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +28,15 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq     INTEGER PRIMARY KEY,
     id      TEXT NOT NULL UNIQUE,
-    grade   INTEGER NOT NULL,
+    grade   INTEGER NOT NULL,  -- drop rank: the alert's grade, or KEEP_RANK
     payload BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_by_grade ON outbox (grade, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+
+
+KEEP_RANK = max(int(g) for g in Grade) + 1  # dropped after every graded alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +56,7 @@ class Outbox:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
         self._depth = self.db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        self.dropped_unreported = sum(self.drops().values())  # cheap to poll on every send
 
     def _meta(self, key: str) -> int:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -66,30 +74,38 @@ class Outbox:
         """The next per-device sequence number (the caller builds the alert with it)."""
         return self._meta("last_seq") + 1
 
-    def add(self, alert: wire.Alert) -> list[str]:
-        """Store ``alert`` durably; return the ids dropped to stay within the bound."""
+    def add(self, alert: wire.Alert, keep: bool = False) -> list[str]:
+        """Store ``alert`` durably; return the ids dropped to stay within the bound.
+
+        ``keep`` ranks it above every grade, so it is the last to be dropped.
+        """
         dropped: list[str] = []
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self.db.execute("INSERT OR IGNORE INTO outbox (seq, id, grade, payload) "
                             "VALUES (?, ?, ?, ?)",
-                            (alert.seq, alert.id, int(alert.grade), wire.encode(alert)))
+                            (alert.seq, alert.id, KEEP_RANK if keep else int(alert.grade),
+                             wire.encode(alert)))
             self._set_meta("last_seq", max(alert.seq, self._meta("last_seq")))
             self._depth += 1
             excess = self._depth - self.max_alerts
             if excess > 0:
-                victims = self.db.execute("SELECT seq, id, grade FROM outbox "
+                victims = self.db.execute("SELECT seq, id, grade, payload FROM outbox "
                                           "ORDER BY grade, seq LIMIT ?", (excess,)).fetchall()
-                for seq, alert_id, grade in victims:
+                for seq, alert_id, rank, payload in victims:
                     self.db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
-                    key = f"dropped_{Grade(grade).label}"
+                    label = (Grade(rank).label if rank != KEEP_RANK
+                             else str(json.loads(payload)["grade"]))
+                    key = f"dropped_{label}"
                     self._set_meta(key, self._meta(key) + 1)
                     dropped.append(alert_id)
                 self._depth -= len(victims)
+                self.dropped_unreported += len(victims)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             self._depth = self.db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            self.dropped_unreported = sum(self.drops().values())
             raise
         return dropped
 
@@ -120,6 +136,7 @@ class Outbox:
 
     def reset_drops(self) -> None:
         self.db.execute("DELETE FROM meta WHERE key LIKE 'dropped_%'")
+        self.dropped_unreported = 0
 
     def close(self) -> None:
         self.db.close()

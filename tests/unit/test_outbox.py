@@ -48,3 +48,18 @@ def test_sequence_numbers_continue_after_everything_was_acked(tmp_path: Path) ->
     box.add(alert(41))
     box.acknowledge(["a41"])
     assert box.depth == 0 and box.next_seq() == 42
+
+
+def test_the_drop_report_is_kept_in_an_outbox_full_of_higher_grades(tmp_path: Path) -> None:
+    # Regression (fault suite, outbox overflow): the yellow report of the drops used to be the
+    # lowest grade in an outbox full of orange alerts, so it dropped itself on arrival.
+    box = Outbox(tmp_path / "outbox.db", max_alerts=2)
+    box.add(alert(1, Grade.ORANGE))
+    box.add(alert(2, Grade.ORANGE))
+    assert box.add(alert(3, Grade.YELLOW), keep=True) == ["a1"]
+    assert box.add(alert(4, Grade.RED)) == ["a2"]
+    assert box.add(alert(5, Grade.RED)) == ["a4"]  # the report outranks even red
+    assert [p.id for p in box.pending(10)] == ["a3", "a5"]
+    assert box.add(alert(6, Grade.RED), keep=True) == ["a5"]
+    assert box.add(alert(7, Grade.RED), keep=True) == ["a3"]  # kept ones go oldest first
+    assert box.drops() == {"yellow": 1, "orange": 2, "red": 2}
