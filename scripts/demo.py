@@ -31,20 +31,34 @@ from lifeline.wire import family_of, parse_ts  # noqa: E402
 SCENARIO = REPO / "hardware" / "simulator" / "scenarios" / "demo.toml"
 BIN = Path(sys.executable).parent
 
-# device id -> (zone, [(sensor id, kind, columns, extra TOML lines)])
-DEVICES: dict[str, tuple[str, list[tuple[str, str, list[str], str]]]] = {
+
+def lines(kind: str, columns: list[str], extra: str) -> str:
+    cols = ", ".join(f'"{c}"' for c in columns)
+    return (f'kind = "{kind}"\ndriver = "lines"\nbaudrate = 115200\ncolumns = [{cols}]\n'
+            f'{extra}')
+
+
+# device id -> (zone, [(sensor id, kind, TOML lines after id and port)])
+DEVICES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
     "edge-water-north": ("north", [
-        ("main-pressure", "water.pressure", ["pressure_kpa"],
-         'unit = "kPa"\nlow = 250.0\nlow_critical = 150.0'),
-        ("main-flow", "water.flow", ["flow_lps"], 'unit = "L/s"\nhigh = 90.0'),
+        ("main-pressure", "water.pressure", lines("water.pressure", ["pressure_kpa"],
+         'unit = "kPa"\nlow = 250.0\nlow_critical = 150.0')),
+        ("main-flow", "water.flow", lines("water.flow", ["flow_lps"],
+                                          'unit = "L/s"\nhigh = 90.0')),
     ]),
     "edge-gas-east": ("east", [
-        ("manhole-methane", "gas.methane", ["methane_lel"],
-         'unit = "%LEL"\nhigh = 20.0\nhigh_critical = 50.0'),
+        # Modbus RTU: the profile brings the register map, calibration and limits
+        ("manhole-methane", "gas.methane",
+         'profile = "methane-lel-modbus"\nunit_id = 1\npoll_s = 0.2'),
     ]),
     "edge-structure-bridge": ("bridge-south", [
-        ("pier-tilt", "structure.tilt", ["tilt_x_deg", "tilt_y_deg"], 'unit = "deg"'),
-        ("deck-crack", "structure.crack", ["crack_mm"], 'unit = "mm"\nhigh = 1.0'),
+        ("pier-tilt", "structure.tilt", lines("structure.tilt", ["tilt_x_deg", "tilt_y_deg"],
+                                              'unit = "deg"')),
+        # binary frames at 500 Hz, reduced on the board to RMS, peak, crest and band energies
+        ("pier-accel", "structure.vibration",
+         'profile = "accelerometer-triaxial"\naxes = ["x", "y", "z"]\nbands = [[1, 10], [10, 50]]'),
+        ("deck-crack", "structure.crack", lines("structure.crack", ["crack_mm"],
+                                                'unit = "mm"\nhigh = 1.0')),
     ]),
 }
 
@@ -52,10 +66,8 @@ DEVICES: dict[str, tuple[str, list[tuple[str, str, list[str], str]]]] = {
 def edge_toml(device: str, zone: str, port: int, ptys: dict[str, str], state: Path) -> str:
     text = (f'[device]\nid = "{device}"\nzone = "{zone}"\nstate_dir = "{state}"\n\n'
             f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\n')
-    for sensor, kind, columns, extra in DEVICES[device][1]:
-        cols = ", ".join(f'"{c}"' for c in columns)
-        text += (f'\n[[sensors]]\nid = "{sensor}"\nkind = "{kind}"\ndriver = "lines"\n'
-                 f'port = "{ptys[sensor]}"\nbaudrate = 115200\ncolumns = [{cols}]\n{extra}\n')
+    for sensor, _kind, body in DEVICES[device][1]:
+        text += f'\n[[sensors]]\nid = "{sensor}"\nport = "{ptys[sensor]}"\n{body}\n'
     return text
 
 
@@ -124,8 +136,8 @@ class Demo:
 
 def summarize(manifest: dict[str, object], incidents: list[dict[str, object]]) -> int:
     """Print which scripted events became incidents; return how many did not."""
-    zone_of = {s: zone for zone, sensors in DEVICES.values() for s, _, _, _ in sensors}
-    kind_of = {s: kind for _, sensors in DEVICES.values() for s, kind, _, _ in sensors}
+    zone_of = {s: zone for zone, sensors in DEVICES.values() for s, _, _ in sensors}
+    kind_of = {s: kind for _, sensors in DEVICES.values() for s, kind, _ in sensors}
     events = manifest["events"]
     assert isinstance(events, list)
     first: dict[str, dict[str, object]] = {}
@@ -176,6 +188,8 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     print(f"Lifeline demo: broker, hub, 3 edge devices, field simulator; logs in {run_dir}")
+    print("Field sensors: text lines on serial ports, a Modbus RTU methane detector "
+          "(manhole-methane),\na 500 Hz accelerometer sending binary frames (pier-accel).")
     print(f"Scripted: water-main burst at ~20 s, gas leak at ~35 s, crack meter failing at ~50 s;"
           f" ends after {args.duration:.0f} s (Ctrl-C to stop early).\n")
     try:

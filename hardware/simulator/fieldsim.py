@@ -17,6 +17,15 @@ to the master side. A scenario file (TOML) lists sensors and timed events::
     kind = "burst"               # a key of EVENTS below
     duration_s = 40
 
+A sensor may also speak another driver's protocol (``driver`` in the scenario):
+
+* ``driver = "modbus"`` – a Modbus RTU unit (pymodbus's server, modbus_peer.py) behind a
+  null-modem pair of ptys (nullmodem.py); the model's first value is written to
+  ``modbus = { unit_id, address, type, scale }`` as ``round(value / scale)``. A
+  ``garbage`` event garbles the line, ``silent`` makes the unit stop answering;
+* ``driver = "vibration"`` – binary accelerometer frames (edge/drivers/frames.py),
+  ``rate_hz`` frames per second of ``vibration = { sample_rate_hz }`` samples per second.
+
 Run: ``python hardware/simulator/fieldsim.py SCENARIO.toml --manifest ports.json``.
 The manifest maps sensor ids to their pseudo-terminal paths and records the
 wall-clock time of each event, so a demo can measure event-to-incident time.
@@ -39,6 +48,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from edge.drivers.frames import encode_frame  # noqa: E402
+from edge.drivers.registers import encode  # noqa: E402
+from hardware.simulator.nullmodem import NullModem  # noqa: E402
 
 # model name -> (columns, baseline(t, rng) -> values)
 Values = tuple[float, ...]
@@ -65,13 +82,23 @@ def _crack(t: float, rng: random.Random) -> Values:
     return (round(0.42 + rng.gauss(0, 0.003), 4),)
 
 
+def _vibration(t: float, rng: random.Random) -> Values:
+    """One accelerometer sample in g: the deck's first mode (2.1 Hz), traffic (17 Hz), gravity."""
+    mode = 0.02 * math.sin(2 * math.pi * 2.1 * t)
+    traffic = 0.008 * math.sin(2 * math.pi * 17.0 * t)
+    return (mode + traffic + rng.gauss(0, 0.003), 0.6 * mode + rng.gauss(0, 0.003),
+            1.0 + 0.3 * traffic + rng.gauss(0, 0.003))
+
+
 MODELS: dict[str, tuple[tuple[str, ...], Callable[[float, random.Random], Values]]] = {
     "water.pressure": (("pressure_kpa",), _water_pressure),
     "water.flow": (("flow_lps",), _water_flow),
     "gas.methane": (("methane_lel",), _methane),
     "structure.tilt": (("tilt_x_deg", "tilt_y_deg"), _tilt),
     "structure.crack": (("crack_mm",), _crack),
+    "structure.vibration": (("x_g", "y_g", "z_g"), _vibration),
 }
+DRIVERS = ("lines", "modbus", "vibration")
 
 
 def _ramp(progress: float, seconds: float, ramp_s: float) -> float:
@@ -120,20 +147,76 @@ class SimSensor:
     rate_hz: float
     events: list[Event]
     rng: random.Random
+    driver: str = "lines"
+    options: dict[str, Any] = field(default_factory=dict)
+    frames: int = 0
 
-    def line(self, t: float) -> bytes | None:
-        """The bytes the sensor sends at scenario time ``t`` (None when it is silent)."""
+    def sample(self, t: float) -> Values | bytes | None:
+        """What the sensor measures at scenario time ``t``: values, garbage bytes or None."""
         _, baseline = MODELS[self.model]
         values: Values | bytes | None = baseline(t, self.rng)
         for event in self.events:
             if event.at_s <= t < event.at_s + event.duration_s and isinstance(values, tuple):
                 values = apply_event(event.kind, t - event.at_s, event.params, self.model,
                                      values, self.rng)
+        return values
+
+    def line(self, t: float) -> bytes | None:
+        """The bytes a ``lines`` sensor sends at scenario time ``t`` (None when it is silent)."""
+        values = self.sample(t)
         if values is None:
             return None
         if isinstance(values, bytes):
             return values + b"\n"
         return (",".join(f"{v:g}" for v in values) + "\n").encode()
+
+    def frame(self, t: float) -> bytes | None:
+        """One vibration frame covering [t, t + 1/rate_hz): samples in mg counts."""
+        rate = int(self.options.get("sample_rate_hz", 500))
+        n = max(1, round(rate / self.rate_hz))
+        rows = []
+        for i in range(n):
+            values = self.sample(t + i / rate)
+            if values is None:
+                return None
+            if isinstance(values, bytes):
+                return values
+            rows.append(tuple(max(-32768, min(32767, round(v * 1000))) for v in values))
+        self.frames += 1
+        return encode_frame(self.frames - 1, rate, rows)
+
+
+class ModbusUnit:
+    """A simulated Modbus sensor: a pymodbus server on one end of a null modem."""
+
+    def __init__(self, sensor: SimSensor) -> None:
+        from hardware.simulator.modbus_peer import ModbusPeer  # pymodbus only when needed
+
+        opts = sensor.options
+        self.unit = int(opts.get("unit_id", 1))
+        self.address = int(opts.get("address", 0))
+        self.type = str(opts.get("type", "uint16"))
+        self.scale = float(opts.get("scale", 1.0))
+        self.modem = NullModem()
+        self.peer = ModbusPeer(self.modem.b_path, (self.unit,),
+                               baudrate=int(opts.get("baudrate", 9600)))
+        self.path = self.modem.a_path
+
+    def update(self, sample: Values | bytes | None) -> None:
+        if sample is None:
+            self.modem.mode = "drop"      # the unit stops answering
+        elif isinstance(sample, bytes):
+            self.modem.mode = "garble"    # noise on the line
+        else:
+            self.modem.mode = "pass"
+            raw = sample[0] / self.scale
+            if self.type.startswith("uint"):
+                raw = max(0.0, raw)
+            self.peer.set(self.address, encode(raw, self.type), self.unit)
+
+    def close(self) -> None:
+        self.peer.close()
+        self.modem.close()
 
 
 def load_scenario(path: Path, seed: int) -> tuple[list[SimSensor], list[Event]]:
@@ -146,9 +229,14 @@ def load_scenario(path: Path, seed: int) -> tuple[list[SimSensor], list[Event]]:
         if s["model"] not in MODELS:
             raise SystemExit(f"{path}: sensors[{index}].model: {s['model']!r} is not one of "
                              f"{', '.join(MODELS)}")
+        driver = s.get("driver", "lines")
+        if driver not in DRIVERS:
+            raise SystemExit(f"{path}: sensors[{index}].driver: {driver!r} is not one of "
+                             f"{', '.join(DRIVERS)}")
         sensors.append(SimSensor(id=s["id"], model=s["model"], rate_hz=float(s.get("rate_hz", 10)),
                                  events=[e for e in events if e.sensor == s["id"]],
-                                 rng=random.Random(f"{seed}:{s['id']}")))
+                                 rng=random.Random(f"{seed}:{s['id']}"), driver=driver,
+                                 options=dict(s.get(driver, {}))))
     for event in events:
         if event.kind not in EVENTS:
             raise SystemExit(f"{path}: events: kind {event.kind!r} is not one of {', '.join(EVENTS)}")
@@ -176,7 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sensors, events = load_scenario(args.scenario, args.seed)
-    ports = {s.id: open_pty() for s in sensors}
+    ports = {s.id: open_pty() for s in sensors if s.driver != "modbus"}
+    units = {s.id: ModbusUnit(s) for s in sensors if s.driver == "modbus"}
+    paths = {**{sid: path for sid, (_, _, path) in ports.items()},
+             **{sid: unit.path for sid, unit in units.items()}}
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -189,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     manifest = {
         "started_at": start,
-        "sensors": {sid: path for sid, (_, _, path) in ports.items()},
+        "sensors": {s.id: paths[s.id] for s in sensors},
         "events": [{"label": e.label, "sensor": e.sensor, "kind": e.kind,
                     "at": start + e.at_s} for e in events],
     }
@@ -204,7 +295,11 @@ def main(argv: list[str] | None = None) -> int:
             if now < due[sensor.id]:
                 continue
             due[sensor.id] += 1.0 / sensor.rate_hz
-            data = sensor.line(now - start)
+            if sensor.driver == "modbus":
+                units[sensor.id].update(sensor.sample(now - start))
+                continue
+            data = sensor.frame(now - start) if sensor.driver == "vibration" \
+                else sensor.line(now - start)
             if data is None:
                 continue
             try:
@@ -215,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     for master, slave, _ in ports.values():
         os.close(master)
         os.close(slave)
+    for unit in units.values():
+        unit.close()
     print(f"fieldsim: stopped after {time.time() - start:.1f} s ({dropped} lines unread)",
           file=sys.stderr)
     return 0
