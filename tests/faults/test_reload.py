@@ -26,15 +26,15 @@ def test_reload_keeps_unchanged_sensors_and_their_detectors(tmp_path: Path) -> N
     # Given an agent (not started: no threads, no broker) with sensors a, b and c
     path = tmp_path / "edge.toml"
     head = edge_toml(tmp_path / "state", port=1, sensors="")
-    path.write_text(head + sensor_block("a", "/dev/null") + sensor_block("b", "/dev/null")
-                    + sensor_block("c", "/dev/null"))
+    path.write_text(head + sensor_block("a", "/dev/null-a") + sensor_block("b", "/dev/null-b")
+                    + sensor_block("c", "/dev/null-c"))
     agent = Agent(load_edge_config(path))
     a, b = agent.sensors["a"], agent.sensors["b"]
     detector_a = agent.detectors["a/p"]
     try:
         # When a stays, b changes its limit, c goes and d arrives
-        path.write_text(head + sensor_block("a", "/dev/null") + sensor_block("b", "/dev/null", 700)
-                        + sensor_block("d", "/dev/null"))
+        path.write_text(head + sensor_block("a", "/dev/null-a") + sensor_block("b", "/dev/null-b", 700)
+                        + sensor_block("d", "/dev/null-d"))
         plan = agent.reload()
         # Then a keeps its runtime (detector, decider, health); b is rebuilt; c is gone
         assert plan is not None
@@ -44,7 +44,7 @@ def test_reload_keeps_unchanged_sensors_and_their_detectors(tmp_path: Path) -> N
         assert agent.sensors["b"] is not b and agent.sensors["b"].channels[0].channel.high == 700
         assert list(agent.sensors) == ["a", "b", "d"] and list(agent.readers) == ["a", "b", "d"]
         # When the next file is broken, Then nothing changes
-        path.write_text(head + sensor_block("a", "/dev/null") + "[[sensors]]\nid = 3\n")
+        path.write_text(head + sensor_block("a", "/dev/null-a") + "[[sensors]]\nid = 3\n")
         assert agent.reload() is None
         assert list(agent.sensors) == ["a", "b", "d"] and agent.sensors["a"] is a
     finally:
@@ -83,4 +83,4 @@ def test_sighup_on_a_running_agent(tmp_path: Path) -> None:
             wait_for_log(log, "config reload failed", 10)
             assert agent.poll() is None
         text = log.read_text()
-        assert text.count("serial port open sensor=a") == 1
+        assert text.count("port open sensor=a ") == 1
