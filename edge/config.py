@@ -406,10 +406,16 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
         if sensor is not None:
             sensors.append(sensor)
     seen: set[str] = set()
+    ports: dict[str, str] = {}
     for index, sensor in enumerate(sensors):
         if sensor.id in seen:
             top.problem(f"sensors[{index}].id", f"duplicate sensor id {sensor.id!r}")
         seen.add(sensor.id)
+        if sensor.port in ports:
+            top.problem(f"sensors[{index}].port", f"{sensor.port} is already read by sensor "
+                        f"{ports[sensor.port]!r}: a port has one reader (several Modbus units "
+                        "on one bus are not supported yet)")
+        ports.setdefault(sensor.port, sensor.id)
     top.finish()
     raise_if_problems(top)
     return EdgeConfig(

@@ -193,7 +193,15 @@ def test_every_shipped_profile_loads(tmp_path: Path) -> None:
 
     names = sorted(p.stem for p in SOURCE_PROFILES.glob("*.toml"))
     assert len(names) >= 6
-    text = "".join(f'[[sensors]]\nid = "s{i}"\nprofile = "{n}"\nport = "/dev/x"\n\n'
+    text = "".join(f'[[sensors]]\nid = "s{i}"\nprofile = "{n}"\nport = "/dev/x{i}"\n\n'
                    for i, n in enumerate(names))
     config = load_edge_config(sensors(tmp_path, text))
     assert {s.driver for s in config.sensors} == {"lines", "modbus-rtu", "vibration"}
+
+
+def test_two_sensors_on_one_port_are_refused(tmp_path: Path) -> None:
+    text = ('[[sensors]]\nid = "a"\nprofile = "crack-width-lines"\nport = "/dev/x"\n'
+            '[[sensors]]\nid = "b"\nprofile = "methane-lel-modbus"\nport = "/dev/x"\n')
+    with pytest.raises(ConfigError, match=r"sensors\[1\]\.port: /dev/x is already read by "
+                                          r"sensor 'a': a port has one reader"):
+        load_edge_config(sensors(tmp_path, text))
