@@ -37,6 +37,7 @@ from edge.detectors.base import Detector
 
 _SLOTS = 24  # hour-of-day profile
 _VIEWS = 4  # value, level, profile, profile_level
+_PENDING = 0.5  # the most an excursion not yet long enough to count scores
 
 
 class ProfileNovelty(Detector):
@@ -94,7 +95,10 @@ class ProfileNovelty(Detector):
                  profile_level_alpha: float = 0.1, steepness: float = 20.0, early_tolerance: float = 25.0,
                  warmup: int = 150, excursion: int = 2, hold: bool = True, refractory: int = 60,
                  recovery_tolerance: float = 0.1, recovery_readings: float = 500.0,
+                 interval_s: float = 60.0, persist_s: float = 0.5, single_reading_s: float = 60.0,
                  alert_threshold: float = 0.9) -> None:
+        if interval_s <= 0.0 or persist_s < 0.0 or single_reading_s <= 0.0:
+            raise ValueError("interval_s and single_reading_s must be positive and persist_s not negative")
         if not 0.0 < alert_threshold < 1.0:
             raise ValueError(f"alert_threshold must be in (0, 1), got {alert_threshold}")
         self.tolerance = tolerance
@@ -116,6 +120,9 @@ class ProfileNovelty(Detector):
         self.refractory = refractory
         self.recovery_tolerance = recovery_tolerance
         self.recovery_readings = recovery_readings
+        self.interval_s = interval_s
+        self.persist_s = persist_s
+        self.single_reading_s = single_reading_s
         self.alert_threshold = alert_threshold
         self._tolerances = (tolerance, level_tolerance, profile_tolerance, profile_level_tolerance)
         self._decays = (decay, level_decay, profile_decay, profile_level_decay)
@@ -127,10 +134,13 @@ class ProfileNovelty(Detector):
         self._profile: list[float | None] = [None] * _SLOTS
         self._lo = [0.0] * _VIEWS
         self._hi = [0.0] * _VIEWS
-        self._mute = 0  # readings left muted after an excursion
+        self._mute = 0.0  # readings (of interval_s each at most) left muted after an excursion
         self._excursion = 0  # readings of the current excursion so far; 0: none
         self._boost = 0.0  # extra tolerance after an alert, decaying back to 0
         self._held = 0.0  # the score that opened the current excursion
+        self._last_ts = 0.0  # the previous reading's ts
+        self._dt = 0.0  # smoothed interval between readings (s)
+        self._pending = 0  # crossing readings so far of an excursion not yet long enough to count
 
     @property
     def warm(self) -> bool:
@@ -147,16 +157,28 @@ class ProfileNovelty(Detector):
             self._level = value
             self._lo = [value, value, 0.0, 0.0]
             self._hi = [value, value, 0.0, 0.0]
+            self._last_ts = ts
             return 0.0
-        level = self._level + self.level_alpha * (value - self._level)
+        gap = ts - self._last_ts
+        self._last_ts = ts
+        if gap < 0.0:
+            gap = 0.0
+        # The per-reading rates are per reading of NAB-like series (a minute or more apart) and
+        # per interval_s of time for faster ones: a 10 Hz channel forgets by the hour, not by
+        # the 600 readings.
+        weight = 1.0 if gap >= self.interval_s else gap / self.interval_s
+        self._dt = gap if n == 1 else self._dt + 0.1 * (gap - self._dt)
+        level_alpha = self.level_alpha * weight
+        level = self._level + level_alpha * (value - self._level)
         deviation = value - usual
-        residual = self._residual + self.profile_level_alpha * (deviation - self._residual)
+        residual = self._residual + self.profile_level_alpha * weight * (deviation - self._residual)
         views = (value, level, deviation, residual)
         lo, hi = self._lo, self._hi
         score = 0.0
         if n >= self.warmup:
-            boost = self._boost = self._boost * self._recovery_factor
-            margin = self.early_tolerance / (n + 1) + boost
+            self._boost *= self._recovery_factor if weight == 1.0 else math.exp(
+                -weight / self.recovery_readings)
+            margin = self.early_tolerance / (n + 1) + self._boost
             excess_max = -math.inf
             for k in range(_VIEWS):
                 span = hi[k] - lo[k]
@@ -169,17 +191,26 @@ class ProfileNovelty(Detector):
             if excess_max > -1.0:  # beyond ~one range inside: the logistic is ~0 there anyway
                 z = self.steepness * excess_max + self._logit
                 score = 1.0 / (1.0 + math.exp(-z)) if z > -700.0 else 0.0
-            if self._mute > 0:
-                self._mute -= 1
+            # Readings closer together than single_reading_s are not one decision each: an
+            # excursion counts once it has lasted persist_s (and two readings at least), so a
+            # noise spike of one sample at 10 Hz is not an event. Then it is held for two
+            # readings at least, so a decider wanting min_readings = 2 sees it too.
+            dense = self._dt < self.single_reading_s
+            if self._mute > 0.0:
+                self._mute -= weight
                 score = 0.0
-            elif score >= self.alert_threshold or (self.hold and self._excursion):
+            elif score >= self.alert_threshold or (self._excursion and (self.hold or dense)):
+                if dense and not self._excursion and self._pending + 1 < self._needed():
+                    self._pending += 1
+                    return score if score < _PENDING else _PENDING  # not learned either
+                self._pending = 0
                 if not self._excursion:
                     self._held = score
                 elif score < self._held:
                     score = self._held
                 self._boost = self.recovery_tolerance
                 run = self._excursion + 1
-                if run >= self.excursion:
+                if run >= (max(self.excursion, 2) if dense else self.excursion):
                     self._excursion = 0
                     self._mute = self.refractory
                 else:
@@ -188,7 +219,9 @@ class ProfileNovelty(Detector):
             elif self._excursion:
                 self._excursion = 0
                 self._mute = self.refractory
-        self._profile[slot] = usual + self.profile_alpha * (value - usual)
+            self._pending = 0
+        profile_alpha = self.profile_alpha * weight
+        self._profile[slot] = usual + profile_alpha * (value - usual)
         self._level = level
         self._residual = residual
         for k in range(_VIEWS):
@@ -199,24 +232,28 @@ class ProfileNovelty(Detector):
                 high = x
             elif x < low:
                 low = x
-            shrink = (high - low) * 0.5 * self._decays[k]
+            shrink = (high - low) * 0.5 * self._decays[k] * weight
             lo[k] = low + shrink
             hi[k] = high - shrink
         return score
+
+    def _needed(self) -> int:
+        """Crossing readings in a row that make an excursion of dense readings."""
+        return max(2, 1 + int(self.persist_s / max(self._dt, 1e-3)))
 
     def params(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in (
             "tolerance", "level_tolerance", "profile_tolerance", "profile_level_tolerance", "decay",
             "level_decay", "profile_decay", "profile_level_decay", "level_alpha", "profile_alpha",
             "profile_level_alpha", "steepness", "early_tolerance", "warmup", "excursion", "hold",
-            "refractory",
-            "recovery_tolerance", "recovery_readings", "alert_threshold")}
+            "refractory", "recovery_tolerance", "recovery_readings", "interval_s", "persist_s",
+            "single_reading_s", "alert_threshold")}
 
     def state(self) -> dict[str, Any]:
         return {"n": self._n, "level": self._level, "residual": self._residual,
                 "profile": list(self._profile), "lo": list(self._lo), "hi": list(self._hi),
                 "mute": self._mute, "excursion": self._excursion, "boost": self._boost,
-                "held": self._held}
+                "held": self._held, "last_ts": self._last_ts, "dt": self._dt, "pending": self._pending}
 
     def restore(self, state: dict[str, Any]) -> None:
         profile = [None if p is None else float(p) for p in state["profile"]]
@@ -228,7 +265,10 @@ class ProfileNovelty(Detector):
         self._profile = profile
         self._lo = [float(v) for v in state["lo"]]
         self._hi = [float(v) for v in state["hi"]]
-        self._mute = int(state["mute"])
+        self._mute = float(state["mute"])
         self._excursion = int(state["excursion"])
         self._boost = float(state["boost"])
         self._held = float(state["held"])
+        self._last_ts = float(state.get("last_ts", 0.0))
+        self._dt = float(state.get("dt", 0.0))
+        self._pending = int(state.get("pending", 0))

@@ -94,3 +94,29 @@ def test_different_input_streams_do_not_share_state(name: str) -> None:
     a, b = make_detector(name), make_detector(name)
     run(a, stream(seed=1))
     assert run(b, stream(seed=2)) == run(make_detector(name), stream(seed=2))
+
+
+def _alarm_episodes(rate_hz: float, seconds: float, step: float = 0.0) -> int:
+    """Alarm episodes (score crossing 0.9) of the default detector on Gaussian noise."""
+    rng = random.Random(1)
+    detector = make_detector(DEFAULT_DETECTOR, {})
+    n = int(rate_hz * seconds)
+    episodes, alarming = 0, False
+    for i in range(n):
+        value = 300.0 + rng.gauss(0.0, 1.0) + (step if i > n // 2 else 0.0)
+        hit = detector.update(value, 1.7e9 + i / rate_hz) >= 0.9
+        episodes += hit and not alarming
+        alarming = hit
+    return episodes
+
+
+def test_fast_stationary_noise_is_not_an_event() -> None:
+    # Given a 10 Hz channel of pure noise for half an hour (18,000 readings)
+    # Then no alarm: a one-sample spike at 10 Hz is not a hazard (before the
+    # time-based forgetting this raised ~50 alarm episodes an hour)
+    assert _alarm_episodes(10.0, 1800.0) == 0
+
+
+def test_fast_channel_still_sees_a_real_step() -> None:
+    # Given the same channel stepping up by ten sigma half way, Then it alarms
+    assert _alarm_episodes(10.0, 1800.0, step=10.0) >= 1
