@@ -16,8 +16,8 @@ order-independent:
   stays red and open until a person resolves it.
 
 ``confirmed``: corroborated, or lasting ``confirm_after_s``. ``flapping``: one
-channel came and went ``flap_episodes`` times (episodes are separated by
-gaps longer than the window), or the incident resolved and reopened that often.
+channel started alarming ``flap_episodes`` times (alarm, clear, alarm ...), or the
+incident resolved and reopened that often.
 """
 
 from __future__ import annotations
@@ -65,9 +65,17 @@ def _alarming_peak(rows: Evidence) -> int:
     return peak
 
 
-def _episodes(rows: Evidence, gap_s: float) -> int:
-    times = [ts for ts, _, cleared in rows if not cleared]
-    return 1 + sum(1 for a, b in zip(times, times[1:], strict=False) if b - a > gap_s) if times else 0
+def _episodes(rows: Evidence) -> int:
+    """How many times the channel started alarming: runs of alerts separated by a clear.
+
+    A sensor repeating one alarm (a slow leak, a drift) is one episode, however sparse;
+    one that alarms, clears and alarms again is toggling."""
+    episodes, alarming = 0, False
+    for _, _, cleared in rows:
+        if not cleared and not alarming:
+            episodes += 1
+        alarming = not cleared
+    return episodes
 
 
 def assess(incident: Incident, rule: RuleConfig, flap_window_s: float) -> Assessment:
@@ -80,8 +88,7 @@ def assess(incident: Incident, rule: RuleConfig, flap_window_s: float) -> Assess
     base = max([p for p in peaks if p] or [int(Grade.BLUE)])
     reasons = [f"highest alarming reading {Grade(base).label}" if any(peaks)
                else "every sensor back to normal"]
-    window = rule.window_s or 0.0
-    episodes = max([_episodes(rows, window) for rows in incident.evidence.values()] or [0])
+    episodes = max([_episodes(rows) for rows in incident.evidence.values()] or [0])
     recent_flips = [t for t in incident.transitions
                     if t >= incident.transitions[-1] - flap_window_s]
     flapping = incident.flapping or rule.flap_episodes > 1 and (

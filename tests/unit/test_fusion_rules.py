@@ -142,6 +142,12 @@ def test_maintenance_never_becomes_a_hazard_even_corroborated() -> None:
     assert {i.hazard for i in fusion.incidents} == {"maintenance"}
 
 
+def test_a_sparse_repeated_alarm_is_one_incident_not_flapping() -> None:
+    fusion, _ = feed([alert(t, "bridge", "st-3", "structure.tilt") for t in range(0, 7200, 900)])
+    [incident] = fusion.incidents
+    assert not incident.flapping and incident.alert_count == 8
+
+
 def test_duration_escalates_structure_and_cleared_readings_de_escalate() -> None:
     rows = [alert(t, "bridge", "st-1", "structure.tilt", grade=Y) for t in range(0, 3800, 250)]
     fusion, changes = feed(rows)
@@ -154,9 +160,9 @@ def test_duration_escalates_structure_and_cleared_readings_de_escalate() -> None
 
 
 def test_flapping_sensor_keeps_one_incident_marked_flapping() -> None:
-    # Given a tilt sensor that alarms for a minute every 20 minutes (gaps > window_s)
-    rows = [alert(t, "bridge", "st-2", "structure.tilt") for start in range(0, 6000, 1200)
-            for t in (start, start + 60)]
+    # Given a tilt sensor that alarms and clears every 20 minutes (gaps > window_s)
+    rows = [alert(t, "bridge", "st-2", "structure.tilt", cleared=t % 1200 == 60)
+            for start in range(0, 6000, 1200) for t in (start, start + 60)]
     fusion, changes = feed(rows)
     [incident] = fusion.incidents
     assert incident.flapping and incident.alert_count == 10
@@ -186,7 +192,7 @@ def test_latched_red_stays_open_without_alerts() -> None:
 
 
 def test_rule_state_survives_a_rebuild_from_incidents() -> None:
-    before, _ = feed([alert(t, "bridge", "st-2", "structure.tilt")
+    before, _ = feed([alert(t, "bridge", "st-2", "structure.tilt", cleared=t % 1200 == 60)
                       for start in range(0, 2400, 1200) for t in (start, start + 60)])
     after = Fusion(CONFIG, incidents=before.incidents)
     changes = after.alert(alert(2400, "bridge", "st-2", "structure.tilt"), now=T0 + 2400)
