@@ -16,6 +16,7 @@ section of ``docs/benchmarks.md``. The defaults fit the whole run in under 20 mi
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import time
@@ -23,6 +24,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.common import DOCS, table, write_section  # noqa: E402
+
+SECTIONS = ("edge", "hub", "e2e")
 
 
 def plan(args: argparse.Namespace) -> list[list[str]]:
@@ -35,6 +41,27 @@ def plan(args: argparse.Namespace) -> list[list[str]]:
     if args.with_nab:
         steps.append(["nab.py"])
     return [[str(HERE / step[0]), *step[1:], "--write-docs"] for step in steps]
+
+
+def summary(text: str) -> str:
+    """Every verdict in the perf sections of the docs, one row each: what, figure, verdict."""
+    rows = []
+    for name in SECTIONS:
+        found = re.search(rf"<!-- perf:{name}:begin -->(.*?)<!-- perf:{name}:end -->", text, re.S)
+        if not found:
+            rows.append([name, "—", "not run"])
+            continue
+        for line in found.group(1).splitlines():
+            if line.startswith("|") and "**m" in line:
+                cells = [c.strip() for c in line.strip("|").split("|")]
+                rows.append([cells[0], cells[1], cells[-1]])
+            elif "**m" in line and not line.startswith("|"):
+                for sentence in re.findall(r"\*\*([A-Z][^*]+)\*\*[^*]*?(?::|—) \*\*(met|missed)\*\*",
+                                           line):
+                    rows.append([sentence[0], "see section", f"**{sentence[1]}**"])
+    return ("## Performance targets at a glance (issue 8)\n\nCollected from the sections below "
+            "by `benchmarks/run_all.py`; each figure's baseline and ratio are in its section.\n\n"
+            + table(["figure", "value", "target"], rows))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -62,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr, flush=True)
         if code:
             failed.append(name)
+    if DOCS.exists():
+        write_section("summary", summary(DOCS.read_text()))
     total = time.monotonic() - started
     print(f"=== all benchmarks: {total / 60:.1f} min"
           + (f"; FAILED: {', '.join(failed)}" if failed else ""), file=sys.stderr)
