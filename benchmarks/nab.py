@@ -39,8 +39,8 @@ BEGIN, END = "<!-- nab:begin -->", "<!-- nab:end -->"
 PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
 # Configurations worth a row of their own: (label, detector, params, the decider's min_readings).
 VARIANTS: tuple[tuple[str, str, dict[str, Any], int], ...] = (
-    ("profile_novelty, hold=false excursion=1 (pair with min_readings=1)", "profile_novelty",
-     {"hold": False, "excursion": 1}, 1),
+    ("profile_novelty, hold=true excursion=2 with min_readings=2 (the previous default)",
+     "profile_novelty", {"hold": True, "excursion": 2}, 2),
 )
 TIMING_FILES = 8  # series timed per detector, in this process, after the scoring run
 
@@ -171,6 +171,8 @@ def machine() -> str:
 
 def write_docs(path: Path, command: str, table: str, files: int, rows: int) -> None:
     """Replace the section between the NAB markers of ``path``, keeping everything else."""
+    from edge.config import DetectionConfig
+
     section = "\n".join([
         BEGIN,
         "## NAB (Numenta Anomaly Benchmark v1.1)",
@@ -186,7 +188,8 @@ def write_docs(path: Path, command: str, table: str, files: int, rows: int) -> N
         "Columns: NAB normalized score per profile at the corpus-optimal threshold t; the standard "
         "profile at the detector's shipped alert threshold (what the agent uses); the standard profile "
         "counting only the rows where the agent's decider (edge/decide.py, default settings: "
-        "min_readings 2 unless the row says otherwise, hysteresis, cool-down) raises an anomaly alert, "
+        f"min_readings {DetectionConfig().min_readings} unless the row says otherwise, hysteresis, cool-down) "
+        "raises an anomaly alert, "
         "i.e. what an operator gets; median CPU µs per `update()`, "
         "timed in one process; ratios of the standard score against the baselines. "
         "See docs/detectors.md for what the detectors do.",

@@ -110,7 +110,7 @@ class DetectionConfig:
     params: dict[str, Any] = field(default_factory=dict)
     threshold: float = 0.9
     clear_threshold: float = 0.6
-    min_readings: int = 2
+    min_readings: int = 1  # the default detector scores one reading per event (docs/detectors.md)
     cooldown_s: float = 30.0
     repeat_s: float = 15.0
 

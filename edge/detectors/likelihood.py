@@ -6,7 +6,7 @@ average over ``short`` readings) is unusual for *this* channel. The long-run mea
 of that average (exponentially weighted) give a Gaussian tail probability ``q``; the score is
 ``log(q) / log(1e-10)`` clipped to [0, 1], so 0.5 means a one-in-1e5 recent surprise and 0.9 a
 one-in-1e9 one. Readings that score at or above ``alert_threshold`` are not learned; after
-``excursion`` of them in a row (the agent's decider wants ``min_readings``, default 2) or the
+``excursion`` of them in a row (match the decider's ``min_readings``, default 1) or the
 first reading below, the score is muted for ``refractory`` readings.
 
 Any registered detector can be wrapped (``inner``, ``inner_params``); the inner one still
@@ -62,7 +62,7 @@ class AnomalyLikelihood(Detector):
 
     def __init__(self, inner: str = "robust_z", inner_params: dict[str, Any] | None = None,
                  short: int = 10, long: float = 0.002, stdev_floor: float = 0.01, warmup: int = 150,
-                 excursion: int = 2, refractory: int = 60, alert_threshold: float = 0.9) -> None:
+                 excursion: int = 1, refractory: int = 60, alert_threshold: float = 0.9) -> None:
         from edge.detectors import make_detector  # the registry imports this module lazily
 
         if inner == self.name:

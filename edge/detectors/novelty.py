@@ -7,8 +7,8 @@ shrink slowly (``decay`` per reading, towards its centre) so an old excursion do
 forever, and scores how far a reading goes beyond it, as a fraction of the range, through a
 steep logistic centred at ``tolerance``.
 
-After a crossing of ``alert_threshold`` the crossing score is held for ``hold`` readings (so a
-decider that wants ``min_readings`` in a row sees them), then muted for ``refractory`` readings:
+After a crossing of ``alert_threshold`` the crossing score is held for ``hold`` readings (set it
+to the decider's ``min_readings``, default 1, so the decider sees them in a row), then muted for ``refractory`` readings:
 one event gives one alert, not a storm of them while the level settles.
 """
 
@@ -52,7 +52,7 @@ class RangeNovelty(Detector):
     name = "range_novelty"
 
     def __init__(self, tolerance: float = 0.0, steepness: float = 50.0, decay: float = 1e-4,
-                 warmup: int = 150, hold: int = 2, refractory: int = 150,
+                 warmup: int = 150, hold: int = 1, refractory: int = 150,
                  alert_threshold: float = 0.9) -> None:
         self.tolerance = tolerance
         self.steepness = steepness

@@ -17,14 +17,14 @@ range, as a fraction of the range; the score is a logistic of the largest excess
 that an excess of exactly the view's tolerance scores ``alert_threshold``. Ranges learned from
 few readings are less trustworthy, so the tolerance starts higher by ``early_tolerance / n``.
 
-A reading that crosses ``alert_threshold`` opens an *excursion* of ``excursion`` readings that
-are not learned: they are scored against the ranges from before it. With ``hold`` (the
-default) an excursion reading that scores lower repeats the opening score, so the agent's
-decider, which wants ``min_readings`` (default 2) readings in a row, alerts on a one-reading
-event too; without it only a persistent shift keeps scoring high. Then the ranges learn again
-and the score is muted for
-``refractory`` readings, after which the tolerance stays raised by ``recovery_tolerance``,
-decaying over ``recovery_readings``: one event, one alert.
+A reading that crosses ``alert_threshold`` opens an *excursion* of ``excursion`` readings
+(default 1, the agent decider's default ``min_readings``) that are not learned: they are scored
+against the ranges from before it. With ``hold`` an excursion reading that scores lower repeats
+the opening score, so a decider that wants ``min_readings = excursion`` readings in a row
+alerts on a one-reading event too; without it (the default) every event is one reading at or
+above the threshold, which is what NAB rewards. Then the ranges learn again and the score is
+muted for ``refractory`` readings, after which the tolerance stays raised by
+``recovery_tolerance``, decaying over ``recovery_readings``: one event, one alert.
 Pure float arithmetic on a handful of locals: about 1.3 µs per reading in CPython 3.11.
 """
 
@@ -66,11 +66,11 @@ class ProfileNovelty(Detector):
         aftermath of an event (its oscillations, its recovery) is not a new event.
     excursion
         Readings of one excursion (the crossing one included) kept out of learning; match
-        the decider's ``min_readings``.
+        the decider's ``min_readings`` (default 1).
     hold
         Repeat the opening score for the rest of the excursion, so every crossing reaches the
-        decider as ``excursion`` readings in a row. Use ``hold=False, excursion=1`` with
-        ``min_readings = 1``.
+        decider as ``excursion`` readings in a row. Use ``hold=True, excursion=2`` with
+        ``min_readings = 2``.
     refractory
         Readings muted after an excursion.
     alert_threshold
@@ -93,7 +93,7 @@ class ProfileNovelty(Detector):
                  decay: float = 3e-5, level_decay: float = 3e-4, profile_decay: float = 1e-4,
                  profile_level_decay: float = 1e-4, level_alpha: float = 0.05, profile_alpha: float = 0.05,
                  profile_level_alpha: float = 0.1, steepness: float = 20.0, early_tolerance: float = 25.0,
-                 warmup: int = 150, excursion: int = 2, hold: bool = True, refractory: int = 60,
+                 warmup: int = 150, excursion: int = 1, hold: bool = False, refractory: int = 60,
                  recovery_tolerance: float = 0.1, recovery_readings: float = 500.0,
                  interval_s: float = 60.0, persist_s: float = 0.5, single_reading_s: float = 60.0,
                  alert_threshold: float = 0.9) -> None:
