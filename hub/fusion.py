@@ -120,7 +120,7 @@ class Fusion:
     def alert(self, alert: Alert, now: float) -> list[Change]:
         """Fuse one new alert (the caller drops duplicates) arriving at wall time ``now``."""
         hazard = hazard_of(alert)
-        if hazard == MAINTENANCE_HAZARD and (host := self._device_incident(alert.device)):
+        if hazard == MAINTENANCE_HAZARD and (host := self._outage_of(alert)):
             return self._absorb(host, alert, now, f"device {alert.device} is offline; its sensor "
                                 "faults are part of that")
         rule = self.rule(hazard)
@@ -290,6 +290,25 @@ class Fusion:
                 return incident
         return None
 
+    def _outage_of(self, alert: Alert) -> Incident | None:
+        """The device incident that explains a sensor fault: the device is offline now, or
+        was offline when the reading was taken -- the faults it logged during an outage
+        arrive from its backlog after it is back, and must not open maintenance work."""
+        current = self._device_incident(alert.device)
+        if current is not None:
+            return current
+        window = self.config.window_s
+        for incident in self.incidents:
+            if incident.hazard != DEVICE_HAZARD or incident.devices != (alert.device,):
+                continue
+            rows = [r for k, r in incident.evidence.items()
+                    if k.partition("@")[0].endswith(_STATUS_SUFFIX)]
+            if rows and rows[0][-1][2]:  # the outage has ended: (offline ts .. online ts)
+                start, end = rows[0][0][0], rows[0][-1][0]
+                if start - window <= alert.ts <= end + window:
+                    return incident
+        return None
+
     def status(self, status: Status, now: float) -> list[Change]:
         """A device said online/offline (or its last will did): open or resolve its device incident."""
         current = self._device_incident(status.device)
@@ -300,7 +319,8 @@ class Fusion:
                 id=self._take_id(), zone=status.zone, hazard=DEVICE_HAZARD, grade=DEVICE_GRADE,
                 status=IncidentStatus.OPEN, opened_at=now, updated_at=now, first_ts=now,
                 last_ts=now, last_arrival=now, devices=(status.device,), confirmed=True,
-                reasons=("device offline",)))
+                reasons=("device offline",),
+                evidence=add_evidence({}, _status_key(status), status.ts, DEVICE_GRADE, False)))
             changes: list[Change] = [Opened(incident, device=status.device)]
             for other in self.incidents:
                 if (other.active and other.hazard == MAINTENANCE_HAZARD
@@ -312,6 +332,8 @@ class Fusion:
             return changes
         if current is None:
             return []
+        current = dataclasses.replace(current, evidence=add_evidence(
+            current.evidence, _status_key(status), status.ts, DEVICE_GRADE, True))
         return [self._resolve(current, now, f"device {status.device} is online again")]
 
     # -- time ------------------------------------------------------------------
@@ -344,6 +366,16 @@ class Fusion:
     def _put(self, incident: Incident) -> Incident:
         self._incidents[incident.id] = incident
         return incident
+
+
+_STATUS_SUFFIX = "/status/state"
+
+
+def _status_key(status: Status) -> str:
+    """A device incident's evidence: the device's statuses, offline (then online = cleared),
+    by their ``ts``. A last will carries the time its session began, so an outage's start
+    is early, never late."""
+    return f"{status.device}/status/state@{status.zone}"
 
 
 def _union(a: Iterable[str], b: Iterable[str]) -> tuple[str, ...]:

@@ -137,6 +137,25 @@ def test_offline_device_absorbs_its_sensor_faults_whichever_comes_first() -> Non
     assert (device.hazard, device.alert_count, device.suppressed) == ("device", 2, 2)
 
 
+def test_sensor_faults_from_an_outage_arriving_after_the_device_is_back_join_its_incident() -> None:
+    # Given a device that went offline at +30 s and came back at +1800 s
+    fusion = Fusion(CONFIG)
+    fusion.status(Status(device="edge-9", zone="east", state="offline", ts=T0 + 30), T0 + 31)
+    [resolved] = fusion.status(Status(device="edge-9", zone="east", state="online",
+                                      ts=T0 + 1800), T0 + 1801)
+    # When the sensor faults it logged while offline arrive from its backlog
+    late = fusion.alert(alert(35, "east", "edge-9", reason=Reason.SENSOR_FAULT), now=T0 + 1802)
+    # Then they belong to the outage (no new maintenance incident, nothing reopened)
+    assert [type(c) for c in late] == [Joined] and isinstance(late[0], Joined)
+    assert late[0].incident.id == resolved.incident.id and "offline" in late[0].why
+    assert [(i.hazard, i.status.value, i.alert_count) for i in fusion.incidents] == [
+        ("device", "resolved", 1)]
+    # But a sensor fault long after the outage is maintenance work of its own
+    after = fusion.alert(alert(1800 + 3600, "east", "edge-9", reason=Reason.SENSOR_FAULT),
+                         now=T0 + 5402)
+    assert isinstance(after[0], Opened) and after[0].incident.hazard == "maintenance"
+
+
 def test_maintenance_never_becomes_a_hazard_even_corroborated() -> None:
     fusion, _ = feed([alert(0, "main-1", f"w{n}", reason=Reason.SENSOR_FAULT) for n in range(4)])
     assert {i.hazard for i in fusion.incidents} == {"maintenance"}
