@@ -55,6 +55,15 @@ def state_dir_for(config: EdgeConfig) -> Path:
     return base / "lifeline-edge" / config.device.id
 
 
+def fit_text(text: str, limit: int = wire.MAX_TEXT) -> str:
+    """``text`` cut to the wire's limit, ending in an ellipsis when cut.
+
+    Fault messages quote OS errors, which quote the port path (pyserial twice); a long
+    ``/dev/serial/by-id/...`` path must not make the alert unencodable and stop the agent.
+    """
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
 class SensorRuntime:
     """What the agent keeps per sensor: its channels' pipelines and its health."""
 
@@ -314,7 +323,7 @@ class Agent:
             channel=draft.channel, kind=draft.kind, ts=draft.ts, value=draft.value,
             score=draft.score, grade=draft.grade, reason=draft.reason,
             seq=self.outbox.next_seq(), unit=draft.unit, context=draft.context,
-            message=draft.message, cleared=draft.cleared,
+            message=fit_text(draft.message), cleared=draft.cleared,
         )
         dropped = self.outbox.add(alert, keep=keep)
         self.counters["alerts"] += 1
