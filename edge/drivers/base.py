@@ -119,5 +119,12 @@ class ReaderThread(threading.Thread):
                 self.emit(SensorEvent(self.sensor, "port_error", time.time(), detail=str(exc)))
             if self.stop.is_set():
                 return
-            self.stop.wait(self._backoff * (0.5 + random.random()))
+            self.pause(self._backoff * (0.5 + random.random()))
             self._backoff = min(self._backoff * 2, MAX_BACKOFF_S)
+
+    def pause(self, seconds: float) -> None:
+        """Wait before reopening, beating meanwhile: waiting out a backoff is not hanging."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0 and not self.stop.is_set():
+            self.beat()
+            self.stop.wait(min(left, 0.5))
