@@ -37,6 +37,7 @@ from hub.fusion import Fusion, Joined, Merged, Opened
 from lifeline import wire
 from lifeline.grades import Grade
 from lifeline.localbroker import Broker
+from lifeline.mqtt_security import is_loopback
 from tests.support.processes import script, wait_for
 
 DEVICE = "edge-fault-1"
@@ -145,7 +146,12 @@ class NumberedStream:
 
 def edge_toml(state_dir: Path, port: int, sensors: str, host: str = "127.0.0.1",
               max_alerts: int = 100_000, keepalive: int = 5) -> str:
-    """An edge.toml whose detector never alerts (limits only), repeating every second."""
+    """An edge.toml whose detector never alerts (limits only), repeating every second.
+
+    Plain TCP everywhere: a broker outside loopback (the partition's veth address) needs the
+    explicit opt-in, or the agent tries TLS against the test broker's plain listener.
+    """
+    plain = "" if is_loopback(host) else "insecure_plain_tcp = true\n"
     return f"""
 [device]
 id = "{DEVICE}"
@@ -156,7 +162,7 @@ state_dir = "{state_dir}"
 host = "{host}"
 port = {port}
 keepalive = {keepalive}
-
+{plain}
 [outbox]
 max_alerts = {max_alerts}
 
@@ -311,6 +317,7 @@ class Rig:
     persistence: bool = True
     max_alerts: int = 100_000
     edge_host: str = "127.0.0.1"
+    edge_port: int = 0  # default: the broker's port
     broker_extra: str = ""
     edge_prefix: list[str] = field(default_factory=list)  # e.g. ["ip", "netns", "exec", ns]
     broker: Broker = field(init=False)
@@ -328,6 +335,8 @@ class Rig:
         user = "user root\n" if os.geteuid() == 0 else ""
         self.broker = Broker(self.workdir / "broker", persistence=self.persistence,
                              extra_config=user + self.broker_extra)
+        if self.edge_host != "127.0.0.1":  # a second listener where the edge can reach it
+            self.broker.extra_config += f"\nlistener {self.broker.port} {self.edge_host}\n"
         self.store = self.workdir / "hub.db"
         self.state_dir = self.workdir / "edge-state"
         self.hub_log = self.workdir / "hub.log"
@@ -339,7 +348,7 @@ class Rig:
     def __enter__(self) -> Rig:
         self.broker.start()
         self.hub_config.write_text(hub_toml(self.broker.port, self.store))
-        self.edge_config.write_text(edge_toml(self.state_dir, self.broker.port,
+        self.edge_config.write_text(edge_toml(self.state_dir, self.edge_port or self.broker.port,
                                               numbered_sensor(str(self.port_link)),
                                               host=self.edge_host, max_alerts=self.max_alerts))
         return self
@@ -495,3 +504,143 @@ def _stop(proc: subprocess.Popen[bytes] | None) -> None:
 def have_netns() -> bool:
     """True when this process may create network namespaces (root with iproute2)."""
     return os.geteuid() == 0 and shutil.which("ip") is not None
+
+
+# -- network partition -----------------------------------------------------------------------
+
+@dataclass
+class Netns:
+    """A network namespace joined to the host by a veth pair in a /30 of 10.x addresses.
+
+    The broker listens on ``host_ip``; a process started with ``prefix`` lives in the
+    namespace and reaches the broker only over the pair. ``cut()`` takes the host end
+    down (a silent partition: packets vanish, nothing is refused); ``heal()`` brings it back.
+    """
+
+    name: str
+    host_ip: str = "10.213.0.1"
+    ns_ip: str = "10.213.0.2"
+
+    @property
+    def host_if(self) -> str:
+        return f"{self.name[:10]}-h"
+
+    @property
+    def prefix(self) -> list[str]:
+        return ["ip", "netns", "exec", self.name]
+
+    def _ip(self, *args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+    def __enter__(self) -> Netns:
+        ns_if = f"{self.name[:10]}-n"
+        try:
+            self._ip("netns", "add", self.name)
+            self._ip("link", "add", self.host_if, "type", "veth", "peer", "name", ns_if)
+            self._ip("link", "set", ns_if, "netns", self.name)
+            self._ip("addr", "add", f"{self.host_ip}/30", "dev", self.host_if)
+            self._ip("link", "set", self.host_if, "up")
+            self._ip("netns", "exec", self.name, "ip", "addr", "add", f"{self.ns_ip}/30", "dev",
+                     ns_if)
+            self._ip("netns", "exec", self.name, "ip", "link", "set", ns_if, "up")
+            self._ip("netns", "exec", self.name, "ip", "link", "set", "lo", "up")
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for args in (("link", "del", self.host_if), ("netns", "del", self.name)):
+            subprocess.run(["ip", *args], capture_output=True, timeout=10)
+
+    def cut(self) -> None:
+        self._ip("link", "set", self.host_if, "down")
+
+    def heal(self) -> None:
+        self._ip("link", "set", self.host_if, "up")
+
+
+def netns_available() -> str | None:
+    """None if this process can create network namespaces, else why not."""
+    if os.geteuid() != 0:
+        return "not root"
+    if shutil.which("ip") is None:
+        return "iproute2 (ip) is not installed"
+    probe = f"llprobe{os.getpid()}"
+    done = subprocess.run(["ip", "netns", "add", probe], capture_output=True, timeout=10)
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True, timeout=10)
+    return None if done.returncode == 0 else done.stderr.decode(errors="replace").strip()
+
+
+class TcpProxy:
+    """Fallback partition when namespaces are unavailable: a TCP relay the test can cut.
+
+    ``cut()`` stops relaying bytes both ways but keeps the sockets open (packets vanish,
+    like a partition) and refuses nothing; ``heal()`` closes the stale connections so
+    the client notices and reconnects through the proxy.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        import socket
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.open = threading.Event()
+        self.open.set()
+        self.pairs: list[tuple[Any, Any]] = []
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        self.listener.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
+            except OSError:
+                client.close()
+                continue
+            self.pairs.append((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, src: Any, dst: Any) -> None:
+        while not self._stop.is_set():
+            try:
+                data = src.recv(65536)
+            except OSError:
+                break
+            if not data:
+                break
+            self.open.wait()
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        for sock in (src, dst):
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def cut(self) -> None:
+        self.open.clear()
+
+    def heal(self) -> None:
+        for pair in self.pairs:
+            for sock in pair:
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+        self.pairs.clear()
+        self.open.set()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.heal()
+        self.listener.close()
