@@ -5,13 +5,14 @@ PY := $(VENV)/bin/python
 DURATION ?= 90
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup system-packages test-system-packages lint typecheck bench-detect bench clean help
+.PHONY: demo test setup system-packages test-system-packages lint typecheck bench-detect bench-fusion bench clean help
 
 help:
 	@echo "make demo        run the whole system with scripted events (DURATION=$(DURATION) s)"
 	@echo "make test        run the test suite"
 	@echo "make lint        ruff; make typecheck: mypy --strict"
 	@echo "make bench-detect  NAB detector benchmark (writes docs/benchmarks.md)"
+	@echo "make bench-fusion  incident fusion against a city's ground truth, ~1 min (writes docs/benchmarks.md)"
 	@echo "make bench       performance benchmarks of issue 8, < 20 min (writes docs/benchmarks.md)"
 
 $(VENV)/.installed: pyproject.toml
@@ -41,6 +42,9 @@ typecheck: setup
 
 bench-detect: setup
 	$(PY) benchmarks/nab.py --write-docs
+
+bench-fusion: setup system-packages
+	$(PY) benchmarks/bench_fusion.py --write-docs $(FUSION_ARGS)
 
 bench: setup system-packages
 	$(PY) benchmarks/run_all.py $(BENCH_ARGS)

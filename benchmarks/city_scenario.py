@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from lifeline import wire
 from lifeline.grades import Grade
 
-__all__ = ["City", "Event", "Message", "Scenario", "generate"]
+__all__ = ["City", "Event", "Message", "Scenario", "concurrent_pairs", "generate"]
 
 SEGMENTS = 6
 MANHOLES = 6
@@ -108,7 +108,7 @@ class Event:
     district: str
     start: float
     true: bool = True
-    devices: tuple[str, ...] = ()
+    where: int = 0  # segment (burst, leak) or first manhole (gas); 0 bridge, 5 tower
 
     @property
     def storm(self) -> bool:
@@ -286,43 +286,72 @@ PER_DISTRICT = (("burst", 2), ("leak", 1), ("gas_leak", 1), ("sewer_gas", 2), ("
                 ("flapping", 1), ("device_drop", 1))
 
 
+def _extent(kind: str, where: int) -> tuple[int, int]:
+    """The segments (water) or manholes (gas) an event's alerts come from; structures: which."""
+    if kind == "burst":
+        return where - 1, where + 1
+    if kind == "gas_leak":
+        return where, where + 2
+    return where, where
+
+
+def _place(kind: str, rng: random.Random) -> int:
+    if kind in ("burst", "leak"):
+        return rng.randint(1, SEGMENTS)
+    if kind == "gas_leak":
+        return rng.randint(1, MANHOLES - 2)
+    if kind == "sewer_gas":
+        return rng.randint(1, MANHOLES)
+    return 0 if kind == "drift" else 5  # the bridge, the tower (different zones: out of reach)
+
+
 def generate(seed: int = 1, districts: int = 4, hours: float = 12.0,
-             base: float = 1_800_000_000.0) -> Scenario:
+             base: float = 1_800_000_000.0, density: int = 1, concurrent: bool = True
+             ) -> Scenario:
     """A labelled scenario; message times are ``base`` + seconds into the scenario, and the
-    messages are in the order the hub receives them (``Message.arrival``)."""
+    messages are in the order the hub receives them (``Message.arrival``).
+
+    ``density`` multiplies the events per district. With ``concurrent``, events of one
+    family in one district may overlap in time when they are out of each other's reach
+    (two segments or manholes between them, or different structures); otherwise they keep
+    ``MARGIN_S`` apart in time whatever the place."""
     rng = random.Random(seed)
     city = build_city(districts)
     maker = _Maker(city, base, rng)
     events: list[Event] = []
-    busy: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    busy: dict[tuple[str, str], list[tuple[float, float, int, int]]] = {}
     used_devices: set[str] = set()
     span = hours * 3600
     for d in city.districts:
-        for kind, count in PER_DISTRICT:
-            for _ in range(count):
+        # the longest first: they are the hardest to fit between the others
+        for kind, count in sorted(PER_DISTRICT, key=lambda kc: -DURATION_S[kc[0]]):
+            for _ in range(count * density):
                 family, length = KIND_FAMILY[kind], DURATION_S[kind]
                 for _attempt in range(200):
                     start = rng.uniform(0, max(1.0, span - length))
+                    where = _place(kind, rng)
+                    lo, hi = _extent(kind, where)
                     slots = busy.setdefault((d, family), [])
                     if all(start + length + MARGIN_S < a or start > b + MARGIN_S
-                           for a, b in slots):
-                        slots.append((start, start + length))
+                           or (concurrent and (lo - b_hi >= 2 or a_lo - hi >= 2))
+                           for a, b, a_lo, b_hi in slots):
+                        slots.append((start, start + length, lo, hi))
                         break
                 else:
                     continue
                 events.append(Event(f"{kind}-{d}-{len(events) + 1}", kind, d, start,
-                                    true=kind != "sewer_gas"))
+                                    true=kind != "sewer_gas", where=where))
     scenario = Scenario(city, sorted(events, key=lambda e: e.start))
     for e in scenario.events:
         d = e.district
         if e.kind == "burst":
-            scenario.messages.extend(_burst(maker, e, rng.randint(1, SEGMENTS)))
+            scenario.messages.extend(_burst(maker, e, e.where))
         elif e.kind == "leak":
-            scenario.messages.extend(_leak(maker, e, rng.randint(1, SEGMENTS)))
+            scenario.messages.extend(_leak(maker, e, e.where))
         elif e.kind == "gas_leak":
-            scenario.messages.extend(_gas_leak(maker, e, rng.randint(1, MANHOLES - 2)))
+            scenario.messages.extend(_gas_leak(maker, e, e.where))
         elif e.kind == "sewer_gas":
-            scenario.messages.extend(_sewer_gas(maker, e, rng.randint(1, MANHOLES)))
+            scenario.messages.extend(_sewer_gas(maker, e, e.where))
         elif e.kind == "drift":
             scenario.messages.extend(_drift(maker, e, "bridge"))
         elif e.kind == "flapping":
@@ -332,8 +361,18 @@ def generate(seed: int = 1, districts: int = 4, hours: float = 12.0,
                              if n.startswith(("dma-", "s-")) and f"-{d}-" in n
                              and n not in used_devices and "tower-crack" not in n
                              and "bridge-tilt" not in n)
+            if not choices:
+                continue
             device = rng.choice(choices)
             used_devices.add(device)
             scenario.messages.extend(_device_drop(maker, e, device))
     scenario.messages.sort(key=lambda msg: (msg.arrival, msg.ts))
     return scenario
+
+
+def concurrent_pairs(scenario: Scenario) -> int:
+    """Pairs of events of one family in one district whose spans overlap in time."""
+    events = scenario.events
+    return sum(1 for i, a in enumerate(events) for b in events[i + 1:]
+               if a.district == b.district and KIND_FAMILY[a.kind] == KIND_FAMILY[b.kind]
+               and b.start < a.start + DURATION_S[a.kind] and a.start < b.start + DURATION_S[b.kind])
