@@ -120,3 +120,51 @@ def test_fast_stationary_noise_is_not_an_event() -> None:
 def test_fast_channel_still_sees_a_real_step() -> None:
     # Given the same channel stepping up by ten sigma half way, Then it alarms
     assert _alarm_episodes(10.0, 1800.0, step=10.0) >= 1
+
+
+def _run_of_high_readings_after(spike: bool) -> tuple[float, float]:
+    """The default detector on uniform noise in [10, 10.4], a minute apart: optionally a spike to
+    11 at reading 1000, then at 1200 a run of 15 readings at 10.39 (inside the range every
+    reading has covered, but a level the channel has not held). Returns the spike's score and
+    the run's highest score."""
+    detector = make_detector(DEFAULT_DETECTOR, {})
+    rng = random.Random(7)
+    spike_score, run_peak = 0.0, 0.0
+    for i in range(1215):
+        value = 10.0 + rng.uniform(0.0, 0.4)
+        if spike and i == 1000:
+            value = 11.0
+        if i >= 1200:
+            value = 10.39
+        score = detector.update(value, 1.7e9 + 60.0 * i)
+        if i == 1000:
+            spike_score = score
+        if i >= 1200:
+            run_peak = max(run_peak, score)
+    return spike_score, run_peak
+
+
+def test_an_alert_on_one_view_does_not_blunt_the_others() -> None:
+    # Given a spike that alerts on the reading's own range
+    spike_score, after_spike = _run_of_high_readings_after(spike=True)
+    assert spike_score >= 0.9
+    # When, 200 readings later, the level shifts inside that range
+    _, without_spike = _run_of_high_readings_after(spike=False)
+    # Then it alerts exactly as it would have without the spike: the recovery tolerance raised
+    # by the spike belongs to the view that alerted
+    assert without_spike >= 0.9
+    assert after_spike == pytest.approx(without_spike, abs=0.01)
+
+
+def test_a_checkpoint_from_before_per_view_recovery_restores() -> None:
+    # Given a checkpoint written when the recovery tolerance was one number for every view
+    detector = make_detector(DEFAULT_DETECTOR, {})
+    run(detector, stream())
+    old = detector.state()
+    del old["boosts"]
+    old["boost"] = 0.05
+    # When a fresh detector restores it, Then it carries on, every view's tolerance raised alike
+    fresh = make_detector(DEFAULT_DETECTOR, detector.params())
+    fresh.restore(old)
+    assert fresh.state()["boosts"] == [0.05] * 4
+    assert all(0.0 <= s <= 1.0 for s in run(fresh, stream(seed=3)))
