@@ -234,7 +234,8 @@ class Fusion:
             confirmed=assessment.confirmed, latched=assessment.latched))
         changes: list[Change] = [Opened(incident, alert=alert)]
         if incident.confirmed:
-            changes.append(Confirmed(incident, why="; ".join(assessment.reasons[1:])))
+            changes.append(Confirmed(incident, why="; ".join(assessment.reasons[1:])
+                                     or _CONFIRMED_ALONE.get(hazard, "")))
         return changes
 
     def _merge(self, survivor: Incident, other: Incident, now: float,
@@ -369,6 +370,8 @@ class Fusion:
 
 
 _STATUS_SUFFIX = "/status/state"
+# why an incident of these hazards is confirmed by its first alert
+_CONFIRMED_ALONE = {MAINTENANCE_HAZARD: "a sensor fault is maintenance work on its own"}
 
 
 def _status_key(status: Status) -> str:

@@ -156,6 +156,13 @@ def test_sensor_faults_from_an_outage_arriving_after_the_device_is_back_join_its
     assert isinstance(after[0], Opened) and after[0].incident.hazard == "maintenance"
 
 
+def test_a_sensor_fault_is_confirmed_maintenance_with_a_reason() -> None:
+    fusion = Fusion(CONFIG)
+    changes = fusion.alert(alert(0, "east", "edge-9", reason=Reason.SENSOR_FAULT), now=T0)
+    assert [type(c) for c in changes] == [Opened, Confirmed]
+    assert isinstance(changes[1], Confirmed) and "maintenance" in changes[1].why
+
+
 def test_maintenance_never_becomes_a_hazard_even_corroborated() -> None:
     fusion, _ = feed([alert(0, "main-1", f"w{n}", reason=Reason.SENSOR_FAULT) for n in range(4)])
     assert {i.hazard for i in fusion.incidents} == {"maintenance"}
