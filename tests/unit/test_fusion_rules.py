@@ -156,6 +156,18 @@ def test_sensor_faults_from_an_outage_arriving_after_the_device_is_back_join_its
     assert isinstance(after[0], Opened) and after[0].incident.hazard == "maintenance"
 
 
+def test_an_outage_still_absorbs_its_backlog_after_a_hub_restart() -> None:
+    # Given a device's outage, over before the hub restarts (rebuilt from its incidents)
+    before = Fusion(CONFIG)
+    before.status(Status(device="edge-9", zone="east", state="offline", ts=T0 + 30), T0 + 31)
+    before.status(Status(device="edge-9", zone="east", state="online", ts=T0 + 1800), T0 + 1801)
+    after = Fusion(CONFIG, incidents=before.incidents)
+    # When its backlog of sensor faults arrives
+    [joined] = after.alert(alert(40, "east", "edge-9", reason=Reason.SENSOR_FAULT), now=T0 + 1900)
+    # Then it joins the outage
+    assert isinstance(joined, Joined) and joined.incident.hazard == "device"
+
+
 def test_a_sensor_fault_is_confirmed_maintenance_with_a_reason() -> None:
     fusion = Fusion(CONFIG)
     changes = fusion.alert(alert(0, "east", "edge-9", reason=Reason.SENSOR_FAULT), now=T0)
