@@ -39,7 +39,7 @@ BEGIN, END = "<!-- nab:begin -->", "<!-- nab:end -->"
 PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
 # Configurations worth a row of their own: (label, detector, params, the decider's min_readings).
 VARIANTS: tuple[tuple[str, str, dict[str, Any], int], ...] = (
-    ("profile_novelty, hold=true excursion=2 with min_readings=2 (the previous default)",
+    ("profile_novelty, hold=true excursion=2 with min_readings=2 (the previous pairing)",
      "profile_novelty", {"hold": True, "excursion": 2}, 2),
 )
 TIMING_FILES = 8  # series timed per detector, in this process, after the scoring run
