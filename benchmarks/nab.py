@@ -188,8 +188,8 @@ def write_docs(path: Path, command: str, table: str, files: int, rows: int) -> N
         "Columns: NAB normalized score per profile at the corpus-optimal threshold t; the standard "
         "profile at the detector's shipped alert threshold (what the agent uses); the standard profile "
         "counting only the rows where the agent's decider (edge/decide.py, default settings: "
-        f"min_readings {DetectionConfig().min_readings} unless the row says otherwise, hysteresis, cool-down) "
-        "raises an anomaly alert, "
+        f"min_readings {DetectionConfig().min_readings} unless the row says otherwise, hysteresis, "
+        "cool-down) raises an anomaly alert, "
         "i.e. what an operator gets; median CPU µs per `update()`, "
         "timed in one process; ratios of the standard score against the baselines. "
         "See docs/detectors.md for what the detectors do.",

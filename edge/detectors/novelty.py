@@ -8,8 +8,8 @@ forever, and scores how far a reading goes beyond it, as a fraction of the range
 steep logistic centred at ``tolerance``.
 
 After a crossing of ``alert_threshold`` the crossing score is held for ``hold`` readings (set it
-to the decider's ``min_readings``, default 1, so the decider sees them in a row), then muted for ``refractory`` readings:
-one event gives one alert, not a storm of them while the level settles.
+to the decider's ``min_readings``, default 1, so the decider sees them in a row), then muted for
+``refractory`` readings: one event gives one alert, not a storm of them while the level settles.
 """
 
 from __future__ import annotations

@@ -72,3 +72,31 @@ def test_limit_takes_precedence_over_anomaly_for_the_same_reading() -> None:
     decider.decide(0.0, 300.0, 0.99)
     decision = decider.decide(1.0, 200.0, 0.99)
     assert decision is not None and decision.reason is Reason.LIMIT
+
+
+@pytest.mark.parametrize(
+    ("detection", "params"),
+    [(DetectionConfig(), {}),  # the shipped pairing: min_readings 1, one reading per event
+     (DetectionConfig(min_readings=2), {"hold": True, "excursion": 2})],  # the documented alternative
+    ids=["defaults", "min_readings-2-with-hold"],
+)
+def test_the_default_detector_and_decider_turn_a_one_reading_spike_into_one_alert(
+        detection: DetectionConfig, params: dict[str, object]) -> None:
+    import random
+
+    from edge.detectors import DEFAULT_DETECTOR, make_detector
+
+    # Given the default detector warmed up on a noisy level, one reading a minute
+    detector = make_detector(DEFAULT_DETECTOR, params)
+    decider = ChannelDecider(ChannelConfig(name="p"), detection)
+    rng = random.Random(3)
+    alerts = []
+    for i in range(1000):
+        # When one reading spikes far out of the usual range
+        value = 40.0 if i == 800 else rng.uniform(9.0, 11.0)
+        ts = 1.7e9 + 60.0 * i
+        decision = decider.decide(ts, value, detector.update(value, ts))
+        if decision is not None and i >= 790:
+            alerts.append((i, decision.reason))
+    # Then the decider raises exactly one anomaly alert for it, at the spike or the reading after
+    assert alerts in ([(800, Reason.ANOMALY)], [(801, Reason.ANOMALY)])
