@@ -355,7 +355,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--hours", type=float, default=24.0, help="simulated hours per seed")
     parser.add_argument("--density", type=int, default=3,
                         help="events per district per kind, times the scenario's base counts")
-    parser.add_argument("--jitter", type=float, default=600.0,
+    parser.add_argument("--jitter", type=float, default=3600.0,
                         help="the out-of-order run delays each alert by up to this many seconds")
     parser.add_argument("--in-process", action="store_true",
                         help="replay through the hub's ingest in this process (no broker, no hub "
