@@ -96,7 +96,8 @@ def read_incidents(store: Store, scenario: Scenario) -> list[Found]:
         if incident.hazard == "device":  # a device incident holds the offline status too
             labels.update(drop_of[d] for d in incident.devices if d in drop_of)
         found.append(Found(incident.label, incident.hazard, labels, incident.confirmed,
-                           incident.opened_at, confirmed_ts.get(incident.id)))
+                           incident.opened_at, confirmed_ts.get(incident.id),
+                           incident.grade.label, incident.flapping))
     return found
 
 
@@ -141,6 +142,7 @@ def replay_in_process(scenario: Scenario, workdir: Path) -> Replay:
     from hub.config import load_hub_config
     from hub.ingest import Ingest
 
+    workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "hub.toml"
     config_path.write_text(scenario.city.hub_toml(1883, "bench-fusion", store="hub.db"))
     config = load_hub_config(config_path)
@@ -326,6 +328,20 @@ def report(runs: dict[str, Score], naive: Score, per_alert: Score, jitter_s: flo
                      "hub, out of order: in one incident", "hub: alerts : incidents",
                      "naive: in one incident", "naive: alerts : incidents",
                      "reading time from first alert to confirmation (median)"], rows), ""]
+    rows = []
+    for kind, counts in sorted(hub.graded.items()):
+        grades = ", ".join(f"{g} {counts[f'grade {g}']}" for g in ("red", "orange", "yellow",
+                                                                    "blue")
+                           if counts[f"grade {g}"])
+        rows.append([kind, counts["events"], f"{counts['confirmed']}/{counts['events']}",
+                     f"{counts['flapping']}/{counts['events']}", grades])
+    lines += ["How the hub graded each event's incident (in order; `sewer_gas` is the false "
+              "alarm):", "",
+              table(["event", "events", "confirmed", "flapping", "grade"], rows), "",
+              "The city's rules (`City.hub_toml`): a burst is red by its signature (pressure "
+              "and flow) and corroboration and latches; a single-device leak is confirmed once "
+              "it has lasted 15 min and graded up after 2 h, drift after 1 h; a toggling crack "
+              "meter is flagged flapping; a sewer-gas blip stays blue and unconfirmed.", ""]
     lat = hub.latency_s + late.latency_s
     if lat:
         lines.append(

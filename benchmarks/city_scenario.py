@@ -83,6 +83,7 @@ max_span_s = 43200
 reach = "neighbours"
 sensor_window_s = 3600
 corroborate_devices = 2
+escalate_after_s = 7200
 signature = ["water.pressure", "water.flow"]
 absorb_downstream = true
 

@@ -41,6 +41,8 @@ class Found:
     confirmed: bool = False
     opened_at: float | None = None    # wall time (hub clock)
     confirmed_ts: float | None = None  # reading time of the alert that confirmed it
+    grade: str = ""
+    flapping: bool = False
 
     @property
     def size(self) -> int:
@@ -65,6 +67,7 @@ class Score:
     latency_s: list[float]
     to_confirm_s: dict[str, list[float]]
     per_kind: dict[str, tuple[int, int, int, int]]  # events, exactly one, alerts, incidents
+    graded: dict[str, Counter[str]]  # kind -> events, confirmed, flapping, "grade <g>" of its incident
     split: list[str]                                 # labels of true events not in one incident
     mixed_ids: list[str]
 
@@ -137,21 +140,27 @@ def score(scenario: Scenario, incidents: Sequence[Found],
         confirmed = [i.confirmed_ts for i in mine if i.confirmed_ts is not None]
         if confirmed:
             to_confirm[e.kind].append(max(0.0, min(confirmed) - first_ts[e.label]))
+    graded: dict[str, Counter[str]] = defaultdict(Counter)
+    for e in scenario.events:  # false alarms too: were they confirmed?
+        if not holders[e.label]:
+            continue
+        main = max(holders[e.label], key=lambda i: (i.labels[e.label], i.id))
+        graded[e.kind].update({"events": 1, "confirmed": int(main.confirmed),
+                               "flapping": int(main.flapping), f"grade {main.grade}": 1})
     mixed = [i for i in incidents if len(i.labels) > 1]
     confirmed_incidents = [i for i in incidents if i.confirmed]
     return Score(
         true_events=len(true_events),
         false_events=sum(1 for e in scenario.events if not e.true and alerts_of[e.label]),
-        exactly_one=sum(len(holders[e.label]) == 1
-                                                      for e in true_events),
+        exactly_one=sum(len(holders[e.label]) == 1 for e in true_events),
         detected=len(set(owner.values())), incidents=len(incidents), mixed=len(mixed),
         true_positive=len(owner), confirmed=len(confirmed_incidents),
         confirmed_true=sum(i.id in owner for i in confirmed_incidents),
         storm_alerts=storm_alerts, storm_incidents=storm_incidents,
         worst_storm=worst if storm_incidents else 0.0,
         alerts=sum(alerts_of.values()), latency_s=latency, to_confirm_s=dict(to_confirm),
-        per_kind={k: (v[0], v[1], v[2], v[3]) for k, v in per_kind.items()}, split=split,
-        mixed_ids=[f"{i.id}: {dict(i.labels)}" for i in mixed])
+        per_kind={k: (v[0], v[1], v[2], v[3]) for k, v in per_kind.items()},
+        graded=dict(graded), split=split, mixed_ids=[f"{i.id}: {dict(i.labels)}" for i in mixed])
 
 
 # -- baselines (on the scenario's messages, no hub) -----------------------------------
@@ -197,7 +206,10 @@ def combine(scores: Sequence[Score]) -> Score:
     """Sum the counts of several runs (seeds) into one score."""
     per_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     to_confirm: dict[str, list[float]] = defaultdict(list)
+    graded: dict[str, Counter[str]] = defaultdict(Counter)
     for s in scores:
+        for kind, counts in s.graded.items():
+            graded[kind].update(counts)
         for kind, row in s.per_kind.items():
             per_kind[kind] = [a + b for a, b in zip(per_kind[kind], row, strict=True)]
         for kind, values in s.to_confirm_s.items():
@@ -216,6 +228,6 @@ def combine(scores: Sequence[Score]) -> Score:
         worst_storm=min(storms) if storms else 0.0, alerts=sum(s.alerts for s in scores),
         latency_s=[v for s in scores for v in s.latency_s], to_confirm_s=dict(to_confirm),
         per_kind={k: (v[0], v[1], v[2], v[3]) for k, v in per_kind.items()},
-        split=[x for s in scores for x in s.split],
+        graded=dict(graded), split=[x for s in scores for x in s.split],
         mixed_ids=[x for s in scores for x in s.mixed_ids])
 
