@@ -2,9 +2,11 @@
 
 One writer (``lifeline-hub run``) and any number of readers (``incidents``,
 ``tail``) in other processes: WAL mode lets readers work while the hub writes.
-``synchronous=NORMAL`` in WAL mode keeps the database consistent on power loss
-and may lose only the last transactions -- which the broker redelivers, because
-the hub acknowledges a message only after its transaction has committed.
+``synchronous=FULL``: a committed batch is on disk before the hub acknowledges
+it to the broker and tells the edge to forget it, so a power cut cannot lose
+an alert that exists nowhere else any more (NORMAL could lose the last
+transactions, already acknowledged: nobody would redeliver them). Batching
+keeps this to one fsync per batch.
 
 Times are epoch seconds (REAL); they are shown as ISO 8601 UTC. The ``events``
 table is the feed ``tail`` follows: one row per incident change, ids increasing.
@@ -201,7 +203,7 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA busy_timeout=5000")
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:

@@ -34,7 +34,9 @@ INCIDENT_TOPIC = f"{TOPIC_ROOT}/hub/incident"
 MAX_PAYLOAD_BYTES = 65_536
 MAX_CONTEXT_VALUES = 64
 MAX_TEXT = 256
+MAX_SEQ = 2**63 - 1  # SQLite's INTEGER: a larger seq could never be stored
 FAMILIES = ("water", "gas", "structure")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -138,8 +140,8 @@ class Alert:
             raise WireError("missing_field", "value may be null only for sensor_fault alerts")
         if not 0.0 <= self.score <= 1.0:
             raise WireError("bad_value", f"score {self.score!r} is outside [0, 1]")
-        if self.seq < 0:
-            raise WireError("bad_value", f"seq {self.seq} is negative")
+        if not 0 <= self.seq <= MAX_SEQ:
+            raise WireError("bad_value", f"seq {self.seq} is outside 0..2^63-1")
         if len(self.context) > MAX_CONTEXT_VALUES:
             raise WireError("too_large", f"context has {len(self.context)} values, "
                             f"at most {MAX_CONTEXT_VALUES} allowed")
@@ -239,6 +241,12 @@ def _load_object(payload: bytes) -> dict[str, Any]:
         raise WireError("not_json", f"payload is not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise WireError("not_object", f"payload is a JSON {type(data).__name__}, not an object")
+    if _SURROGATE_ESCAPE.search(payload):  # rare: only then pay for the full check
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise WireError("bad_value", "a string holds a lone UTF-16 surrogate "
+                            "(not text; it could never be stored or forwarded)") from exc
     version = data.get("v")
     if version != SCHEMA_VERSION or isinstance(version, bool):
         raise WireError("schema_version", f"schema version {version!r} is not {SCHEMA_VERSION}")

@@ -32,8 +32,7 @@ TOPIC = wire.alert_topic(DEVICE)
 # the hub's counters (and its stats line) without bound.
 REASONS = {"bad_timestamp", "bad_topic", "bad_type", "bad_value", "device_mismatch", "malformed",
            "missing_field", "not_json", "not_object", "schema_version", "too_large"}
-# 64-bit integers only: a larger seq is the known gap of the xfail test at the end of this file
-JSON = st.recursive(st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats()
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats()
                     | st.text(max_size=20),
                     lambda inner: st.lists(inner, max_size=4)
                     | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=10)
@@ -219,18 +218,9 @@ def test_counters_and_warnings_stay_bounded_under_a_flood(ingest: Ingest,
     assert set(ingest.counters.invalid) <= REASONS
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product gap, not fixed here (lifeline/wire.py, hub/ingest.py are outside this change): a "
-    "seq beyond SQLite's 64-bit INTEGER passes validation and raises OverflowError from "
-    "Store.add_alert; the batch rolls back unacked, the hub exits, the broker redelivers the "
-    "same message after the restart: a poison message stops ingest for everyone"))
 def test_a_seq_beyond_64_bits_is_refused_not_fatal(ingest: Ingest) -> None:
     assert_all_refused(ingest, [payload(seq=2**63)])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product gap, not fixed here (lifeline/wire.py, hub/ingest.py are outside this change): a "
-    "lone UTF-16 surrogate escape (\\ud800) in a string decodes, then wire.encode raises "
-    "UnicodeEncodeError in Ingest._one outside the WireError guard; same poison-message stop"))
 def test_a_lone_surrogate_in_a_string_is_refused_not_fatal(ingest: Ingest) -> None:
     assert_all_refused(ingest, [payload(message="\ud800")])
