@@ -31,6 +31,7 @@ from benchmarks.bench_edge import AlertWatch, start_agent  # noqa: E402
 from benchmarks.bench_hub import HubProcess  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     Pty,
+    Target,
     command_line,
     console_script,
     edge_toml,
@@ -41,7 +42,7 @@ from benchmarks.common import (  # noqa: E402
     start_broker,
     stop,
     table,
-    verdict,
+    targets_table,
     workdir,
     write_section,
 )
@@ -92,7 +93,7 @@ def follow_tail(process: subprocess.Popen[bytes], seen: dict[int, float]) -> Non
             seen.setdefault(index, now)
 
 
-def run(events: int, gap_s: float) -> tuple[str, dict[str, float]]:
+def run(events: int, gap_s: float) -> str:
     wd = workdir("e2e")
     broker = start_broker(wd)
     hub = HubProcess(wd, broker.port)
@@ -145,23 +146,37 @@ def run(events: int, gap_s: float) -> tuple[str, dict[str, float]]:
         broker.stop()
         pty.close()
     rows = []
-    figures: dict[str, float] = {}
-    base = 0.0
-    for label, seen, target in (
+    targets = []
+    base = (0.0, 0.0)
+    for label, seen, what in (
             ("alert on the broker (bare paho subscriber)", on_broker, ""),
-            ("incident change committed (events feed, polled every 2 ms)", via_store, "p99 ≤ 250 ms"),
-            ("line printed by `lifeline-hub tail --json`", via_tail, "p99 ≤ 250 ms")):
+            ("incident change committed (events feed, polled every 2 ms)", via_store,
+             "committed"),
+            ("line printed by `lifeline-hub tail --json`", via_tail, "printed by `tail`")):
         lat = [1000 * (seen[i] - t) for i, t in sent.items() if i in seen]
         p50, p99 = percentile(lat, 50), percentile(lat, 99)
-        figures[label] = p99
-        base = base or p50
+        base = base if base[0] else (p50, p99)
         rows.append([label, f"{len(lat):,}/{len(sent):,}", f"{p50:.1f}", f"{p99:.1f}",
-                     f"{max(lat, default=float('nan')):.1f}", ratio(p50, base),
-                     f"{target}: {verdict(p99 <= 250 and len(lat) == len(sent))}" if target else ""])
-    text = (f"{events:,} limit crossings written to one sensor's pty; each timed from the write.\n\n"
-            + table(["pty write →", "seen", "p50 ms", "p99 ms", "max ms", "p50 vs broker", "target"],
-                    rows))
-    return text, figures
+                     f"{max(lat, default=float('nan')):.1f}", ratio(p50, base[0]),
+                     ratio(p99, base[1])])
+        if what:
+            complete = len(lat) == len(sent)
+            targets += [
+                Target(f"end to end, pty write → {what}, p50", f"{p50:.1f} ms",
+                       f"pty → broker p50 {base[0]:.1f} ms", ratio(p50, base[0]),
+                       "reported", None),
+                Target(f"end to end, pty write → {what}, p99", f"{p99:.1f} ms",
+                       f"pty → broker p99 {base[1]:.1f} ms; limit 250 ms",
+                       f"{ratio(p99, base[1])} broker; {ratio(p99, 250)} limit", "≤ 250 ms",
+                       p99 <= 250 and complete,
+                       "" if complete else f"{len(sent) - len(lat):,} never seen")]
+    text = (f"{events:,} limit crossings written to one sensor's pty; each timed from the write. "
+            "The edge's share is the broker row; the hub's is the difference to the committed "
+            "row; `tail` adds its 50 ms poll.\n\n"
+            + targets_table(targets) + "\n\n"
+            + table(["pty write →", "seen", "p50 ms", "p99 ms", "max ms", "p50 vs broker",
+                     "p99 vs broker"], rows))
+    return text
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -176,7 +191,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     command = command_line(None if argv is None else ["benchmarks/bench_e2e.py", *argv])
-    text, _ = run(args.events, args.gap_ms / 1000)
+    text = run(args.events, args.gap_ms / 1000)
     body = header("End to end: sensor reading to incident", command) + "\n" + text
     print(body)
     if args.write_docs:

@@ -58,8 +58,26 @@ def cpu_model() -> str:
 
 
 def machine() -> str:
-    return (f"{os.cpu_count()} CPU(s) (nproc), {cpu_model()}, Python {platform.python_version()}, "
-            f"Linux {platform.release()}")
+    nproc = len(os.sched_getaffinity(0))
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"{nproc} CPU(s) (nproc), {cpu_model()}, Python {platform.python_version()}, "
+            f"Linux {platform.release()}; load average at start {load}")
+
+
+def code_version() -> str:
+    """The commit measured, and the product files others had changed but not yet committed
+    (the working tree is shared: those changes are in the figures too)."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                                  check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", "edge", "hub", "lifeline"
+                                      ).splitlines() if line[3:].endswith(".py")]
+    return f"commit {commit}" + (f" plus uncommitted changes to {', '.join(dirty)}"
+                                 if dirty else "")
 
 
 def now_utc() -> str:
@@ -73,7 +91,8 @@ def command_line(argv: Sequence[str] | None = None) -> str:
 
 
 def header(title: str, command: str) -> str:
-    return (f"## {title}\n\nCommand: `{command}`  \nMachine: {machine()}  \nDate: {now_utc()}\n")
+    return (f"## {title}\n\nCommand: `{command}`  \nMachine: {machine()}  \nDate: {now_utc()}  "
+            f"\nCode: {code_version()}\n\n{SHARED_NOTE}\n")
 
 
 def write_section(name: str, body: str, path: Path = DOCS) -> None:
@@ -104,6 +123,59 @@ def ratio(value: float, baseline: float) -> str:
 
 def verdict(met: bool) -> str:
     return "**met**" if met else "**missed**"
+
+
+# -- the targets of issue 8, one row each --------------------------------------------------
+TARGET_HEADERS = ("figure", "value", "baseline or limit (same run)", "ratio", "target", "verdict")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One figure against its target: the value, its baseline or limit from the same run,
+    the ratio between them, and whether the issue's target is met (None: no target, or not
+    measured; ``note`` then says which)."""
+
+    figure: str
+    value: str
+    baseline: str
+    ratio: str
+    target: str
+    met: bool | None
+    note: str = ""
+
+    def cells(self) -> list[str]:
+        if self.met is None:
+            outcome = self.note or "reported (no target)"
+        else:
+            outcome = verdict(self.met) + (f" ({self.note})" if self.note else "")
+        return [self.figure, self.value, self.baseline, self.ratio, self.target, outcome]
+
+
+def targets_table(targets: Sequence[Target]) -> str:
+    """The section's verdicts in one table; ``run_all.py`` collects these rows (by header)."""
+    return "#### Targets\n\n" + table(TARGET_HEADERS, [t.cells() for t in targets])
+
+
+def target_rows(text: str) -> list[list[str]]:
+    """The rows of every targets table in ``text`` (the inverse of ``targets_table``)."""
+    head = "| " + " | ".join(TARGET_HEADERS) + " |"
+    rows: list[list[str]] = []
+    inside = False
+    for line in text.splitlines():
+        if line.strip() == head:
+            inside = True
+        elif inside and line.startswith("|---"):
+            continue
+        elif inside and line.startswith("|"):
+            rows.append([c.strip() for c in line.strip().strip("|").split(" | ")])
+        else:
+            inside = False
+    return rows
+
+
+SHARED_NOTE = ("The machine was shared with other engineers running test suites during the "
+               "run, so absolute figures are noisy; each is therefore quoted beside a baseline "
+               "or limit measured in the same run, and as a ratio to it.")
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -168,8 +240,66 @@ class Sampler:
         return max((s[2] for s in self.samples), default=0.0)
 
 
+# -- profiling: LIFELINE_BENCH_PROFILE=<dir> runs each product process under py-spy -------------
+PROFILE_DIR = os.environ.get("LIFELINE_BENCH_PROFILE")
+
+
+def profiled(argv: Sequence[str], name: str) -> list[str]:
+    """``argv`` under ``py-spy record`` (raw collapsed stacks in PROFILE_DIR) when profiling.
+
+    The figures of a profiled run are not the benchmark's: py-spy takes CPU of its own.
+    """
+    if not PROFILE_DIR:
+        return list(argv)
+    Path(PROFILE_DIR).mkdir(parents=True, exist_ok=True)
+    out = Path(PROFILE_DIR) / f"{name}-{time.strftime('%H%M%S')}-{os.getpid()}.txt"
+    log(f"profiling {name} with py-spy into {out}")
+    return [console_script("py-spy"), "record", "--format", "raw", "--nonblocking", "--rate",
+            "250", "--threads", "-o", str(out), "--", *argv]
+
+
+def real_pid(process: subprocess.Popen[bytes]) -> int:
+    """The product process: ``process`` itself, or py-spy's child when profiling."""
+    if not str(process.args[0]).endswith("py-spy"):  # type: ignore[index]
+        return process.pid
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for task in Path(f"/proc/{process.pid}/task").glob("*"):
+            children = (task / "children").read_text().split()
+            if children:
+                return int(children[0])
+        time.sleep(0.01)
+    raise RuntimeError("py-spy started no child process")
+
+
+def top_frames(raw: Path, count: int = 15) -> str:
+    """The functions with the most samples in a py-spy raw profile: self and inclusive."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        frames = [f for f in stack.split(";") if f and not f.startswith("thread (")]
+        if not frames or not n.isdigit():
+            continue
+        total += int(n)
+        own[frames[-1]] = own.get(frames[-1], 0) + int(n)
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + int(n)
+    def fmt(d: dict[str, int]) -> str:
+        return "\n".join(f"  {100 * v / total:5.1f}%  {k}"
+                         for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:count])
+    return f"{raw.name}: {total} samples\nself:\n{fmt(own)}\ninclusive:\n{fmt(inclusive)}"
+
+
 def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
     """SIGTERM, then SIGKILL if it does not exit in time; returns the exit status."""
+    if process.poll() is None and str(process.args[0]).endswith("py-spy"):  # type: ignore[index]
+        try:  # profiling: stop the product process; py-spy writes its profile and exits
+            os.kill(real_pid(process), signal.SIGTERM)
+            process.wait(timeout=timeout + 20)
+        except (OSError, RuntimeError, subprocess.TimeoutExpired):
+            pass
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
