@@ -35,7 +35,9 @@ class MqttLink:
         self.connected = threading.Event()
         self.generation = 0  # bumped on every successful connect
         self.acks: queue.Queue[tuple[str, ...]] = queue.Queue()
-        self.counters: dict[str, int] = {"published": 0, "connects": 0, "bad_acks": 0}
+        self.counters: dict[str, int] = {"published": 0, "connects": 0, "bad_acks": 0,
+                                         "connect_failures": 0}
+        self._failing = 0  # connection attempts failed since the last success
         self.status_source: Any = None  # callable -> (sensors, outbox depth, counters)
         device = config.device
         client_id = config.mqtt.client_id or f"lifeline-edge-{device.id}"
@@ -48,6 +50,7 @@ class MqttLink:
         self.client.max_queued_messages_set(0)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_message = self._on_message
         # TLS and credentials; a bad key or password file is a ConfigError (exit 2)
         mqtt_security.apply(self.client, config.mqtt.security)
@@ -112,12 +115,27 @@ class MqttLink:
                       reason_code)
             return
         self.counters["connects"] += 1
+        self._failing = 0
         log.info("connected to broker %s:%d device=%s session_present=%s", self.config.mqtt.host,
                  self.config.mqtt.port, self.config.device.id, flags.session_present)
         client.subscribe(wire.ack_topic(self.config.device.id), qos=1)
         self.publish_status(tuple(s.id for s in self.config.sensors))
         self.generation += 1
         self.connected.set()
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        """TCP or TLS failed before any CONNACK (refused, unreachable, certificate not
+        verified): paho retries with backoff and says nothing, so say it -- on the 1st,
+        2nd, 4th, 8th ... failure in a row, not every retry."""
+        self.counters["connect_failures"] += 1
+        self._failing += 1
+        failures = self._failing
+        if failures & (failures - 1) == 0:
+            mqtt_config = self.config.mqtt
+            log.warning("cannot connect to broker %s:%d device=%s (%d failure(s) in a row; TCP "
+                        "refused or unreachable, or the TLS handshake failed: check host, port, "
+                        "ca_file and that the broker speaks TLS there); retrying",
+                        mqtt_config.host, mqtt_config.port, self.config.device.id, failures)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
                        reason_code: ReasonCode, properties: Properties | None) -> None:
