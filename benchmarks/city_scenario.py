@@ -3,7 +3,7 @@
 Each district has a water main of ``segments`` segments in a row (neighbours),
 district-metered areas (DMAs) downstream of every second segment, a street of
 gas manholes 100 m apart (neighbours, with coordinates), and two structures (a
-bridge and a building, two devices each). ``generate(seed, districts, hours)``
+bridge and a tower, two devices each). ``generate(seed, districts, hours)``
 schedules events on it and turns them into the messages edge devices would
 send -- alerts with reading times, and device statuses -- each labelled with
 the event that caused it:
@@ -23,9 +23,14 @@ device_drop yes   a device's sensors go silent (sensor_fault), its last will say
                   cut off arrives from its backlog after it is back
 =========  =====  ==================================================================
 
-Events of the same family in the same district never overlap in time (a margin
-of ``window_s`` either side), so any incident mixing two labels is fusion's
-fault; events of different families overlap freely.
+Events of the same family in the same district either keep ``MARGIN_S`` apart
+in time or, with ``concurrent`` (the default), are out of each other's reach:
+two segments or manholes between them (so 200 m apart, beyond the gas rule's
+150 m), or different structures. Any incident mixing two labels is therefore
+fusion's fault; events of different families overlap freely. ``density``
+multiplies the events per district. ``City.hub_toml`` writes the hub.toml the
+city runs with: its zones, neighbours, downstream DMAs, device positions and
+one correlation rule per family.
 """
 
 from __future__ import annotations
