@@ -10,16 +10,18 @@ so a config and its store travel together whatever the working directory.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from hub.topology import REACHES, Topology, Zone
 from lifeline.grades import GRADE_NAMES, Grade
 from lifeline.mqtt_security import MqttSecurity, parse_security, plain_loopback
 from lifeline.tomlconfig import Section, raise_if_problems, root
-from lifeline.wire import FAMILIES
+from lifeline.wire import FAMILIES, family_of
 
 __all__ = ["FusionConfig", "HubConfig", "MqttConfig", "RouteConfig", "RoutingConfig",
            "RuleConfig", "SecurityConfig", "StoreConfig", "load_hub_config"]
@@ -64,6 +66,8 @@ class RuleConfig:
     corroborate_devices: int = 2
     signature: tuple[str, ...] = ()
     escalate_after_s: float = 0.0
+    # kind -> units per minute toward danger: positive rising, negative falling (sorted pairs)
+    escalate_rate: tuple[tuple[str, float], ...] = ()
     growth_devices: int = 0
     confirm_after_s: float = 900.0
     absorb_downstream: bool = False
@@ -160,7 +164,41 @@ def _store(section: Section, base: Path) -> StoreConfig:
     return StoreConfig(path=path if path.is_absolute() else base / path)
 
 
-def _rule(section: Section) -> RuleConfig:
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``{water = {pressure = 1}}`` -> ``[("water.pressure", 1)]``: an unquoted dotted key in
+    TOML is a nested table, so ``water.pressure = -20`` and ``"water.pressure" = -20`` agree."""
+    out: list[tuple[str, Any]] = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.extend(_flatten(value, f"{prefix}{key}."))
+        else:
+            out.append((f"{prefix}{key}", value))
+    return out
+
+
+def _rates(parent: Section, family: str) -> tuple[tuple[str, float], ...]:
+    """``escalate_rate``: a table of kind -> units per minute toward danger (signed)."""
+    table = parent.section("escalate_rate", required=False)
+    rates: list[tuple[str, float]] = []
+    for kind, value in _flatten(table.data):
+        if family not in FAMILIES:  # maintenance; an unknown family is reported by _fusion
+            if family == "maintenance":
+                table.problem(kind, "maintenance incidents are not graded by rate of change")
+        elif family_of(kind) != family or "." not in kind:
+            table.problem(kind, f"{kind!r} is not a {family} kind ({family}.<quantity>)")
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            table.problem(kind, f"expected a number of units per minute, found {value!r}")
+        elif not math.isfinite(value) or value == 0:
+            table.problem(kind, "expected a finite, non-zero number of units per minute "
+                          "(positive: rising is dangerous, negative: falling); leave the kind "
+                          "out to turn it off")
+        else:
+            rates.append((kind, float(value)))
+    table.read.update(table.data)
+    return tuple(sorted(rates))
+
+
+def _rule(section: Section, family: str) -> RuleConfig:
     d = RuleConfig()
     window = section.float("window_s", None, min=1.0, max=86400.0)
     rule = RuleConfig(
@@ -173,6 +211,7 @@ def _rule(section: Section) -> RuleConfig:
                                         max=1000),
         signature=section.str_list("signature", d.signature),
         escalate_after_s=section.float("escalate_after_s", d.escalate_after_s, min=0.0),
+        escalate_rate=_rates(section, family),
         growth_devices=section.int("growth_devices", d.growth_devices, min=0, max=1000),
         confirm_after_s=section.float("confirm_after_s", d.confirm_after_s, min=0.0),
         absorb_downstream=section.bool("absorb_downstream", d.absorb_downstream),
@@ -195,7 +234,7 @@ def _fusion(top: Section) -> FusionConfig:
                         f"{window:g}; an incident could not hold one window")
     section.finish()
     rules_section = top.section("rules", required=False)
-    rules = {name: _rule(rules_section.section(name)) for name in list(rules_section.data)}
+    rules = {name: _rule(rules_section.section(name), name) for name in list(rules_section.data)}
     for name in rules:
         if name not in (*FAMILIES, "maintenance"):
             rules_section.problem(name, f"is not a hazard family; expected one of "

@@ -41,7 +41,14 @@ import dataclasses
 from collections.abc import Iterable
 
 from hub.config import FusionConfig, RuleConfig
-from hub.grading import add_evidence, assess, merge_evidence
+from hub.grading import (
+    add_evidence,
+    add_reading,
+    assess,
+    merge_evidence,
+    merge_readings,
+    readings_key,
+)
 from hub.incident import (
     ACTIVE,
     DEVICE_GRADE,
@@ -144,7 +151,7 @@ class Fusion:
                 survivor, status=IncidentStatus.OPEN, resolved_at=None, updated_at=now,
                 transitions=(*survivor.transitions, now)[-20:]))
             changes.append(Reopened(survivor, alert=alert))
-        survivor = self._put(_with_alert(survivor, alert, now))
+        survivor = self._put(_with_alert(survivor, alert, now, rule))
         changes.append(Joined(survivor, alert=alert))
         changes.extend(self._evaluate(survivor.id, now))
         changes.extend(self._absorb_effects(survivor.id, now))
@@ -227,7 +234,7 @@ class Fusion:
         incident = _with_alert(Incident(
             id=self._take_id(), zone=alert.zone, hazard=hazard, grade=alert.grade,
             status=IncidentStatus.OPEN, opened_at=now, updated_at=now, first_ts=alert.ts,
-            last_ts=alert.ts, last_arrival=now), alert, now)
+            last_ts=alert.ts, last_arrival=now), alert, now, self.rule(hazard))
         assessment = assess(incident, self.rule(hazard), self.config.flap_quiet_s)
         incident = self._put(dataclasses.replace(
             incident, grade=assessment.grade, reasons=assessment.reasons,
@@ -259,6 +266,8 @@ class Fusion:
             kinds=survivor.kinds if effect else tuple(sorted({*survivor.kinds, *other.kinds})),
             evidence=survivor.evidence if effect else merge_evidence(survivor.evidence,
                                                                      other.evidence),
+            readings=survivor.readings if effect else merge_readings(survivor.readings,
+                                                                     other.readings),
             latched=survivor.latched or other.latched,
             transitions=tuple(sorted({*survivor.transitions, *other.transitions}))[-20:])
         absorbed = dataclasses.replace(other, status=IncidentStatus.MERGED,
@@ -385,7 +394,11 @@ def _union(a: Iterable[str], b: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*a, *b)))
 
 
-def _with_alert(incident: Incident, alert: Alert, now: float) -> Incident:
+def _with_alert(incident: Incident, alert: Alert, now: float, rule: RuleConfig) -> Incident:
+    readings = incident.readings
+    if alert.value is not None and any(kind == alert.kind for kind, _ in rule.escalate_rate):
+        readings = add_reading(readings, readings_key(alert.kind, channel_key(alert)), alert.ts,
+                               alert.value)
     return dataclasses.replace(
         incident,
         updated_at=now,
@@ -398,4 +411,5 @@ def _with_alert(incident: Incident, alert: Alert, now: float) -> Incident:
         kinds=tuple(sorted({*incident.kinds, alert.kind})),
         evidence=add_evidence(incident.evidence, channel_key(alert), alert.ts, alert.grade,
                               alert.cleared),
+        readings=readings,
     )

@@ -11,6 +11,11 @@ order-independent:
 * **+1 signature**: every kind in ``signature`` present (a burst: pressure drop
   *and* flow rise);
 * **+1 lasting** ``escalate_after_s`` of reading time;
+* **+1 moving fast**: an alarming channel whose kind has an ``escalate_rate``
+  moved toward danger at least that many units per minute, measured from its
+  newest alert back over the family's ``window_s`` (alerts of its current
+  alarm only, a change over less than a minute counted as taking a minute);
+  when it slows down, the step goes again;
 * **+1 spreading** to ``growth_devices`` devices;
 * capped at red. A red incident of a ``latch_red`` family is **latched**: it
   stays red and open until a person resolves it.
@@ -22,14 +27,23 @@ incident resolved and reopened that often.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hub.config import RuleConfig
-from hub.incident import DEVICE_GRADE, DEVICE_HAZARD, MAINTENANCE_HAZARD, Evidence, Incident
+from hub.incident import (
+    DEVICE_GRADE,
+    DEVICE_HAZARD,
+    MAINTENANCE_HAZARD,
+    Evidence,
+    Incident,
+    Readings,
+)
 from lifeline.grades import Grade
 
-__all__ = ["MAX_EVIDENCE", "Assessment", "add_evidence", "assess", "merge_evidence"]
+__all__ = ["MAX_EVIDENCE", "Assessment", "add_evidence", "add_reading", "assess",
+           "merge_evidence", "merge_readings", "readings_key"]
 
 MAX_EVIDENCE = 200  # readings kept per channel (the newest); bounds the rule state
 
@@ -55,6 +69,59 @@ def merge_evidence(a: Mapping[str, Evidence], b: Mapping[str, Evidence]) -> dict
     for key, rows in b.items():
         out[key] = tuple(sorted({*out.get(key, ()), *rows}))[-MAX_EVIDENCE:]
     return out
+
+
+def readings_key(kind: str, channel: str) -> str:
+    """How readings are keyed: ``kind device/sensor/channel@zone`` (names hold no spaces)."""
+    return f"{kind} {channel}"
+
+
+def add_reading(readings: Mapping[str, Readings], key: str, ts: float,
+                value: float) -> dict[str, Readings]:
+    out = dict(readings)
+    out[key] = tuple(sorted((*out.get(key, ()), (ts, value))))[-MAX_EVIDENCE:]
+    return out
+
+
+def merge_readings(a: Mapping[str, Readings], b: Mapping[str, Readings]) -> dict[str, Readings]:
+    out = dict(a)
+    for key, rows in b.items():
+        out[key] = tuple(sorted({*out.get(key, ()), *rows}))[-MAX_EVIDENCE:]
+    return out
+
+
+def _speed(readings: Readings, since: float, lookback_s: float, direction: float) -> float:
+    """Units per minute toward danger (``direction`` +1 rising, -1 falling) of the newest
+    reading after ``since``, against each earlier one within ``lookback_s`` of it; the
+    fastest. A change over less than a minute counts as taking a minute, so two readings
+    a second apart need the whole change, not sixty times it."""
+    run = [r for r in readings if r[0] > since]
+    if len(run) < 2:
+        return 0.0
+    newest_ts, newest = run[-1]
+    return max([(newest - value) * direction * 60.0 / max(newest_ts - ts, 60.0)
+                for ts, value in run[:-1] if newest_ts - lookback_s <= ts < newest_ts],
+               default=0.0)
+
+
+def _fastest_move(incident: Incident, rule: RuleConfig) -> str | None:
+    """Why the incident moves fast enough to rise a grade (``escalate_rate``), or None."""
+    rates = dict(rule.escalate_rate)
+    best: tuple[float, str] | None = None
+    for key in sorted(incident.readings):  # sorted: the reason must not depend on arrival
+        kind, _, channel = key.rpartition(" ")
+        limit = rates.get(kind)
+        rows = incident.evidence.get(channel, ())
+        if not limit or not rows or rows[-1][2]:  # no rule, or the channel is back to normal
+            continue
+        since = max([ts for ts, _, cleared in rows if cleared], default=-math.inf)
+        speed = _speed(incident.readings[key], since, rule.window_s or 0.0,
+                       math.copysign(1.0, limit))
+        if speed >= abs(limit) and (best is None or speed / abs(limit) > best[0]):
+            best = (speed / abs(limit), f"{kind} {'rising' if limit > 0 else 'falling'} "
+                    f"{speed:.3g}/min at {channel.partition('/')[0]} "
+                    f"(escalate_rate {abs(limit):g}/min)")
+    return None if best is None else best[1]
 
 
 def _alarming_peak(rows: Evidence) -> int:
@@ -108,6 +175,9 @@ def assess(incident: Incident, rule: RuleConfig, flap_window_s: float) -> Assess
     if rule.escalate_after_s and span >= rule.escalate_after_s:
         bonus += 1
         reasons.append(f"lasting {span / 60:.0f} min")
+    if rule.escalate_rate and (moving := _fastest_move(incident, rule)):
+        bonus += 1
+        reasons.append(moving)
     if rule.growth_devices and n_devices >= rule.growth_devices:
         bonus += 1
         reasons.append(f"spread to {n_devices} devices")

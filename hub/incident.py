@@ -20,7 +20,7 @@ from lifeline.wire import Alert
 __all__ = [
     "ACTIVE", "DEVICE_GRADE", "DEVICE_HAZARD", "MAINTENANCE_HAZARD", "Acknowledged", "Assigned",
     "Change", "Commented", "Confirmed", "Evidence", "Flapping", "GradeChanged", "Incident",
-    "IncidentStatus", "Joined", "Merged", "Opened", "Reopened", "Resolved",
+    "IncidentStatus", "Joined", "Merged", "Opened", "Readings", "Reopened", "Resolved",
 ]
 
 DEVICE_HAZARD = "device"
@@ -29,6 +29,8 @@ DEVICE_GRADE = Grade.YELLOW
 
 # One sensor channel's alerts inside an incident: (ts, grade, cleared), sorted by ts.
 Evidence = tuple[tuple[float, int, bool], ...]
+# One sensor channel's alert values: (ts, value), sorted by ts; kept for kinds with a rate rule.
+Readings = tuple[tuple[float, float], ...]
 
 
 class IncidentStatus(enum.StrEnum):
@@ -48,7 +50,9 @@ class Incident:
 
     The rule state lives here too, so that the store can rebuild fusion after a
     restart: ``evidence`` per sensor channel (``device/sensor/channel``),
-    ``transitions`` (wall times of resolves and reopens, for flapping).
+    ``transitions`` (wall times of resolves and reopens, for flapping), and
+    ``readings``, the values of channels whose kind has an ``escalate_rate``, keyed
+    ``kind device/sensor/channel@zone`` (for the rate of change).
     """
 
     id: int
@@ -75,6 +79,7 @@ class Incident:
     reasons: tuple[str, ...] = ()
     evidence: Mapping[str, Evidence] = field(default_factory=dict, compare=False)
     transitions: tuple[float, ...] = ()
+    readings: Mapping[str, Readings] = field(default_factory=dict, compare=False)
 
     @property
     def label(self) -> str:

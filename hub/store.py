@@ -170,7 +170,10 @@ def _incident_row(incident: Incident) -> tuple[Any, ...]:
             int(incident.flapping), int(incident.confirmed), incident.suppressed,
             json.dumps({"evidence": {k: [list(r) for r in v] for k, v in incident.evidence.items()},
                         "kinds": list(incident.kinds), "reasons": list(incident.reasons),
-                        "transitions": list(incident.transitions)}, separators=(",", ":")))
+                        "transitions": list(incident.transitions),
+                        **({"readings": {k: [list(r) for r in v]
+                                         for k, v in incident.readings.items()}}
+                           if incident.readings else {})}, separators=(",", ":")))
 
 
 def _incident_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Incident:
@@ -185,7 +188,9 @@ def _incident_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Incident:
         kinds=tuple(state.get("kinds", ())), reasons=tuple(state.get("reasons", ())),
         transitions=tuple(state.get("transitions", ())),
         evidence={k: tuple((float(r[0]), int(r[1]), bool(r[2])) for r in v)
-                  for k, v in state.get("evidence", {}).items()})
+                  for k, v in state.get("evidence", {}).items()},
+        readings={k: tuple((float(r[0]), float(r[1])) for r in v)
+                  for k, v in state.get("readings", {}).items()})
 
 
 class Store:

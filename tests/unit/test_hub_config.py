@@ -103,3 +103,33 @@ def test_incidents_before_the_hub_ever_ran_is_an_empty_list(
     assert main(["incidents", "--config", str(path), "--json"]) == 0
     assert capsys.readouterr().out.strip() == "[]"
     assert not (tmp_path / "never.db").exists()
+
+
+def test_escalate_rate_takes_a_quoted_or_a_dotted_kind(tmp_path: Path) -> None:
+    config = load_hub_config(write(tmp_path, '[rules.gas]\nescalate_rate = { "gas.methane" = 5 }\n'
+                                             '[rules.water.escalate_rate]\n'
+                                             'water.pressure = -20.5\n'))
+    assert config.fusion.rule("gas").escalate_rate == (("gas.methane", 5.0),)
+    assert config.fusion.rule("water").escalate_rate == (("water.pressure", -20.5),)
+    assert config.fusion.rule("structure").escalate_rate == ()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[rules.gas]\nescalate_rate = { "water.flow" = 5 }\n',
+     r"hub.toml: rules.gas.escalate_rate.water.flow: 'water.flow' is not a gas kind"),
+    ('[rules.gas]\nescalate_rate = { methane = 5 }\n',
+     r"rules.gas.escalate_rate.methane: 'methane' is not a gas kind \(gas.<quantity>\)"),
+    ('[rules.gas]\nescalate_rate = { "gas.methane" = 0 }\n',
+     r"rules.gas.escalate_rate.gas.methane: expected a finite, non-zero number"),
+    ('[rules.gas]\nescalate_rate = { "gas.methane" = "5/min" }\n',
+     r"rules.gas.escalate_rate.gas.methane: expected a number of units per minute, found '5/min'"),
+    ('[rules.gas]\nescalate_rate = 5\n',
+     r"rules.gas.escalate_rate: must be a table, found number 5"),
+    ('[rules.maintenance]\nescalate_rate = { "gas.methane" = 5 }\n',
+     r"rules.maintenance.escalate_rate.gas.methane: maintenance incidents are not graded by rate"),
+    ('[rules.gas]\nescalate_rates = { "gas.methane" = 5 }\n',
+     r"rules.gas.escalate_rates: is not a valid option .*did you mean 'escalate_rate'\?"),
+])
+def test_bad_escalate_rate_names_the_kind(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_hub_config(write(tmp_path, text))
