@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,20 @@ def test_escalate_rate_takes_a_quoted_or_a_dotted_kind(tmp_path: Path) -> None:
 def test_bad_escalate_rate_names_the_kind(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_hub_config(write(tmp_path, text))
+
+
+def test_the_commented_examples_in_the_example_config_are_valid(tmp_path: Path) -> None:
+    # Given configs/hub.toml with every commented table and key after [fusion] uncommented
+    text = (Path(__file__).parents[2] / "configs" / "hub.toml").read_text()
+    head, tail = text.split("\n[fusion]\n", 1)
+    example = re.compile(r"^# ((\[\[?[\w.-]+\]\]?|[\w\"]+ = ).*)$")
+    lines = [m.group(1) if (m := example.match(line)) else line for line in tail.splitlines()]
+    assert sum(line != original for line, original in zip(lines, tail.splitlines(),
+                                                           strict=True)) > 30
+    # When it is loaded, Then it is valid and the examples took effect
+    config = load_hub_config(write(tmp_path, head + "\n[fusion]\n" + "\n".join(lines)))
+    assert config.fusion.rule("gas").escalate_rate == (("gas.methane", 5.0),)
+    assert config.fusion.rule("water").escalate_rate == (("water.pressure", -20.0),)
+    assert config.fusion.topology.near("main-1", "main-2", "neighbours")
+    assert config.fusion.topology.distance_m("gas-mh-1", "gas-mh-2") == 100.0
+    assert [r.name for r in config.routing.routes] == ["water-utility"]
