@@ -20,8 +20,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from hub.config import HubConfig
+from hub.device_status import device_rows
 from hub.incident import Change, Incident
 from hub.lifecycle import LifecycleError, acknowledge, assign, comment, resolve
+from hub.registry import load_registry
 from hub.render import event_line, incident_table, sparkline, use_colour
 from hub.silences import (
     Silence,
@@ -32,6 +34,7 @@ from hub.silences import (
     parse_duration,
 )
 from hub.store import Store, incident_json
+from lifeline.tomlconfig import ConfigError
 
 __all__ = ["DeskError", "incident_action", "incidents_list", "incidents_show", "operator",
            "silence_command", "status"]
@@ -254,6 +257,19 @@ def _silence_table(silences: list[Silence], now: float) -> str:
 
 
 # -- status ----------------------------------------------------------------------------
+def _registry_zones(config: HubConfig) -> dict[str, str]:
+    """device -> zone from the registry, if there is one (a broken one: a warning, no zones)."""
+    if config.security.registry is None:
+        return {}
+    try:
+        registry = load_registry(config.security.registry)
+    except ConfigError as exc:
+        print(f"lifeline-hub status: the device registry is not usable, zones come from "
+              f"statuses and alerts only:\n{exc}", file=sys.stderr)
+        return {}
+    return {name: entry.zone for name, entry in registry.devices.items()}
+
+
 def status(config: HubConfig, as_json: bool) -> int:
     store = _reader(config)
     now = time.time()
@@ -268,16 +284,12 @@ def status(config: HubConfig, as_json: bool) -> int:
         store.close()
     size = sum(p.stat().st_size for p in config.store.path.parent.glob(
         config.store.path.name + "*") if p.is_file())
-    names = sorted({d[0] for d in devices} | set(rates))
-    by_name = {d[0]: d for d in devices}
-    rows = []
-    for name in names:
-        _, zone, state, seen = by_name.get(name, (name, "?", "unknown", None))
-        count, last_alert = rates.get(name, (0, None))
-        rows.append({"device": name, "zone": zone, "state": state,
-                     "last_seen": None if seen is None else _when(seen),
-                     "alerts_last_hour": int(count or 0),
-                     "last_alert": None if last_alert is None else _when(last_alert)})
+    rows = [{"device": d.device, "zone": d.zone, "state": d.state,
+             "last_seen": None if d.last_seen is None else _when(d.last_seen),
+             "alerts_last_hour": d.alerts_last_hour,
+             "last_alert": None if d.last_alert is None else _when(d.last_alert),
+             "zone_source": d.zone_source}
+            for d in device_rows(devices, rates, _registry_zones(config))]
     summary = {"store": str(config.store.path), "store_bytes": size, "alerts": alerts,
                "active_incidents": len(active), "outbox_pending": outbox, "devices": rows}
     if as_json:

@@ -389,8 +389,10 @@ class Store:
         return [(r[0], r[1], r[2], r[3]) for r in self.db.execute(
             "SELECT device, zone, state, seen_at FROM devices ORDER BY device")]
 
-    def alert_rates(self, since: float) -> dict[str, tuple[int, float | None]]:
-        """Per device: alerts received since ``since`` and when the last one arrived."""
-        return {r[0]: (r[1], r[2]) for r in self.db.execute(
-            "SELECT device, sum(received_at >= ?), max(received_at) FROM alerts GROUP BY device",
-            (since,))}
+    def alert_rates(self, since: float) -> dict[str, tuple[int, float | None, str | None]]:
+        """Per device: alerts received since ``since``, when the last one arrived, and its zone.
+
+        (SQLite takes a bare column of an aggregate query with max() from the max row.)"""
+        return {r[0]: (r[1], r[2], r[3]) for r in self.db.execute(
+            "SELECT device, sum(received_at >= ?), max(received_at), zone FROM alerts "
+            "GROUP BY device", (since,))}

@@ -13,6 +13,7 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,12 +111,53 @@ def test_operator_actions_are_recorded_and_survive_the_running_hub(tmp_path: Pat
         assert "INC-1 resolved by alice: main repaired" in tail
         assert " YELLOW " not in tail
         assert hub_cli_tail(config, tmp_path, "--since", "10m", "--device", "nobody") == ""
-        # And status lists the devices with their alert rates
+        # And status lists the devices with their alert rates, and, though they never sent
+        # a status, their zones (from their alerts) and what the hub knows of their state
         status = cli_json("lifeline-hub", ["status", "--config", str(config)])
-        assert {d["device"]: d["alerts_last_hour"] for d in status["devices"]} == {
-            "edge-a": 2, "edge-b": 1}
+        assert {d["device"]: (d["alerts_last_hour"], d["zone"], d["zone_source"], d["state"])
+                for d in status["devices"]} == {
+            "edge-a": (2, "main-1", "alert", "alerting (no status yet)"),
+            "edge-b": (1, "main-2", "alert", "alerting (no status yet)")}
+        table = hub_cli(config, "status").stdout
+        assert "edge-a  main-1  alerting (no status yet)" in table
     # And the timeline is in the store for good
     assert [i["status"] for i in incidents(config)] == ["resolved"]
+
+
+def test_status_takes_zones_from_the_registry_and_says_what_it_knows(tmp_path: Path,
+                                                                      broker: Broker) -> None:
+    config = hub_config(tmp_path, broker)
+    (tmp_path / "devices.toml").write_text(
+        '[devices.edge-a]\nzone = "main-1"\n[devices.edge-b]\nzone = "main-2"\n'
+        '[devices.edge-c]\nzone = "main-2"\n')
+    config.write_text(config.read_text() + '\n[security]\nregistry = "devices.toml"\n')
+    log = tmp_path / "hub.log"
+    with running("lifeline-hub", ["run", "--config", str(config)], log), \
+            edge_client(broker) as edge:
+        wait_subscribed(log)
+        # Given edge-a that alerts but never sent a status, edge-b that came online,
+        # and edge-c that is registered but silent
+        edge.publish(wire.alert_topic("edge-a"), wire.encode(water("edge-a", "main-1",
+                                                                   Grade.YELLOW, time.time())))
+        edge.publish(wire.status_topic("edge-b"), wire.encode(
+            wire.Status(device="edge-b", zone="main-2", state="online", ts=time.time())))
+        wait_for(lambda: len(incidents(config)) == 1, BOUND_S, "edge-a's incident")
+
+        def edge_b_online() -> dict[str, Any] | None:
+            found: dict[str, Any] = cli_json("lifeline-hub", ["status", "--config", str(config)])
+            online = any(d["device"] == "edge-b" and d["state"] == "online"
+                         for d in found["devices"])
+            return found if online else None
+
+        # When an operator asks for the status (once the hub has stored edge-b's)
+        status = wait_for(edge_b_online, BOUND_S, "edge-b's status")
+    # Then each device has its zone and an honest state
+    assert [(d["device"], d["zone"], d["zone_source"], d["state"], d["alerts_last_hour"])
+            for d in status["devices"]] == [
+        ("edge-a", "main-1", "registry", "alerting (no status yet)", 1),
+        ("edge-b", "main-2", "status", "online", 0),
+        ("edge-c", "main-2", "registry", "never seen", 0)]
+    assert status["devices"][2]["last_seen"] is None
 
 
 def hub_cli_tail(config: Path, tmp_path: Path, *args: str) -> str:
