@@ -72,7 +72,8 @@ def _detail(payload: dict[str, Any]) -> str:
 def event_line(at: float, payload: dict[str, Any], colour: bool) -> str:
     """One readable line per event, e.g.
     ``19:20:01 ORANGE  water  north  INC-3 opened  edge-north-1/main-pressure pressure_kpa=201.3 kPa limit``
-    (the grade is the alert's for alert lines, the incident's otherwise)."""
+    (the grade is the alert's for alert lines, the incident's otherwise), ending in
+    ``[silenced #2]`` when the payload carries the ids of the silences covering it."""
     if payload.get("kind") == security_events.KIND:  # a refused message, not an incident
         return security_events.security_line(at, payload, colour)
     incident, kind = payload["incident"], payload["kind"]
@@ -80,6 +81,8 @@ def event_line(at: float, payload: dict[str, Any], colour: bool) -> str:
     grade = alert["grade"] if isinstance(alert, dict) else incident["grade"]
     line = (f"{_clock(at)} {grade.upper():<7} {incident['hazard']:<11} {incident['zone']:<12} "
             f"{incident['id']} {_VERBS.get(kind, kind):<8} {_detail(payload)}").rstrip()
+    if payload.get("silences"):  # tail marks what a silence held back from notification
+        line += f" [silenced {' '.join(f'#{n}' for n in payload['silences'])}]"
     if not colour:
         return line
     start = _DIM if kind == "resolved" else _COLOURS.get(grade, "")
@@ -170,7 +173,7 @@ class Folder:
         if not folded:
             return []
         rate = folded / max(1.0, now - start)
-        summary = dict(payload, kind="folded", alert=None, why="", by=None)
+        summary = dict(payload, kind="folded", alert=None, why="", by=None, silences=None)
         line = event_line(now, summary, False).rstrip()
         text = f"{line} +{folded} more alerts ({rate:.1f}/s), {payload['incident']['alert_count']} in all"
         if self.colour:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from hub.incident import Incident
 from hub.topology import Topology
 
-__all__ = ["Silence", "SilenceError", "active_silences", "add_silence", "end_silences_for",
-           "expire_silence", "list_silences", "matching", "parse_duration"]
+__all__ = ["Silence", "SilenceError", "active_silences", "add_silence", "covering_change",
+           "end_silences_for", "expire_silence", "list_silences", "matching", "parse_duration"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -54,32 +56,63 @@ class Silence:
     def active(self, now: float) -> bool:
         return self.ended_at is None and now < self.expires_at
 
+    def active_at(self, at: float) -> bool:
+        """Was it in force at ``at`` (looking back: created by then, not yet expired or ended)?"""
+        return (self.created_at <= at < self.expires_at
+                and (self.ended_at is None or at < self.ended_at))
+
     def matches(self, incident: Incident, alert: dict[str, object] | None = None,
                 topology: Topology | None = None) -> bool:
         """Does this silence cover a change of ``incident`` (caused by ``alert``, if any)?
         A zone covers the zones under it."""
-        if self.incident_id is not None and self.incident_id != incident.id:
+        return self.covers(incident.id, incident.hazard, incident.all_zones, incident.devices,
+                           {key.split("/")[1] for key in incident.evidence}, alert, topology)
+
+    def covers(self, incident_id: int, hazard: str, zones: Collection[str],
+               devices: Collection[str], sensors: Collection[str],
+               alert: Mapping[str, object] | None = None,
+               topology: Topology | None = None) -> bool:
+        """``matches`` on the incident's facts rather than an ``Incident`` (its JSON in the
+        events feed, as ``tail`` sees it)."""
+        if self.incident_id is not None and self.incident_id != incident_id:
             return False
-        if self.hazard is not None and self.hazard != incident.hazard:
+        if self.hazard is not None and self.hazard != hazard:
             return False
         if self.zone is not None:
             topology = topology or Topology()
-            if not any(self.zone in topology.ancestors(z) for z in incident.all_zones):
+            if not any(self.zone in topology.ancestors(z) for z in zones):
                 return False
-        if self.device is not None and self.device not in incident.devices and (
+        if self.device is not None and self.device not in devices and (
                 alert is None or alert.get("device") != self.device):
             return False
-        if self.sensor is not None:
-            sensors = {key.split("/")[1] for key in incident.evidence}
-            if self.sensor not in sensors and (alert is None or alert.get("sensor") != self.sensor):
-                return False
-        return True
+        return self.sensor is None or self.sensor in sensors or (
+            alert is not None and alert.get("sensor") == self.sensor)
 
 
 def matching(silences: list[Silence], incident: Incident, now: float,
              alert: dict[str, object] | None = None,
              topology: Topology | None = None) -> list[Silence]:
     return [s for s in silences if s.active(now) and s.matches(incident, alert, topology)]
+
+
+def covering_change(silences: Iterable[Silence], payload: Mapping[str, Any], at: float,
+                    sensors: Collection[str] = (), topology: Topology | None = None
+                    ) -> list[int]:
+    """The ids of the silences in force at ``at`` that cover an events-feed change
+    (``payload``: its incident's JSON after the change, and the alert, if one caused it).
+    The same rule routing applies when it holds a change back from webhooks; ``sensors``
+    are the incident's sensors, needed only by silences that name one."""
+    incident = payload.get("incident")
+    label = str(incident.get("id", "")) if isinstance(incident, Mapping) else ""
+    if not isinstance(incident, Mapping) or not label.startswith("INC-"):
+        return []  # not an incident change (a refused message)
+    alert = payload.get("alert")
+    zones = incident.get("zones") or [incident.get("zone", "")]
+    return [s.id for s in silences
+            if s.active_at(at) and s.covers(
+                int(label.removeprefix("INC-")), str(incident.get("hazard")), zones,
+                incident.get("devices") or (), sensors,
+                alert if isinstance(alert, Mapping) else None, topology)]
 
 
 _COLUMNS = ("id, created_at, created_by, comment, expires_at, zone, device, sensor, hazard, "

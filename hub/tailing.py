@@ -4,6 +4,10 @@ Filters (all that are given must match): ``--zone`` (any of the incident's
 zones, or a zone above them), ``--hazard``, ``--min-grade`` (the line's grade:
 the alert's for alert lines, the incident's otherwise), ``--device``.
 ``--since 10m`` replays that much recent history first, then follows.
+
+A change that a silence in force at the time covers -- one routing held back
+from the webhooks -- is marked: ``[silenced #2]`` at the end of its line, and
+``"silenced": true, "silences": [2]`` in ``--json`` (``false``, ``[]`` otherwise).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 from hub.config import HubConfig
 from hub.render import Folder, event_line, use_colour
+from hub.silences import covering_change, list_silences
 from hub.store import Event, Store
 from hub.topology import Topology
 from lifeline.grades import Grade
@@ -56,6 +61,18 @@ class TailFilter:
         return Grade.parse(grade) >= self.min_grade
 
 
+def _silenced(store: Store, event: Event, topology: Topology) -> list[int]:
+    """Ids of the silences in force when the change happened that cover it (routing held
+    it back from webhooks); the incident's sensors are read only for a silence naming one."""
+    silences = [s for s in list_silences(store.db) if s.active_at(event.at)]
+    sensors: set[str] = set()
+    if any(s.sensor for s in silences) and event.payload.get("incident"):
+        label = str(event.payload["incident"].get("id", ""))
+        incident = store.incident(int(label[4:])) if label.startswith("INC-") else None
+        sensors = {key.split("/")[1] for key in incident.evidence} if incident else set()
+    return covering_change(silences, event.payload, event.at, sensors, topology)
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -72,13 +89,15 @@ def follow(config: HubConfig, *, as_json: bool, from_start: bool, since_s: float
     def emit(event: Event) -> None:
         if not wanted.wants(event.payload, topology):
             return
+        hushed: list[int] = _silenced(store, event, topology) if store is not None else []
+        payload = {**event.payload, "silenced": bool(hushed), "silences": hushed}
         if as_json:
-            print(json.dumps(event.to_json()))
+            print(json.dumps({"event": event.id, "at": event.to_json()["at"], **payload}))
         elif folder is not None:
-            for line in folder.feed(event.at, event.payload):
+            for line in folder.feed(event.at, payload):
                 print(line)
         else:
-            print(event_line(event.at, event.payload, colour))
+            print(event_line(event.at, payload, colour))
 
     try:
         while True:

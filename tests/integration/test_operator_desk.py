@@ -6,6 +6,7 @@ devices; every operator command is our console script as a subprocess.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -158,6 +159,48 @@ def test_status_takes_zones_from_the_registry_and_says_what_it_knows(tmp_path: P
         ("edge-b", "main-2", "status", "online", 0),
         ("edge-c", "main-2", "registry", "never seen", 0)]
     assert status["devices"][2]["last_seen"] is None
+
+
+def test_tail_marks_the_changes_a_silence_covers(tmp_path: Path, broker: Broker) -> None:
+    config = hub_config(tmp_path, broker)
+    config.write_text(config.read_text() + TOPOLOGY)
+    log = tmp_path / "hub.log"
+    with running("lifeline-hub", ["run", "--config", str(config)], log), \
+            edge_client(broker) as edge:
+        wait_subscribed(log)
+        # Given a silence on the north zone (main-1 is under it) while works go on
+        added = hub_cli(config, "silence", "add", "--zone", "north", "--for", "1h",
+                        "--comment", "valve works")
+        assert added.returncode == 0, added.stderr
+        # When alerts come from main-1 and from a zone the silence does not cover
+        now = time.time()
+        edge.publish(wire.alert_topic("edge-a"), wire.encode(water("edge-a", "main-1",
+                                                                   Grade.YELLOW, now)))
+        edge.publish(wire.alert_topic("edge-s"), wire.encode(water("edge-s", "south-1",
+                                                                   Grade.ORANGE, now)))
+        wait_for(lambda: len(incidents(config)) == 2, BOUND_S, "two incidents")
+        # Then tail marks the silenced changes, in --json and in text, and only those
+        lines = [json.loads(line) for line in hub_cli_tail(
+            config, tmp_path, "--since", "10m", "--json").splitlines()]
+        assert sorted((e["incident"]["zone"], e["kind"], e["silenced"], e["silences"])
+                      for e in lines) == [
+            ("main-1", "opened", True, [1]), ("south-1", "opened", False, [])]
+        text = hub_cli_tail(config, tmp_path, "--since", "10m")
+        [north] = [line for line in text.splitlines() if "main-1" in line]
+        [south] = [line for line in text.splitlines() if "south-1" in line]
+        assert north.endswith("[silenced #1]") and "silenced" not in south
+        # And once the silence is expired, new changes are no longer marked
+        assert hub_cli(config, "silence", "expire", "1").returncode == 0
+        edge.publish(wire.alert_topic("edge-a"), wire.encode(water("edge-a", "main-1",
+                                                                   Grade.ORANGE, now + 1)))
+        wait_for(lambda: any(i["alert_count"] == 2 for i in incidents(config)), BOUND_S,
+                 "the second alert")
+        lines = [json.loads(line) for line in hub_cli_tail(
+            config, tmp_path, "--since", "10m", "--json").splitlines()]
+        north_events = [(e["kind"], e["silenced"]) for e in lines
+                        if e["incident"]["zone"] == "main-1"]
+        assert north_events[0] == ("opened", True) and ("joined", False) in north_events
+        assert not any(silenced for _, silenced in north_events[1:])
 
 
 def hub_cli_tail(config: Path, tmp_path: Path, *args: str) -> str:
