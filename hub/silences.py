@@ -57,9 +57,12 @@ class Silence:
         return self.ended_at is None and now < self.expires_at
 
     def active_at(self, at: float) -> bool:
-        """Was it in force at ``at`` (looking back: created by then, not yet expired or ended)?"""
+        """Was it in force at ``at`` (looking back: created by then, not yet expired or ended)?
+
+        Up to and including the instant it ended: a silence tied to an incident ends in the
+        same hub transaction, at the same time, as the resolve it still covered."""
         return (self.created_at <= at < self.expires_at
-                and (self.ended_at is None or at < self.ended_at))
+                and (self.ended_at is None or at <= self.ended_at))
 
     def matches(self, incident: Incident, alert: dict[str, object] | None = None,
                 topology: Topology | None = None) -> bool:

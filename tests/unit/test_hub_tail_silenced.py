@@ -41,6 +41,8 @@ def change(kind: str = "grade_changed", incident_id: str = "INC-4", zone: str = 
                  id="while in force, though expired by hand later"),
     pytest.param([silence(zone="east", ended=T0 + 60)], change(), T0 + 61, [],
                  id="after it was expired by hand"),
+    pytest.param([silence(incident_id=4, ended=T0 + 60)], change("resolved"), T0 + 60, [1],
+                 id="the resolve that ended it, at the same instant"),
     pytest.param([silence(sensor="manhole")], change(alert={"device": "g-east-2",
                                                              "sensor": "manhole"}),
                  T0 + 10, [1], id="a sensor, by the alert"),
