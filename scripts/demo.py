@@ -57,8 +57,11 @@ DEVICES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
         # binary frames at 500 Hz, reduced on the board to RMS, peak, crest and band energies
         ("pier-accel", "structure.vibration",
          'profile = "accelerometer-triaxial"\naxes = ["x", "y", "z"]\nbands = [[1, 10], [10, 50]]'),
+        # a 0-25 mm meter: a garbled line that happens to read as "500" is out of the
+        # meter's range (a sensor fault), not a crack half a metre wide
         ("deck-crack", "structure.crack", lines("structure.crack", ["crack_mm"],
-                                                'unit = "mm"\nhigh = 1.0')),
+                                                'unit = "mm"\nhigh = 1.0\nrange_min = 0.0\n'
+                                                'range_max = 25.0')),
     ]),
 }
 
