@@ -80,7 +80,8 @@ def start_agent(wd: Path, config: str, python_flags: Sequence[str] = ()
         argv = [sys.executable, *python_flags, "-m", "edge.cli"]
     else:
         argv = [console_script("lifeline-edge")]
-    argv += ["--log-level", "WARNING", "run", "--config", str(path)]
+    argv += ["--log-level", os.environ.get("LIFELINE_BENCH_LOG_LEVEL", "WARNING"), "run",
+             "--config", str(path)]
     with open(log_path, "wb") as err:
         started = time.monotonic()
         process = subprocess.Popen(profiled(argv, "edge") if not python_flags else argv,

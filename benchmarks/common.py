@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tty
 from collections.abc import Sequence
@@ -311,27 +312,42 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
 
 
 class NotifySocket:
-    """A datagram socket standing in for systemd's $NOTIFY_SOCKET; records when READY=1 came."""
+    """A datagram socket standing in for systemd's $NOTIFY_SOCKET; records when READY=1 came.
+
+    A thread reads it for as long as it is open, as systemd does: the agent's notifications
+    (WATCHDOG=1 every health check) block its main loop once about ten of them are left
+    unread (``net.unix.max_dgram_qlen``), which would stall the agent mid-benchmark.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.path = directory / "notify.sock"
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(self.path))
+        self.ready_at: float | None = None
+        self._ready = threading.Event()
+        self._closed = False
+        threading.Thread(target=self._read, name="notify-socket", daemon=True).start()
 
-    def wait_ready(self, timeout: float) -> float | None:
-        """time.monotonic() when READY=1 arrived, or None on timeout."""
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            self.sock.settimeout(left)
+    def _read(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self._closed:
             try:
                 data = self.sock.recv(4096)
             except TimeoutError:
-                return None
-            if b"READY=1" in data.split(b"\n"):
-                return time.monotonic()
-        return None
+                continue
+            except OSError:  # closed
+                return
+            if self.ready_at is None and b"READY=1" in data.split(b"\n"):
+                self.ready_at = time.monotonic()
+                self._ready.set()
+
+    def wait_ready(self, timeout: float) -> float | None:
+        """time.monotonic() when READY=1 arrived, or None on timeout."""
+        self._ready.wait(timeout)
+        return self.ready_at
 
     def close(self) -> None:
+        self._closed = True
         self.sock.close()
 
 

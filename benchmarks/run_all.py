@@ -98,17 +98,34 @@ LIMITS = {
         "commit latency (the \"committed\" rows). *What would move it*: poll every 5 ms "
         "(a cheap indexed query), or wake on changes of the WAL file (inotify)."),
     "latency at 1,000/s, publish → committed": (
-        "**Latency to commit.** The hub batches for up to 50 ms (hub/service.py "
-        "`BATCH_WAIT_S`) and commits once per batch."),
-    "`incidents ": (
-        "**`incidents list` / `show`.** Process start-up, not the store: the interpreter and "
-        "`hub.cli`'s imports take the \"import hub.cli\" row (of which `python -c pass` is "
-        "~25 ms); the same calls in a warm process are the \"without start-up\" rows. "
-        "`python -X importtime -c 'import hub.cli'` shows `hub.config` (which imports "
-        "`lifeline.mqtt_security` and `ssl`), `hub.desk`, `hub.render`, `hub.incident` and "
-        "`hub.fusion` each costing tens of ms, none of them needed all at once. *What would "
-        "move it*: import per subcommand in hub/cli.py (the desk commands need neither paho, "
-        "ssl, nor the tail and service modules), or answer from the running hub."),
+        "**Latency to commit at 1,000/s.** The hub falls behind: 1,000 alerts/s from 1,000 "
+        "devices in 50 zones is more than it commits once its 50 incidents have filled their "
+        "evidence (see the drain rate), so alerts queue and the latency grows through the run "
+        "(compare the first and last tenth in the latency section). In a quiet hub the commit "
+        "itself is a few ms plus up to 50 ms of batching (hub/service.py `BATCH_WAIT_S`). "
+        "*What would move it*: the hub throughput fixes above; below its capacity the p50 is "
+        "well under the 20 ms target."),
+    "hub peak RSS": (
+        "**Hub memory under overload.** See the throughput section: what the hub holds is its "
+        "incidents and their evidence, and the inbox is bounded, so a larger backlog at the "
+        "broker should not raise the peak."),
+    "`incidents list": (
+        "**`incidents list`.** Two costs. Start-up: the interpreter and `hub.cli`'s imports "
+        "take the \"import hub.cli\" row of the store table (`python -c pass` alone is "
+        "~25 ms); `python -X importtime -c 'import hub.cli'` shows `hub.config` (which "
+        "imports `lifeline.mqtt_security` and `ssl`), `hub.desk`, `hub.render`, "
+        "`hub.incident` and `hub.fusion` each costing tens of ms. And the listing itself: "
+        "`Store.incidents()` returns every incident (10,000 at 10 M alerts) and "
+        "`_incident_from_row` decodes each one's rule state (evidence, up to 200 rows per "
+        "channel) that the table never shows: the \"without start-up\" row. *What would "
+        "move it* (hub/store.py, hub/desk.py, hub/cli.py): list the newest N by default "
+        "(`ORDER BY id DESC LIMIT`, an option for more) without selecting or decoding "
+        "`rule_state`; import per subcommand in hub/cli.py (the desk commands need neither "
+        "paho, ssl, nor the tail and service modules)."),
+    "`incidents show": (
+        "**`incidents show`.** Start-up: the same call in a warm process is the \"without "
+        "start-up\" row, a few ms at 10 M alerts (the membership index serves it). *What "
+        "would move it*: import per subcommand in hub/cli.py, as above."),
     "retention": (
         "**Retention.** `[store] retain_days` does not exist in hub/ yet: nothing prunes the "
         "store, so there is nothing to measure. It needs the feature (a pruning pass in small "
