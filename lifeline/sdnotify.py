@@ -23,12 +23,17 @@ class Notifier:
     def enabled(self) -> bool:
         return bool(self.address)
 
-    def notify(self, *fields: str) -> bool:
-        """Send ``fields`` (e.g. ``"READY=1"``); False when not under systemd or on failure."""
+    def notify(self, *fields: str, wait_s: float = 1.0) -> bool:
+        """Send ``fields`` (e.g. ``"READY=1"``); False when not under systemd or on failure.
+
+        Never blocks the caller longer than ``wait_s``: a listener that stops reading
+        its socket fills the datagram queue, and a blocking send would hang the main
+        loop that is supposed to prove it is alive."""
         if not self.address:
             return False
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                sock.settimeout(wait_s)
                 sock.sendto("\n".join(fields).encode(), self.address)
         except OSError:
             return False
@@ -38,7 +43,8 @@ class Notifier:
         return self.notify("READY=1", *([f"STATUS={status}"] if status else []))
 
     def watchdog(self) -> bool:
-        return self.notify("WATCHDOG=1")
+        # a ping that cannot go now is skipped, never waited for: the next one follows
+        return self.notify("WATCHDOG=1", wait_s=0.0)
 
     def stopping(self) -> bool:
         return self.notify("STOPPING=1")
