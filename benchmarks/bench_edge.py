@@ -1,18 +1,26 @@
-"""Edge performance (issue 8): ``python benchmarks/bench_edge.py [--write-docs]``.
+"""Edge performance (issue 8): ``python benchmarks/bench_edge.py [--only PART] [--write-docs]``.
 
 * **lines**: readings/s through a real ``lifeline-edge run`` process reading one
-  pseudo-terminal (pty → pyserial → parse → calibrate → detect → decide), against a bare
-  pyserial ``readline`` loop on a fresh pty in the same run (the I/O limit), and the pure
-  path (``parse_line`` + ``ChannelPipeline.process``, no I/O) as the CPU ceiling. The agent's
-  count is timed from the first byte written to the arrival, over MQTT, of the alert raised by
-  one final reading above the limit: the agent handles lines in order, so that alert means
-  every reading before it went through the pipeline.
-* **vibration**: pending issue 3 (no ``edge/drivers/`` vibration driver yet).
-* **field**: CPU share and RSS of a real agent with 16 line channels at 10 Hz for
-  ``--field-seconds``, against 16 bare pyserial reader threads on the same load; start-up to
-  ``READY=1`` on a notify socket we own; RSS slope over ``--soak-seconds``.
+  pseudo-terminal (pty → pyserial → parse → calibrate → detect → decide → outbox → MQTT),
+  against a bare pyserial ``readline`` loop on a fresh pty timed before and after it (the I/O
+  limit), the pure path (``parse_line`` + ``ChannelPipeline.process``, no I/O) and a bare loop
+  reading what is waiting. The agent is fed in chunks closed by a marker reading above the
+  limit, at most a few chunks ahead of the marker alerts seen over MQTT, so its bounded event
+  queue never overflows (``agent_throughput``).
+* **vibration**: raw samples/s through ``VibrationDecoder.feed`` (frame decode, CRC, numpy
+  features) against the numpy features alone.
+* **field**: CPU share and RSS of a real agent with 16 line channels at 10 Hz plus a 500 Hz
+  triaxial accelerometer for ``--field-seconds``, against bare pyserial reader threads on the
+  same load (``readline``, and reading what is waiting); start-up to ``READY=1`` on a notify
+  socket we own, against a bare interpreter importing pyserial and paho-mqtt.
 * **imports**: what ``lifeline-edge run`` imports up to READY (``python -X importtime``) and its
-  RSS, against a bare interpreter importing only pyserial and paho-mqtt.
+  RSS, against a bare interpreter importing only pyserial, sqlite3 and paho-mqtt.
+* **soak**: the field load for ``--soak-seconds`` (the issue: 600 s), RSS every 2 s and its
+  slope; ``--only soak`` writes only its block inside the edge section (``run_all.py`` runs it
+  in the background).
+
+``LIFELINE_BENCH_PROFILE=<dir>`` runs the agent under py-spy (see benchmarks/common.py);
+``LIFELINE_BENCH_LOG_LEVEL`` sets its log level (default WARNING).
 """
 
 from __future__ import annotations
@@ -522,10 +530,15 @@ def bench_soak(soak_s: float, channels: int = 16, hz: float = 10.0,
     first = statistics.median(r for t, r in after if t < warm + 60)
     last = statistics.median(r for t, r in after if t >= after[-1][0] - 60)
     length = after[-1][0] - after[0][0]
+    middle = after[0][0] + length / 2
+    halves = [1000 * slope_per_minute([x for x in after if x[0] < middle]),
+              1000 * slope_per_minute([x for x in after if x[0] >= middle])]
     text = (f"### Soak: RSS over {soak_s:.0f} s under the field load\n\n"
             + table(["figure", "value"], [
                 ["RSS slope after the first " f"{warm:g} s (least squares)",
                  f"{slope_kb:+.1f} kB/min"],
+                ["RSS slope, first half / second half of that",
+                 f"{halves[0]:+.1f} / {halves[1]:+.1f} kB/min"],
                 ["RSS, median of the first minute after warm-up", f"{first:.2f} MB"],
                 ["RSS, median of the last minute", f"{last:.2f} MB"],
                 ["peak RSS", f"{sampler.peak_rss():.2f} MB"],

@@ -7,17 +7,22 @@ Parts, each against a fresh private Mosquitto (``lifeline.localbroker``) and a r
 * **throughput**: a backlog of alerts from many devices queued at the broker for an offline
   persistent session, then drained by (a) ``mosquitto_sub`` (broker limit), (b) a bare paho
   subscriber that only counts (client-library limit), (c) the hub (validate, store once, fuse,
-  commit, ack). The backlog is also the overload burst: the broker sends as fast as the
-  consumer takes, so the hub's RSS during it shows whether back-pressure bounds memory. Then a
-  live stream at ``--rate`` for ``--seconds``: does the hub keep up?
+  commit, ack). Then a live stream at ``--rate`` for ``--seconds``: does the hub keep up? Both
+  overload the hub; its peak RSS with the live stream's (larger) backlog against its peak
+  with the drained one shows whether back-pressure bounds memory.
 * **latency**: alerts at 1,000/s; publish → the incident change naming the alert is committed
   and visible, seen by polling the store's events feed and by ``lifeline-hub tail --json``,
   against the broker's own delivery to a bare paho subscriber.
 * **devices**: thousands of raw MQTT device connections with a retained online status, an
   offline last will and a trickle of alerts; hub RSS/CPU; time until the hub records every
   device offline after a mass disconnect, against a bare subscriber receiving the wills.
-* **store**: a store bulk-built with SQL matching hub/store.py's schema (created by
-  ``Store.open_writer``), then ``lifeline-hub incidents`` response times.
+* **store**: ``--store-alerts`` alerts (default 10 million: ~3 min, ~6 GB, deleted after the
+  run unless ``--keep-store``): 100,000 through ``Store.add_alert``, copied in SQL to the full
+  count, incidents with their rule state by SQL on hub/store.py's schema; then
+  ``lifeline-hub incidents list|show`` against the process floor (the same command on an
+  empty store) and the same calls in a warm process.
+
+``LIFELINE_BENCH_PROFILE=<dir>`` runs the hub under py-spy (see benchmarks/common.py).
 """
 
 from __future__ import annotations

@@ -55,22 +55,29 @@ LIMITS = {
     "line sensor": (
         "**Line sensor readings/s.** The reader thread's `port.readline()` "
         "(edge/drivers/lines.py): pyserial's `readline` reads one byte per `read(1)`, each a "
-        "`select` and an `os.read`. In a py-spy profile of the agent under this benchmark, "
-        "~65% of samples are in the reader thread inside `serialposix.Serial.read`, while the "
-        "main thread (parse, calibrate, detect, decide, outbox) mostly waits on its queue; the "
-        "pure path alone runs at the \"pure path\" row's rate. The bare `readline` loop is "
-        "itself below 50,000/s on this machine, so no agent that reads with `readline` can "
-        "meet the target here. *What would move it*: read what is waiting "
-        "(`port.read(port.in_waiting or 1)`) and split lines in the driver, as the "
-        "\"chunked\" baseline row does; the agent would then be bounded by its pipeline "
-        "thread instead of by system calls."),
+        "`select` and an `os.read`. The agent runs at about one full core (its CPU s/s in "
+        "the line table), and in a py-spy profile of it under this benchmark ~65% of the "
+        "samples are that reader thread inside `serialposix.Serial.read`, while the main "
+        "thread (parse, calibrate, detect, decide, outbox) mostly waits on its queue; the "
+        "pure path alone runs at the \"pure path\" row's rate. Reader and pipeline share one "
+        "interpreter lock, so the agent lands near half of the bare `readline` loop (a "
+        "ratio that has measured 0.44 to 0.64 across runs on this shared machine) and the "
+        "bare `readline` loop is itself below 50,000/s here: no agent that reads with "
+        "`readline` can meet that target on this machine. *What would move it*: read what "
+        "is waiting (`port.read(port.in_waiting or 1)`) and split lines in the driver, as "
+        "the \"chunked\" baseline row does (two orders of magnitude more lines/s); the agent "
+        "would then be bounded by its pipeline thread instead of system calls."),
     "field load CPU": (
         "**Field load CPU.** The same per-byte `readline`: 16 ports × 10 lines/s × ~8 bytes "
-        "is ~1,300 `select` + `read` pairs a second, plus each port's 0.5 s read timeout. The "
-        "bare readers that only call `readline` cost about as much as the whole agent (the "
-        "\"agent / bare\" ratio in the field table); the same readers reading what is "
-        "waiting cost the \"read what is waiting\" row. *What would move it*: the chunked "
-        "read in the `lines` driver, as above."),
+        "is ~1,300 `select` + `read` pairs a second. Per-thread CPU of the agent under this "
+        "load (from /proc/<pid>/task, threads named from a py-spy profile; a separate 40 s "
+        "run on 2026-11-21 at 4.4% in all): the 16 line reader threads 3.4%, the main thread "
+        "(everything after the read: parse, detect, decide, health, outbox) 0.7%, the "
+        "accelerometer reader (numpy features) 0.3%, the MQTT thread ~0. Bare readers that "
+        "only call `readline` cost about as much as the whole agent on a quiet machine; the "
+        "same readers reading what is waiting cost the \"read what is waiting\" row, under "
+        "the 2% budget. *What would move it*: the chunked read in the `lines` driver, as "
+        "above; the 0.5 s read timeout per port then matters little."),
     "hub drain rate": (
         "**Hub throughput.** CPU in the hub's main thread, in fusion and in re-writing "
         "incidents, both growing with the size of the incident an alert joins. In a py-spy "
