@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hub import registry, security_events
 from hub.config import HubConfig
@@ -39,6 +39,7 @@ class Counters:
     stored: int = 0
     duplicates: int = 0
     statuses: int = 0
+    clock_skew: int = 0  # alerts whose own time was implausible: fused at receipt time
     invalid: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)  # security events, by reason
 
@@ -46,7 +47,8 @@ class Counters:
         invalid = ", ".join(f"{k}={v}" for k, v in sorted(self.invalid.items())) or "none"
         refused = ", ".join(f"{k}={v}" for k, v in sorted(self.refused.items())) or "none"
         return (f"received={self.received} stored={self.stored} duplicates={self.duplicates} "
-                f"statuses={self.statuses} invalid: {invalid} refused: {refused}")
+                f"statuses={self.statuses} clock_skew={self.clock_skew} invalid: {invalid} "
+                f"refused: {refused}")
 
 
 class Ingest:
@@ -111,7 +113,12 @@ class Ingest:
         self._logged.clear()
 
     def _one(self, topic: str, payload: bytes, now: float, result: BatchResult) -> None:
-        message = _decode(topic, payload, now)
+        try:
+            message = _decode(topic, payload, now)
+        except wire.WireError as exc:
+            if exc.reason != "bad_timestamp":
+                raise
+            message = self._skewed(topic, payload, now, exc)
         if message is not None and self._refused(topic, message, now):
             return
         if isinstance(message, wire.Alert):
@@ -148,6 +155,32 @@ class Ingest:
             log.warning("refused message topic=%s device=%s reason=%s: %s", topic, message.device,
                         rejection.reason, rejection.detail)
         return True
+
+    def _skewed(self, topic: str, payload: bytes, now: float, exc: wire.WireError) -> wire.Alert:
+        """An alert valid in every way but its time, which is far from the hub's clock.
+
+        That is a device clock fault (a board without RTC before NTP sync, a drifting
+        clock), not a reason to lose the alert: refused, it would sit unacknowledged in
+        the edge's outbox and be resent for ever, filling its delivery window. It is
+        stored and fused at the time the hub received it, with the device's own time
+        kept at the front of its message, and counted as ``clock_skew``. A time that is
+        not a time at all stays ``bad_timestamp``."""
+        device, kind = wire.parse_topic(topic)
+        if kind != "alert":
+            raise exc
+        try:
+            alert = wire.decode_alert(payload)  # no plausibility window
+            device_time = wire.format_ts(alert.ts)
+        except (wire.WireError, ValueError, OverflowError, OSError):
+            raise exc from None
+        self.counters.clock_skew += 1
+        self._logged[f"clock_skew:{alert.device}"] += 1
+        if self._logged[f"clock_skew:{alert.device}"] <= LOG_PER_REASON:
+            log.warning("device clock off device=%s sensor=%s id=%s: alert time %s, hub time %s; "
+                        "fused at the hub's time", device, alert.sensor, alert.id, device_time,
+                        wire.format_ts(now))
+        message = (f"[device clock: {device_time}] " + alert.message)[:wire.MAX_TEXT]
+        return replace(alert, ts=now, message=message)
 
     def _invalid(self, topic: str, reason: str, detail: str) -> None:
         self.counters.invalid[reason] += 1

@@ -85,7 +85,8 @@ def parse_topic(topic: str) -> tuple[str, str]:
 
 def format_ts(ts: float) -> str:
     """Epoch seconds -> ISO 8601 UTC with milliseconds, e.g. ``2026-11-21T19:13:37.123Z``."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    # isoformat pads the year to four digits (strftime's %Y does not below 1000)
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse_ts(text: str) -> float:
