@@ -1,0 +1,115 @@
+"""A restarted ``lifeline-edge run`` keeps its detector warm: SIGTERM saves, the next start restores.
+
+One sensor on a pseudo-terminal, the agent as a real subprocess with no broker (it
+buffers its alerts in the outbox), its log and its state directory on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.support.faults import wait_for_log
+from tests.support.processes import running, wait_for
+from tests.support.pty import PtySensor
+
+pytestmark = pytest.mark.integration
+
+SENSOR = "main-pressure"
+WARMUP = 150  # the default detector's warm-up, in readings
+RATE_HZ = 100
+
+
+def edge_toml(state_dir: Path, port: str) -> str:
+    # No limits: only the (default) detector can alert. Port 1: no broker, so it buffers.
+    return f"""
+[device]
+id = "edge-checkpoint"
+zone = "z"
+state_dir = "{state_dir}"
+
+[mqtt]
+host = "127.0.0.1"
+port = 1
+
+[[sensors]]
+id = "{SENSOR}"
+kind = "water.pressure"
+driver = "lines"
+port = "{port}"
+columns = ["p"]
+unit = "kPa"
+"""
+
+
+class Feed:
+    """Normal readings (300 kPa with a ripple), or ``spike`` while it is set; nothing while paused."""
+
+    def __init__(self, sensor: PtySensor) -> None:
+        self.spike: float | None = None
+        self.paused = threading.Event()
+        self.written = 0
+        sensor.stream(self.line, RATE_HZ)
+
+    def line(self, n: int) -> bytes:
+        if self.paused.is_set():
+            return b""
+        self.written += 1
+        value = self.spike if self.spike is not None else 300.0 + (n % 7) * 0.3
+        return f"{value:.1f}\n".encode()
+
+    def wait_written(self, count: int) -> None:
+        target = self.written + count
+        wait_for(lambda: self.written >= target, 30, f"{count} more readings written")
+
+
+def wait_for_anomaly(log: Path, after: int) -> int:
+    return wait_for_log(log, f"sensor={SENSOR} channel=p reason=anomaly", 20, after)
+
+
+def stop(agent: subprocess.Popen[bytes]) -> None:
+    os.kill(agent.pid, signal.SIGTERM)
+    assert agent.wait(timeout=15) == 0
+
+
+def test_sigterm_saves_the_detector_and_a_restart_is_warm_at_once(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    config = tmp_path / "edge.toml"
+    log = tmp_path / "edge.log"
+    saved = state / "detectors.json"
+    with PtySensor() as sensor:
+        config.write_text(edge_toml(state, sensor.path))
+        feed = Feed(sensor)
+        with running("lifeline-edge", ["run", "--config", str(config)], log) as agent:
+            # Given an agent that has read twice its detector's warm-up of normal readings
+            at = wait_for_log(log, f"port open sensor={SENSOR} ", 15)
+            feed.wait_written(2 * WARMUP)
+            # When it is stopped by SIGTERM (and the device stays silent until the next start)
+            feed.paused.set()
+            stop(agent)
+        # Then its warm detector's state is in the state directory, and the log says so
+        wait_for_log(log, f"saved 1 detector checkpoint(s) to {saved}", 1, at)
+        state_of = json.loads(saved.read_text())[f"{SENSOR}/p"]
+        assert state_of["name"] == "profile_novelty" and state_of["state"]["n"] > WARMUP
+        assert "reason=anomaly" not in log.read_text()  # normal readings never alerted
+
+        with running("lifeline-edge", ["run", "--config", str(config)], log) as agent:
+            # When it starts again
+            at = wait_for_log(log, f"restored 1 detector checkpoint(s) from {saved}", 15, at)
+            at = wait_for_log(log, f"port open sensor={SENSOR} ", 15, at)
+            # And a few normal readings come, then a spike
+            feed.paused.clear()
+            feed.wait_written(10)
+            feed.spike = 600.0
+            # Then the spike raises an anomaly alert (once it has lasted the detector's
+            # persist_s, 0.5 s): a detector in its warm-up (the first WARMUP readings, 1.5 s)
+            # would have learned it as normal instead
+            wait_for_anomaly(log, at)
+            stop(agent)
+    assert log.read_text().count("restored 1 detector checkpoint(s)") == 1
