@@ -219,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         config = load_hub_config(args.config)
-        return COMMANDS[args.command][2](args, config)
+        code = COMMANDS[args.command][2](args, config)
+        sys.stdout.flush()  # here, not at exit: a reader that left early is handled below
+        return code
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -232,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
     except BrokenPipeError:  # `incidents --json | head`: the reader left early
+        # Python's "Note on SIGPIPE": point stdout at /dev/null, so the flush at exit
+        # does not fail again over what is still buffered.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 
