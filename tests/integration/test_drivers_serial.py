@@ -1,7 +1,8 @@
 """The lines and vibration drivers over real pseudo-terminals: a writer of real lines and frames.
 
-Includes garbled bytes, a vanished port that comes back under the same name
-(a symlink, like udev's /dev/lifeline/<name>), and a silent device.
+Each driver meets garbled bytes, a silent device (a silent fault that clears when
+it talks again) and a vanished port that comes back under the same name (a
+symlink, like udev's /dev/lifeline/<name>: a port fault that clears on reopening).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import threading
 from pathlib import Path
 
 import pytest
@@ -33,26 +35,39 @@ def tilt_line(n: int) -> bytes:
     return f"${payload}*{nmea_checksum(payload.encode())}\r\n".encode()
 
 
-def test_checksummed_key_value_lines_garbage_and_a_port_that_comes_back(tmp_path: Path) -> None:
+def test_checksummed_key_value_lines_garbage_silence_and_a_port_that_comes_back(
+        tmp_path: Path) -> None:
     link = tmp_path / "rs485-tilt"
+    quiet = threading.Event()
     with PtySensor() as first:
         os.symlink(first.path, link)
         rig = Rig(config(tmp_path, f'id = "tilt"\nprofile = "tilt-lines"\nport = "{link}"\n'
                                    "silence_s = 1.0"))
         try:
             # Given a tilt sensor sending key=value lines with NMEA checksums
-            first.stream(lambda n: tilt_line(n) if n % 4 else
+            first.stream(lambda n: b"" if quiet.is_set() else tilt_line(n) if n % 4 else
                          b"$x=0.999 y=-0.050*41\r\n" if n % 8 else b"\x00\xff#!garbage\n", 50)
             rig.until("readings and errors", lambda: len(rig.readings()) >= 10
                       and {"checksum", "not_ascii"} <= set(rig.reasons()))
             # Then good lines are decoded in key order and corrupted ones are refused
             assert all(v[1] == -0.05 and 0.1 <= v[0] < 0.2 for v in rig.readings())
             assert 0.999 not in {v[0] for v in rig.readings()}
+            # When the device goes silent, its port still open
+            mark = len(rig.faults)
+            quiet.set()
+            # Then a silent fault is raised (silence_s = 1 s), not a port fault
+            rig.until("silent fault", lambda: ("silent", True) in rig.faults[mark:])
+            assert ("port", True) not in rig.faults
+            # When it talks again, Then readings resume and the silent fault clears
+            count = len(rig.readings())
+            quiet.clear()
+            rig.until("silent fault cleared", lambda: ("silent", False) in rig.faults[mark:]
+                      and len(rig.readings()) > count)
         finally:
             first.close()
-        # When the port vanishes (the pty closes)
-        rig.until("port fault", lambda: ("port", True) in rig.faults)
         try:
+            # When the port vanishes (the pty closes)
+            rig.until("port fault", lambda: ("port", True) in rig.faults)
             with PtySensor() as second:
                 # When a device appears again under the same name
                 os.unlink(link)
@@ -79,12 +94,19 @@ def frames(rate: int, n: int, amplitude_counts: int, freq: float, rng: random.Ra
     return out
 
 
-def test_vibration_frames_become_features_and_corrupt_frames_are_counted(tmp_path: Path) -> None:
+def test_vibration_frames_corrupt_frames_silence_and_a_vanished_port(tmp_path: Path) -> None:
     rng = random.Random(3)
-    sensor = config(tmp_path, 'id = "deck-accel"\nprofile = "accelerometer-triaxial"\n'
-                              'port = "PORT"\nwindow_s = 0.4\nsilence_s = 1.0')
-    with PtySensor() as pty:
-        sensor = sensor.__class__(**{**sensor.__dict__, "port": pty.path})
+    link = tmp_path / "rs485-accel"  # like udev's /dev/lifeline/<name>
+    sensor = config(tmp_path, f'id = "deck-accel"\nprofile = "accelerometer-triaxial"\n'
+                              f'port = "{link}"\nwindow_s = 0.4\nsilence_s = 1.0')
+
+    steady = frames(500, 50, 2000, 25.0, rng, seq0=10, count=200)  # the sine goes on
+
+    def frame_at(n: int) -> bytes:  # written 10 frames a second: in real time
+        return steady[n % len(steady)]
+
+    with PtySensor() as first:
+        os.symlink(first.path, link)
         rig = Rig(sensor)
         try:
             rig.until("port open", lambda: any(e.kind == "port_ok" for e in rig.seen))
@@ -94,9 +116,9 @@ def test_vibration_frames_become_features_and_corrupt_frames_are_counted(tmp_pat
             bad = bytearray(good[7])
             bad[40] ^= 0x01
             for index, frame in enumerate(good):
-                pty.write(bytes(bad) if index == 7 else frame)
+                first.write(bytes(bad) if index == 7 else frame)
                 if index == 8:
-                    pty.write(b"\x13\x37noise")
+                    first.write(b"\x13\x37noise")
             # Then a window of 200 samples (frames 0-3, ten whole periods) becomes features
             rig.until("two windows", lambda: len(rig.readings()) >= 1 and
                       {"crc", "sync", "frame_gap"} <= set(rig.reasons()))
@@ -108,7 +130,30 @@ def test_vibration_frames_become_features_and_corrupt_frames_are_counted(tmp_pat
             assert features["x_band_10_50"] == pytest.approx(2.0, rel=0.02)   # A²/2 in g²
             assert features["x_band_1_10"] < 0.01 and features["x_band_50_150"] < 0.01
             assert features["y_rms"] < 0.01  # gravity (the mean) is not vibration
-            # When the device goes silent, Then a silent fault is raised
+            # When the device goes silent, Then a silent fault is raised, not a port fault
             rig.until("silent fault", lambda: ("silent", True) in rig.faults)
+            assert ("port", True) not in rig.faults
+            # When frames come again, Then windows resume and the silent fault clears
+            mark, count = len(rig.faults), len(rig.readings())
+            first.stream(frame_at, 10)
+            rig.until("silent fault cleared", lambda: ("silent", False) in rig.faults[mark:]
+                      and len(rig.readings()) > count)
+        finally:
+            first.close()  # the port vanishes: the pty closes, the symlink dangles
+        try:
+            # Then the driver reports a port fault and keeps retrying with backoff
+            rig.until("port fault", lambda: ("port", True) in rig.faults)
+            assert rig.reader.is_alive()
+            with PtySensor() as second:
+                # When an accelerometer appears again under the same name
+                os.unlink(link)
+                os.symlink(second.path, link)
+                second.stream(frame_at, 10)
+                # Then the port reopens, windows of features resume and the fault clears
+                count = len(rig.readings())
+                rig.until("port fault cleared", lambda: ("port", False) in rig.faults
+                          and len(rig.readings()) > count + 2, timeout=10)
+            assert rig.readings()[-1][names.index("x_peak")] == pytest.approx(2.0, rel=0.01)
         finally:
             rig.close()
+    assert sum(1 for e in rig.seen if e.kind == "port_ok") >= 2
