@@ -1,7 +1,8 @@
 """Hub configuration: ``hub.toml`` -> frozen dataclasses, or ConfigError lines ``file: key: problem``.
 
 The keys of issue 2 (``[mqtt] host port``, ``[store] path``) are public
-interface; ``[fusion]`` holds the fusion rule's time constants, ``[rules.<family>]``
+interface, as is ``[store] retain_days`` (issue 8: how long the store keeps what is
+over); ``[fusion]`` holds the fusion rule's time constants, ``[rules.<family>]``
 the correlation rule of each hazard family, ``[zones.<name>]`` and
 ``[devices.<id>]`` the topology, ``[routing]`` and ``[[routes]]`` where incident
 changes go. Relative store paths resolve against the config file's directory,
@@ -41,7 +42,17 @@ class MqttConfig:
 
 @dataclass(frozen=True)
 class StoreConfig:
+    """``[store]``: where the SQLite store is, and how long it keeps what is over.
+
+    ``retain_days`` None keeps everything; otherwise the hub prunes alerts, resolved
+    incidents and their events once they are older than that (hub/retention.py)."""
+
     path: Path = Path("lifeline-hub.db")
+    retain_days: float | None = None
+
+    @property
+    def retain_s(self) -> float | None:
+        return None if self.retain_days is None else self.retain_days * 86400.0
 
 
 @dataclass(frozen=True)
@@ -156,12 +167,20 @@ def _security(section: Section, base: Path) -> SecurityConfig:
     return SecurityConfig(registry=path if path.is_absolute() else base / path)
 
 
+RETAIN_DAYS_MAX = 36500.0  # a hundred years: a bigger number is a typo, not a policy
+
+
 def _store(section: Section, base: Path) -> StoreConfig:
     text = section.str("path", str(StoreConfig.path),
                        check=lambda t: None if t.strip() else "must not be empty")
+    retain = section.float("retain_days", None, max=RETAIN_DAYS_MAX)
+    if retain is not None and retain <= 0:
+        section.problem("retain_days", f"{retain:g} is not a number of days above 0; leave "
+                        "the key out to keep everything")
+        retain = None
     section.finish()
     path = Path(text or str(StoreConfig.path)).expanduser()
-    return StoreConfig(path=path if path.is_absolute() else base / path)
+    return StoreConfig(path=path if path.is_absolute() else base / path, retain_days=retain)
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

@@ -35,6 +35,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from hub.config import HubConfig, load_hub_config
 from hub.ingest import Ingest
 from hub.registry import RegistryGuard, load_registry
+from hub.retention import Pruner
 from hub.routing import MQTT_ROUTE, due_rows, mark_delivered, mark_failed, route_heads
 from hub.store import Store, StoreError
 from hub.webhook import WebhookSender
@@ -54,6 +55,8 @@ STATS_EVERY_S = 60.0
 DELIVER_EVERY_S = 0.25
 WATCHDOG_EVERY_S = 5.0    # well under WatchdogSec/2 (the unit says 30 s)
 ACK_CHUNK = 1000          # ids per Ack message, well under the wire's payload limit
+PRUNE_BUSY_S = 1.0        # retention: a bounded step this often while there is work ...
+PRUNE_IDLE_S = 60.0       # ... and a look this often when there was none
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,15 +191,20 @@ class Hub:
         self.webhooks = WebhookSender({r.name: r.timeout_s for r in config.routing.routes})
         self._published: dict[int, mqtt.MQTTMessageInfo] = {}
         self._rng = random.Random()
+        retain_s = config.store.retain_s
+        self.pruner = None if retain_s is None else Pruner(store, retain_s)
 
     def run(self) -> int:
         active = sum(1 for i in self.ingest.fusion.incidents if i.active)
         log.info("hub starting broker=%s:%d store=%s active_incidents=%d client_id=%s",
                  self.config.mqtt.host, self.config.mqtt.port, self.store.path, active,
                  self.config.mqtt.client_id)
+        if self.config.store.retain_days is not None:
+            log.info("retention: alerts, resolved incidents and their events are deleted "
+                     "%g days after they are over", self.config.store.retain_days)
         self.inbox.start()
         ready = False
-        next_tick = next_stats = next_deliver = next_watchdog = 0.0
+        next_tick = next_stats = next_deliver = next_watchdog = next_prune = 0.0
         try:
             while not self.stopping.is_set():
                 batch = drain(self.inbox.queue, first_wait=0.2)
@@ -219,9 +227,13 @@ class Hub:
                 if now >= next_deliver:
                     self._deliver(self.clock())
                     next_deliver = now + DELIVER_EVERY_S
+                if self.pruner is not None and now >= next_prune:
+                    # between batches, one short transaction: ingest waits one step at most
+                    step = self.pruner.step(self.clock(), self.config.fusion.max_span_s)
+                    next_prune = now + (PRUNE_BUSY_S if step.busy else PRUNE_IDLE_S)
                 if now >= next_stats:
                     if next_stats:
-                        log.info("stats %s", self.ingest.counters.line())
+                        log.info("stats %s", self._stats_line())
                     self.ingest.reset_log_budget()
                     next_stats = now + STATS_EVERY_S
         finally:
@@ -229,8 +241,13 @@ class Hub:
             self.notifier.stopping()
             self.inbox.stop()
             self.webhooks.stop()
-            log.info("hub stopped; stats %s", self.ingest.counters.line())
+            log.info("hub stopped; stats %s", self._stats_line())
         return 0
+
+    def _stats_line(self) -> str:
+        """The ingest counters, and what retention deleted since start (when it is on)."""
+        line = self.ingest.counters.line()
+        return line if self.pruner is None else f"{line} pruned: {self.pruner.total.line()}"
 
     def reload(self) -> None:
         """SIGHUP: re-read hub.toml's fusion rules, topology and routes; keep all state.

@@ -10,6 +10,8 @@ keeps this to one fsync per batch.
 
 Times are epoch seconds (REAL); they are shown as ISO 8601 UTC. The ``events``
 table is the feed ``tail`` follows: one row per incident change, ids increasing.
+With ``[store] retain_days`` the hub deletes what is over (hub/retention.py); the
+ids of deleted alerts stay in ``pruned_alerts`` so a resend is still a duplicate.
 """
 
 from __future__ import annotations
@@ -77,7 +79,13 @@ CREATE TABLE IF NOT EXISTS outbox (
     url TEXT NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL NOT NULL, delivered_at REAL, last_error TEXT);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_at, next_attempt_at);
+CREATE INDEX IF NOT EXISTS incidents_merged ON incidents (merged_into)
+    WHERE merged_into IS NOT NULL;
+CREATE TABLE IF NOT EXISTS pruned_alerts (id TEXT PRIMARY KEY) WITHOUT ROWID;
 """
+# ``pruned_alerts``: the ids of alerts retention deleted (hub/retention.py), so a resend of
+# one is still a duplicate. ``meta`` ``incident_id_floor``: the highest incident id retention
+# deleted, so ids are never given out twice.
 # Columns added by schema 2 (topology, lifecycle, rule state), with their defaults for old rows.
 _V2_COLUMNS = (("zones", "TEXT NOT NULL DEFAULT '[]'"), ("assignee", "TEXT"),
                ("latched", "INTEGER NOT NULL DEFAULT 0"), ("flapping", "INTEGER NOT NULL DEFAULT 0"),
@@ -256,14 +264,15 @@ class Store:
         self.db.execute("COMMIT")
 
     def add_alert(self, alert: Alert, received_at: float, body: str) -> bool:
-        """Store an alert unless its id is already stored; True if it was new."""
+        """Store an alert unless its id is already stored or was pruned; True if it was new."""
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO alerts (id, device, zone, sensor, channel, kind, reason, grade,"
             " ts, received_at, value, unit, score, seq, cleared, message, body)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+            " WHERE NOT EXISTS (SELECT 1 FROM pruned_alerts WHERE id = ?)",
             (alert.id, alert.device, alert.zone, alert.sensor, alert.channel, alert.kind,
              alert.reason.value, int(alert.grade), alert.ts, received_at, alert.value, alert.unit,
-             alert.score, alert.seq, int(alert.cleared), alert.message, body))
+             alert.score, alert.seq, int(alert.cleared), alert.message, body, alert.id))
         return cursor.rowcount == 1
 
     def record_status(self, status: Status, now: float, body: str) -> None:
@@ -306,7 +315,9 @@ class Store:
         return [_incident_from_row(row) for row in rows]
 
     def next_incident_id(self) -> int:
-        return int(self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM incidents").fetchone()[0])
+        """One more than any incident id ever given, including those retention deleted."""
+        highest = self.db.execute("SELECT coalesce(max(id), 0) FROM incidents").fetchone()[0]
+        return max(int(highest), int(self.meta("incident_id_floor", "0"))) + 1
 
     def incidents(self, status: str | None = None) -> list[Incident]:
         """Incidents newest first; merged ones only when asked for by status."""

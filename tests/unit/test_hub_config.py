@@ -151,3 +151,43 @@ def test_the_commented_examples_in_the_example_config_are_valid(tmp_path: Path) 
     assert config.fusion.topology.near("main-1", "main-2", "neighbours")
     assert config.fusion.topology.distance_m("gas-mh-1", "gas-mh-2") == 100.0
     assert [r.name for r in config.routing.routes] == ["water-utility"]
+
+
+@pytest.mark.parametrize(("value", "days"), [("30", 30.0), ("0.5", 0.5), ("365", 365.0)])
+def test_retain_days_is_a_number_of_days(tmp_path: Path, value: str, days: float) -> None:
+    config = load_hub_config(write(tmp_path, f'[store]\npath = "hub.db"\nretain_days = {value}\n'))
+    assert config.store.retain_days == days
+    assert config.store.retain_s == days * 86400.0
+
+
+def test_without_retain_days_the_store_keeps_everything(tmp_path: Path) -> None:
+    config = load_hub_config(write(tmp_path, '[store]\npath = "hub.db"\n'))
+    assert config.store.retain_days is None and config.store.retain_s is None
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("0", r"hub.toml: store.retain_days: 0 is not a number of days above 0; leave the key out "
+          r"to keep everything"),
+    ("-7", r"hub.toml: store.retain_days: -7 is not a number of days above 0"),
+    ('"30d"', r"hub.toml: store.retain_days: expected a number, found string '30d'"),
+    ("true", r"hub.toml: store.retain_days: expected a number, found boolean true"),
+    ("inf", r"hub.toml: store.retain_days: expected a finite number"),
+    ("100000", r"hub.toml: store.retain_days: 100000 is above the maximum 36500"),
+])
+def test_bad_retain_days_names_file_key_and_problem(tmp_path: Path, value: str,
+                                                    message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_hub_config(write(tmp_path, f"[store]\nretain_days = {value}\n"))
+
+
+def test_a_misspelt_retain_days_gets_a_suggestion(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"hub.toml: store.retain: is not a valid option for "
+                                          r"\[store\]; did you mean 'retain_days'\?"):
+        load_hub_config(write(tmp_path, "[store]\nretain = 30\n"))
+
+
+def test_the_commented_retain_days_in_the_example_config_is_valid(tmp_path: Path) -> None:
+    text = (Path(__file__).parents[2] / "configs" / "hub.toml").read_text()
+    assert "\n# retain_days = 90 " in text
+    config = load_hub_config(write(tmp_path, text.replace("\n# retain_days", "\nretain_days")))
+    assert config.store.retain_days == 90.0
