@@ -72,7 +72,7 @@ def _reader(config: HubConfig) -> Store:
 def incidents_list(config: HubConfig, as_json: bool, status: str | None) -> int:
     store = Store.open_reader(config.store.path)
     try:
-        found = store.incidents(status) if store is not None else []
+        found = store.incidents(status, rule_state=False) if store is not None else []
     finally:
         if store is not None:
             store.close()
@@ -277,7 +277,7 @@ def status(config: HubConfig, as_json: bool) -> int:
         devices = store.devices()
         rates = store.alert_rates(now - 3600)
         alerts = store.count_alerts()
-        active = [i for i in store.incidents() if i.active]
+        active = [i for i in store.incidents(rule_state=False) if i.active]
         outbox = store.db.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL"
                                   ).fetchone()[0]
     finally:

@@ -319,12 +319,20 @@ class Store:
         highest = self.db.execute("SELECT coalesce(max(id), 0) FROM incidents").fetchone()[0]
         return max(int(highest), int(self.meta("incident_id_floor", "0"))) + 1
 
-    def incidents(self, status: str | None = None) -> list[Incident]:
-        """Incidents newest first; merged ones only when asked for by status."""
+    def incidents(self, status: str | None = None, rule_state: bool = True) -> list[Incident]:
+        """Incidents newest first; merged ones only when asked for by status.
+
+        ``rule_state=False`` is for listings: the evidence and readings each incident
+        keeps for fusion (up to hundreds of rows each) are left out, only its grade
+        reasons are read -- parsing the whole state made a list of 10,000 incidents
+        take seconds."""
         if not self._has_schema():
             return []
         where, args = ("status = ?", (status,)) if status else ("status != 'merged'", ())
-        rows = self.db.execute(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE {where} "
+        columns = _INCIDENT_COLUMNS if rule_state else _INCIDENT_COLUMNS.replace(
+            "rule_state", "json_object('reasons', "
+            "json(coalesce(json_extract(rule_state, '$.reasons'), '[]')))")
+        rows = self.db.execute(f"SELECT {columns} FROM incidents WHERE {where} "
                                "ORDER BY id DESC", args).fetchall()
         return [_incident_from_row(row) for row in rows]
 
