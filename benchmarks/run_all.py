@@ -78,6 +78,22 @@ LIMITS = {
         "same readers reading what is waiting cost the \"read what is waiting\" row, under "
         "the 2% budget. *What would move it*: the chunked read in the `lines` driver, as "
         "above; the 0.5 s read timeout per port then matters little."),
+    "field load RSS slope": (
+        "**RSS over the soak.** One step, not a trend: the agent's RSS rises ~0.35 MB once, "
+        "at its first detector checkpoint (edge/agent.py `CHECKPOINT_EVERY_S` = 300 s after "
+        "start), and is flat otherwise; a straight line through a 10-minute soak turns that "
+        "step into a slope (the per-half slopes in the soak table show it in one half only). "
+        "A separate 17-minute soak under the same load (2026-11-21, RSS every 10 s): "
+        "43.50 MB at start, 43.62 MB from 30 s, 43.97 MB from 300 s, then +4 kB at the "
+        "600 s and 900 s checkpoints and nothing between (43.98 MB at 1,020 s). It is not "
+        "Python objects: with `tracemalloc` started in the agent (a wrapper around "
+        "`edge.cli.main`, the diagnostic's own allocations filtered out) the agent's Python "
+        "allocations stayed at 13.45 to 13.42 MB over 8 minutes; the step is the allocator "
+        "keeping what the first checkpoint's JSON encoding took (limiting glibc to 2 malloc "
+        "arenas did not change it). *What would move it*: nothing needs to for memory's sake; "
+        "to make the 10-minute figure show it, the soak would fit its slope after the first "
+        "checkpoint, or run longer (`python benchmarks/bench_edge.py --only soak "
+        "--soak-seconds 1800`)."),
     "hub drain rate": (
         "**Hub throughput.** CPU in the hub's main thread, in fusion and in re-writing "
         "incidents, both growing with the size of the incident an alert joins. In a py-spy "
@@ -87,10 +103,16 @@ LIMITS = {
         "the peak), `Store.apply` 28%, of which `_incident_row` 22%: every alert that joins "
         "an incident re-encodes the incident's whole evidence (up to 200 rows per channel) "
         "as JSON and rewrites its row; the SQLite insert of the alert itself is 5%, "
-        "validation 2%, the paho network thread 11%. *What would move it* (hub/store.py, "
+        "validation 2%, the paho network thread 11%. Hence the drain rate falls as "
+        "incidents fill: on this machine ~1,300 to 1,500/s over a 5,000-alert backlog in "
+        "shorter runs, then the backlog drain rate of the table over 50,000, then the live "
+        "stream's, lower still once every incident's evidence is full. *What would move "
+        "it* (hub/store.py, "
         "hub/fusion.py, hub/grading.py): write each incident once per batch (the last state "
         "wins) instead of once per alert — in a storm a 500-alert batch touches tens of "
-        "incidents, not 500; in `_reaches`, test the alert's own channel first and index "
+        "incidents, not 500 (landed in 569760d, after the throughput part of this run: the "
+        "section's `Code:` line says which commit was measured); in `_reaches`, test the "
+        "alert's own channel first and index "
         "evidence by zone instead of scanning it; keep each channel's alarming peak "
         "incrementally. Together these address ~60% of the time (roughly 2.5×). Reaching "
         "10,000/s sustained needs more than that: one Python process is bounded by the bare "
@@ -122,21 +144,21 @@ LIMITS = {
         "~25 ms); `python -X importtime -c 'import hub.cli'` shows `hub.config` (which "
         "imports `lifeline.mqtt_security` and `ssl`), `hub.desk`, `hub.render`, "
         "`hub.incident` and `hub.fusion` each costing tens of ms. And the listing itself: "
-        "`Store.incidents()` returns every incident (10,000 at 10 M alerts) and "
-        "`_incident_from_row` decodes each one's rule state (evidence, up to 200 rows per "
-        "channel) that the table never shows: the \"without start-up\" row. *What would "
-        "move it* (hub/store.py, hub/desk.py, hub/cli.py): list the newest N by default "
-        "(`ORDER BY id DESC LIMIT`, an option for more) without selecting or decoding "
-        "`rule_state`; import per subcommand in hub/cli.py (the desk commands need neither "
-        "paho, ssl, nor the tail and service modules)."),
+        "`Store.incidents()` returns every incident, 10,000 at 10 M alerts, and the table "
+        "renders them all: the \"without start-up\" row. Decoding each incident's rule "
+        "state (evidence) for the listing was the larger share until a1de6fc (1.4 s in a warm "
+        "process on the run before it, ~0.3 s after). *What would move it* (hub/store.py, "
+        "hub/desk.py, hub/cli.py): list the newest N by default (`ORDER BY id DESC LIMIT`, "
+        "an option for more); import per subcommand in hub/cli.py (the desk commands need "
+        "neither paho, ssl, nor the tail and service modules)."),
     "`incidents show": (
         "**`incidents show`.** Start-up: the same call in a warm process is the \"without "
         "start-up\" row, a few ms at 10 M alerts (the membership index serves it). *What "
         "would move it*: import per subcommand in hub/cli.py, as above."),
     "retention": (
-        "**Retention.** `[store] retain_days` does not exist in hub/ yet: nothing prunes the "
-        "store, so there is nothing to measure. It needs the feature (a pruning pass in small "
-        "transactions between ingest batches), then this benchmark."),
+        "**Retention.** `[store] retain_days` landed during this work (8acd511: bounded "
+        "pruning steps between batches); whether it prunes without blocking ingest is not "
+        "measured by this benchmark yet."),
     "end to end": (
         "**End to end.** See the section: the share of each stage is the difference between "
         "its rows (edge to broker, hub commit, `tail`'s 50 ms poll)."),
