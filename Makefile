@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make demo        run the whole system with scripted events (DURATION=$(DURATION) s)"
-	@echo "make test        run the test suite"
+	@echo "make test        run the test suite, then ruff and mypy"
 	@echo "make lint        ruff; make typecheck: mypy --strict"
 	@echo "make bench-detect  NAB detector benchmark (writes docs/benchmarks.md)"
 	@echo "make bench-fusion  incident fusion against a city's ground truth, ~1 min (writes docs/benchmarks.md)"
@@ -33,6 +33,8 @@ demo: setup system-packages
 
 test: setup test-system-packages
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/ruff check lifeline edge hub tests benchmarks scripts hardware
+	$(VENV)/bin/mypy
 
 lint: setup
 	$(VENV)/bin/ruff check lifeline edge hub tests benchmarks scripts hardware
