@@ -402,9 +402,10 @@ def edge_toml(device: str, zone: str, broker_port: int, state_dir: Path,
     return "\n".join(parts)
 
 
-def hub_toml(broker_port: int, store: Path, client_id: str = "lifeline-hub-bench") -> str:
+def hub_toml(broker_port: int, store: Path, client_id: str = "lifeline-hub-bench",
+             store_extra: str = "") -> str:
     return (f'[mqtt]\nhost = "127.0.0.1"\nport = {broker_port}\nclient_id = "{client_id}"\n\n'
-            f'[store]\npath = "{store}"\n')
+            f'[store]\npath = "{store}"\n{store_extra}')
 
 
 def start_broker(workdir: Path, extra: str = BROKER_CONFIG) -> Broker:

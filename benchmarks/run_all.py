@@ -156,9 +156,10 @@ LIMITS = {
         "start-up\" row, a few ms at 10 M alerts (the membership index serves it). *What "
         "would move it*: import per subcommand in hub/cli.py, as above."),
     "retention": (
-        "**Retention.** `[store] retain_days` landed during this work (8acd511: bounded "
-        "pruning steps between batches); whether it prunes without blocking ingest is not "
-        "measured by this benchmark yet."),
+        "**Retention.** Pruning shares the hub's one writer connection: each step is one "
+        "write transaction of at most 1,000 deletes between two ingest batches "
+        "(hub/retention.py `STEP_ROWS`), so a batch can wait for a step. *What would move "
+        "it*: smaller steps (`STEP_ROWS`), or steps only when the inbox is empty."),
     "end to end": (
         "**End to end.** See the section: the share of each stage is the difference between "
         "its rows (edge to broker, hub commit, `tail`'s 50 ms poll)."),
