@@ -47,20 +47,23 @@ class LinesReader(ReaderThread):
             self._read(port)
 
     def _read(self, port: serial.Serial) -> None:
+        """Take whatever bytes are waiting (at least one, within the port's timeout) and cut
+        them into lines. pyserial's ``readline`` costs a system call per byte, which capped
+        a sensor at what a bare readline loop manages."""
         pending = b""
         while not self.stop.is_set():
             self.beat()
-            chunk = port.readline()
+            chunk = port.read(max(1, port.in_waiting))
             if not chunk:
                 continue
             pending += chunk
-            if not pending.endswith(b"\n"):
-                if len(pending) > MAX_PENDING:  # a line that never ends is garbage, not a reading
-                    self.handle(pending)
-                    pending = b""
-                continue
-            self.handle(pending)
-            pending = b""
+            if b"\n" in chunk:
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    self.handle(line + b"\n")
+            if len(pending) > MAX_PENDING:  # a line that never ends is garbage, not a reading
+                self.handle(pending)
+                pending = b""
 
     def handle(self, raw: bytes) -> None:
         ts = time.time()
