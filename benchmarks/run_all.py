@@ -68,16 +68,17 @@ LIMITS = {
         "the \"chunked\" baseline row does (two orders of magnitude more lines/s); the agent "
         "would then be bounded by its pipeline thread instead of system calls."),
     "field load CPU": (
-        "**Field load CPU.** The same per-byte `readline`: 16 ports × 10 lines/s × ~8 bytes "
-        "is ~1,300 `select` + `read` pairs a second. Per-thread CPU of the agent under this "
-        "load (from /proc/<pid>/task, threads named from a py-spy profile; a separate 40 s "
-        "run on 2026-11-21 at 4.4% in all): the 16 line reader threads 3.4%, the main thread "
-        "(everything after the read: parse, detect, decide, health, outbox) 0.7%, the "
-        "accelerometer reader (numpy features) 0.3%, the MQTT thread ~0. Bare readers that "
-        "only call `readline` cost about as much as the whole agent on a quiet machine; the "
-        "same readers reading what is waiting cost the \"read what is waiting\" row, under "
-        "the 2% budget. *What would move it*: the chunked read in the `lines` driver, as "
-        "above; the 0.5 s read timeout per port then matters little."),
+        "**Field load CPU.** Measured before the `lines` driver read what is waiting "
+        "(2026-11-21, per-thread CPU from /proc/<pid>/task, a 40 s run at 4.4% in all): the "
+        "16 line reader threads 3.4% -- pyserial's per-byte `readline`, 16 ports × 10 "
+        "lines/s × ~8 bytes, ~1,300 `select` + `read` pairs a second --, the main thread "
+        "(parse, detect, decide, health, outbox) 0.7%, the accelerometer reader 0.3%, the "
+        "MQTT thread ~0. The driver now reads what is waiting and the agent's share fell "
+        "from 8.2% to 5.1% (runs at 22:01 and 22:24 UTC); its baseline row, \"bare "
+        "readers\", still uses `readline` and is now the larger part. *What would move it*: "
+        "the readers wake every 0.5 s read timeout and on every line -- 17 threads each "
+        "taking the interpreter lock; one `select` loop over all ports in one thread, and "
+        "a longer timeout, would cut the wake-ups; then the per-reading pipeline (0.7%)."),
     "field load RSS slope": (
         "**RSS over the soak.** One step, not a trend: the agent's RSS rises ~0.35 MB once, "
         "at its first detector checkpoint (edge/agent.py `CHECKPOINT_EVERY_S` = 300 s after "
