@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_edge import AlertWatch, start_agent  # noqa: E402
-from benchmarks.bench_hub import HubProcess  # noqa: E402
+from benchmarks.bench_hub import HubProcess, follow_store, follow_tail  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     Pty,
     Target,
@@ -46,7 +46,6 @@ from benchmarks.common import (  # noqa: E402
     workdir,
     write_section,
 )
-from hub.store import Store  # noqa: E402
 
 DEVICE = "bench-e2e"
 LIMIT = 1000.0
@@ -59,38 +58,6 @@ def _index(alert: object) -> int | None:
         return None
     value = alert.get("value")
     return int(round(value)) - BASE if isinstance(value, int | float) and value >= BASE else None
-
-
-def follow_store(path: Path, seen: dict[int, float], halt: threading.Event) -> None:
-    store = None
-    while store is None and not halt.is_set():
-        store = Store.open_reader(path)
-        time.sleep(0.01)
-    assert store is not None
-    last = store.last_event_id()
-    while not halt.is_set():
-        events = store.events_after(last)
-        now = time.monotonic()
-        for event in events:
-            index = _index(event.payload.get("alert"))
-            if index is not None:
-                seen.setdefault(index, now)
-            last = event.id
-        if not events:
-            time.sleep(0.002)
-    store.close()
-
-
-def follow_tail(process: subprocess.Popen[bytes], seen: dict[int, float]) -> None:
-    assert process.stdout is not None
-    for line in process.stdout:
-        now = time.monotonic()
-        try:
-            index = _index(json.loads(line).get("alert"))
-        except ValueError:
-            continue
-        if index is not None:
-            seen.setdefault(index, now)
 
 
 def run(events: int, gap_s: float) -> str:
@@ -115,9 +82,9 @@ def run(events: int, gap_s: float) -> str:
         notify.close()
         tail = subprocess.Popen([console_script("lifeline-hub"), "tail", "--json", "--config",
                                  str(hub.config)], stdout=subprocess.PIPE)
-        threading.Thread(target=follow_store, args=(hub.store_path, via_store, halt),
+        threading.Thread(target=follow_store, args=(hub.store_path, via_store, halt, _index),
                          daemon=True).start()
-        threading.Thread(target=follow_tail, args=(tail, via_tail), daemon=True).start()
+        threading.Thread(target=follow_tail, args=(tail, via_tail, _index), daemon=True).start()
         for i in range(50):  # warm up the detector on normal readings
             pty.write(f"{300 + i % 3}.0\n".encode())
         time.sleep(1.0)

@@ -38,8 +38,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -317,8 +318,14 @@ def _alert_id(payload: bytes) -> bytes | None:
         return None
 
 
-def follow_store(path: Path, seen: dict[str, float], halt: threading.Event) -> None:
-    """Poll the events feed every 2 ms; note when each alert id first appears."""
+def _alert_key(alert: object) -> str | None:
+    """An event's alert, by id (None for an event without one)."""
+    return str(alert["id"]) if isinstance(alert, dict) and "id" in alert else None
+
+
+def follow_store(path: Path, seen: dict[Any, float], halt: threading.Event,
+                 key: Callable[[object], Any] = _alert_key) -> None:
+    """Poll the events feed every 2 ms; note when each alert (by ``key``) first appears."""
     store = None
     while store is None and not halt.is_set():
         store = Store.open_reader(path)
@@ -329,25 +336,27 @@ def follow_store(path: Path, seen: dict[str, float], halt: threading.Event) -> N
         events = store.events_after(last)
         now = time.monotonic()
         for event in events:
-            alert = event.payload.get("alert")
-            if alert:
-                seen.setdefault(alert["id"], now)
+            found = key(event.payload.get("alert"))
+            if found is not None:
+                seen.setdefault(found, now)
             last = event.id
         if not events:
             time.sleep(0.002)
     store.close()
 
 
-def follow_tail(process: subprocess.Popen[bytes], seen: dict[str, float]) -> None:
+def follow_tail(process: subprocess.Popen[bytes], seen: dict[Any, float],
+                key: Callable[[object], Any] = _alert_key) -> None:
+    """Read ``tail --json`` lines; note when each alert (by ``key``) is first printed."""
     assert process.stdout is not None
     for line in process.stdout:
         now = time.monotonic()
         try:
-            alert = json.loads(line).get("alert")
+            found = key(json.loads(line).get("alert"))
         except ValueError:
             continue
-        if alert:
-            seen.setdefault(alert["id"], now)
+        if found is not None:
+            seen.setdefault(found, now)
 
 
 def bench_latency(rate: float, seconds: float, devices: int, zones: int
