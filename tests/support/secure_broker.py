@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hub.provision import Issued, issue_certificate, make_ca, mosquitto_passwd, write_private
-from lifeline.localbroker import find_mosquitto, free_port
+from lifeline.localbroker import find_mosquitto, free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "hardware" / "mosquitto"
@@ -115,13 +115,7 @@ class SecureBroker:
     def stop(self) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
-                self.process.wait()
+        stop_process(self.process)
         if self.process.stderr:
             self.process.stderr.close()
         self.process = None
