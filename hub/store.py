@@ -96,6 +96,10 @@ _INCIDENT_COLUMNS = ("id, zone, hazard, grade, status, opened_at, updated_at, re
                      "first_ts, last_ts, last_arrival, alert_count, devices, merged_into, "
                      "zones, assignee, latched, flapping, confirmed, suppressed, rule_state")
 _PLACEHOLDERS = ",".join("?" * len(_INCIDENT_COLUMNS.split(", ")))
+# The same columns with a rule state cut down to the grade reasons (Store.incidents)
+_LISTING_COLUMNS = _INCIDENT_COLUMNS.replace(
+    "rule_state", "json_object('reasons', "
+    "json(coalesce(json_extract(rule_state, '$.reasons'), '[]')))")
 
 
 class StoreError(Exception):
@@ -336,9 +340,7 @@ class Store:
         if not self._has_schema():
             return []
         where, args = ("status = ?", (status,)) if status else ("status != 'merged'", ())
-        columns = _INCIDENT_COLUMNS if rule_state else _INCIDENT_COLUMNS.replace(
-            "rule_state", "json_object('reasons', "
-            "json(coalesce(json_extract(rule_state, '$.reasons'), '[]')))")
+        columns = _INCIDENT_COLUMNS if rule_state else _LISTING_COLUMNS
         rows = self.db.execute(f"SELECT {columns} FROM incidents WHERE {where} "
                                "ORDER BY id DESC", args).fetchall()
         return [_incident_from_row(row) for row in rows]
