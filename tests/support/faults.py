@@ -26,7 +26,6 @@ import sqlite3
 import subprocess
 import threading
 import time
-import tty
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from lifeline.grades import Grade
 from lifeline.localbroker import Broker
 from lifeline.mqtt_security import is_loopback
 from tests.support.processes import script, wait_for
+from tests.support.pty import PtySensor as Pty  # the test writes its master, the agent opens path
 
 DEVICE = "edge-fault-1"
 ZONE = "fault-zone"
@@ -69,23 +69,6 @@ def numbered_line(n: int) -> bytes:
 def breach_number(value: float) -> int:
     """The ``k`` a limit alert's value encodes (inverse of ``numbered_line``)."""
     return int(round(value - (RED_BASE if value >= RED_BASE else ORANGE_BASE)))
-
-
-class Pty:
-    """A pseudo-terminal pair; the test writes to the master, the agent opens ``path``."""
-
-    def __init__(self) -> None:
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)
-        os.set_blocking(self.master, False)
-        self.path = os.ttyname(self.slave)
-
-    def close(self) -> None:
-        for fd in (self.master, self.slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
 
 
 class NumberedStream:
