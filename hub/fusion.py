@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from hub.config import FusionConfig, RuleConfig
 from hub.grading import (
@@ -107,12 +107,22 @@ class Fusion:
                  next_id: int = 1) -> None:
         self.config = config
         self._incidents: dict[int, Incident] = {}
+        # indexes, derived from _incidents: evidence by zone per incident, incidents by zone
+        self._zone_index: dict[int, tuple[Mapping[str, Evidence],
+                                          dict[str, list[tuple[str, Evidence]]]]] = {}
+        self._in_zone: dict[str, set[int]] = {}
+        self._unplaced: set[int] = set()  # incidents without evidence: candidates everywhere
+        self._near_cache: tuple[object, dict[tuple[str, str], frozenset[str]]] = (None, {})
         self._next_id = next_id
         self.reload(incidents)
 
     def reload(self, incidents: Iterable[Incident]) -> None:
         """Replace the state with ``incidents`` (from the store, after an operator changed one)."""
-        self._incidents = {i.id: i for i in incidents if i.status is not IncidentStatus.MERGED}
+        self._incidents = {}
+        self._zone_index, self._in_zone, self._unplaced = {}, {}, set()
+        for incident in incidents:
+            if incident.status is not IncidentStatus.MERGED:
+                self._put(incident)
         self._next_id = max([self._next_id, *(i + 1 for i in self._incidents)])
 
     @property
@@ -131,8 +141,9 @@ class Fusion:
             return self._absorb(host, alert, now, f"device {alert.device} is offline; its sensor "
                                 "faults are part of that")
         rule = self.rule(hazard)
-        candidates = sorted((i for i in self._incidents.values()
-                             if i.hazard == hazard and self._reaches(i, alert, rule)),
+        mine = channel_key(alert)
+        candidates = sorted((i for i in self._nearby(alert, rule)
+                             if i.hazard == hazard and self._reaches(i, alert, rule, mine)),
                             key=lambda i: i.id)
         if not candidates:
             cause = self._cause_of(alert)
@@ -157,24 +168,68 @@ class Fusion:
         changes.extend(self._absorb_effects(survivor.id, now))
         return changes
 
-    def _reaches(self, incident: Incident, alert: Alert, rule: RuleConfig) -> bool:
+    def _reaches(self, incident: Incident, alert: Alert, rule: RuleConfig, mine: str) -> bool:
         """Pairwise, so that the incidents are the connected runs of alerts whatever the
-        arrival order: some alert of the incident is near in space and in time."""
+        arrival order: some alert of the incident is near in space and in time.
+
+        ``mine`` is the alert's channel key. Its own channel is one lookup; the others are
+        visited zone by zone (``_by_zone``), so an incident elsewhere costs a zone check,
+        not a walk over each of its channels."""
         if self._span(incident, alert.ts) > self.config.max_span_s:
             return False
         window = rule.window_s or self.config.window_s
         if not incident.evidence:  # stored before evidence was kept: by span and zones
             return (incident.first_ts - window <= alert.ts <= incident.last_ts + window
                     and self._near(incident.zone, incident.devices[:1], alert, rule))
-        mine = channel_key(alert)
-        for key, rows in incident.evidence.items():
-            device, zone = key.partition("/")[0], key.rpartition("@")[2]
-            if key == mine:
-                if _within(rows, alert.ts, max(window, rule.sensor_window_s)):
+        own = incident.evidence.get(mine)
+        if own is not None and _within(own, alert.ts, max(window, rule.sensor_window_s)):
+            return True
+        # every evidence row lies in [first_ts, last_ts]: nothing else can be within window
+        if not incident.first_ts - window <= alert.ts <= incident.last_ts + window:
+            return False
+        topology = self.config.topology
+        for zone, channels in self._by_zone(incident).items():
+            if topology.near(zone, alert.zone, rule.reach):
+                if any(_within(rows, alert.ts, window) for _, rows in channels):
                     return True
-            elif self._near(zone, (device,), alert, rule) and _within(rows, alert.ts, window):
-                return True
+            elif rule.radius_m > 0:
+                for device, rows in channels:
+                    if self._near(zone, (device,), alert, rule) and _within(rows, alert.ts,
+                                                                           window):
+                        return True
         return False
+
+    def _nearby(self, alert: Alert, rule: RuleConfig) -> Iterable[Incident]:
+        """The incidents that may reach ``alert`` in space (a superset; ``_reaches`` decides):
+        those with evidence in a zone near the alert's, found by the zone index. By
+        distance (``radius_m``) any incident may, so then all of them."""
+        if rule.radius_m > 0:
+            return list(self._incidents.values())
+        topology = self.config.topology
+        if self._near_cache[0] is not topology:  # a reload brought a new topology
+            self._near_cache = (topology, {})
+        cache = self._near_cache[1]
+        zones = cache.get((alert.zone, rule.reach))
+        if zones is None:
+            if len(cache) > 10_000:
+                cache.clear()
+            zones = cache[alert.zone, rule.reach] = topology.near_zones(alert.zone, rule.reach)
+        ids = set(self._unplaced)
+        for zone in zones:
+            ids.update(self._in_zone.get(zone, ()))
+        return [self._incidents[i] for i in ids if i in self._incidents]
+
+    def _by_zone(self, incident: Incident) -> dict[str, list[tuple[str, Evidence]]]:
+        """The incident's evidence grouped by zone, as (device, rows); rebuilt only when the
+        evidence changed (kept by incident id, checked by identity)."""
+        cached = self._zone_index.get(incident.id)
+        if cached is not None and cached[0] is incident.evidence:
+            return cached[1]
+        index: dict[str, list[tuple[str, Evidence]]] = {}
+        for key, rows in incident.evidence.items():
+            index.setdefault(key.rpartition("@")[2], []).append((key.partition("/")[0], rows))
+        self._zone_index[incident.id] = (incident.evidence, index)
+        return index
 
     def _near(self, zone: str, devices: tuple[str, ...], alert: Alert, rule: RuleConfig) -> bool:
         topology = self.config.topology
@@ -272,7 +327,7 @@ class Fusion:
             transitions=tuple(sorted({*survivor.transitions, *other.transitions}))[-20:])
         absorbed = dataclasses.replace(other, status=IncidentStatus.MERGED,
                                        merged_into=survivor.id, updated_at=now)
-        del self._incidents[other.id]
+        self._forget(other.id)
         return self._put(merged), absorbed
 
     def _evaluate(self, incident_id: int, now: float) -> list[Change]:
@@ -358,7 +413,7 @@ class Fusion:
         for incident in list(self._incidents.values()):
             if (incident.resolved_at is not None
                     and now - incident.resolved_at > self.config.max_span_s):
-                del self._incidents[incident.id]
+                self._forget(incident.id)
         return changes
 
     def _resolve(self, incident: Incident, now: float, why: str, by: str | None = None
@@ -375,7 +430,24 @@ class Fusion:
 
     def _put(self, incident: Incident) -> Incident:
         self._incidents[incident.id] = incident
+        if incident.evidence:  # evidence only grows, so its zones only grow: add, never drop
+            for zone in self._by_zone(incident):
+                self._in_zone.setdefault(zone, set()).add(incident.id)
+        else:
+            self._unplaced.add(incident.id)
         return incident
+
+    def _forget(self, incident_id: int) -> None:
+        """Drop an incident (merged away, or too old to reopen) and its index entries."""
+        self._incidents.pop(incident_id, None)
+        entry = self._zone_index.pop(incident_id, None)
+        for zone in entry[1] if entry is not None else ():
+            ids = self._in_zone.get(zone)
+            if ids is not None:
+                ids.discard(incident_id)
+                if not ids:
+                    del self._in_zone[zone]
+        self._unplaced.discard(incident_id)
 
 
 _STATUS_SUFFIX = "/status/state"

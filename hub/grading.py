@@ -60,7 +60,11 @@ class Assessment:
 def add_evidence(evidence: Mapping[str, Evidence], key: str, ts: float, grade: Grade,
                  cleared: bool) -> dict[str, Evidence]:
     out = dict(evidence)
-    out[key] = tuple(sorted((*out.get(key, ()), (ts, int(grade), cleared))))[-MAX_EVIDENCE:]
+    rows, row = out.get(key, ()), (ts, int(grade), cleared)
+    if not rows or row >= rows[-1]:  # in order, the usual case: no sort
+        out[key] = (*rows[len(rows) + 1 - MAX_EVIDENCE:], row)
+    else:
+        out[key] = tuple(sorted((*rows, row)))[-MAX_EVIDENCE:]
     return out
 
 
@@ -126,10 +130,7 @@ def _fastest_move(incident: Incident, rule: RuleConfig) -> str | None:
 
 def _alarming_peak(rows: Evidence) -> int:
     """Highest grade since the channel last cleared (0 if its latest alert cleared it)."""
-    peak = 0
-    for _, grade, cleared in rows:
-        peak = 0 if cleared else max(peak, grade)
-    return peak
+    return _summary(rows)[0]
 
 
 def _episodes(rows: Evidence) -> int:
@@ -137,12 +138,35 @@ def _episodes(rows: Evidence) -> int:
 
     A sensor repeating one alarm (a slow leak, a drift) is one episode, however sparse;
     one that alarms, clears and alarms again is toggling."""
-    episodes, alarming = 0, False
-    for _, _, cleared in rows:
-        if not cleared and not alarming:
-            episodes += 1
-        alarming = not cleared
-    return episodes
+    return _summary(rows)[1]
+
+
+# (alarming peak, episodes) of evidence rows, by the rows' identity. An incident's
+# evidence is immutable and one alert replaces one channel's rows, so assessing an
+# incident of many channels re-reads only the channel that moved. Each entry holds
+# its rows, so an id cannot be reused while it is cached.
+_SUMMARIES: dict[int, tuple[Evidence, int, int]] = {}
+_SUMMARIES_MAX = 100_000
+
+
+def _summary(rows: Evidence) -> tuple[int, int]:
+    hit = _SUMMARIES.get(id(rows))
+    if hit is not None and hit[0] is rows:
+        return hit[1], hit[2]
+    peak = episodes = 0
+    alarming = False
+    for _, grade, cleared in rows:
+        if cleared:
+            peak, alarming = 0, False
+        else:
+            peak = max(peak, grade)
+            if not alarming:
+                episodes += 1
+            alarming = True
+    if len(_SUMMARIES) >= _SUMMARIES_MAX:
+        _SUMMARIES.clear()
+    _SUMMARIES[id(rows)] = (rows, peak, episodes)
+    return peak, episodes
 
 
 def assess(incident: Incident, rule: RuleConfig, flap_window_s: float) -> Assessment:

@@ -72,6 +72,16 @@ class Topology:
             return pa is not None and pa == pb
         return False
 
+    def near_zones(self, zone: str, reach: str) -> frozenset[str]:
+        """Every zone ``b`` with ``near(b, zone, reach)``: the zone, its neighbours and, by
+        ``parent`` reach, its siblings (declared zones with the same parent)."""
+        found = {zone}
+        if reach != "zone":
+            found |= self.neighbours(zone)
+        if reach == "parent" and (parent := self.parent(zone)) is not None:
+            found |= {z.name for z in self.zones.values() if z.parent == parent}
+        return frozenset(found)
+
     def downstream(self, zones: Iterable[str]) -> frozenset[str]:
         """Zones directly downstream of any of ``zones``."""
         return frozenset(d for z in zones if z in self.zones for d in self.zones[z].downstream)

@@ -270,3 +270,47 @@ def test_rules_do_not_depend_on_arrival_order(
 
     expected = run(sorted(ordered, key=lambda r: r[4]))
     assert summary(run(shuffled).incidents) == summary(expected.incidents)
+
+
+class _ScanAll(Fusion):
+    """Fusion without the zone index: every incident is a candidate for every alert."""
+
+    def _nearby(self, alert: Alert, rule: RuleConfig) -> list[Incident]:
+        return list(self._incidents.values())
+
+
+@pytest.mark.parametrize("reach", ["zone", "neighbours", "parent"])
+def test_near_zones_are_exactly_the_zones_near_by_reach(reach: str) -> None:
+    zones = [*TOPOLOGY.zones, "undeclared", "north"]
+    for a in zones:
+        assert TOPOLOGY.near_zones(a, reach) == {b for b in zones if TOPOLOGY.near(b, a, reach)}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["main-1", "main-2", "main-3", "dma-9", "mh-1", "mh-2",
+                                           "mh-5", "elsewhere"]),
+                          st.sampled_from(["w1", "w2", "gas-a", "gas-b", "gas-c"]),
+                          st.sampled_from(["water.pressure", "water.flow", "gas.methane",
+                                           "structure.tilt"]),
+                          st.sampled_from(list(Grade)), st.integers(0, 20000), st.booleans()),
+                min_size=1, max_size=25),
+       st.sampled_from(["zone", "neighbours", "parent"]))
+def test_the_zone_index_finds_what_a_scan_of_every_incident_finds(
+        rows: list[tuple[str, str, str, Grade, int, bool]], water_reach: str) -> None:
+    """The index only narrows the candidates: incidents, merges and grades are the same as
+    when every incident in play is tried against every alert (with ticks and merges)."""
+    rules = dict(RULES, water=RuleConfig(reach=water_reach, corroborate_devices=2,
+                                         absorb_downstream=True, flap_episodes=3))
+    config = FusionConfig(window_s=300.0, quiet_s=120.0, max_span_s=4 * 3600.0,
+                          flap_quiet_s=900.0, rules=rules, topology=TOPOLOGY)
+    alerts = [Alert(id=f"x{n}", device=d, zone=z, sensor="s", channel="c", kind=k, ts=T0 + ts,
+                    value=1.0, score=0.5, grade=g, reason=Reason.LIMIT, seq=0, cleared=c)
+              for n, (z, d, k, g, ts, c) in enumerate(rows)]
+    indexed, scanned = Fusion(config), _ScanAll(config)
+    for fusion in (indexed, scanned):
+        for a in alerts:
+            fusion.alert(a, now=a.ts)
+            fusion.tick(a.ts)
+    assert summary(indexed.incidents) == summary(scanned.incidents)
+    assert ([(i.id, i.status, i.alert_count) for i in indexed.incidents]
+            == [(i.id, i.status, i.alert_count) for i in scanned.incidents])
