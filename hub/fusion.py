@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from hub.config import FusionConfig, RuleConfig
 from hub.grading import (
@@ -108,8 +108,7 @@ class Fusion:
         self.config = config
         self._incidents: dict[int, Incident] = {}
         # indexes, derived from _incidents: evidence by zone per incident, incidents by zone
-        self._zone_index: dict[int, tuple[Mapping[str, Evidence],
-                                          dict[str, list[tuple[str, Evidence]]]]] = {}
+        self._zone_index: dict[int, tuple[frozenset[str], dict[str, list[tuple[str, str]]]]] = {}
         self._in_zone: dict[str, set[int]] = {}
         self._unplaced: set[int] = set()  # incidents without evidence: candidates everywhere
         self._near_cache: tuple[object, dict[tuple[str, str], frozenset[str]]] = (None, {})
@@ -188,14 +187,15 @@ class Fusion:
         if not incident.first_ts - window <= alert.ts <= incident.last_ts + window:
             return False
         topology = self.config.topology
+        evidence = incident.evidence
         for zone, channels in self._by_zone(incident).items():
             if topology.near(zone, alert.zone, rule.reach):
-                if any(_within(rows, alert.ts, window) for _, rows in channels):
+                if any(_within(evidence[key], alert.ts, window) for _, key in channels):
                     return True
             elif rule.radius_m > 0:
-                for device, rows in channels:
-                    if self._near(zone, (device,), alert, rule) and _within(rows, alert.ts,
-                                                                           window):
+                for device, key in channels:
+                    if (self._near(zone, (device,), alert, rule)
+                            and _within(evidence[key], alert.ts, window)):
                         return True
         return False
 
@@ -219,16 +219,16 @@ class Fusion:
             ids.update(self._in_zone.get(zone, ()))
         return [self._incidents[i] for i in ids if i in self._incidents]
 
-    def _by_zone(self, incident: Incident) -> dict[str, list[tuple[str, Evidence]]]:
-        """The incident's evidence grouped by zone, as (device, rows); rebuilt only when the
-        evidence changed (kept by incident id, checked by identity)."""
+    def _by_zone(self, incident: Incident) -> dict[str, list[tuple[str, str]]]:
+        """The incident's channels grouped by zone, as (device, channel key); rebuilt only
+        when a channel was added (kept by incident id, checked against the keys)."""
         cached = self._zone_index.get(incident.id)
-        if cached is not None and cached[0] is incident.evidence:
+        if cached is not None and cached[0] == incident.evidence.keys():
             return cached[1]
-        index: dict[str, list[tuple[str, Evidence]]] = {}
-        for key, rows in incident.evidence.items():
-            index.setdefault(key.rpartition("@")[2], []).append((key.partition("/")[0], rows))
-        self._zone_index[incident.id] = (incident.evidence, index)
+        index: dict[str, list[tuple[str, str]]] = {}
+        for key in incident.evidence:
+            index.setdefault(key.rpartition("@")[2], []).append((key.partition("/")[0], key))
+        self._zone_index[incident.id] = (frozenset(incident.evidence), index)
         return index
 
     def _near(self, zone: str, devices: tuple[str, ...], alert: Alert, rule: RuleConfig) -> bool:

@@ -173,13 +173,14 @@ def assess(incident: Incident, rule: RuleConfig, flap_window_s: float) -> Assess
     """The grade and flags ``incident`` deserves under ``rule`` (``rule.window_s`` filled in)."""
     if incident.hazard == DEVICE_HAZARD:
         return Assessment(DEVICE_GRADE, ("device offline",), True, False, False)
-    peaks = [_alarming_peak(rows) for rows in incident.evidence.values()]
+    summaries = [_summary(rows) for rows in incident.evidence.values()]
+    peaks = [peak for peak, _ in summaries]
     if not incident.evidence:  # an incident stored before evidence was kept
         peaks = [int(incident.grade)]
     base = max([p for p in peaks if p] or [int(Grade.BLUE)])
     reasons = [f"highest alarming reading {Grade(base).label}" if any(peaks)
                else "every sensor back to normal"]
-    episodes = max([_episodes(rows) for rows in incident.evidence.values()] or [0])
+    episodes = max([count for _, count in summaries] or [0])
     recent_flips = [t for t in incident.transitions
                     if t >= incident.transitions[-1] - flap_window_s]
     flapping = incident.flapping or rule.flap_episodes > 1 and (

@@ -38,6 +38,7 @@ __all__ = ["MQTT_ROUTE", "ROUTED_KINDS", "OutboxRow", "backoff", "due_rows", "ma
 ROUTED_KINDS = ("opened", "grade_changed", "acknowledged", "resolved", "reopened")
 MQTT_ROUTE = "mqtt"
 CURSOR_KEY = "routed_event"
+ROUTE_BATCH = 5000  # events routed per call at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,12 @@ def route_events(store: Store, routing: RoutingConfig, topology: Topology, now: 
     if cursor < 0:  # a new store, or one from before routing: start from now, not from history
         store.set_meta(CURSOR_KEY, str(store.last_event_id()))
         return 0
-    events = store.events_after(cursor, limit=5000)
+    # only the routed kinds are read (in a storm nearly every event is a "joined"); the
+    # cursor then moves to the last event seen, routed or not
+    events = store.events_after(cursor, limit=ROUTE_BATCH, kinds=ROUTED_KINDS)
+    end = events[-1].id if len(events) == ROUTE_BATCH else store.last_event_id()
+    if end != cursor:
+        store.set_meta(CURSOR_KEY, str(end))
     if not events:
         return 0
     silences = active_silences(store.db, now)
@@ -102,7 +108,6 @@ def route_events(store: Store, routing: RoutingConfig, topology: Topology, now: 
                     added += _enqueue(store.db, route.name, route.url, body, now)
         if event.kind == "resolved" and incident is not None:
             end_silences_for(store.db, incident.id, now)
-    store.set_meta(CURSOR_KEY, str(events[-1].id))
     return added
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -358,11 +358,15 @@ class Store:
             return 0
         return int(self.db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
 
-    def events_after(self, event_id: int, limit: int = 1000) -> list[Event]:
+    def events_after(self, event_id: int, limit: int = 1000,
+                     kinds: Sequence[str] | None = None) -> list[Event]:
+        """Events after ``event_id`` in order; only those of ``kinds`` when given (the rest
+        are skipped in SQL, their payloads never decoded)."""
         if not self._has_schema():
             return []
-        rows = self.db.execute("SELECT id, at, kind, payload FROM events WHERE id > ? "
-                               "ORDER BY id LIMIT ?", (event_id, limit)).fetchall()
+        only = "" if kinds is None else f" AND kind IN ({','.join('?' * len(kinds))})"
+        rows = self.db.execute(f"SELECT id, at, kind, payload FROM events WHERE id > ?{only} "
+                               "ORDER BY id LIMIT ?", (event_id, *(kinds or ()), limit)).fetchall()
         return [Event(id=r[0], at=r[1], kind=r[2], payload=json.loads(r[3])) for r in rows]
 
     def events_since(self, at: float, limit: int = 100_000) -> list[Event]:

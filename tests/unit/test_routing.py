@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -9,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from hub.config import RouteConfig, RoutingConfig
-from hub.incident import Incident, IncidentStatus, Opened, Resolved
-from hub.routing import backoff, due_rows, mark_failed, route_events, route_heads, route_matches
+from hub.incident import Incident, IncidentStatus, Joined, Opened, Resolved
+from hub.routing import CURSOR_KEY, backoff, due_rows, mark_failed, route_events, route_heads, route_matches
 from hub.silences import add_silence, parse_duration
 from hub.store import Store, incident_json
 from hub.topology import Topology, Zone
@@ -72,6 +73,28 @@ def test_events_route_once_state_changes_only_and_silences_hush_webhooks(tmp_pat
         # And the silence tied to the incident ended with it
         assert store.db.execute("SELECT end_reason FROM silences").fetchone() == (
             "incident resolved",)
+    store.close()
+
+
+def test_the_cursor_skips_unrouted_events_and_pages_through_routed_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Joined events are passed over in SQL; a page smaller than the events left must not
+    move the cursor past routed events it has not read."""
+    monkeypatch.setattr("hub.routing.ROUTE_BATCH", 2)
+    store = Store.open_writer(tmp_path / "hub.db")
+    routing = RoutingConfig(mqtt_republish=True)
+    opened = incident()
+    with store.transaction():
+        route_events(store, routing, TOPOLOGY, T0)
+        for n in range(5):  # opened, then joined x3, for incidents 1..5: 20 events
+            this = dataclasses.replace(opened, id=n + 1)
+            store.apply([Opened(this), *(Joined(this) for _ in range(3))], T0)
+        routed = 0
+        while (added := route_events(store, routing, TOPOLOGY, T0)):
+            routed += added
+        kinds = [json.loads(b)["kind"] for (b,) in store.db.execute("SELECT body FROM outbox")]
+        assert routed == 5 and kinds == ["opened"] * 5
+        assert int(store.meta(CURSOR_KEY)) == store.last_event_id() == 20
     store.close()
 
 
