@@ -168,6 +168,7 @@ class Pruner:
         gone = ids[:max(0, self.limit - done.rows)]  # deepest first, the root last
         if gone:
             db.execute(f"DELETE FROM incidents WHERE id IN ({_marks(gone)})", gone)
+            db.execute(f"DELETE FROM incident_state WHERE incident_id IN ({_marks(gone)})", gone)
             done.incidents += len(gone)
             floor = int(self.store.meta("incident_id_floor", "0"))
             self.store.set_meta("incident_id_floor", str(max(floor, *gone)))

@@ -20,7 +20,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from hub.incident import (
     Change,
     Commented,
     Confirmed,
+    Evidence,
     Flapping,
     GradeChanged,
     Incident,
@@ -37,14 +38,15 @@ from hub.incident import (
     Joined,
     Merged,
     Opened,
+    Readings,
     Resolved,
 )
 from lifeline.grades import Grade
 from lifeline.wire import Alert, Status, format_ts
 
-__all__ = ["Event", "Store", "StoreError", "change_json", "incident_json"]
+__all__ = ["Event", "IncidentRow", "Store", "StoreError", "change_json", "incident_json"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: incident_state (rule state per channel); 2: incident columns
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY, device TEXT NOT NULL, zone TEXT NOT NULL, sensor TEXT NOT NULL,
@@ -82,6 +84,9 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_at, next_attempt_at);
 CREATE INDEX IF NOT EXISTS incidents_merged ON incidents (merged_into)
     WHERE merged_into IS NOT NULL;
 CREATE TABLE IF NOT EXISTS pruned_alerts (id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS incident_state (
+    incident_id INTEGER NOT NULL, part TEXT NOT NULL, key TEXT NOT NULL, rows TEXT NOT NULL,
+    PRIMARY KEY (incident_id, part, key)) WITHOUT ROWID;
 """
 # ``pruned_alerts``: the ids of alerts retention deleted (hub/retention.py), so a resend of
 # one is still a duplicate. ``meta`` ``incident_id_floor``: the highest incident id retention
@@ -100,6 +105,11 @@ _PLACEHOLDERS = ",".join("?" * len(_INCIDENT_COLUMNS.split(", ")))
 _LISTING_COLUMNS = _INCIDENT_COLUMNS.replace(
     "rule_state", "json_object('reasons', "
     "json(coalesce(json_extract(rule_state, '$.reasons'), '[]')))")
+
+
+# One row of ``Store.incident_rows``: id, status, grade (an int), hazard, zone, alert count,
+# devices (JSON array text), opened_at, updated_at.
+IncidentRow = tuple[int, str, int, str, str, int, str, float, float]
 
 
 class StoreError(Exception):
@@ -180,12 +190,8 @@ def _incident_row(incident: Incident) -> tuple[Any, ...]:
             json.dumps(list(incident.devices)), incident.merged_into,
             json.dumps(list(incident.zones)), incident.assignee, int(incident.latched),
             int(incident.flapping), int(incident.confirmed), incident.suppressed,
-            json.dumps({"evidence": {k: [list(r) for r in v] for k, v in incident.evidence.items()},
-                        "kinds": list(incident.kinds), "reasons": list(incident.reasons),
-                        "transitions": list(incident.transitions),
-                        **({"readings": {k: [list(r) for r in v]
-                                         for k, v in incident.readings.items()}}
-                           if incident.readings else {})}, separators=(",", ":")))
+            json.dumps({"kinds": list(incident.kinds), "reasons": list(incident.reasons),
+                        "transitions": list(incident.transitions)}, separators=(",", ":")))
 
 
 def _incident_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Incident:
@@ -211,6 +217,9 @@ class Store:
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self.db = connection
         self.path = path
+        # per incident, the rule-state rows (by part and key) known to be in incident_state,
+        # by identity: a save writes only the channels whose rows are new objects
+        self._saved: dict[int, dict[tuple[str, str], object]] = {}
 
     # -- opening --------------------------------------------------------------
     @classmethod
@@ -264,6 +273,7 @@ class Store:
             yield
         except BaseException:
             self.db.execute("ROLLBACK")
+            self._saved.clear()  # what the rolled-back writes put there is gone
             raise
         self.db.execute("COMMIT")
 
@@ -311,10 +321,66 @@ class Store:
             self._save_incident(incident)
 
     def _save_incident(self, incident: Incident) -> None:
+        """The incident's row, and the channels of its rule state that changed.
+
+        The rule state (up to 200 rows per channel) lives in ``incident_state``, one row
+        per channel: an alert changes one channel, so a batch rewrites the channels its
+        alerts touched, not every channel of every incident they joined (that was most
+        of the bytes the hub wrote). Rows are never deleted here but for a merged-away
+        incident, so saving an incident loaded without its rule state loses nothing."""
         updates = ", ".join(f"{c}=excluded.{c}" for c in _INCIDENT_COLUMNS.split(", ")[1:])
         self.db.execute(f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES "
                         f"({_PLACEHOLDERS}) ON CONFLICT (id) DO UPDATE SET {updates}",
                         _incident_row(incident))
+        if incident.status is IncidentStatus.MERGED:  # its evidence lives on in the survivor
+            self.db.execute("DELETE FROM incident_state WHERE incident_id = ?", (incident.id,))
+            self._saved.pop(incident.id, None)
+            return
+        saved = self._saved.setdefault(incident.id, {})
+        for part, state in (("evidence", incident.evidence), ("readings", incident.readings)):
+            for key, rows in state.items():
+                if saved.get((part, key)) is not rows:
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO incident_state (incident_id, part, key, rows)"
+                        " VALUES (?,?,?,?)",
+                        (incident.id, part, key, json.dumps(rows, separators=(",", ":"))))
+                    saved[part, key] = rows
+        if not incident.active:  # keep identities for incidents still changing only
+            del self._saved[incident.id]
+
+    def _with_state(self, incidents: list[Incident], remember: bool = False) -> list[Incident]:
+        """``incidents`` with their rule state from ``incident_state``, over what a store
+        written before schema 3 kept in the row. ``remember``: the writer's own load, whose
+        rows then need no rewrite until they change."""
+        if not incidents or not self.db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='incident_state'"
+        ).fetchone():
+            return incidents
+        found: dict[int, tuple[dict[str, Evidence], dict[str, Readings]]] = {}
+        ids = [i.id for i in incidents]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for incident_id, part, key, text in self.db.execute(
+                    "SELECT incident_id, part, key, rows FROM incident_state WHERE incident_id"
+                    f" IN ({','.join('?' * len(chunk))})", chunk):
+                evidence, readings = found.setdefault(incident_id, ({}, {}))
+                if part == "evidence":
+                    evidence[key] = tuple((float(r[0]), int(r[1]), bool(r[2]))
+                                          for r in json.loads(text))
+                else:
+                    readings[key] = tuple((float(r[0]), float(r[1])) for r in json.loads(text))
+        out = []
+        for incident in incidents:
+            if incident.id not in found:
+                out.append(incident)
+                continue
+            evidence, readings = found[incident.id]
+            if remember and incident.active:
+                self._saved[incident.id] = {**{("evidence", k): v for k, v in evidence.items()},
+                                            **{("readings", k): v for k, v in readings.items()}}
+            out.append(replace(incident, evidence={**incident.evidence, **evidence},
+                               readings={**incident.readings, **readings}))
+        return out
 
     # -- reading ----------------------------------------------------------------------
     def live_incidents(self, now: float, keep_resolved_s: float) -> list[Incident]:
@@ -323,15 +389,17 @@ class Store:
             f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE status IN ('open', 'acknowledged')"
             " OR (status = 'resolved' AND resolved_at >= ?) ORDER BY id",
             (now - keep_resolved_s,)).fetchall()
-        return [_incident_from_row(row) for row in rows]
+        return self._with_state([_incident_from_row(row) for row in rows], remember=True)
 
     def next_incident_id(self) -> int:
         """One more than any incident id ever given, including those retention deleted."""
         highest = self.db.execute("SELECT coalesce(max(id), 0) FROM incidents").fetchone()[0]
         return max(int(highest), int(self.meta("incident_id_floor", "0"))) + 1
 
-    def incidents(self, status: str | None = None, rule_state: bool = True) -> list[Incident]:
-        """Incidents newest first; merged ones only when asked for by status.
+    def incidents(self, status: str | None = None, rule_state: bool = True, *,
+                  limit: int | None = None) -> list[Incident]:
+        """Incidents newest first (the ``limit`` newest, if given); merged ones only when
+        asked for by status.
 
         ``rule_state=False`` is for listings: the evidence and readings each incident
         keeps for fusion (up to hundreds of rows each) are left out, only its grade
@@ -339,11 +407,51 @@ class Store:
         take seconds."""
         if not self._has_schema():
             return []
-        where, args = ("status = ?", (status,)) if status else ("status != 'merged'", ())
+        where, args = self._listing_filter(status)
         columns = _INCIDENT_COLUMNS if rule_state else _LISTING_COLUMNS
         rows = self.db.execute(f"SELECT {columns} FROM incidents WHERE {where} "
-                               "ORDER BY id DESC", args).fetchall()
-        return [_incident_from_row(row) for row in rows]
+                               "ORDER BY id DESC LIMIT ?", (*args, -1 if limit is None else limit)
+                               ).fetchall()
+        found = [_incident_from_row(row) for row in rows]
+        return self._with_state(found) if rule_state else found
+
+    def incident_rows(self, status: str | None = None, limit: int | None = None
+                      ) -> list[IncidentRow]:
+        """What the ``incidents`` table shows, as ``incidents(status)`` orders and filters,
+        in plain rows: not the rule state (most of a row's bytes, in overflow pages the
+        scan then never reads), nor an ``Incident`` built per row. At 10,000 incidents
+        this is a few times faster than ``incidents(rule_state=False)``."""
+        if not self._has_schema():
+            return []
+        where, args = self._listing_filter(status)
+        return self.db.execute(
+            "SELECT id, status, grade, hazard, zone, alert_count, devices, opened_at, updated_at "
+            f"FROM incidents WHERE {where} ORDER BY id DESC LIMIT ?",
+            (*args, -1 if limit is None else limit)).fetchall()
+
+    def count_incidents(self, status: str | None = None) -> int:
+        """How many incidents ``incidents(status)`` lists (from the status index alone)."""
+        if not self._has_schema():
+            return 0
+        where, args = self._listing_filter(status)
+        return int(self.db.execute(f"SELECT count(*) FROM incidents WHERE {where}", args
+                                   ).fetchone()[0])
+
+    def count_active_incidents(self) -> int:
+        if not self._has_schema():
+            return 0
+        return int(self.db.execute("SELECT count(*) FROM incidents WHERE status IN "
+                                   "('open', 'acknowledged')").fetchone()[0])
+
+    @staticmethod
+    def _listing_filter(status: str | None) -> tuple[str, tuple[str, ...]]:
+        return ("status = ?", (status,)) if status else ("status != 'merged'", ())
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits (``PRAGMA
+        data_version``): a few microseconds, no disk read (the WAL index is shared memory),
+        so ``tail`` can ask every few ms and read the feed only after a commit."""
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
 
     def alert_ids(self, incident_id: int) -> list[str]:
         rows = self.db.execute("SELECT alert_id FROM incident_alerts WHERE incident_id = ? "
@@ -383,7 +491,7 @@ class Store:
             return None
         row = self.db.execute(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?",
                               (incident_id,)).fetchone()
-        return None if row is None else _incident_from_row(row)
+        return None if row is None else self._with_state([_incident_from_row(row)])[0]
 
     def timeline(self, incident_id: int) -> list[Event]:
         """The incident's events, with those of the incidents merged into it."""

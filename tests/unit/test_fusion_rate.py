@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from hub.config import FusionConfig, RuleConfig
 from hub.fusion import Fusion, GradeChanged, Incident
-from hub.store import _incident_from_row, _incident_row
+from hub.store import Store
 from lifeline.grades import Grade
 from lifeline.wire import Alert, Reason
 
@@ -116,11 +117,16 @@ def test_the_fastest_channel_is_named_and_only_one_step_is_given() -> None:
         "gas.methane rising 20/min at gas-b (escalate_rate 5/min)"]
 
 
-def test_readings_survive_a_rebuild_and_the_store_round_trip() -> None:
-    before, _ = feed([alert(0, 22.0)])
+def test_readings_survive_a_rebuild_and_the_store_round_trip(tmp_path: Path) -> None:
+    before, changes = feed([alert(0, 22.0)])
     [stored] = before.incidents
-    [restored] = [_incident_from_row(_incident_row(i)) for i in before.incidents]
+    store = Store.open_writer(tmp_path / "hub.db")
+    with store.transaction():
+        store.apply(changes, T0)
+    store.close()
+    [restored] = Store.open_writer(tmp_path / "hub.db").live_incidents(T0, 3600.0)
     assert restored.readings == stored.readings and restored.readings
+    assert restored.evidence == stored.evidence
     after = Fusion(CONFIG, incidents=[restored])
     changes = after.alert(alert(60, 30.0), now=T0 + 60)
     assert [(a, b) for a, b, _ in regrades(changes)] == [(Y, OR)]
