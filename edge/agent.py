@@ -1,10 +1,10 @@
 """The edge agent's main loop: serial lines in, alerts out, nothing lost.
 
-Reader threads (edge/serial_io.py) put raw lines on one queue; this loop parses
-them (edge/lines.py), runs each channel's pipeline (edge/pipeline.py), checks
-sensor health (edge/health.py), writes every alert to the durable outbox
-(edge/outbox.py) and lets delivery (edge/delivery.py) send it until the hub
-acknowledges it. Everything that decides is pure; this module only wires.
+Readers (edge/drivers/: one thread for every lines and vibration port, one per
+Modbus sensor) put decoded readings on one queue; this loop runs each channel's
+pipeline (edge/pipeline.py), checks sensor health (edge/health.py), writes every
+alert to the durable outbox (edge/outbox.py) and lets delivery (edge/delivery.py)
+send it until the hub acknowledges it. Everything that decides is pure; this module only wires.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from edge import checkpoint
 from edge.config import EdgeConfig, SensorConfig, load_edge_config
 from edge.delivery import Delivery
 from edge.detectors import Detector
-from edge.drivers import ReaderThread, make_reader
+from edge.drivers import Reader, make_reader
+from edge.drivers.stream import StreamMux
 from edge.health import FaultChange, HealthMonitor
 from edge.mqtt_link import MqttLink
 from edge.outbox import Outbox
@@ -108,6 +109,7 @@ class Agent:
         self.outbox = Outbox(self.state_dir / "outbox.db", max_alerts=config.outbox_max_alerts)
         self.link = MqttLink(config, VERSION)
         self.delivery = Delivery(self.outbox, self.link.publish_alert_payload)
+        self.mux = StreamMux()  # one thread reads every lines/vibration port
         self.readers = {s.id: self._reader(s) for s in config.sensors}
         self.reload_requested = threading.Event()
         self.link_generation = 0  # the MqttLink connection delivery last replayed for
@@ -127,14 +129,15 @@ class Agent:
         return {f"{rt.config.id}/{ch.channel.name}": ch.detector
                 for rt in self.sensors.values() for ch in rt.channels}
 
-    def _reader(self, sensor: SensorConfig) -> ReaderThread:
+    def _reader(self, sensor: SensorConfig) -> Reader:
         # Each reader has its own stop event, so a reload can stop one sensor's reader.
-        return make_reader(sensor, self.events, threading.Event())
+        return make_reader(sensor, self.events, threading.Event(), self.mux)
 
     def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         self.stop_event.set()
         for reader in self.readers.values():
             reader.stop.set()
+        self.mux.shutdown()
 
     def request_reload(self, signum: int = 0, frame: FrameType | None = None) -> None:
         self.reload_requested.set()
@@ -158,6 +161,7 @@ class Agent:
         for sensor_id in (*plan.removed, *plan.changed):
             self.readers.pop(sensor_id).stop.set()
             del self.sensors[sensor_id]
+        self.mux.wake()  # close the stopped streams' ports now, before reopening any
         for sensor in new.sensors:
             if sensor.id in plan.added or sensor.id in plan.changed:
                 self.sensors[sensor.id] = SensorRuntime(sensor, now)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from edge.config import EdgeConfig, SensorConfig, load_edge_config
-from edge.drivers import ReaderThread, SensorEvent, make_reader
+from edge.drivers import Reader, SensorEvent, make_reader
 from edge.health import HealthMonitor
 from lifeline.tomlconfig import ConfigError
 
@@ -85,7 +85,7 @@ class Probe:
                 self.say(now, sensor_id, f"{verb} {change.fault}: {change.message}")
 
     def run(self, seconds: float) -> int:
-        readers: list[ReaderThread] = [make_reader(s, self.events, threading.Event())
+        readers: list[Reader] = [make_reader(s, self.events, threading.Event())
                                        for s in self.sensors.values()]
         for sensor in self.sensors.values():
             print(f"probing {sensor.id} ({sensor.driver} on {sensor.port} @ {sensor.baudrate} "

@@ -1,8 +1,9 @@
 """Serial ports: open one the way every driver needs it, and say clearly why it failed.
 
-The reader threads themselves live in ``edge/drivers/`` (one module per
-driver, sharing ``edge.drivers.base.ReaderThread``: reopen with capped,
-jittered backoff, heartbeat for the watchdog). ``LineEvent`` is the old name of
+The readers themselves live in ``edge/drivers/`` (one module per driver; the
+streaming ones served by one thread, ``edge.drivers.stream.StreamMux``; Modbus a
+``edge.drivers.base.ReaderThread`` per sensor: reopen with capped, jittered
+backoff, heartbeat for the watchdog). ``LineEvent`` is the old name of
 ``edge.drivers.base.SensorEvent``.
 """
 

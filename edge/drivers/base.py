@@ -1,10 +1,10 @@
-"""The contract every driver shares: what a reader thread reports, and how it keeps a port open.
+"""The contract every driver shares: what a reader reports, and how it keeps a port open.
 
 A driver is two halves. A **pure decoder** turns bytes (or Modbus registers)
 into a tuple of channel values, or raises ``DecodeError`` with a short, stable
 ``reason`` that health counts (``checksum``, ``timeout``, ``crc`` ...). A thin
-**reader thread** (a ``ReaderThread`` subclass) owns the port: it opens it,
-feeds the decoder, and puts ``SensorEvent``\\ s on the agent's queue:
+**reader** owns the port: it opens it, feeds the decoder, and puts
+``SensorEvent``\\ s on the agent's queue:
 
 * ``reading``    – ``values`` holds one decoded value per channel, in channel order;
 * ``bad``        – ``reason`` and ``detail`` say why bytes were not a reading;
@@ -12,7 +12,10 @@ feeds the decoder, and puts ``SensorEvent``\\ s on the agent's queue:
 * ``port_ok``    – the port is open (again).
 
 A port that vanishes is reopened with capped, jittered backoff; ``heartbeat``
-tells the agent's watchdog that the thread is still making progress.
+tells the agent's watchdog that the thread serving the sensor is still making
+progress. Streaming drivers (``lines``, ``vibration``) share one thread for all
+their ports (edge/drivers/stream.py); a request/response driver (``modbus-rtu``)
+is a ``ReaderThread``, one thread per sensor. The agent sees either as a ``Reader``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +62,82 @@ class SensorEvent:
             raise ValueError(f"unknown sensor event kind {self.kind!r}")
 
 
-class ReaderThread(threading.Thread):
+class Reader(Protocol):
+    """What the agent and the probe hold per sensor: start it, stop it, watch its progress."""
+
+    sensor: str
+    port: str
+    stop: threading.Event  # set: this sensor's port is closed and no longer read
+
+    @property
+    def heartbeat(self) -> float:
+        """Last time (monotonic) the thread serving this sensor made progress."""
+        ...
+
+    def start(self) -> None: ...
+
+    def is_alive(self) -> bool: ...
+
+    def join(self, timeout: float | None = None) -> None: ...
+
+
+def backoff_delay(backoff: float) -> float:
+    """The wait before reopening a port: ``backoff`` with +-50 % jitter (ports unplugged
+    together must not all retry at once)."""
+    return backoff * (0.5 + random.random())
+
+
+def put_batch(out: queue.Queue[SensorEvent], events: list[SensorEvent]) -> list[SensorEvent]:
+    """Queue as many of ``events`` as fit, in order, taking the queue's lock and waking its
+    consumer once; return those that did not fit.
+
+    Why: a reader that put its readings one by one woke the agent's loop on the first,
+    and the two threads then traded the interpreter lock back and forth for the rest.
+    """
+    with out.not_full:  # the queue's own lock, as put() takes it
+        room = out.maxsize - out._qsize() if out.maxsize > 0 else len(events)
+        taken = events[:max(room, 0)]
+        for event in taken:
+            out._put(event)  # the hook put() calls (subclasses such as PriorityQueue keep working)
+        out.unfinished_tasks += len(taken)
+        if taken:
+            out.not_empty.notify(len(taken))
+    return events[len(taken):]
+
+
+class Emitter:
+    """Queue events for one sensor without ever blocking its reader (``out``, ``sensor`` and
+    ``dropped`` are set by the subclass)."""
+
+    sensor: str
+    out: queue.Queue[SensorEvent]
+    dropped: int
+
+    def emit(self, event: SensorEvent) -> None:
+        """Queue an event; a full queue drops it (counted) rather than blocking the reader."""
+        try:
+            self.out.put_nowait(event)
+        except queue.Full:
+            self.lost(1)
+
+    def lost(self, count: int) -> None:
+        """Count events a full queue dropped; log the 1st, 10th, 100th and every 1000th."""
+        for _ in range(count):
+            self.dropped += 1
+            if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
+                log.warning("event queue full: dropped %d event(s) sensor=%s", self.dropped,
+                            self.sensor)
+
+    def reading(self, values: tuple[float, ...], ts: float | None = None) -> None:
+        self.emit(SensorEvent(self.sensor, "reading", time.time() if ts is None else ts,
+                              values=values))
+
+    def bad(self, error: DecodeError, ts: float | None = None) -> None:
+        self.emit(SensorEvent(self.sensor, "bad", time.time() if ts is None else ts,
+                              reason=error.reason, detail=str(error)))
+
+
+class ReaderThread(threading.Thread, Emitter):
     """One thread per sensor: keep the port open, report readings and errors, never decide."""
 
     def __init__(self, sensor: str, port: str, out: queue.Queue[SensorEvent],
@@ -73,25 +152,6 @@ class ReaderThread(threading.Thread):
         self.heartbeat = time.monotonic()
         self.dropped = 0
         self._backoff = MIN_BACKOFF_S
-
-    # -- reporting (used by subclasses) -------------------------------------------------
-    def emit(self, event: SensorEvent) -> None:
-        """Queue an event; a full queue drops it (counted) rather than blocking the reader."""
-        try:
-            self.out.put_nowait(event)
-        except queue.Full:
-            self.dropped += 1
-            if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
-                log.warning("event queue full: dropped %d event(s) sensor=%s", self.dropped,
-                            self.sensor)
-
-    def reading(self, values: tuple[float, ...], ts: float | None = None) -> None:
-        self.emit(SensorEvent(self.sensor, "reading", time.time() if ts is None else ts,
-                              values=values))
-
-    def bad(self, error: DecodeError, ts: float | None = None) -> None:
-        self.emit(SensorEvent(self.sensor, "bad", time.time() if ts is None else ts,
-                              reason=error.reason, detail=str(error)))
 
     def beat(self) -> None:
         self.heartbeat = time.monotonic()
@@ -119,7 +179,7 @@ class ReaderThread(threading.Thread):
                 self.emit(SensorEvent(self.sensor, "port_error", time.time(), detail=str(exc)))
             if self.stop.is_set():
                 return
-            self.pause(self._backoff * (0.5 + random.random()))
+            self.pause(backoff_delay(self._backoff))
             self._backoff = min(self._backoff * 2, MAX_BACKOFF_S)
 
     def pause(self, seconds: float) -> None:

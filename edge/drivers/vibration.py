@@ -1,25 +1,19 @@
 """The ``vibration`` driver: binary accelerometer frames in, features per window out.
 
-The thread reads whatever bytes the port has, the pure FrameDecoder
-(edge/drivers/frames.py) cuts them into checked frames, and FeatureWindow
-(edge/drivers/features.py, numpy) reduces each full window to RMS, peak, crest
-factor and band energies per axis: those features, not raw samples, are the
-sensor's channels. numpy is imported only when a vibration sensor is configured.
+The shared stream thread (edge/drivers/stream.py) reads whatever bytes the
+port has, the pure FrameDecoder (edge/drivers/frames.py) cuts them into checked
+frames, and FeatureWindow (edge/drivers/features.py, numpy) reduces each full
+window to RMS, peak, crest factor and band energies per axis: those features,
+not raw samples, are the sensor's channels. numpy is imported only when a vibration sensor is configured.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
-import time
-
-import serial
-
-from edge.config import SensorConfig, VibrationConfig
-from edge.drivers.base import DecodeError, ReaderThread, SensorEvent
+from edge.config import VibrationConfig
+from edge.drivers.base import DecodeError
 from edge.drivers.features import FeatureWindow
 from edge.drivers.frames import Frame, FrameDecoder
-from edge.serial_io import open_serial
+from edge.drivers.stream import StreamReader
 
 
 class VibrationDecoder:
@@ -43,31 +37,7 @@ class VibrationDecoder:
         return out
 
 
-class VibrationReader(ReaderThread):
-    def __init__(self, sensor: SensorConfig, out: queue.Queue[SensorEvent],
-                 stop: threading.Event) -> None:
-        super().__init__(sensor.id, sensor.port, out, stop)
-        assert sensor.vibration is not None
-        self.config = sensor
-        self.settings = sensor.vibration
-
-    def session(self) -> None:
-        c = self.config
-        decoder = VibrationDecoder(self.settings)  # a reopened port starts a fresh stream
-        with open_serial(c.port, c.baudrate, parity=c.parity, stopbits=c.stopbits,
-                         bytesize=c.bytesize, timeout=0.2) as port:
-            self.opened()
-            self._read(port, decoder)
-
-    def _read(self, port: serial.Serial, decoder: VibrationDecoder) -> None:
-        while not self.stop.is_set():
-            self.beat()
-            data = port.read(max(1, min(port.in_waiting, 65536)))
-            if not data:
-                continue
-            ts = time.time()
-            for item in decoder.feed(data):
-                if isinstance(item, DecodeError):
-                    self.bad(item, ts)
-                else:
-                    self.reading(item, ts)
+class VibrationReader(StreamReader):
+    def new_decoder(self) -> VibrationDecoder:
+        assert self.config.vibration is not None
+        return VibrationDecoder(self.config.vibration)
