@@ -1,9 +1,12 @@
 """``lifeline-hub``: the hub's command line.
 
 Subcommands come from one table; each has ``add_arguments(parser)`` and
-``run(args) -> exit code``. Exit codes: 0 ok, 1 runtime failure, 2 usage or
-configuration error. Logging is configured here, once, on stderr; stdout is
-for the tables, lines and JSON the subcommands print.
+``run(args) -> exit code``. Only the chosen subcommand's arguments are built,
+and each subcommand imports what it needs when it runs, so the operator's desk
+(``incidents``, ``silence``, ``status``) starts without paho, ssl, cryptography,
+fusion or the service (tests/unit/test_hub_cli_imports.py). Exit codes: 0 ok, 1
+runtime failure, 2 usage or configuration error. Logging is configured here, once,
+on stderr; stdout is for the tables, lines and JSON the subcommands print.
 """
 
 from __future__ import annotations
@@ -12,28 +15,13 @@ import argparse
 import importlib
 import logging
 import os
-import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from hub.config import HubConfig, load_hub_config
-from hub.desk import (
-    DeskError,
-    action_for,
-    incident_action,
-    incidents_list,
-    incidents_show,
-    operator,
-    silence_command,
-    status,
-)
-from hub.incident import IncidentStatus
-from hub.silences import parse_duration
-from hub.store import StoreError
-from hub.tailing import TailFilter, follow
-from lifeline.grades import GRADE_NAMES, Grade
-from lifeline.tomlconfig import ConfigError
+if TYPE_CHECKING:
+    from hub.config import HubConfig
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +50,27 @@ def _sub_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS)
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of incidents (1 or more)")
+    return int(text)
+
+
+def _add_limit(parser: argparse.ArgumentParser, default: object) -> None:
+    """``--limit N`` / ``--all`` (on ``incidents`` and again on ``incidents list``)."""
+    from hub.desk import TABLE_LIMIT
+
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--limit", type=_positive, metavar="N", default=default,
+                       help=f"only the newest N (default: {TABLE_LIMIT:,} in the table, "
+                       "every incident with --json)")
+    group.add_argument("--all", action="store_true", default=default or False,
+                       help="every incident, also in the table")
+
+
 def _add_incidents(parser: argparse.ArgumentParser) -> None:
+    from hub.incident import IncidentStatus
+
     parser.add_argument("--config", type=Path, default=None, help="path to hub.toml")
     parser.add_argument("--log-level", default="WARNING", choices=LOG_LEVELS,
                         help="default: WARNING")
@@ -70,11 +78,13 @@ def _add_incidents(parser: argparse.ArgumentParser) -> None:
                         help="print a JSON array of incident objects (newest first)")
     parser.add_argument("--status", choices=[s.value for s in IncidentStatus],
                         help="only incidents in this state (default: all but merged)")
+    _add_limit(parser, None)
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     listing = sub.add_parser("list", help="list incidents (the default)")
     listing.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     listing.add_argument("--status", choices=[s.value for s in IncidentStatus],
                          default=argparse.SUPPRESS)
+    _add_limit(listing, argparse.SUPPRESS)
     show = sub.add_parser("show", help="one incident: facts, timeline, sensor sparklines")
     show.add_argument("id", help="INC-12 or 12")
     show.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
@@ -100,15 +110,20 @@ def _add_incidents(parser: argparse.ArgumentParser) -> None:
 
 
 def _incidents(args: argparse.Namespace, config: HubConfig) -> int:
+    from hub.desk import action_for, incident_action, incidents_list, incidents_show, operator
+
     action = args.action or "list"
     if action == "list":
-        return incidents_list(config, args.json, args.status)
+        return incidents_list(config, args.json, args.status, limit=args.limit,
+                              show_all=args.all)
     if action == "show":
         return incidents_show(config, args.id, args.json)
     return incident_action(config, args.id, operator(args), action_for(args))
 
 
 def _add_tail(parser: argparse.ArgumentParser) -> None:
+    from lifeline.grades import GRADE_NAMES
+
     _common(parser, "WARNING")
     parser.add_argument("--json", action="store_true", help="print one JSON object per line")
     parser.add_argument("--from-start", action="store_true",
@@ -127,6 +142,10 @@ def _add_tail(parser: argparse.ArgumentParser) -> None:
 
 
 def _tail(args: argparse.Namespace, config: HubConfig) -> int:
+    from hub.silences import parse_duration
+    from hub.tailing import TailFilter, follow
+    from lifeline.grades import Grade
+
     since = None
     if args.since:
         try:
@@ -162,6 +181,8 @@ def _add_silence(parser: argparse.ArgumentParser) -> None:
 
 
 def _silence(args: argparse.Namespace, config: HubConfig) -> int:
+    from hub.desk import silence_command
+
     return silence_command(config, args)
 
 
@@ -171,7 +192,17 @@ def _add_status(parser: argparse.ArgumentParser) -> None:
 
 
 def _status(args: argparse.Namespace, config: HubConfig) -> int:
+    from hub.desk import status
+
     return status(config, args.json)
+
+
+def _lazy(module: str, attribute: str) -> Callable[..., Any]:
+    """``module.attribute``, imported on the first call (hub/provision.py needs the
+    cryptography package, which costs more than the whole desk command)."""
+    def call(*args: Any) -> Any:
+        return getattr(importlib.import_module(module), attribute)(*args)
+    return call
 
 
 # name -> (help, add_arguments, run)
@@ -184,11 +215,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
     "tail": ("follow alerts and incident changes live until Ctrl-C", _add_tail, _tail),
     # hub/provision.py (imported only for these two: it needs the cryptography package)
     "provision-device": ("create a device's credentials, register it, print its edge.toml",
-                         lambda p: importlib.import_module("hub.provision").add_provision_arguments(p),
-                         lambda a, c: importlib.import_module("hub.provision").run_provision(a, c)),
+                         _lazy("hub.provision", "add_provision_arguments"),
+                         _lazy("hub.provision", "run_provision")),
     "make-ca": ("create the project CA and the broker's and the hub's certificates",
-                lambda p: importlib.import_module("hub.provision").add_make_ca_arguments(p),
-                lambda a, c: importlib.import_module("hub.provision").run_make_ca(a, c)),
+                _lazy("hub.provision", "add_make_ca_arguments"),
+                _lazy("hub.provision", "run_make_ca")),
     "silence": ("silences: add, list, expire (matching changes are stored, not notified)",
                 _add_silence, _silence),
     "status": ("devices with last seen, online/offline, alert rates; store size", _add_status,
@@ -196,19 +227,54 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``, without importing shutil (and with it bz2,
+    lzma and fnmatch): argparse does, for its help width, in every command's start-up."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_columns() - 2)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser with the help formatter above; the subcommands' parsers are of
+    this class too (argparse makes them of their parent's)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or with ``command`` only that subcommand's (the others would only be
+    named in a usage error, which the command's own parser gives as before)."""
+    parser = _Parser(
         prog="lifeline-hub",
         description="Lifeline hub: fuse alerts from edge devices into incidents for operators.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, add_arguments, _) in COMMANDS.items():
-        add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+        if command in (None, name):
+            add_arguments(sub.add_parser(name, help=help_text, description=help_text))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # The top-level parser has no options but --help, so the command is the first word.
+    chosen = argv[0] if argv and argv[0] in COMMANDS else None
     try:
-        args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+        args = build_parser(chosen).parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
         return exc.code if isinstance(exc.code, int) else 2
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
@@ -217,6 +283,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lifeline-hub {args.command}: the following arguments are required: --config",
               file=sys.stderr)
         return 2
+    import sqlite3
+
+    from hub.config import load_hub_config
+    from hub.desk import DeskError
+    from hub.store import StoreError
+    from lifeline.tomlconfig import ConfigError
+
     try:
         config = load_hub_config(args.config)
         code = COMMANDS[args.command][2](args, config)

@@ -10,34 +10,32 @@ never overwritten. Routing picks the change up from the feed like any other.
 
 from __future__ import annotations
 
-import argparse
-import getpass
 import json
 import os
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from hub.config import HubConfig
-from hub.device_status import device_rows
-from hub.incident import Change, Incident
-from hub.lifecycle import LifecycleError, acknowledge, assign, comment, resolve
-from hub.registry import load_registry
+from hub.incident import ACTIVE
 from hub.render import event_line, incident_table, sparkline, use_colour
-from hub.silences import (
-    Silence,
-    SilenceError,
-    add_silence,
-    expire_silence,
-    list_silences,
-    parse_duration,
-)
 from hub.store import Store, incident_json
-from lifeline.tomlconfig import ConfigError
 
-__all__ = ["DeskError", "incident_action", "incidents_list", "incidents_show", "operator",
-           "silence_command", "status"]
+if TYPE_CHECKING:  # the rest is imported by the commands that need it: listing starts fast
+    import argparse
+    from collections.abc import Callable
+
+    from hub.config import HubConfig
+    from hub.incident import Change, Incident
+    from hub.silences import Silence
+
+__all__ = ["TABLE_LIMIT", "DeskError", "incident_action", "incidents_list", "incidents_show",
+           "operator", "silence_command", "status"]
+
+# The incidents table shows this many, newest first, unless --limit or --all says otherwise:
+# every incident of a store of a few months, and an answer in well under 100 ms at 10,000
+# (the whole table of those takes about as long again as the command's start-up).
+TABLE_LIMIT = 1000
 
 
 class DeskError(Exception):
@@ -46,6 +44,8 @@ class DeskError(Exception):
 
 def operator(args: argparse.Namespace) -> str:
     """Who is acting: ``--by``, else $LIFELINE_OPERATOR, else the login name."""
+    import getpass
+
     return str(getattr(args, "by", None) or os.environ.get("LIFELINE_OPERATOR")
                or getpass.getuser())
 
@@ -69,17 +69,43 @@ def _reader(config: HubConfig) -> Store:
 
 
 # -- incidents ----------------------------------------------------------------------
-def incidents_list(config: HubConfig, as_json: bool, status: str | None) -> int:
+def incidents_list(config: HubConfig, as_json: bool, status: str | None, *,
+                   limit: int | None = None, show_all: bool = False) -> int:
+    """The incidents, newest first: the ``limit`` newest, else every one with ``--json``
+    and ``TABLE_LIMIT`` in the table (``show_all``: every one); a cut table says so on
+    stderr. The table shows no grade reasons, so it does not read them."""
+    if limit is None and not show_all and not as_json:
+        limit = TABLE_LIMIT
+    if show_all:
+        limit = None
     store = Store.open_reader(config.store.path)
+    if store is None:
+        print("[]" if as_json else incident_table([], False))
+        return 0
+    total = hidden_active = 0
     try:
-        found = store.incidents(status, rule_state=False) if store is not None else []
+        if as_json:
+            found = store.incidents(status, rule_state=False, limit=limit)
+        else:
+            rows = store.incident_rows(status, limit)
+            if limit is not None and len(rows) == limit:
+                total = store.count_incidents(status)
+            if total > len(rows) and status is None:  # an old open incident must not vanish
+                hidden_active = store.count_active_incidents() - sum(
+                    1 for r in rows if r[1] in ACTIVE)
     finally:
-        if store is not None:
-            store.close()
+        store.close()
     if as_json:
         print(json.dumps([incident_json(i) for i in found], indent=2))
-    else:
-        print(incident_table(found, use_colour(sys.stdout)))
+        return 0
+    print(incident_table(rows, use_colour(sys.stdout)))
+    if total > len(rows):
+        sys.stdout.flush()  # the table first, then the note, also when both go to a terminal
+        print(f"showing newest {len(rows):,} of {total:,}; --all for every incident",
+              file=sys.stderr)
+    if hidden_active > 0:
+        print(f"{hidden_active:,} open or acknowledged incident(s) older than these not shown: "
+              "--status open, --status acknowledged", file=sys.stderr)
     return 0
 
 
@@ -158,6 +184,8 @@ def _show_text(incident: Incident, timeline: list[tuple[float, dict[str, object]
 def incident_action(config: HubConfig, text_id: str, by: str,
                     act: Callable[[Incident, float], Change]) -> int:
     """Apply one operator action in one transaction and print the timeline line it made."""
+    from hub.lifecycle import LifecycleError
+
     if not config.store.path.exists():
         raise DeskError(f"There is no store at {config.store.path} yet; has the hub run?")
     store = Store.open_writer(config.store.path)
@@ -182,6 +210,8 @@ def incident_action(config: HubConfig, text_id: str, by: str,
 
 
 def action_for(args: argparse.Namespace) -> Callable[[Incident, float], Change]:
+    from hub.lifecycle import acknowledge, assign, comment, resolve
+
     by = operator(args)
     why = getattr(args, "why", "") or ""
     if args.action == "ack":
@@ -195,6 +225,8 @@ def action_for(args: argparse.Namespace) -> Callable[[Incident, float], Change]:
 
 # -- silences -------------------------------------------------------------------------
 def silence_command(config: HubConfig, args: argparse.Namespace) -> int:
+    from hub.silences import SilenceError, add_silence, expire_silence, list_silences, parse_duration
+
     now = time.time()
     if args.silence_action == "list":
         store = Store.open_reader(config.store.path)
@@ -261,6 +293,9 @@ def _registry_zones(config: HubConfig) -> dict[str, str]:
     """device -> zone from the registry, if there is one (a broken one: a warning, no zones)."""
     if config.security.registry is None:
         return {}
+    from hub.registry import load_registry
+    from lifeline.tomlconfig import ConfigError
+
     try:
         registry = load_registry(config.security.registry)
     except ConfigError as exc:
@@ -271,13 +306,15 @@ def _registry_zones(config: HubConfig) -> dict[str, str]:
 
 
 def status(config: HubConfig, as_json: bool) -> int:
+    from hub.device_status import device_rows
+
     store = _reader(config)
     now = time.time()
     try:
         devices = store.devices()
         rates = store.alert_rates(now - 3600)
         alerts = store.count_alerts()
-        active = [i for i in store.incidents(rule_state=False) if i.active]
+        active = store.count_active_incidents()
         outbox = store.db.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL"
                                   ).fetchone()[0]
     finally:
@@ -291,12 +328,12 @@ def status(config: HubConfig, as_json: bool) -> int:
              "zone_source": d.zone_source}
             for d in device_rows(devices, rates, _registry_zones(config))]
     summary = {"store": str(config.store.path), "store_bytes": size, "alerts": alerts,
-               "active_incidents": len(active), "outbox_pending": outbox, "devices": rows}
+               "active_incidents": active, "outbox_pending": outbox, "devices": rows}
     if as_json:
         print(json.dumps(summary, indent=2))
         return 0
     print(f"store {config.store.path}: {size / 1e6:.1f} MB, {alerts} alerts, "
-          f"{len(active)} active incidents, {outbox} routed changes waiting")
+          f"{active} active incidents, {outbox} routed changes waiting")
     header = ("DEVICE", "ZONE", "STATE", "LAST SEEN (UTC)", "ALERTS/H", "LAST ALERT (UTC)")
     table = [header] + [(r["device"], str(r["zone"]), str(r["state"]), r["last_seen"] or "-",
                          str(r["alerts_last_hour"]), r["last_alert"] or "-") for r in rows]

@@ -30,7 +30,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-import ssl
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -276,6 +275,8 @@ def apply(client: Any, settings: MqttSecurity) -> None:
     raise ConfigError lines naming the key; the password is read here, handed
     to paho and never logged.
     """
+    import ssl  # here, not at the top: reading a config (``lifeline-hub incidents``) needs no TLS
+
     file, section = settings.origin
     for warning in settings.warnings():
         log.warning("%s", warning)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -38,3 +39,34 @@ def test_a_listing_without_rule_state_has_every_public_field(tmp_path: Path) -> 
     assert any(i.reasons for i in full) and len(full) == 3
     assert all(not i.evidence and not i.readings for i in light)
     assert any(i.evidence for i in full)
+
+
+def store_of(path: Path, zones: list[str]) -> Store:
+    """A store with one incident per zone (opened in this order), each of three alerts."""
+    store = Store.open_writer(path)
+    ingest = Ingest(store, HubConfig(), T0)
+    for k, zone in enumerate(zones):
+        rows = [alert(zone, T0 + 10 * k + n, grade, n)
+                for n, grade in enumerate([Grade.YELLOW, Grade.ORANGE, Grade.RED])]
+        ingest.batch([(wire.alert_topic(a.device), wire.encode(a)) for a in rows], T0 + 10 * k)
+    return store
+
+
+def test_table_rows_are_the_listing_without_the_rule_state(tmp_path: Path) -> None:
+    # Given incidents, one of them resolved by an operator
+    store = store_of(tmp_path / "hub.db", ["north", "south", "east", "west"])
+    with store.transaction():
+        store.db.execute("UPDATE incidents SET status = 'resolved' WHERE zone = 'south'")
+    for status in (None, "open", "resolved", "merged"):
+        listed = store.incidents(status, rule_state=False)
+        # When the table's rows are read, newest first, the same filter
+        rows = store.incident_rows(status)
+        # Then they say what the listing says, in the same order
+        assert rows == [(i.id, i.status.value, int(i.grade), i.hazard, i.zone, i.alert_count,
+                         json.dumps(list(i.devices)), i.opened_at, i.updated_at)
+                        for i in listed]
+        assert store.count_incidents(status) == len(listed)
+    # And a limit keeps the newest
+    assert [r[4] for r in store.incident_rows(None, 2)] == ["west", "east"]
+    assert [i.zone for i in store.incidents(None, rule_state=False, limit=2)] == ["west", "east"]
+    assert store.count_active_incidents() == 3
