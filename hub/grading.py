@@ -141,16 +141,16 @@ def _episodes(rows: Evidence) -> int:
     return _summary(rows)[1]
 
 
-# (alarming peak, episodes) of evidence rows, by the rows' identity. An incident's
-# evidence is immutable and one alert replaces one channel's rows, so assessing an
-# incident of many channels re-reads only the channel that moved. Each entry holds
-# its rows, so an id cannot be reused while it is cached.
-_SUMMARIES: dict[int, tuple[Evidence, int, int]] = {}
-_SUMMARIES_MAX = 100_000
+# (alarming peak, episodes) of evidence rows, by incident and channel, valid while the
+# rows are the same object. An incident's evidence is immutable and one alert replaces
+# one channel's rows, so assessing an incident of many channels re-reads only the
+# channel that moved. One entry per channel: superseded rows are not kept alive.
+_SUMMARIES: dict[tuple[int, str], tuple[Evidence, int, int]] = {}
+_SUMMARIES_MAX = 20_000  # channels; past it, start again (incidents long gone drop out)
 
 
-def _summary(rows: Evidence) -> tuple[int, int]:
-    hit = _SUMMARIES.get(id(rows))
+def _summary(rows: Evidence, incident_id: int = 0, key: str = "") -> tuple[int, int]:
+    hit = _SUMMARIES.get((incident_id, key))
     if hit is not None and hit[0] is rows:
         return hit[1], hit[2]
     peak = episodes = 0
@@ -163,9 +163,10 @@ def _summary(rows: Evidence) -> tuple[int, int]:
             if not alarming:
                 episodes += 1
             alarming = True
-    if len(_SUMMARIES) >= _SUMMARIES_MAX:
-        _SUMMARIES.clear()
-    _SUMMARIES[id(rows)] = (rows, peak, episodes)
+    if key:
+        if len(_SUMMARIES) >= _SUMMARIES_MAX:
+            _SUMMARIES.clear()
+        _SUMMARIES[incident_id, key] = (rows, peak, episodes)
     return peak, episodes
 
 
@@ -173,7 +174,7 @@ def assess(incident: Incident, rule: RuleConfig, flap_window_s: float) -> Assess
     """The grade and flags ``incident`` deserves under ``rule`` (``rule.window_s`` filled in)."""
     if incident.hazard == DEVICE_HAZARD:
         return Assessment(DEVICE_GRADE, ("device offline",), True, False, False)
-    summaries = [_summary(rows) for rows in incident.evidence.values()]
+    summaries = [_summary(rows, incident.id, key) for key, rows in incident.evidence.items()]
     peaks = [peak for peak, _ in summaries]
     if not incident.evidence:  # an incident stored before evidence was kept
         peaks = [int(incident.grade)]
