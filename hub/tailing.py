@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+from hub.commitwatch import CommitWatch
 from hub.config import HubConfig
 from hub.render import Folder, event_line, use_colour
 from hub.silences import covering_change, list_silences
@@ -30,7 +31,17 @@ from lifeline.grades import Grade
 
 __all__ = ["TailFilter", "follow"]
 
-POLL_S = 0.05
+# tail asks the store whether anything was committed (Store.data_version, a few microseconds)
+# every POLL_S for HOT_S after SQLite wrote a file beside the store (inotify,
+# hub/commitwatch.py: a commit is visible only once its WAL write is synced, a few ms after
+# that write), and otherwise sleeps until such a write, or for WATCHED_POLL_S at most (the
+# storm folder's summaries are due on time). So it notices a commit within POLL_S and costs
+# next to nothing while the hub is quiet; without inotify it asks every POLL_S. The feed is
+# read only after a commit. OPEN_POLL_S: how often to look for a store not created yet.
+POLL_S = 0.005
+HOT_S = 0.25
+WATCHED_POLL_S = 0.1
+OPEN_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,10 @@ def follow(config: HubConfig, *, as_json: bool, from_start: bool, since_s: float
     folder = Folder(colour) if fold and not as_json else None
     topology = config.fusion.topology
     store, last = None, 0
+    events: list[Event] = []
+    seen_version: int | None = None
+    watch: CommitWatch | None = None
+    hot_until = 0.0
 
     def emit(event: Event) -> None:
         if not wanted.wants(event.payload, topology):
@@ -110,7 +125,19 @@ def follow(config: HubConfig, *, as_json: bool, from_start: bool, since_s: float
                     last = backlog[-1].id if backlog else store.last_event_id()
                 elif store is not None and not from_start:
                     last = store.last_event_id()
-            events = store.events_after(last) if store is not None else []
+                if store is not None:
+                    watch = CommitWatch(config.store.path.parent, POLL_S)
+            if store is None:
+                events = []
+            else:
+                # read the feed after a commit, and again after a read that found some (more
+                # may wait); the version is taken first, so a commit meanwhile is not missed
+                version = store.data_version()
+                if events or version != seen_version:
+                    seen_version = version
+                    events = store.events_after(last)
+                else:
+                    events = []
             for event in events:
                 emit(event)
                 last = event.id
@@ -119,10 +146,17 @@ def follow(config: HubConfig, *, as_json: bool, from_start: bool, since_s: float
                     print(line)
             sys.stdout.flush()
             if not events:
-                time.sleep(POLL_S)
+                if watch is None:
+                    time.sleep(OPEN_POLL_S)
+                elif not watch.watching or time.monotonic() < hot_until:
+                    time.sleep(POLL_S)
+                elif watch.wait(WATCHED_POLL_S):
+                    hot_until = time.monotonic() + HOT_S
     except BrokenPipeError:  # `tail | head`: the reader left, so do we
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     finally:
+        if watch is not None:
+            watch.close()
         if store is not None:
             store.close()
