@@ -222,7 +222,8 @@ def bench_throughput(n: int, devices: int, zones: int, rate: float, seconds: flo
         burst_rss = sampler.peak_rss()
         burst_cpu = sampler.cpu_share()
         log(f"throughput: live stream at {rate:,.0f}/s for {seconds:g} s")
-        live = live_stream(hub, publisher, rate, seconds, devices, zones)
+        live = live_stream(hub, publisher, rate, seconds, devices, zones,
+                           broker_pid=broker.process.pid if broker.process else None)
         hub.stop()
         size = sum(p.stat().st_size for p in wd.glob("hub.db*"))
         stored = Store.open_reader(hub.store_path)
@@ -257,7 +258,11 @@ def bench_throughput(n: int, devices: int, zones: int, rate: float, seconds: flo
             f"**Live stream**: {live['published']:,.0f} alerts offered at "
             f"{live['offered']:,.0f}/s (asked {rate:,.0f}/s) for {seconds:g} s by one paho "
             f"connection; the hub committed {live['sustained']:,.0f}/s over the stream; "
-            f"{live_end(live)}; hub CPU {live['cpu']:.2f} s/s.\n\n"
+            f"{live_end(live)}; hub CPU {live['cpu']:.2f} s/s. While the stream was "
+            f"published the hub used {live['stream_cpu']:.2f} s/s of CPU, the broker "
+            f"{live.get('broker_cpu', float('nan')):.2f} s/s and the load generator (this "
+            f"benchmark's paho connection) {live['generator_cpu']:.2f} s/s, of the "
+            f"{os.cpu_count()} cores the machine has.\n\n"
             f"**Bytes per alert** as the hub writes them (alerts, incident membership, "
             f"events feed; database + WAL after the run): {bytes_per_alert:,.0f}.")
     targets = [
@@ -282,18 +287,26 @@ def bench_throughput(n: int, devices: int, zones: int, rate: float, seconds: flo
 
 
 def live_stream(hub: HubProcess, publisher: Publisher, rate: float, seconds: float,
-                devices: int, zones: int, drain_s: float = 15.0) -> dict[str, float]:
+                devices: int, zones: int, broker_pid: int | None = None,
+                drain_s: float = 15.0) -> dict[str, float]:
     items = alert_payloads(int(rate * seconds), devices, zones)
     base = hub.committed()
     sampler = Sampler(hub.pid)
-    sampler.sample()
+    # who else had the machine's cores while the stream ran: the broker, and this process,
+    # whose paho connection is the load generator
+    others = {"broker": Sampler(broker_pid)} if broker_pid is not None else {}
+    others["generator"] = Sampler(os.getpid())
+    for one in (sampler, *others.values()):
+        one.sample()
     started = time.monotonic()
     for topic, payload in paced(items, rate):
         publisher.publish(topic, payload)
     published_at = time.monotonic()
     offered = len(items) / (published_at - started)
     during = hub.committed() - base
-    sampler.sample()
+    for one in (sampler, *others.values()):
+        one.sample()
+    stream_cpu = sampler.cpu_share()
     try:
         trace = hub.wait_committed(base + len(items), timeout=drain_s, poll=0.1, sampler=sampler)
         lag_s, behind = trace[-1][0] - published_at, 0
@@ -301,7 +314,9 @@ def live_stream(hub: HubProcess, publisher: Publisher, rate: float, seconds: flo
         lag_s, behind = float("nan"), base + len(items) - hub.committed()
     return {"published": len(items), "offered": offered,
             "sustained": during / (published_at - started), "lag_s": lag_s, "behind": behind,
-            "cpu": sampler.cpu_share(), "rss": sampler.peak_rss(), "drain_s": drain_s}
+            "cpu": sampler.cpu_share(), "rss": sampler.peak_rss(), "drain_s": drain_s,
+            "stream_cpu": stream_cpu,
+            **{f"{name}_cpu": one.cpu_share() for name, one in others.items()}}
 
 
 def live_end(live: dict[str, float]) -> str:
