@@ -111,6 +111,7 @@ class Fusion:
         self._zone_index: dict[int, tuple[frozenset[str], dict[str, list[tuple[str, str]]]]] = {}
         self._in_zone: dict[str, set[int]] = {}
         self._unplaced: set[int] = set()  # incidents without evidence: candidates everywhere
+        self._of_device: dict[str, set[int]] = {}  # one-device incidents (device, maintenance)
         self._near_cache: tuple[object, dict[tuple[str, str], frozenset[str]]] = (None, {})
         self._next_id = next_id
         self.reload(incidents)
@@ -118,7 +119,7 @@ class Fusion:
     def reload(self, incidents: Iterable[Incident]) -> None:
         """Replace the state with ``incidents`` (from the store, after an operator changed one)."""
         self._incidents = {}
-        self._zone_index, self._in_zone, self._unplaced = {}, {}, set()
+        self._zone_index, self._in_zone, self._unplaced, self._of_device = {}, {}, set(), {}
         for incident in incidents:
             if incident.status is not IncidentStatus.MERGED:
                 self._put(incident)
@@ -349,9 +350,15 @@ class Fusion:
         return changes
 
     # -- device liveness -----------------------------------------------------
+    def _single(self, device: str) -> list[Incident]:
+        """Incidents in play whose only device is ``device``, by id (the device index)."""
+        ids = self._of_device.get(device, ())
+        return [self._incidents[i] for i in sorted(ids)
+                if i in self._incidents and self._incidents[i].devices == (device,)]
+
     def _device_incident(self, device: str) -> Incident | None:
-        for incident in self._incidents.values():
-            if incident.active and incident.hazard == DEVICE_HAZARD and incident.devices == (device,):
+        for incident in self._single(device):
+            if incident.active and incident.hazard == DEVICE_HAZARD:
                 return incident
         return None
 
@@ -363,8 +370,8 @@ class Fusion:
         if current is not None:
             return current
         window = self.config.window_s
-        for incident in self.incidents:
-            if incident.hazard != DEVICE_HAZARD or incident.devices != (alert.device,):
+        for incident in self._single(alert.device):
+            if incident.hazard != DEVICE_HAZARD:
                 continue
             rows = [r for k, r in incident.evidence.items()
                     if k.partition("@")[0].endswith(_STATUS_SUFFIX)]
@@ -387,9 +394,8 @@ class Fusion:
                 reasons=("device offline",),
                 evidence=add_evidence({}, _status_key(status), status.ts, DEVICE_GRADE, False)))
             changes: list[Change] = [Opened(incident, device=status.device)]
-            for other in self.incidents:
-                if (other.active and other.hazard == MAINTENANCE_HAZARD
-                        and other.devices == (status.device,)):
+            for other in self._single(status.device):
+                if other.active and other.hazard == MAINTENANCE_HAZARD:
                     incident, absorbed = self._merge(incident, other, now, effect=True)
                     changes.append(Merged(incident, absorbed=absorbed,
                                           why=f"device {status.device} is offline; its sensor "
@@ -435,11 +441,19 @@ class Fusion:
                 self._in_zone.setdefault(zone, set()).add(incident.id)
         else:
             self._unplaced.add(incident.id)
+        if len(incident.devices) == 1:
+            self._of_device.setdefault(incident.devices[0], set()).add(incident.id)
         return incident
 
     def _forget(self, incident_id: int) -> None:
         """Drop an incident (merged away, or too old to reopen) and its index entries."""
-        self._incidents.pop(incident_id, None)
+        gone = self._incidents.pop(incident_id, None)
+        for device in gone.devices if gone is not None else ():
+            ids = self._of_device.get(device)
+            if ids is not None:
+                ids.discard(incident_id)
+                if not ids:
+                    del self._of_device[device]
         entry = self._zone_index.pop(incident_id, None)
         for zone in entry[1] if entry is not None else ():
             ids = self._in_zone.get(zone)

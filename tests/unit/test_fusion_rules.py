@@ -314,3 +314,38 @@ def test_the_zone_index_finds_what_a_scan_of_every_incident_finds(
     assert summary(indexed.incidents) == summary(scanned.incidents)
     assert ([(i.id, i.status, i.alert_count) for i in indexed.incidents]
             == [(i.id, i.status, i.alert_count) for i in scanned.incidents])
+
+
+class _ScanAllDevices(_ScanAll):
+    """... and every incident is looked at for a device's own incidents, too."""
+
+    def _single(self, device: str) -> list[Incident]:
+        return [i for i in self.incidents if i.devices == (device,)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["alert", "fault", "offline", "online"]),
+                          st.sampled_from(["w1", "w2", "w3"]),
+                          st.sampled_from(["main-1", "main-2", "mh-1"]),
+                          st.integers(0, 4000)),
+                min_size=1, max_size=30))
+def test_the_device_index_finds_what_a_scan_of_every_incident_finds(
+        rows: list[tuple[str, str, str, int]]) -> None:
+    """Outages, their absorbed sensor faults and maintenance incidents are the same as when
+    every incident is scanned for a device's own."""
+    fused: list[list[tuple[object, ...]]] = []
+    for fusion in (Fusion(CONFIG), _ScanAllDevices(CONFIG)):
+        for n, (what, device, zone, ts) in enumerate(sorted(rows, key=lambda r: r[3])):
+            now = T0 + ts
+            if what in ("offline", "online"):
+                fusion.status(Status(device=device, zone=zone, state=what, ts=now), now)
+            else:
+                fusion.alert(Alert(id=f"d{n}", device=device, zone=zone, sensor="s", channel="c",
+                                   kind="water.pressure", ts=now,
+                                   value=None if what == "fault" else 1.0, score=0.5,
+                                   grade=Y, reason=Reason.SENSOR_FAULT if what == "fault"
+                                   else Reason.LIMIT, seq=0), now)
+            fusion.tick(now)
+        fused.append([(i.id, i.hazard, i.status, i.alert_count, i.suppressed, i.devices)
+                      for i in fusion.incidents])
+    assert fused[0] == fused[1]
