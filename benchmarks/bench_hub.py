@@ -48,6 +48,7 @@ from benchmarks.common import (  # noqa: E402
     Sampler,
     Target,
     command_line,
+    compile_product,
     console_script,
     header,
     hub_toml,
@@ -890,6 +891,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    compile_product()
     parts = args.only or ["throughput", "latency", "devices", "store", "retention"]
     command = command_line(None if argv is None else ["benchmarks/bench_hub.py", *argv])
     out = [header("Hub", command)]
