@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from edge import agent as agent_module
+from edge.config import load_edge_config
 from tests.support.faults import wait_for_log
 from tests.support.processes import running, wait_for
 from tests.support.pty import PtySensor
@@ -113,3 +115,26 @@ def test_sigterm_saves_the_detector_and_a_restart_is_warm_at_once(tmp_path: Path
             wait_for_anomaly(log, at)
             stop(agent)
     assert log.read_text().count("restored 1 detector checkpoint(s)") == 1
+
+
+def test_the_first_checkpoint_is_saved_soon_after_start_then_on_the_regular_cadence(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an agent (in this process, no broker) whose first checkpoint is due at once and
+    # whose regular cadence is far away
+    monkeypatch.setattr(agent_module, "CHECKPOINT_FIRST_S", 0.0)
+    monkeypatch.setattr(agent_module, "CHECKPOINT_EVERY_S", 3600.0)
+    with PtySensor() as sensor:
+        config = tmp_path / "edge.toml"
+        config.write_text(edge_toml(tmp_path / "state", sensor.path))
+        agent = agent_module.Agent(load_edge_config(config))
+        runner = threading.Thread(target=agent.run, daemon=True)
+        runner.start()
+        try:
+            # When it runs, Then detectors.json is written before any stop asks for it
+            wait_for(agent.checkpoint_path.exists, 15, "the first periodic checkpoint")
+            assert runner.is_alive() and not agent.stop_event.is_set()
+            assert f"{SENSOR}/p" in json.loads(agent.checkpoint_path.read_text())
+        finally:
+            agent.request_stop()
+            runner.join(timeout=15)
+    assert not runner.is_alive()
