@@ -219,6 +219,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--devices", type=int, default=5000)
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--with-nab", action="store_true")
+    parser.add_argument("--summary-only", action="store_true",
+                        help="run nothing: rewrite the summary section from the sections "
+                             "docs/benchmarks.md holds (after editing LIMITS, say)")
     return parser.parse_args(argv)
 
 
@@ -235,6 +238,9 @@ def step(argv: list[str], failed: list[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.summary_only:
+        write_section("summary", summary(DOCS.read_text()))
+        return 0
     started = time.monotonic()
     compile_product()
     failed: list[str] = []
