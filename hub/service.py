@@ -55,6 +55,7 @@ STATS_EVERY_S = 60.0
 DELIVER_EVERY_S = 0.25
 WATCHDOG_EVERY_S = 5.0    # well under WatchdogSec/2 (the unit says 30 s)
 ACK_CHUNK = 1000          # ids per Ack message, well under the wire's payload limit
+OUT_QUEUE_MAX = 1000      # QoS 1 messages paho may hold unacknowledged by the broker
 PRUNE_BUSY_S = 1.0        # retention: a bounded step this often while there is work ...
 PRUNE_IDLE_S = 60.0       # ... and a look this often when there was none
 
@@ -82,6 +83,11 @@ class MqttInbox:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=config.mqtt.client_id,
                                   protocol=mqtt.MQTTv5, manual_ack=True)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        # Acks leave through a bounded queue. Past it they wait here, coalesced per device,
+        # so an overload makes fewer, larger acks instead of paho holding one message per
+        # batch and device without end (it reached paho's 65,535 message ids, 160 MB).
+        self.client.max_queued_messages_set(OUT_QUEUE_MAX)
+        self.unsent_acks: dict[str, list[str]] = {}  # device -> committed ids not yet published
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -110,9 +116,22 @@ class MqttInbox:
             self.client.ack(message.mid, message.qos)
 
     def publish_ack(self, device: str, ids: list[str]) -> None:
-        for start in range(0, len(ids), ACK_CHUNK):
-            chunk = tuple(ids[start:start + ACK_CHUNK])
-            self.client.publish(wire.ack_topic(device), wire.encode(wire.Ack(chunk)), qos=1)
+        """Tell ``device`` these committed ids may be forgotten (now, or when there is room)."""
+        self.unsent_acks.setdefault(device, []).extend(ids)
+
+    def flush_acks(self) -> None:
+        """Publish waiting acks, one message per device and ACK_CHUNK ids, until paho's
+        queue is full; the rest stays for the next call (every loop turn)."""
+        for device in list(self.unsent_acks):
+            ids = self.unsent_acks[device]
+            while ids:
+                chunk = tuple(ids[:ACK_CHUNK])
+                info = self.client.publish(wire.ack_topic(device), wire.encode(wire.Ack(chunk)),
+                                           qos=1)
+                if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+                    return
+                del ids[:ACK_CHUNK]  # published, or queued by paho until the next connection
+            del self.unsent_acks[device]
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any,
                     reason_code: ReasonCode, properties: Properties | None) -> None:
@@ -210,6 +229,8 @@ class Hub:
                 batch = drain(self.inbox.queue, first_wait=0.2)
                 if batch:
                     self._commit(batch)
+                elif self.inbox.unsent_acks:
+                    self.inbox.flush_acks()
                 now = time.monotonic()
                 if not ready and self.inbox.subscribed.is_set():
                     # the store is open, state recovered, connected and subscribed
@@ -247,6 +268,9 @@ class Hub:
     def _stats_line(self) -> str:
         """The ingest counters, and what retention deleted since start (when it is on)."""
         line = self.ingest.counters.line()
+        waiting = sum(len(ids) for ids in self.inbox.unsent_acks.values())
+        if waiting:
+            line += f" acks_waiting={waiting}"
         return line if self.pruner is None else f"{line} pruned: {self.pruner.total.line()}"
 
     def reload(self) -> None:
@@ -275,6 +299,7 @@ class Hub:
             self.inbox.ack(message)
         for device, ids in result.acks.items():
             self.inbox.publish_ack(device, ids)
+        self.inbox.flush_acks()
 
     def _deliver(self, now: float) -> None:
         """Send due outbox rows: webhooks via the sender thread, republish via MQTT (QoS 1)."""
@@ -302,7 +327,10 @@ class Hub:
         batches = route_heads(db, now, self.webhooks.busy_routes)
         if self.inbox.subscribed.is_set():
             for row in due:
-                self._published[row.id] = self.inbox.client.publish(row.url, row.body, qos=1)
+                info = self.inbox.client.publish(row.url, row.body, qos=1)
+                if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+                    break  # paho's queue is full: these rows stay due for the next round
+                self._published[row.id] = info
         for rows in batches:
             self.webhooks.submit(rows)
 
