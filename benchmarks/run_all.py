@@ -103,62 +103,70 @@ LIMITS = {
         "if the steady slope misses, the growth is real: see the per-half slopes and "
         "`tracemalloc` as above."),
     "hub drain rate": (
-        "**Hub throughput.** CPU in the hub's main thread, mostly fusion, whose cost per "
-        "alert grows with the size of the incidents it joins. A py-spy profile of "
-        "`lifeline-hub run` draining a 20,000-alert backlog at 569760d (2026-11-21): "
-        "`Fusion.alert` 54% of samples, of which `Fusion._reaches` 35% (for every candidate "
-        "incident it walks each channel's evidence: topology `near` checks and time windows) "
-        "and `grading.assess` 15% (re-scans up to 200 evidence rows per channel for the "
-        "alarming peak, on every alert); the paho network thread 15%; the SQLite insert of "
-        "the alert 8%; `Store.apply` 8% (it was 28% before 569760d wrote each incident once "
-        "per batch instead of once per alert); validation 2%. Hence the drain rate falls as "
-        "incidents fill: ~1,200 to 1,500/s over a 5,000 to 20,000-alert backlog, then the "
-        "table's rate over 50,000, and the live stream's lower still once every incident's "
-        "evidence is full. *What would move it* (hub/fusion.py, hub/grading.py): in "
-        "`_reaches`, look up the alert's own channel key first (one dict lookup) and index "
-        "evidence by zone, instead of scanning every channel of every candidate; keep each "
-        "channel's alarming peak incrementally rather than re-scanning its evidence. Those "
-        "address about half the time (~2×). 10,000/s sustained needs more than that: one "
-        "Python process is bounded by the bare paho subscriber's rate and ingest must fit in "
-        "what the network thread leaves, so receiving and validating would have to move to "
-        "a second process (the machine has a second core)."),
+        "**Hub throughput.** The hub's main thread is saturated and it is Python's cost per "
+        "alert. A py-spy profile of `lifeline-hub run` at ed04df5 (2026-11-22 00:15 UTC, "
+        "400 samples/s for 8 s, 200,000 alerts offered at 10,000/s from 1,000 devices in 50 "
+        "zones; the hub committed 2,497/s): the main thread was busy in every sample, while "
+        "paho's network thread spent most of its time blocked on the full inbox "
+        "(back-pressure working). Of the main thread: fusion (`Fusion.alert`: candidate "
+        "incidents, the alert's evidence, `grading.assess`) 29%; `Store.apply` 26% (per "
+        "change one events-feed row with the incident's public JSON, the membership row, the "
+        "incident row once per batch, the touched channels' rule state); the alert's own "
+        "`INSERT` 12%; validation (`wire.decode_alert`) 12%; the canonical body "
+        "(`wire.encode`) 6%; the commit with its fsync 8%; PUBACKs 2%. That is ~400 µs of "
+        "one core per alert; 10,000/s is 100 µs. This session took it from ~900 µs "
+        "(1,102/s drained, 510/s live): `_reaches` scanned every channel of every incident "
+        "(now a zone index and the alert's own channel first), `assess` re-read 200 rows "
+        "per channel per alert (now a summary per channel), the rule state was rewritten "
+        "whole for every touched incident (now one row per channel in `incident_state`, "
+        "written when it changed), the rule config was rebuilt per call, and routing "
+        "decoded every `joined` event. *What would move it*: no single part is more than "
+        "a third, so the next factor needs structure, not tuning: (1) a second process "
+        "(the machine has two cores) that receives, validates and stores the alert rows "
+        "(~30% of the time), handing fusion and the events feed (~55%) to the first: at "
+        "most ~1.8×; (2) fusing a batch per incident rather than per alert (one "
+        "`assess` and one events row per incident and batch): that changes the events "
+        "feed `tail` shows (one `joined` per alert today), a public interface, so it is a "
+        "decision, not an optimisation; (3) the per-alert hot paths (validation, event "
+        "JSON) in a compiled extension. The bare paho subscriber's rate is itself ~46 µs "
+        "of Python per message, so ≥ 0.5× of it leaves ~50 µs for everything else."),
     "hub sustained rate": (
         "**Hub sustained rate.** The same limit as the drain rate: the live stream offers "
-        "10,000/s and the hub commits at its drain rate; the rest waits at the broker."),
+        "10,000/s and the hub commits at its own rate; the rest waits at the broker. The "
+        "throughput section shows the broker and the load generator using well under a "
+        "core between them while the stream is published, so the hub was not starved of "
+        "CPU by them."),
     "latency at 1,000/s, publish → printed by `tail`": (
-        "**Latency to `tail`.** `lifeline-hub tail` polls the store every 50 ms "
-        "(hub/tailing.py `POLL_S`), which adds 25 ms on average and up to 50 ms to the "
-        "commit latency (the \"committed\" rows). *What would move it*: poll every 5 ms "
-        "(a cheap indexed query), or wake on changes of the WAL file (inotify)."),
+        "**Latency to `tail`.** `tail` wakes on inotify when SQLite writes beside the store "
+        "and checks `PRAGMA data_version` every 5 ms for 0.25 s after (hub/commitwatch.py), "
+        "so it adds a few ms to the commit latency; see the commit rows for the rest."),
     "latency at 1,000/s, publish → committed": (
-        "**Latency to commit at 1,000/s.** The hub falls behind: 1,000 alerts/s from 1,000 "
-        "devices in 50 zones is more than it commits once its 50 incidents have filled their "
-        "evidence (see the drain rate), so alerts queue and the latency grows through the run "
-        "(compare the first and last tenth in the latency section). In a quiet hub the commit "
-        "itself is a few ms plus up to 50 ms of batching (hub/service.py `BATCH_WAIT_S`). "
-        "*What would move it*: the hub throughput fixes above; below its capacity the p50 is "
-        "well under the 20 ms target."),
+        "**Latency to commit at 1,000/s.** Below its capacity the hub commits each batch "
+        "as it comes (a few alerts, one fsync); a miss here means the hub fell behind the "
+        "offered rate (compare the first and last tenth in the latency section) or the "
+        "machine was busy (compare the broker baseline's own p99)."),
     "hub peak RSS": (
-        "**Hub memory under overload.** See the throughput section: what the hub holds is its "
-        "incidents and their evidence, and the inbox is bounded, so a larger backlog at the "
-        "broker should not raise the peak."),
+        "**Hub memory under overload.** What the hub holds is its incidents' rule state "
+        "(at most 200 rows per channel: it fills as the backlog is drained, so a longer "
+        "run peaks higher until every channel is full), the bounded inbox, and acks "
+        "waiting for room in paho's bounded queue (ids, ~60 bytes an alert, bounded in "
+        "the field by each edge's delivery window; the load generator has none). Before "
+        "76a3b69 the acks queued inside paho without bound: 65,535 messages, ~160 MB."),
     "`incidents list": (
-        "**`incidents list`.** Two costs. Start-up: the interpreter and `hub.cli`'s imports "
-        "take the \"import hub.cli\" row of the store table (`python -c pass` alone is "
-        "~25 ms); `python -X importtime -c 'import hub.cli'` shows `hub.config` (which "
-        "imports `lifeline.mqtt_security` and `ssl`), `hub.desk`, `hub.render`, "
-        "`hub.incident` and `hub.fusion` each costing tens of ms. And the listing itself: "
-        "`Store.incidents()` returns every incident, 10,000 at 10 M alerts, and the table "
-        "renders them all: the \"without start-up\" row. Decoding each incident's rule "
-        "state (evidence) for the listing was the larger share until a1de6fc (1.4 s in a warm "
-        "process on the run before it, ~0.3 s after). *What would move it* (hub/store.py, "
-        "hub/desk.py, hub/cli.py): list the newest N by default (`ORDER BY id DESC LIMIT`, "
-        "an option for more); import per subcommand in hub/cli.py (the desk commands need "
-        "neither paho, ssl, nor the tail and service modules)."),
+        "**`incidents list`.** Nearly all start-up: the \"without start-up\" row is the "
+        "store's share (the table's newest 1,000 of 10,000 incidents, read without their "
+        "rule state). The process floor (`lifeline-hub incidents` on an empty store) is "
+        "itself at or above the limit on this machine when it is busy: the interpreter "
+        "(`python -c pass`), then imports, of which `hub.incident` and `hub.config` "
+        "defining ~28 dataclasses (each `@dataclass` compiles its methods with `exec`, "
+        "~20 ms in all), `lifeline.wire`, `logging`, the setuptools editable-install "
+        "finder (~15 ms in `python -X importtime`; an installed wheel has none), then "
+        "loading and validating hub.toml. *What would move it*: fewer dataclasses on the "
+        "desk's import path (the change classes in a module of their own), an installed "
+        "(non-editable) package."),
     "`incidents show": (
-        "**`incidents show`.** Start-up: the same call in a warm process is the \"without "
-        "start-up\" row, a few ms at 10 M alerts (the membership index serves it). *What "
-        "would move it*: import per subcommand in hub/cli.py, as above."),
+        "**`incidents show`.** Start-up, as for `incidents list`: the warm call is the "
+        "\"without start-up\" row."),
     "retention": (
         "**Retention.** Pruning shares the hub's one writer connection: each step is one "
         "write transaction of at most 1,000 deletes between two ingest batches "
@@ -166,7 +174,7 @@ LIMITS = {
         "it*: smaller steps (`STEP_ROWS`), or steps only when the inbox is empty."),
     "end to end": (
         "**End to end.** See the section: the share of each stage is the difference between "
-        "its rows (edge to broker, hub commit, `tail`'s 50 ms poll)."),
+        "its rows (edge to broker, hub commit, `tail`)."),
 }
 
 
