@@ -91,17 +91,20 @@ LIMITS = {
         "a second; a short coalescing wait in the stream thread (a few ms) would bound "
         "that, at that cost in latency."),
     "field load RSS slope": (
-        "**RSS over the soak.** One step, not a trend: the agent's RSS rises ~0.35 MB once, "
-        "at its first detector checkpoint save, and is flat otherwise. A separate 17-minute "
-        "soak (2026-11-21, RSS every 10 s, first save then at 300 s): 43.50 MB at start, "
-        "43.97 MB from 300 s, then +4 kB at the 600 s and 900 s saves and nothing between. "
-        "It is not Python objects: under `tracemalloc` the agent's Python allocations "
-        "stayed at 13.45 to 13.42 MB over 8 minutes; the step is the allocator keeping "
-        "what the first save's JSON encoding took. Since the first save comes 60 s after "
-        "start (edge/agent.py `CHECKPOINT_FIRST_S`), the soak's verdict is on the slope "
-        "after a 90 s warm-up that holds it, and its table shows the raw slope beside it; "
-        "if the steady slope misses, the growth is real: see the per-half slopes and "
-        "`tracemalloc` as above."),
+        "**RSS over the soak.** The agent's RSS takes one step of ~0.35 MB at its first "
+        "detector checkpoint save (60 s after start, `CHECKPOINT_FIRST_S`), inside the "
+        "warm-up the verdict leaves out, and small steps at later saves (every 300 s; at "
+        "360 s in a 600 s soak). Run of 2026-11-22 00:28 UTC: 43.07 MB in the first minute "
+        "after the warm-up, 43.10 MB in the last (peak 43.10 MB), a steady slope of "
+        "+4.4 kB/min against the 4.2 kB/min taken as flat, the first half +2.2 and the "
+        "second +4.7 kB/min: the fit is the 360 s save's few kB over 8.5 minutes. The run "
+        "before it (2026-11-21 23:55 UTC) measured +2.0 kB/min. An earlier 17-minute soak "
+        "(RSS every 10 s) saw +4 kB at each of the 600 s and 900 s saves and nothing "
+        "between, and under `tracemalloc` the agent's Python allocations stayed flat (13.45 "
+        "to 13.42 MB over 8 minutes): the allocator keeping what encoding the state took, "
+        "not objects that accumulate. *What would tell*: a soak of an hour or more (several "
+        "saves), which `make bench`'s 20 minutes do not hold; *what would move it*: "
+        "encoding the checkpoint in pieces so that each save reuses the same memory."),
     "hub drain rate": (
         "**Hub throughput.** The hub's main thread is saturated and it is Python's cost per "
         "alert. A py-spy profile of `lifeline-hub run` at ed04df5 (2026-11-22 00:15 UTC, "
@@ -150,8 +153,14 @@ LIMITS = {
         "(at most 200 rows per channel: it fills as the backlog is drained, so a longer "
         "run peaks higher until every channel is full), the bounded inbox, and acks "
         "waiting for room in paho's bounded queue (ids, ~60 bytes an alert, bounded in "
-        "the field by each edge's delivery window; the load generator has none). Before "
-        "76a3b69 the acks queued inside paho without bound: 65,535 messages, ~160 MB."),
+        "the field by each edge's delivery window; the load generator has none). In the run "
+        "of 2026-11-22 00:28 UTC the drain of 50,000 alerts filled the rule state to ~50 "
+        "rows per channel and the live stream to ~150, with ~100,000 ack ids waiting at its "
+        "end: 59.4 MB against 47.9 MB. Before 76a3b69 the acks queued inside paho without "
+        "bound (65,535 messages, ~160 MB; 197.5 MB against 130.9 MB). *What would move "
+        "it*: a drained backlog large enough to fill every channel's rule state (200 × the "
+        "load's 1,000 devices) before the comparison, so the criterion measures the backlog "
+        "alone; and a cap on waiting ack ids (the edge resends what was never acked)."),
     "`incidents list": (
         "**`incidents list`.** Nearly all start-up: the \"without start-up\" row is the "
         "store's share (the table's newest 1,000 of 10,000 incidents, read without their "
