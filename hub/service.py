@@ -56,6 +56,7 @@ DELIVER_EVERY_S = 0.25
 WATCHDOG_EVERY_S = 5.0    # well under WatchdogSec/2 (the unit says 30 s)
 ACK_CHUNK = 1000          # ids per Ack message, well under the wire's payload limit
 OUT_QUEUE_MAX = 1000      # QoS 1 messages paho may hold unacknowledged by the broker
+ACKS_WAITING_MAX = 200_000  # committed ids waiting for room (~12 MB); past it the oldest go
 PRUNE_BUSY_S = 1.0        # retention: a bounded step this often while there is work ...
 PRUNE_IDLE_S = 60.0       # ... and a look this often when there was none
 
@@ -88,6 +89,8 @@ class MqttInbox:
         # batch and device without end (it reached paho's 65,535 message ids, 160 MB).
         self.client.max_queued_messages_set(OUT_QUEUE_MAX)
         self.unsent_acks: dict[str, list[str]] = {}  # device -> committed ids not yet published
+        self.acks_waiting = 0  # ids in unsent_acks
+        self.acks_dropped = 0  # ids never acked because too many waited (the edge resends them)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -116,8 +119,26 @@ class MqttInbox:
             self.client.ack(message.mid, message.qos)
 
     def publish_ack(self, device: str, ids: list[str]) -> None:
-        """Tell ``device`` these committed ids may be forgotten (now, or when there is room)."""
+        """Tell ``device`` these committed ids may be forgotten (now, or when there is room).
+
+        The ids waiting are bounded: past ACKS_WAITING_MAX the oldest of the device with the
+        most are dropped. Nothing is lost by that -- the edge still holds those alerts and
+        resends them after its ack timeout; the hub stores them once and acks them again."""
         self.unsent_acks.setdefault(device, []).extend(ids)
+        self.acks_waiting += len(ids)
+        while self.acks_waiting > ACKS_WAITING_MAX:
+            fullest = max(self.unsent_acks, key=lambda d: len(self.unsent_acks[d]))
+            waiting = self.unsent_acks[fullest]
+            drop = min(len(waiting), self.acks_waiting - ACKS_WAITING_MAX)
+            if self.acks_dropped == 0:
+                log.warning("more than %d acks waiting for the broker: dropping the oldest "
+                            "(their edges resend those alerts; counted as acks_dropped)",
+                            ACKS_WAITING_MAX)
+            del waiting[:drop]
+            if not waiting:
+                del self.unsent_acks[fullest]
+            self.acks_waiting -= drop
+            self.acks_dropped += drop
 
     def flush_acks(self) -> None:
         """Publish waiting acks, one message per device and ACK_CHUNK ids, until paho's
@@ -131,6 +152,7 @@ class MqttInbox:
                 if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
                     return
                 del ids[:ACK_CHUNK]  # published, or queued by paho until the next connection
+                self.acks_waiting -= len(chunk)
             del self.unsent_acks[device]
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any,
@@ -268,9 +290,9 @@ class Hub:
     def _stats_line(self) -> str:
         """The ingest counters, and what retention deleted since start (when it is on)."""
         line = self.ingest.counters.line()
-        waiting = sum(len(ids) for ids in self.inbox.unsent_acks.values())
-        if waiting:
-            line += f" acks_waiting={waiting}"
+        if self.inbox.acks_waiting or self.inbox.acks_dropped:
+            line += (f" acks_waiting={self.inbox.acks_waiting}"
+                     f" acks_dropped={self.inbox.acks_dropped}")
         return line if self.pruner is None else f"{line} pruned: {self.pruner.total.line()}"
 
     def reload(self) -> None:

@@ -45,3 +45,21 @@ def test_a_device_with_many_ids_gets_ack_chunk_sized_messages(
     payloads = [m.payload for m in inbox.client._out_messages.values()]
     assert payloads == [wire.encode(wire.Ack(tuple(f"i{n}" for n in chunk)))
                         for chunk in ((0, 1, 2), (3, 4, 5), (6,))]
+
+
+def test_waiting_acks_are_bounded_and_the_fullest_device_gives_up_its_oldest(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "OUT_QUEUE_MAX", 1)
+    monkeypatch.setattr(service, "ACKS_WAITING_MAX", 5)
+    inbox = service.MqttInbox(HubConfig(), threading.Event())
+    inbox.publish_ack("d0", ["z"])
+    inbox.flush_acks()  # fills paho's queue of one: everything after this waits
+    inbox.publish_ack("d1", ["a1", "a2", "a3", "a4"])
+    inbox.publish_ack("d2", ["b1"])
+    inbox.publish_ack("d2", ["b2", "b3"])  # 7 waiting: d1, the fullest, drops its 2 oldest
+    assert inbox.unsent_acks == {"d1": ["a3", "a4"], "d2": ["b1", "b2", "b3"]}
+    assert (inbox.acks_waiting, inbox.acks_dropped) == (5, 2)
+    inbox.client._out_messages.clear()
+    monkeypatch.setattr(inbox.client, "_max_queued_messages", 0)  # room for everything
+    inbox.flush_acks()
+    assert inbox.unsent_acks == {} and inbox.acks_waiting == 0
