@@ -160,10 +160,12 @@ LIMITS = {
         "of 2026-11-22 00:53 UTC the drain of 50,000 alerts filled the rule state to ~50 "
         "rows per channel and the live stream to ~170, with up to ~120,000 ack ids waiting "
         "by its end: 61.3 MB against 47.7 MB. Before 76a3b69 the acks queued inside paho without "
-        "bound (65,535 messages, ~160 MB; 197.5 MB against 130.9 MB). *What would move "
-        "it*: a drained backlog large enough to fill every channel's rule state (200 × the "
-        "load's 1,000 devices) before the comparison, so the criterion measures the backlog "
-        "alone; and a cap on waiting ack ids (the edge resends what was never acked)."),
+        "bound, up to paho's 65,535 message ids: 197.5 MB against 130.9 MB, so paho's "
+        "queue held ~80 to ~140 MB. Since 7f7b6d4 at most 200,000 ack ids wait (~12 MB; "
+        "past that the oldest are dropped and the edge resends those alerts). *What would "
+        "move it*: a drained backlog large enough to fill every channel's rule state (200 "
+        "× the load's 1,000 devices) before the comparison, so the criterion measures the "
+        "backlog alone."),
     "`incidents list": (
         "**`incidents list`.** Nearly all start-up: the \"without start-up\" row is the "
         "store's share (the table's newest 1,000 of 10,000 incidents, read without their "

@@ -86,7 +86,7 @@ class MqttInbox:
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         # Acks leave through a bounded queue. Past it they wait here, coalesced per device,
         # so an overload makes fewer, larger acks instead of paho holding one message per
-        # batch and device without end (it reached paho's 65,535 message ids, 160 MB).
+        # batch and device without end (it reached paho's 65,535 message ids, ~80-140 MB).
         self.client.max_queued_messages_set(OUT_QUEUE_MAX)
         self.unsent_acks: dict[str, list[str]] = {}  # device -> committed ids not yet published
         self.acks_waiting = 0  # ids in unsent_acks
