@@ -128,19 +128,6 @@ def _fastest_move(incident: Incident, rule: RuleConfig) -> str | None:
     return None if best is None else best[1]
 
 
-def _alarming_peak(rows: Evidence) -> int:
-    """Highest grade since the channel last cleared (0 if its latest alert cleared it)."""
-    return _summary(rows)[0]
-
-
-def _episodes(rows: Evidence) -> int:
-    """How many times the channel started alarming: runs of alerts separated by a clear.
-
-    A sensor repeating one alarm (a slow leak, a drift) is one episode, however sparse;
-    one that alarms, clears and alarms again is toggling."""
-    return _summary(rows)[1]
-
-
 # (alarming peak, episodes) of evidence rows, by incident and channel, valid while the
 # rows are the same object. An incident's evidence is immutable and one alert replaces
 # one channel's rows, so assessing an incident of many channels re-reads only the
@@ -149,7 +136,12 @@ _SUMMARIES: dict[tuple[int, str], tuple[Evidence, int, int]] = {}
 _SUMMARIES_MAX = 20_000  # channels; past it, start again (incidents long gone drop out)
 
 
-def _summary(rows: Evidence, incident_id: int = 0, key: str = "") -> tuple[int, int]:
+def _summary(rows: Evidence, incident_id: int, key: str) -> tuple[int, int]:
+    """A channel's alarming peak -- its highest grade since it last cleared, 0 if its
+    latest alert cleared it -- and its episodes: how many times it started alarming.
+
+    A sensor repeating one alarm (a slow leak, a drift) is one episode, however sparse;
+    one that alarms, clears and alarms again is toggling."""
     hit = _SUMMARIES.get((incident_id, key))
     if hit is not None and hit[0] is rows:
         return hit[1], hit[2]
@@ -163,10 +155,9 @@ def _summary(rows: Evidence, incident_id: int = 0, key: str = "") -> tuple[int, 
             if not alarming:
                 episodes += 1
             alarming = True
-    if key:
-        if len(_SUMMARIES) >= _SUMMARIES_MAX:
-            _SUMMARIES.clear()
-        _SUMMARIES[incident_id, key] = (rows, peak, episodes)
+    if len(_SUMMARIES) >= _SUMMARIES_MAX:
+        _SUMMARIES.clear()
+    _SUMMARIES[incident_id, key] = (rows, peak, episodes)
     return peak, episodes
 
 
