@@ -112,7 +112,6 @@ class Fusion:
         self._in_zone: dict[str, set[int]] = {}
         self._unplaced: set[int] = set()  # incidents without evidence: candidates everywhere
         self._of_device: dict[str, set[int]] = {}  # one-device incidents (device, maintenance)
-        self._near_cache: tuple[object, dict[tuple[str, str], frozenset[str]]] = (None, {})
         self._next_id = next_id
         self.reload(incidents)
 
@@ -206,17 +205,8 @@ class Fusion:
         distance (``radius_m``) any incident may, so then all of them."""
         if rule.radius_m > 0:
             return list(self._incidents.values())
-        topology = self.config.topology
-        if self._near_cache[0] is not topology:  # a reload brought a new topology
-            self._near_cache = (topology, {})
-        cache = self._near_cache[1]
-        zones = cache.get((alert.zone, rule.reach))
-        if zones is None:
-            if len(cache) > 10_000:
-                cache.clear()
-            zones = cache[alert.zone, rule.reach] = topology.near_zones(alert.zone, rule.reach)
         ids = set(self._unplaced)
-        for zone in zones:
+        for zone in self.config.topology.near_zones(alert.zone, rule.reach):
             ids.update(self._in_zone.get(zone, ()))
         return [self._incidents[i] for i in ids if i in self._incidents]
 
@@ -448,19 +438,9 @@ class Fusion:
     def _forget(self, incident_id: int) -> None:
         """Drop an incident (merged away, or too old to reopen) and its index entries."""
         gone = self._incidents.pop(incident_id, None)
-        for device in gone.devices if gone is not None else ():
-            ids = self._of_device.get(device)
-            if ids is not None:
-                ids.discard(incident_id)
-                if not ids:
-                    del self._of_device[device]
+        _unindex(self._of_device, gone.devices if gone is not None else (), incident_id)
         entry = self._zone_index.pop(incident_id, None)
-        for zone in entry[1] if entry is not None else ():
-            ids = self._in_zone.get(zone)
-            if ids is not None:
-                ids.discard(incident_id)
-                if not ids:
-                    del self._in_zone[zone]
+        _unindex(self._in_zone, entry[1] if entry is not None else (), incident_id)
         self._unplaced.discard(incident_id)
 
 
@@ -474,6 +454,16 @@ def _status_key(status: Status) -> str:
     by their ``ts``. A last will carries the time its session began, so an outage's start
     is early, never late."""
     return f"{status.device}/status/state@{status.zone}"
+
+
+def _unindex(index: dict[str, set[int]], keys: Iterable[str], incident_id: int) -> None:
+    """Take ``incident_id`` out of ``index`` under each of ``keys``; drop emptied keys."""
+    for key in keys:
+        ids = index.get(key)
+        if ids is not None:
+            ids.discard(incident_id)
+            if not ids:
+                del index[key]
 
 
 def _union(a: Iterable[str], b: Iterable[str]) -> tuple[str, ...]:

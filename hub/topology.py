@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 __all__ = ["REACHES", "Topology", "Zone"]
 
 REACHES = ("zone", "neighbours", "parent")
+NEAR_MEMO = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,9 @@ class Topology:
     positions: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     _adjacent: Mapping[str, frozenset[str]] = field(default_factory=dict, repr=False,
                                                    compare=False)
+    # near_zones answers, by (zone, reach): fusion asks once per alert
+    _near: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict, repr=False,
+                                                         compare=False)
 
     @classmethod
     def build(cls, zones: Iterable[Zone], positions: Mapping[str, tuple[float, float]]
@@ -74,13 +78,21 @@ class Topology:
 
     def near_zones(self, zone: str, reach: str) -> frozenset[str]:
         """Every zone ``b`` with ``near(b, zone, reach)``: the zone, its neighbours and, by
-        ``parent`` reach, its siblings (declared zones with the same parent)."""
+        ``parent`` reach, its siblings (declared zones with the same parent). Remembered
+        per (zone, reach), up to NEAR_MEMO zones (alerts can name zones the topology
+        does not)."""
+        known = self._near.get((zone, reach))
+        if known is not None:
+            return known
         found = {zone}
         if reach != "zone":
             found |= self.neighbours(zone)
         if reach == "parent" and (parent := self.parent(zone)) is not None:
             found |= {z.name for z in self.zones.values() if z.parent == parent}
-        return frozenset(found)
+        if len(self._near) >= NEAR_MEMO:
+            self._near.clear()
+        known = self._near[zone, reach] = frozenset(found)
+        return known
 
     def downstream(self, zones: Iterable[str]) -> frozenset[str]:
         """Zones directly downstream of any of ``zones``."""
