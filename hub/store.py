@@ -205,10 +205,17 @@ def _incident_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Incident:
         flapping=bool(row[17]), confirmed=bool(row[18]), suppressed=row[19],
         kinds=tuple(state.get("kinds", ())), reasons=tuple(state.get("reasons", ())),
         transitions=tuple(state.get("transitions", ())),
-        evidence={k: tuple((float(r[0]), int(r[1]), bool(r[2])) for r in v)
-                  for k, v in state.get("evidence", {}).items()},
-        readings={k: tuple((float(r[0]), float(r[1])) for r in v)
-                  for k, v in state.get("readings", {}).items()})
+        evidence={k: _evidence_rows(v) for k, v in state.get("evidence", {}).items()},
+        readings={k: _readings_rows(v) for k, v in state.get("readings", {}).items()})
+
+
+# One channel's rule state from its JSON (``incident_state.rows``, or a schema-2 row's)
+def _evidence_rows(rows: list[list[Any]]) -> Evidence:
+    return tuple((float(r[0]), int(r[1]), bool(r[2])) for r in rows)
+
+
+def _readings_rows(rows: list[list[Any]]) -> Readings:
+    return tuple((float(r[0]), float(r[1])) for r in rows)
 
 
 class Store:
@@ -220,6 +227,7 @@ class Store:
         # per incident, the rule-state rows (by part and key) known to be in incident_state,
         # by identity: a save writes only the channels whose rows are new objects
         self._saved: dict[int, dict[tuple[str, str], object]] = {}
+        self._state_table = False  # incident_state seen in this store (see _has_state_table)
 
     # -- opening --------------------------------------------------------------
     @classmethod
@@ -348,13 +356,20 @@ class Store:
         if not incident.active:  # keep identities for incidents still changing only
             del self._saved[incident.id]
 
+    def _has_state_table(self) -> bool:
+        """Schema 3 or later (a reader may open an older store); asked once, when it is yes
+        (a table is never dropped, and routing asks for every incident it routes)."""
+        if not self._state_table:
+            self._state_table = self.db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='incident_state'"
+            ).fetchone() is not None
+        return self._state_table
+
     def _with_state(self, incidents: list[Incident], remember: bool = False) -> list[Incident]:
         """``incidents`` with their rule state from ``incident_state``, over what a store
         written before schema 3 kept in the row. ``remember``: the writer's own load, whose
         rows then need no rewrite until they change."""
-        if not incidents or not self.db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='incident_state'"
-        ).fetchone():
+        if not incidents or not self._has_state_table():
             return incidents
         found: dict[int, tuple[dict[str, Evidence], dict[str, Readings]]] = {}
         ids = [i.id for i in incidents]
@@ -365,10 +380,9 @@ class Store:
                     f" IN ({','.join('?' * len(chunk))})", chunk):
                 evidence, readings = found.setdefault(incident_id, ({}, {}))
                 if part == "evidence":
-                    evidence[key] = tuple((float(r[0]), int(r[1]), bool(r[2]))
-                                          for r in json.loads(text))
+                    evidence[key] = _evidence_rows(json.loads(text))
                 else:
-                    readings[key] = tuple((float(r[0]), float(r[1])) for r in json.loads(text))
+                    readings[key] = _readings_rows(json.loads(text))
         out = []
         for incident in incidents:
             if incident.id not in found:
