@@ -101,6 +101,10 @@ _INCIDENT_COLUMNS = ("id, zone, hazard, grade, status, opened_at, updated_at, re
                      "first_ts, last_ts, last_arrival, alert_count, devices, merged_into, "
                      "zones, assignee, latched, flapping, confirmed, suppressed, rule_state")
 _PLACEHOLDERS = ",".join("?" * len(_INCIDENT_COLUMNS.split(", ")))
+# the incident upsert, built once: it runs for every incident of every batch
+_SAVE_INCIDENT = (f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES ({_PLACEHOLDERS}) "
+                  "ON CONFLICT (id) DO UPDATE SET "
+                  + ", ".join(f"{c}=excluded.{c}" for c in _INCIDENT_COLUMNS.split(", ")[1:]))
 # The same columns with a rule state cut down to the grade reasons (Store.incidents)
 _LISTING_COLUMNS = _INCIDENT_COLUMNS.replace(
     "rule_state", "json_object('reasons', "
@@ -336,10 +340,7 @@ class Store:
         alerts touched, not every channel of every incident they joined (that was most
         of the bytes the hub wrote). Rows are never deleted here but for a merged-away
         incident, so saving an incident loaded without its rule state loses nothing."""
-        updates = ", ".join(f"{c}=excluded.{c}" for c in _INCIDENT_COLUMNS.split(", ")[1:])
-        self.db.execute(f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES "
-                        f"({_PLACEHOLDERS}) ON CONFLICT (id) DO UPDATE SET {updates}",
-                        _incident_row(incident))
+        self.db.execute(_SAVE_INCIDENT, _incident_row(incident))
         if incident.status is IncidentStatus.MERGED:  # its evidence lives on in the survivor
             self.db.execute("DELETE FROM incident_state WHERE incident_id = ?", (incident.id,))
             self._saved.pop(incident.id, None)
