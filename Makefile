@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DURATION ?= 90
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup system-packages test-system-packages lint typecheck bench-detect bench-fusion bench clean help
+.PHONY: demo test setup lock system-packages test-system-packages lint typecheck bench-detect bench-fusion bench clean help
 
 help:
 	@echo "make demo        run the whole system with scripted events (DURATION=$(DURATION) s)"
@@ -13,14 +13,19 @@ help:
 	@echo "make lint        ruff; make typecheck: mypy --strict"
 	@echo "make bench-detect  NAB detector benchmark (writes docs/benchmarks.md)"
 	@echo "make bench-fusion  incident fusion against a city's ground truth, ~1 min (writes docs/benchmarks.md)"
+	@echo "make lock        re-resolve pyproject's dependencies into requirements.lock"
 	@echo "make bench       performance benchmarks of issue 8, < 20 min (writes docs/benchmarks.md)"
 
-$(VENV)/.installed: pyproject.toml
+# Installs go through the lock: the exact versions the tests ran with (make lock to change them).
+$(VENV)/.installed: pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	@touch $@
 
 setup: $(VENV)/.installed
+
+lock:
+	scripts/lock.sh $(PYTHON)
 
 system-packages:
 	@scripts/ensure-system-packages.sh mosquitto=mosquitto mosquitto_sub=mosquitto-clients
