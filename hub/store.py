@@ -284,10 +284,26 @@ class Store:
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite rolls back itself on some errors (disk full)
+                self.db.execute("ROLLBACK")
             self._saved.clear()  # what the rolled-back writes put there is gone
             raise
         self.db.execute("COMMIT")
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a transaction: what the block writes is undone if it raises (one message's
+        writes in a batch), the rest of the transaction goes on."""
+        self.db.execute("SAVEPOINT one_message")
+        try:
+            yield
+        except BaseException:
+            if self.db.in_transaction:  # SQLite ends the transaction itself on some errors
+                self.db.execute("ROLLBACK TO one_message")
+                self.db.execute("RELEASE one_message")
+            self._saved.clear()  # identities written inside may be gone
+            raise
+        self.db.execute("RELEASE one_message")
 
     def add_alert(self, alert: Alert, received_at: float, body: str) -> bool:
         """Store an alert unless its id is already stored or was pruned; True if it was new."""
