@@ -52,7 +52,7 @@ from benchmarks.fusion_scoring import (  # noqa: E402
 )
 from hub.store import Store  # noqa: E402
 from lifeline import wire  # noqa: E402
-from lifeline.localbroker import Broker  # noqa: E402
+from lifeline.localbroker import Broker, stop_process  # noqa: E402
 from lifeline.wire import parse_ts  # noqa: E402
 
 __all__ = ["Replay", "delayed", "read_incidents", "replay_hub", "replay_in_process"]
@@ -244,13 +244,8 @@ def replay_hub(scenario: Scenario, workdir: Path, timeout_s: float = 120.0) -> R
     finally:
         if publisher is not None:
             publisher.close()
-        if hub is not None and hub.poll() is None:
-            hub.terminate()
-            try:
-                hub.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                hub.kill()
-                hub.wait()
+        if hub is not None:
+            stop_process(hub, timeout=10)
         broker.stop()
 
 
