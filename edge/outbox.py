@@ -130,6 +130,16 @@ class Outbox:
         self._depth -= removed
         return removed
 
+    def present(self, ids: set[str]) -> set[str]:
+        """Those of ``ids`` still in the outbox."""
+        found: set[str] = set()
+        listed = list(ids)
+        for start in range(0, len(listed), 500):
+            chunk = listed[start:start + 500]
+            found.update(r[0] for r in self.db.execute(
+                f"SELECT id FROM outbox WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+        return found
+
     def drops(self) -> dict[str, int]:
         """Alerts dropped for space since the last ``reset_drops``, per grade."""
         return {g.label: n for g in Grade if (n := self._meta(f"dropped_{g.label}"))}
