@@ -111,7 +111,7 @@ class Agent:
         now = time.time()
         self.sensors = {s.id: SensorRuntime(s, now) for s in config.sensors}
         self.state_dir = state_dir_for(config)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private if new
         self.outbox = Outbox(self.state_dir / "outbox.db", max_alerts=config.outbox_max_alerts)
         self.link = MqttLink(config, VERSION)
         self.delivery = Delivery(self.outbox, self.link.publish_alert_payload)
