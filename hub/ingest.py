@@ -144,7 +144,10 @@ class Ingest:
 
     def tick(self, now: float) -> list[Change]:
         """Let time pass: auto-resolve quiet incidents, persisting and routing what changed
-        (operators' actions included)."""
+        (operators' actions included). A changed device registry is re-read here too, so a
+        revocation takes effect within a second even while no message arrives."""
+        if self.guard is not None:
+            self.guard.refresh(now)
         with self.store.transaction():
             self._sync_desk(now)
             changes = self.fusion.tick(now)

@@ -19,7 +19,8 @@ status: the device in the payload must be the device of the topic, must not be
 revoked, must be in the registry, and must claim the zone it was registered in.
 A rejection is a security event (counted, shown in ``tail``), never fused into
 an incident. The hub sees a change of the file within ``recheck_s`` (a stat at
-most that often, on the message clock) and at once on SIGHUP (``RegistryGuard``).
+most that often, on the message clock and from the hub's once-a-second tick) and
+at once on SIGHUP (``RegistryGuard``).
 """
 
 from __future__ import annotations
