@@ -376,6 +376,7 @@ class Revoked:
     password_removed: bool
     crl: Path | None
     certificate_serial: str
+    certificate_unknown: bool = False  # provisioned with a certificate, serial not recorded
 
 
 def revoke(device: str, *, registry: Path, now: datetime, why: str = "",
@@ -384,10 +385,13 @@ def revoke(device: str, *, registry: Path, now: datetime, why: str = "",
     """Revoke ``device``: registry first (the hub refuses it from then on), then its password
     entry (if ``passwd_file`` holds one), then -- with ``ca_dir`` -- the CRL of every revoked
     device's certificate."""
+    before = load_registry(registry).devices.get(device)
     try:
         entry = revoke_device(registry, device, format_ts(now.timestamp()), why)
     except ValueError as exc:
         raise ProvisionError(str(exc)) from exc
+    unknown = (before is not None and before.auth in ("certificate", "both")
+               and not entry.certificate_serial)
     removed = False
     if passwd_file is not None and passwd_file.exists() and any(
             line.split(":", 1)[0] == device for line in passwd_file.read_text().splitlines()):
@@ -411,7 +415,7 @@ def revoke(device: str, *, registry: Path, now: datetime, why: str = "",
                   for r in load_registry(registry).revoked.values() if r.certificate_serial]
         write_public(crl_file, make_crl(ca, listed, now), replace=True)
         crl = crl_file
-    return Revoked(removed, crl, entry.certificate_serial)
+    return Revoked(removed, crl, entry.certificate_serial, unknown)
 
 
 def _when(text: str, default: datetime) -> datetime:
@@ -459,6 +463,11 @@ def run_revoke(args: argparse.Namespace, config: HubConfig) -> int:
     elif done.certificate_serial:
         print(f"# its certificate (serial {done.certificate_serial}) is NOT in a CRL yet: run "
               "again with --ca DIR to sign one for the broker's crlfile.")
+    if done.certificate_unknown:
+        print(f"# WARNING: it has a certificate whose serial the registry does not know (issued "
+              "before serials were recorded): add certificate_serial = \"<hex>\" (openssl x509 "
+              f"-noout -serial -in {args.device}.crt, lower case) to its [revoked] entry in "
+              f"{registry} and run this again with --ca DIR.")
     print("# Make the broker drop it too: sudo systemctl reload mosquitto")
     return 0
 
