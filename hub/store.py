@@ -44,7 +44,7 @@ from hub.incident import (
 from lifeline.grades import Grade
 from lifeline.wire import Alert, Status, format_ts
 
-__all__ = ["Event", "IncidentRow", "Store", "StoreError", "change_json", "incident_json"]
+__all__ = ["EVENT_DEVICES_MAX", "Event", "IncidentRow", "Store", "StoreError", "change_json", "incident_json"]
 
 SCHEMA_VERSION = 3  # 3: incident_state (rule state per channel); 2: incident columns
 SCHEMA = """
@@ -137,8 +137,16 @@ def _iso(ts: float | None) -> str | None:
     return None if ts is None else format_ts(ts)
 
 
-def incident_json(incident: Incident) -> dict[str, Any]:
-    """The public JSON shape of an incident (``incidents --json``, ``tail --json``)."""
+# Devices an events-feed row names (the first, by name); ``device_count`` says how many
+# there are. An earthquake's incident has thousands, and every change of it is a row.
+EVENT_DEVICES_MAX = 20
+
+
+def incident_json(incident: Incident, devices_max: int | None = None) -> dict[str, Any]:
+    """The public JSON shape of an incident (``incidents --json``, ``tail --json``).
+
+    ``devices_max``: name at most that many devices (events-feed rows); ``device_count``
+    is always the number of devices."""
     return {
         "id": incident.label,
         "zone": incident.zone,
@@ -149,7 +157,8 @@ def incident_json(incident: Incident) -> dict[str, Any]:
         "updated_at": format_ts(incident.updated_at),
         "resolved_at": _iso(incident.resolved_at),
         "alert_count": incident.alert_count,
-        "devices": list(incident.devices),
+        "devices": list(incident.devices[:devices_max]),
+        "device_count": len(incident.devices),
         "first_alert_ts": format_ts(incident.first_ts),
         "last_alert_ts": format_ts(incident.last_ts),
         "merged_into": None if incident.merged_into is None else f"INC-{incident.merged_into}",
@@ -167,7 +176,8 @@ def incident_json(incident: Incident) -> dict[str, Any]:
 def change_json(change: Change) -> dict[str, Any]:
     """An incident change as the events feed stores it."""
     alert = getattr(change, "alert", None)
-    data: dict[str, Any] = {"kind": change.kind, "incident": incident_json(change.incident),
+    data: dict[str, Any] = {"kind": change.kind,
+                            "incident": incident_json(change.incident, EVENT_DEVICES_MAX),
                             "alert": alert.to_dict() if isinstance(alert, Alert) else None}
     if isinstance(change, Opened) and change.device is not None:
         data["device"] = change.device
