@@ -2,9 +2,10 @@
 
 paho-mqtt's network thread only enqueues messages (a bounded queue whose
 blocking put is the back-pressure: while the hub is behind it stops reading, the
-broker stops sending; higher grades overtake lower ones in it, hub/priority.py). The main thread drains the queue in batches, commits each
-batch in one transaction, then acknowledges every message of the batch to the
-broker (manual acks) and publishes a ``wire.Ack`` per device. A crash anywhere
+broker stops sending; higher grades overtake lower ones in it, hub/priority.py).
+The main thread drains the queue in batches, commits each batch in one transaction,
+then acknowledges every message of the batch to the broker (manual acks) and
+publishes a ``wire.Ack`` per device. A crash anywhere
 before the commit means the broker redelivers; the store drops the duplicates.
 
 The session is persistent (stable client id, ``clean_start=False``, MQTT 5
