@@ -53,6 +53,7 @@ from hub.incident import (
     Commented,
     Confirmed,
     Evidence,
+    Flapped,
     Flapping,
     GradeChanged,
     Incident,
@@ -68,7 +69,7 @@ from lifeline.wire import Alert, Reason, Status
 
 __all__ = [
     "ACTIVE", "DEVICE_GRADE", "DEVICE_HAZARD", "MAINTENANCE_HAZARD", "Acknowledged", "Assigned",
-    "Change", "Commented", "Confirmed", "Flapping", "Fusion", "GradeChanged", "Incident",
+    "Change", "Commented", "Confirmed", "Flapped", "Flapping", "Fusion", "GradeChanged", "Incident",
     "IncidentStatus", "Joined", "Merged", "Opened", "Reopened", "Resolved", "channel_key",
     "hazard_of",
 ]
@@ -373,17 +374,32 @@ class Fusion:
         return None
 
     def status(self, status: Status, now: float) -> list[Change]:
-        """A device said online/offline (or its last will did): open or resolve its device incident."""
+        """A device said online/offline (or its last will did): open or resolve its device
+        incident -- or, for a connection that comes and goes, keep one incident and count.
+
+        An outage within ``flap_quiet_s`` of the device's last one reopens that incident
+        (``flaps`` counts each return). Once it has resolved and reopened as often as the
+        device rule's ``flap_episodes`` make flapping, it is marked flapping and stays
+        open: further comings and goings only move its counters (``Flapped``, saved, no
+        event, nothing routed), and it resolves when the device has been online and
+        quiet for ``flap_quiet_s`` (``tick``)."""
         current = self._device_incident(status.device)
+        key = _status_key(status)
         if status.state == "offline":
             if current is not None:
-                return []
+                if not current.flapping or not self._device_online(current):
+                    return []  # still offline (a retained last will, redelivered)
+                return [Flapped(self._put(self._with_status(current, key, status, now,
+                                                            flap=True)))]
+            recent = self._recent_outage(status.device, now)
+            if recent is not None:
+                return self._reopen_outage(recent, key, status, now)
             incident = self._put(Incident(
                 id=self._take_id(), zone=status.zone, hazard=DEVICE_HAZARD, grade=DEVICE_GRADE,
                 status=IncidentStatus.OPEN, opened_at=now, updated_at=now, first_ts=now,
                 last_ts=now, last_arrival=now, devices=(status.device,), confirmed=True,
                 reasons=("device offline",),
-                evidence=add_evidence({}, _status_key(status), status.ts, DEVICE_GRADE, False)))
+                evidence=add_evidence({}, key, status.ts, DEVICE_GRADE, False)))
             changes: list[Change] = [Opened(incident, device=status.device)]
             for other in self._single(status.device):
                 if other.active and other.hazard == MAINTENANCE_HAZARD:
@@ -394,9 +410,52 @@ class Fusion:
             return changes
         if current is None:
             return []
-        current = dataclasses.replace(current, evidence=add_evidence(
-            current.evidence, _status_key(status), status.ts, DEVICE_GRADE, True))
+        current = self._with_status(current, key, status, now, flap=False)
+        if current.flapping:
+            return [Flapped(self._put(current))]
         return [self._resolve(current, now, f"device {status.device} is online again")]
+
+    def _with_status(self, incident: Incident, key: str, status: Status, now: float,
+                     flap: bool) -> Incident:
+        """``incident`` with one more status of its device (``flap``: it went again)."""
+        self._running_of(incident).add_row(key, status.ts, int(DEVICE_GRADE),
+                                           status.state != "offline")
+        return dataclasses.replace(
+            incident, updated_at=now, last_ts=max(incident.last_ts, now),
+            last_arrival=max(incident.last_arrival, now), flaps=incident.flaps + (1 if flap else 0))
+
+    def _device_online(self, incident: Incident) -> bool:
+        """Did the device of this device incident last say it is online?"""
+        rows = [r for k, r in incident.evidence.items()
+                if k.partition("@")[0].endswith(_STATUS_SUFFIX)]
+        return bool(rows) and rows[0][-1][2]
+
+    def _recent_outage(self, device: str, now: float) -> Incident | None:
+        """The device's outage incident resolved within ``flap_quiet_s`` (the newest)."""
+        found = [i for i in self._single(device)
+                 if i.hazard == DEVICE_HAZARD and i.resolved_at is not None
+                 and now - i.resolved_at <= self.config.flap_quiet_s]
+        return found[-1] if found else None
+
+    def _reopen_outage(self, incident: Incident, key: str, status: Status, now: float
+                       ) -> list[Change]:
+        """The device went again soon after it came back: the same incident, one more flap."""
+        was_flapping = incident.flapping
+        incident = self._with_status(dataclasses.replace(
+            incident, status=IncidentStatus.OPEN, resolved_at=None,
+            transitions=(*incident.transitions, now)[-20:]), key, status, now, flap=True)
+        rule = self.rule(DEVICE_HAZARD)
+        recent = [t for t in incident.transitions
+                  if t >= incident.transitions[-1] - self.config.flap_quiet_s]
+        flapping = was_flapping or (rule.flap_episodes > 1
+                                    and len(recent) >= 2 * (rule.flap_episodes - 1))
+        incident = self._put(dataclasses.replace(incident, flapping=flapping))
+        changes: list[Change] = [Reopened(incident)]
+        if flapping and not was_flapping:
+            changes.append(Flapping(incident, why=f"device {status.device} keeps going offline "
+                                    f"({incident.flaps} times); kept open until online and "
+                                    f"quiet for {self.config.flap_quiet_s:g} s"))
+        return changes
 
     # -- time ------------------------------------------------------------------
     def tick(self, now: float) -> list[Change]:
@@ -404,9 +463,13 @@ class Fusion:
         changes: list[Change] = []
         for incident in self.incidents:
             quiet = self.config.flap_quiet_s if incident.flapping else self.config.quiet_s
-            if (incident.active and incident.hazard != DEVICE_HAZARD and not incident.latched
-                    and now - incident.last_arrival >= quiet):
+            if not incident.active or incident.latched or now - incident.last_arrival < quiet:
+                continue
+            if incident.hazard != DEVICE_HAZARD:
                 changes.append(self._resolve(incident, now, f"no new alert for {quiet:g} s"))
+            elif incident.flapping and self._device_online(incident):
+                changes.append(self._resolve(incident, now, f"device {incident.devices[0]} "
+                                             f"online and steady for {quiet:g} s"))
         for incident in list(self._incidents.values()):
             if (incident.resolved_at is not None
                     and now - incident.resolved_at > self.config.max_span_s):

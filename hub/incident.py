@@ -1,7 +1,7 @@
 """What fusion produces: ``Incident`` values and the ``Change`` records of what happened to them.
 
-Pure data, no behaviour beyond small derived properties. Every change becomes
-one row of the store's ``events`` feed, which is also the incident's timeline:
+Pure data, no behaviour beyond small derived properties. Every change but
+``Flapped`` becomes one row of the store's ``events`` feed, which is also the incident's timeline:
 system changes (opened, joined, regraded, merged, confirmed, flapping,
 resolved) and operator actions (acknowledged, assigned, commented, resolved by
 a person) alike, none of them editable.
@@ -19,7 +19,7 @@ from lifeline.wire import Alert
 
 __all__ = [
     "ACTIVE", "DEVICE_GRADE", "DEVICE_HAZARD", "MAINTENANCE_HAZARD", "Acknowledged", "Assigned",
-    "Change", "Commented", "Confirmed", "Evidence", "Flapping", "GradeChanged", "Incident",
+    "Change", "Commented", "Confirmed", "Evidence", "Flapped", "Flapping", "GradeChanged", "Incident",
     "IncidentStatus", "Joined", "Merged", "Opened", "Readings", "Reopened", "Resolved",
 ]
 
@@ -80,6 +80,7 @@ class Incident:
     evidence: Mapping[str, Evidence] = field(default_factory=dict, compare=False)
     transitions: tuple[float, ...] = ()
     readings: Mapping[str, Readings] = field(default_factory=dict, compare=False)
+    flaps: int = 0  # a device incident: how many times the device went offline again
 
     @property
     def label(self) -> str:
@@ -166,6 +167,16 @@ class Flapping(Change):
 
     kind: ClassVar[str] = "flapping"
     why: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Flapped(Change):
+    """One more coming or going of a device already marked flapping: its counters moved.
+
+    Saved with the incident but not an event of the feed (nor routed, nor logged above
+    DEBUG): a flapping connection makes thousands, and the incident says how many."""
+
+    kind: ClassVar[str] = "flapped"
 
 
 @dataclass(frozen=True, slots=True)
