@@ -31,6 +31,7 @@ from hub.incident import (
     Commented,
     Confirmed,
     Evidence,
+    Flapped,
     Flapping,
     GradeChanged,
     Incident,
@@ -105,10 +106,11 @@ _PLACEHOLDERS = ",".join("?" * len(_INCIDENT_COLUMNS.split(", ")))
 _SAVE_INCIDENT = (f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES ({_PLACEHOLDERS}) "
                   "ON CONFLICT (id) DO UPDATE SET "
                   + ", ".join(f"{c}=excluded.{c}" for c in _INCIDENT_COLUMNS.split(", ")[1:]))
-# The same columns with a rule state cut down to the grade reasons (Store.incidents)
+# The same columns with a rule state cut down to the grade reasons and flaps (Store.incidents)
 _LISTING_COLUMNS = _INCIDENT_COLUMNS.replace(
     "rule_state", "json_object('reasons', "
-    "json(coalesce(json_extract(rule_state, '$.reasons'), '[]')))")
+    "json(coalesce(json_extract(rule_state, '$.reasons'), '[]')), "
+    "'flaps', coalesce(json_extract(rule_state, '$.flaps'), 0))")
 
 
 # One row of ``Store.incident_rows``: id, status, grade (an int), hazard, zone, alert count,
@@ -168,6 +170,7 @@ def incident_json(incident: Incident, devices_max: int | None = None) -> dict[st
         "flapping": incident.flapping,
         "confirmed": incident.confirmed,
         "suppressed": incident.suppressed,
+        "flaps": incident.flaps,
         "reasons": list(incident.reasons),
         "dedup_key": f"lifeline/{incident.hazard}/{incident.label}",
     }
@@ -205,7 +208,8 @@ def _incident_row(incident: Incident) -> tuple[Any, ...]:
             json.dumps(list(incident.zones)), incident.assignee, int(incident.latched),
             int(incident.flapping), int(incident.confirmed), incident.suppressed,
             json.dumps({"kinds": list(incident.kinds), "reasons": list(incident.reasons),
-                        "transitions": list(incident.transitions)}, separators=(",", ":")))
+                        "transitions": list(incident.transitions), "flaps": incident.flaps},
+                       separators=(",", ":")))
 
 
 def _incident_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Incident:
@@ -218,7 +222,7 @@ def _incident_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Incident:
         zones=tuple(json.loads(row[14] or "[]")), assignee=row[15], latched=bool(row[16]),
         flapping=bool(row[17]), confirmed=bool(row[18]), suppressed=row[19],
         kinds=tuple(state.get("kinds", ())), reasons=tuple(state.get("reasons", ())),
-        transitions=tuple(state.get("transitions", ())),
+        transitions=tuple(state.get("transitions", ())), flaps=int(state.get("flaps", 0)),
         evidence={k: _evidence_rows(v) for k, v in state.get("evidence", {}).items()},
         readings={k: _readings_rows(v) for k, v in state.get("readings", {}).items()})
 
@@ -320,7 +324,8 @@ class Store:
             (status.device, status.zone, status.state, status.ts, now, body))
 
     def apply(self, changes: Iterable[Change], now: float) -> None:
-        """Persist incident changes: incident rows, alert membership, one event each.
+        """Persist incident changes: incident rows, alert membership, one event each (but
+        ``Flapped``, which only moves a flapping device incident's counters).
 
         Each incident row is written once, in its latest state: in a storm hundreds of
         changes of one batch touch the same incident, and rewriting its rule state
@@ -336,6 +341,8 @@ class Store:
             if alert is not None:
                 self.db.execute("INSERT OR REPLACE INTO incident_alerts (alert_id, incident_id)"
                                 " VALUES (?, ?)", (alert.id, change.incident.id))
+            if isinstance(change, Flapped):  # counters of a flapping device: saved, no event
+                continue
             self.db.execute("INSERT INTO events (at, kind, incident_id, payload) VALUES (?,?,?,?)",
                             (now, change.kind, change.incident.id,
                              json.dumps(change_json(change), separators=(",", ":"))))
