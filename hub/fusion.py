@@ -47,6 +47,7 @@ from hub.incident import (
     DEVICE_GRADE,
     DEVICE_HAZARD,
     MAINTENANCE_HAZARD,
+    MAX_DEVICES,
     Acknowledged,
     Assigned,
     Change,
@@ -295,6 +296,7 @@ class Fusion:
         active = survivor.active or other.active
         running = self._running_of(survivor)
         if not effect:  # into the survivor's rule state, channel by channel
+            running.devices.update(self._running_of(other).devices)
             for key, rows in other.evidence.items():
                 running.merge_rows(key, rows)
             for key, values in other.readings.items():
@@ -311,7 +313,8 @@ class Fusion:
             alert_count=survivor.alert_count + other.alert_count,
             suppressed=survivor.suppressed + (other.alert_count if effect else other.suppressed),
             devices=survivor.devices if effect else tuple(sorted({*survivor.devices,
-                                                                  *other.devices})),
+                                                                  *other.devices}))[:MAX_DEVICES],
+            device_count=survivor.device_count if effect else len(running.devices),
             zones=survivor.zones if effect else _union(survivor.all_zones, other.all_zones),
             kinds=survivor.kinds if effect else tuple(sorted({*survivor.kinds, *other.kinds})),
             evidence=running.evidence, readings=running.readings,
@@ -397,7 +400,8 @@ class Fusion:
             incident = self._put(Incident(
                 id=self._take_id(), zone=status.zone, hazard=DEVICE_HAZARD, grade=DEVICE_GRADE,
                 status=IncidentStatus.OPEN, opened_at=now, updated_at=now, first_ts=now,
-                last_ts=now, last_arrival=now, devices=(status.device,), confirmed=True,
+                last_ts=now, last_arrival=now, devices=(status.device,), device_count=1,
+                confirmed=True,
                 reasons=("device offline",),
                 evidence=add_evidence({}, key, status.ts, DEVICE_GRADE, False)))
             changes: list[Change] = [Opened(incident, device=status.device)]
@@ -501,7 +505,7 @@ class Fusion:
             last_ts=max(incident.last_ts, alert.ts),
             last_arrival=max(incident.last_arrival, now),
             alert_count=incident.alert_count + 1,
-            devices=devices, zones=zones, kinds=kinds,
+            devices=devices, zones=zones, kinds=kinds, device_count=len(running.devices),
             evidence=running.evidence, readings=running.readings,
         )
 

@@ -236,7 +236,7 @@ def assess(incident: Incident, rule: RuleConfig, flap_window_s: float,
     if incident.hazard == MAINTENANCE_HAZARD:
         return Assessment(Grade(base), tuple(reasons), True, flapping, False)
     bonus = 0
-    n_devices = len(incident.devices)
+    n_devices = incident.n_devices
     span = incident.last_ts - incident.first_ts
     corroborated = rule.corroborate_devices > 0 and n_devices >= rule.corroborate_devices
     if corroborated:

@@ -20,12 +20,17 @@ from lifeline.wire import Alert
 __all__ = [
     "ACTIVE", "DEVICE_GRADE", "DEVICE_HAZARD", "MAINTENANCE_HAZARD", "Acknowledged", "Assigned",
     "Change", "Commented", "Confirmed", "Evidence", "Flapped", "Flapping", "GradeChanged", "Incident",
-    "IncidentStatus", "Joined", "Merged", "Opened", "Readings", "Reopened", "Resolved",
+    "IncidentStatus", "Joined", "MAX_DEVICES", "Merged", "Opened", "Readings", "Reopened",
+    "Resolved",
 ]
 
 DEVICE_HAZARD = "device"
 MAINTENANCE_HAZARD = "maintenance"
 DEVICE_GRADE = Grade.YELLOW
+# Devices an incident names (the first by name); ``device_count`` counts them all. An
+# earthquake's incident has tens of thousands: copying and saving them all with every
+# alert made each alert cost more than the one before.
+MAX_DEVICES = 1000
 
 # One sensor channel's alerts inside an incident: (ts, grade, cleared), sorted by ts.
 Evidence = tuple[tuple[float, int, bool], ...]
@@ -81,6 +86,7 @@ class Incident:
     transitions: tuple[float, ...] = ()
     readings: Mapping[str, Readings] = field(default_factory=dict, compare=False)
     flaps: int = 0  # a device incident: how many times the device went offline again
+    device_count: int = 0  # devices in all (``devices`` names at most MAX_DEVICES); see n_devices
 
     @property
     def label(self) -> str:
@@ -89,6 +95,12 @@ class Incident:
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def n_devices(self) -> int:
+        """How many devices' alerts are evidence of it (``devices`` names the first
+        MAX_DEVICES by name)."""
+        return max(self.device_count, len(self.devices))
 
     @property
     def all_zones(self) -> tuple[str, ...]:

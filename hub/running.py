@@ -13,7 +13,8 @@ by the one channel an alert changed:
   episodes are a look at a handful of counters (``tally``);
 * each rate channel's move (``escalate_rate``) in a heap, fastest first;
 * the incident's devices, zones and kinds as sets, so a new one is found without
-  a scan (the sorted tuples of the ``Incident`` are rebuilt only when one is new);
+  a scan (the sorted tuples of the ``Incident`` are rebuilt only when one is new,
+  and name at most ``MAX_DEVICES`` devices: the set counts them all);
 * device positions on a grid of the rule's ``radius_m``, so the devices within
   reach of an alert are a look at nine cells.
 
@@ -42,7 +43,7 @@ from hub.grading import (
     merge_values,
     next_summary,
 )
-from hub.incident import Evidence, Incident, Readings
+from hub.incident import MAX_DEVICES, Evidence, Incident, Readings
 from hub.topology import Topology
 
 __all__ = ["Running"]
@@ -79,7 +80,10 @@ class Running:
         self._move_rule: RuleConfig | None = None
         self._grid: dict[tuple[int, int], list[str]] | None = None
         self._grid_for: tuple[float, Topology] | None = None
-        self.devices, self.zones = set(incident.devices), set(incident.all_zones)
+        # every device of the incident: those of its channels (the named ones are capped)
+        self.devices = {*incident.devices, *(device_of(key) for key in incident.evidence)}
+        self._named = sorted(incident.devices)  # the devices tuple's list: insert is a memmove
+        self.zones = set(incident.all_zones)
         self.kinds = set(incident.kinds)
         self._of = (incident.devices, incident.zones, incident.kinds)
         self._downstream: tuple[tuple[str, ...], Topology, frozenset[str]] | None = None
@@ -97,7 +101,8 @@ class Running:
         """Take the incident's devices, zones and kinds (sets rebuilt only if they changed)."""
         devices, zones, kinds = self._of
         if incident.devices is not devices:
-            self.devices = set(incident.devices)
+            self.devices.update(incident.devices)
+            self._named = sorted(incident.devices)
         if incident.zones is not zones:
             self.zones = set(incident.all_zones)
         if incident.kinds is not kinds:
@@ -107,12 +112,16 @@ class Running:
     def joined(self, incident: Incident, device: str, zone: str, kind: str
                ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
         """The incident's devices, zones and kinds with one more alert's: the same tuples
-        unless that one is new (devices and kinds sorted, zones in order of arrival)."""
+        unless that one is new (kinds sorted, zones in order of arrival, devices the first
+        MAX_DEVICES by name: ``len(self.devices)`` counts them all)."""
         devices, zones, kinds = incident.devices, incident.zones, incident.kinds
         if device not in self.devices:
-            at = bisect.bisect(devices, device)
-            devices = (*devices[:at], device, *devices[at:])
             self.devices.add(device)
+            named = self._named
+            if len(named) < MAX_DEVICES or device < named[-1]:
+                bisect.insort(named, device)  # a new tuple is one copy of at most 1,000
+                del named[MAX_DEVICES:]
+                devices = tuple(named)
         if zone not in self.zones or not zones:
             zones = incident.all_zones if zone in self.zones else (*incident.all_zones, zone)
             self.zones.add(zone)

@@ -106,11 +106,12 @@ _PLACEHOLDERS = ",".join("?" * len(_INCIDENT_COLUMNS.split(", ")))
 _SAVE_INCIDENT = (f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES ({_PLACEHOLDERS}) "
                   "ON CONFLICT (id) DO UPDATE SET "
                   + ", ".join(f"{c}=excluded.{c}" for c in _INCIDENT_COLUMNS.split(", ")[1:]))
-# The same columns with a rule state cut down to the grade reasons and flaps (Store.incidents)
+# The same columns with a rule state cut down to the grade reasons and counts (Store.incidents)
 _LISTING_COLUMNS = _INCIDENT_COLUMNS.replace(
     "rule_state", "json_object('reasons', "
     "json(coalesce(json_extract(rule_state, '$.reasons'), '[]')), "
-    "'flaps', coalesce(json_extract(rule_state, '$.flaps'), 0))")
+    "'flaps', coalesce(json_extract(rule_state, '$.flaps'), 0), "
+    "'device_count', coalesce(json_extract(rule_state, '$.device_count'), 0))")
 
 
 # One row of ``Store.incident_rows``: id, status, grade (an int), hazard, zone, alert count,
@@ -160,7 +161,7 @@ def incident_json(incident: Incident, devices_max: int | None = None) -> dict[st
         "resolved_at": _iso(incident.resolved_at),
         "alert_count": incident.alert_count,
         "devices": list(incident.devices[:devices_max]),
-        "device_count": len(incident.devices),
+        "device_count": incident.n_devices,
         "first_alert_ts": format_ts(incident.first_ts),
         "last_alert_ts": format_ts(incident.last_ts),
         "merged_into": None if incident.merged_into is None else f"INC-{incident.merged_into}",
@@ -208,7 +209,8 @@ def _incident_row(incident: Incident) -> tuple[Any, ...]:
             json.dumps(list(incident.zones)), incident.assignee, int(incident.latched),
             int(incident.flapping), int(incident.confirmed), incident.suppressed,
             json.dumps({"kinds": list(incident.kinds), "reasons": list(incident.reasons),
-                        "transitions": list(incident.transitions), "flaps": incident.flaps},
+                        "transitions": list(incident.transitions), "flaps": incident.flaps,
+                        "device_count": incident.n_devices},
                        separators=(",", ":")))
 
 
@@ -223,6 +225,7 @@ def _incident_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Incident:
         flapping=bool(row[17]), confirmed=bool(row[18]), suppressed=row[19],
         kinds=tuple(state.get("kinds", ())), reasons=tuple(state.get("reasons", ())),
         transitions=tuple(state.get("transitions", ())), flaps=int(state.get("flaps", 0)),
+        device_count=int(state.get("device_count", 0)),
         evidence={k: _evidence_rows(v) for k, v in state.get("evidence", {}).items()},
         readings={k: _readings_rows(v) for k, v in state.get("readings", {}).items()})
 

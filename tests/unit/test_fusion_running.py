@@ -66,6 +66,7 @@ def check_running(fusion: Fusion) -> None:
             for d in {running.device_of(k) for k in incident.evidence}}
         assert (kept.devices, kept.zones, kept.kinds) == (
             set(incident.devices), set(incident.all_zones), set(incident.kinds))
+        assert incident.n_devices == incident.device_count == len(incident.devices)
         assert list(incident.devices) == sorted(incident.devices)
         assert list(incident.kinds) == sorted(incident.kinds)
 

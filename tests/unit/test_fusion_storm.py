@@ -9,6 +9,7 @@ calls made while fusing), not timed.
 from __future__ import annotations
 
 import sys
+import tracemalloc
 
 import pytest
 
@@ -61,3 +62,38 @@ def test_an_alert_costs_the_same_in_an_incident_of_any_size(kind: str) -> None:
     summarised every channel of its incident and rebuilt its zone index: ~10x the calls."""
     small, large = calls_per_alert(200, kind), calls_per_alert(2000, kind)
     assert large <= small * 1.1 + 5, (small, large)
+
+
+def largest_allocation_per_alert(size: int) -> int:
+    """Bytes of the largest transient allocation while alerts of new devices join an
+    incident of ``size`` devices, one channel each (tracemalloc's peak over the current)."""
+    fusion = Fusion(CONFIG)
+    for n in range(size):
+        fusion.alert(Alert(id=f"g{size}-{n}", device=f"dev-{n:05d}", zone="mh-1", sensor="s",
+                           channel="c", kind="structure.tilt", ts=T0 + n * 0.0001, value=1.0,
+                           score=0.5, grade=Grade.YELLOW, reason=Reason.LIMIT, seq=n), now=T0 + 1)
+    tracemalloc.start()
+    try:
+        largest = 0
+        for n in range(20):  # names that sort first: each changes the named devices
+            before = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            fusion.alert(Alert(id=f"h{size}-{n}", device=f"a-{n:03d}", zone="mh-1", sensor="s",
+                               channel="c", kind="structure.tilt", ts=T0 + 0.5, value=1.0,
+                               score=0.5, grade=Grade.ORANGE, reason=Reason.LIMIT, seq=n),
+                         now=T0 + 2)
+            largest = max(largest, tracemalloc.get_traced_memory()[1] - before)
+    finally:
+        tracemalloc.stop()
+    [incident] = fusion.incidents
+    assert incident.n_devices == size + 20
+    assert len(incident.devices) <= size + 20
+    return largest
+
+
+def test_a_new_device_costs_the_same_in_an_incident_of_any_size() -> None:
+    """An earthquake: every alert from another device. The incident's device tuple was
+    rebuilt whole for each (a copy of every device: 80 KB at 10,000); it names the first
+    MAX_DEVICES by name now, and counts them all."""
+    small, large = largest_allocation_per_alert(1500), largest_allocation_per_alert(6000)
+    assert large <= small * 1.2 + 1024, (small, large)

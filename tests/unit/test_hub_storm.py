@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from hub.config import HubConfig, RouteConfig, RoutingConfig
+from hub.incident import MAX_DEVICES
 from hub.ingest import LOG_STATUS_PER_DEVICE, Ingest
-from hub.store import EVENT_DEVICES_MAX, Store
+from hub.store import EVENT_DEVICES_MAX, Store, incident_json
 from lifeline import wire
 from lifeline.grades import Grade
 
@@ -125,4 +126,28 @@ def test_a_flapping_device_still_offline_stays_open_and_a_later_outage_is_new(
     result = ingest.batch([(wire.status_topic("edge-0"), wire.encode(offline))], later)
     assert [c.kind for c in result.changes] == ["opened"]
     assert result.changes[0].incident.id != resolved.incident.id
+    store.close()
+
+
+def test_an_incident_names_the_first_devices_and_counts_all_across_a_restart(
+        tmp_path: Path) -> None:
+    # Given 1,100 devices of one zone in one incident (more than MAX_DEVICES)
+    store = Store.open_writer(tmp_path / "hub.db")
+    ingest = Ingest(store, HubConfig(), NOW)
+    ingest.batch([storm_alert(n, f"edge-{n:04d}") for n in range(1100)], NOW + 1)
+    [incident] = store.incidents()
+    assert incident.devices == tuple(f"edge-{n:04d}" for n in range(MAX_DEVICES))
+    assert incident.n_devices == 1100
+    store.close()
+    # When the hub restarts and a device it does not name alerts again, then a new one
+    store = Store.open_writer(tmp_path / "hub.db")
+    ingest = Ingest(store, HubConfig(), NOW + 2)
+    ingest.batch([storm_alert(2000, "edge-1099")], NOW + 2)
+    assert store.incidents()[0].n_devices == 1100
+    ingest.batch([storm_alert(2001, "edge-1100")], NOW + 3)
+    # Then the count is still exact, and incidents --json says it
+    [incident] = store.incidents()
+    assert incident.n_devices == 1101
+    assert incident_json(incident)["device_count"] == 1101
+    assert store.incidents(rule_state=False)[0].n_devices == 1101
     store.close()
