@@ -58,6 +58,10 @@ class Incident:
     ``transitions`` (wall times of resolves and reopens, for flapping), and
     ``readings``, the values of channels whose kind has an ``escalate_rate``, keyed
     ``kind device/sensor/channel@zone`` (for the rate of change).
+
+    In the values fusion makes, ``evidence`` and ``readings`` are its live rule state
+    (``hub.running``): successive values of one incident share them, so they show the
+    incident as it is now, not as it was at that change. Everything else is the value's.
     """
 
     id: int
