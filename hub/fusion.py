@@ -28,7 +28,13 @@ offline absorbs its own sensor-fault alerts and maintenance incidents.
 Grade, confirmation, latching and flapping follow from the evidence
 (``hub.grading``); every grade change carries its reason. ``tick(now)``
 resolves incidents quiet for ``quiet_s`` (``flap_quiet_s`` when flapping;
-never a latched one, never a device incident).
+never a latched one; a device incident only when flapping and the device is
+online). A connection that comes and goes is one device incident with a flap
+count (``status``).
+
+What each alert costs does not grow with its incident: fusion keeps per incident
+the running summaries of ``hub.running`` and updates the one channel an alert
+changed.
 
 The state is the set of ``Incident`` values (with their rule state), so the hub
 rebuilds it on start from the incidents its store holds.
@@ -508,7 +514,6 @@ class Fusion:
             devices=devices, zones=zones, kinds=kinds, device_count=len(running.devices),
             evidence=running.evidence, readings=running.readings,
         )
-
 
     def _take_id(self) -> int:
         self._next_id += 1
