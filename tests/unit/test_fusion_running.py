@@ -19,7 +19,7 @@ from hub.fusion import Fusion, Incident, IncidentStatus
 from hub.running import Running
 from hub.topology import Topology, Zone
 from lifeline.grades import Grade
-from lifeline.wire import Alert, Reason
+from lifeline.wire import Alert, Reason, Status
 
 T0 = 1_800_000_000.0
 _ids = itertools.count(1)
@@ -124,3 +124,36 @@ def test_the_most_episodes_are_looked_for_again_when_old_rows_fall_off() -> None
         assert kept.tally(RULES["water"]) == grading.tally(
             dataclasses.replace(incident, evidence=kept.evidence), RULES["water"])
     assert kept.tally(RULES["water"]).episodes == 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["alert", "fault", "offline", "online", "tick"]),
+                          st.sampled_from(["d1", "d2"]), st.sampled_from(["mh-1", "main-1"]),
+                          st.integers(0, 3000)), min_size=1, max_size=40))
+def test_statuses_and_flapping_devices_keep_the_summaries_right(
+        rows: list[tuple[str, str, str, int]]) -> None:
+    """Outages, flapping connections and sensor faults between alerts: the summaries equal a
+    recomputation at every step, and a fusion rebuilt from its incidents half way (a
+    restart) goes on exactly as one that never stopped."""
+    kept, full = Fusion(CONFIG), Recomputing(CONFIG)
+    now = T0
+    for n, (what, device, zone, gap) in enumerate(rows):
+        now += gap / 10
+        for fusion in (kept, full):
+            if what == "tick":
+                fusion.tick(now)
+            elif what in ("offline", "online"):
+                fusion.status(Status(device=device, zone=zone, state=what, ts=now), now)
+            else:
+                fusion.alert(Alert(id=f"v{n}", device=device, zone=zone, sensor="s", channel="c",
+                                   kind="water.pressure", ts=now,
+                                   value=None if what == "fault" else 1.0, score=0.5,
+                                   grade=Grade.YELLOW, reason=Reason.SENSOR_FAULT
+                                   if what == "fault" else Reason.LIMIT, seq=n), now)
+        check_running(kept)
+        if n == len(rows) // 2:
+            kept = Fusion(CONFIG, incidents=kept.incidents)
+    assert ([(i.id, i.hazard, i.status, i.flapping, i.flaps, i.alert_count, i.devices,
+              i.device_count) for i in kept.incidents]
+            == [(i.id, i.hazard, i.status, i.flapping, i.flaps, i.alert_count, i.devices,
+                 i.device_count) for i in full.incidents])
