@@ -306,7 +306,10 @@ class Hub:
         """SIGHUP: re-read hub.toml's fusion rules, topology and routes; keep all state.
 
         A broken file changes nothing (the error is logged); mqtt and store settings
-        need a restart and are not touched."""
+        need a restart and are not touched. The device registry is re-read at once: a device
+        removed or revoked is refused from the next message on (hub/registry.py)."""
+        if self.ingest.guard is not None:
+            self.ingest.guard.reload()
         if self.config.source is None:
             return
         try:

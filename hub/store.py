@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -288,7 +289,12 @@ class Store:
     def open_writer(cls, path: Path) -> Store:
         """Open (creating if needed) the store for the one process that writes it."""
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # Private from the first byte, also outside systemd's UMask=0077: a new state
+            # directory 0700, a new store 0600 (SQLite gives its -wal and -shm files the
+            # mode of the database file). An existing directory or store keeps its mode.
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not path.exists():
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
