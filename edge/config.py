@@ -386,7 +386,7 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
     box = top.section("outbox", required=False)
     outbox_max_alerts = box.int("max_alerts", 100_000, min=10, max=10_000_000)
     box.finish()
-    mq = top.section("mqtt")
+    mq = top.section("mqtt", required=False)  # every key has a default (docs/edge.md)
     host = mq.str("host", "127.0.0.1")
     security = parse_security(mq, host, Path(path).resolve().parent)
     mqtt = MqttConfig(
