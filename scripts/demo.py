@@ -177,7 +177,7 @@ def summarize(manifest: dict[str, object], incidents: list[dict[str, object]]) -
 
 # Seconds from a scripted event's start until its incident is certain to be in the store
 # (the sensor fault of a garbled meter takes longest: bad reads must pile up first).
-DETECT_MARGIN_S = 12.0
+DETECT_MARGIN_S = 8.0
 
 
 def shortest_duration(scenario: Path = SCENARIO) -> tuple[float, str, float]:

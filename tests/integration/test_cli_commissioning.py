@@ -86,6 +86,21 @@ def test_edge_check_config_takes_config_and_log_level_anywhere(tmp_path: Path,
     assert done.stdout.startswith(f"{edge}: ok: device edge-north-1 in zone north, 1 sensor(s)")
 
 
+@pytest.mark.parametrize("argv", [
+    ["incidents", "--config", "{hub}"],                  # as before
+    ["incidents", "list", "--config", "{hub}"],          # as before
+    ["--config", "{hub}", "incidents"],
+    ["--config", "{hub}", "incidents", "list", "--log-level", "DEBUG"],
+    ["--log-level", "DEBUG", "incidents", "--config", "{hub}"],
+])
+def test_hub_takes_config_and_log_level_before_and_after_the_command(tmp_path: Path,
+                                                                    argv: list[str]) -> None:
+    hub = tmp_path / "hub.toml"
+    hub.write_text(HUB)
+    done = run("lifeline-hub", *[a.format(hub=hub) for a in argv])
+    assert (done.returncode, done.stdout) == (0, "no incidents\n"), done.stderr
+
+
 def test_edge_run_takes_log_level_after_the_command(tmp_path: Path) -> None:
     # Given a config file that does not exist, `run --log-level DEBUG` is parsed (it used to
     # be refused: unrecognized arguments) and fails on the file, as a configuration error

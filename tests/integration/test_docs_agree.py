@@ -97,7 +97,7 @@ def test_the_demo_refuses_a_duration_that_would_cut_a_scripted_event(tmp_path: P
                "--run-dir", str(tmp_path / "run"))
     assert done.returncode == 2
     assert ("--duration 40 would end before the scripted 'crack meter going bad' (at ~50 s) "
-            "becomes an incident; use --duration 62 or more") in done.stderr
+            "becomes an incident; use --duration 58 or more") in done.stderr
     assert not (tmp_path / "run").exists()
 
 
