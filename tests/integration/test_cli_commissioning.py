@@ -245,3 +245,22 @@ def test_under_systemd_lines_carry_a_priority_and_no_timestamp(
     else:
         # And outside systemd, as always
         assert LOG_LINE.match(starting) and LOG_LINE.match(port)
+
+
+def test_the_hub_logs_the_same_way_under_systemd(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the hub with no broker to reach (a warning, retried), stderr the journal's
+    hub = tmp_path / "hub.toml"
+    hub.write_text(f'[mqtt]\nport = {free_port()}\n[store]\npath = "hub.db"\n')
+    log = tmp_path / "hub.log"
+    log.touch()
+    found = os.stat(log)
+    monkeypatch.setenv("JOURNAL_STREAM", f"{found.st_dev}:{found.st_ino}")
+    with running("lifeline-hub", ["run", "--config", str(hub)], log):
+        text = wait_for(lambda: (lambda t: t if "cannot reach broker" in t else None)(
+            log.read_text()), 30, "the hub's warning")
+    # Then its lines carry priorities too: the one set-up both command lines share
+    lines = text.splitlines()
+    assert any(line.startswith("<6>INFO hub.service: hub starting") for line in lines)
+    assert any(line.startswith("<4>WARNING hub.service: cannot reach broker") for line in lines)
+    assert all(re.match(r"^<[2-7]>", line) for line in lines)

@@ -136,3 +136,36 @@ def test_the_broker_setup_keeps_the_ca_key_off_the_broker(tmp_path: Path) -> Non
     assert {"ca.crt", "broker.crt", "broker.key"} <= copied and "ca.key" not in copied
     assert not any("ca.key" in c and "/etc/mosquitto" in c for c in commands)
     assert (tmp_path / "ca" / "ca.key").exists()
+
+
+def test_the_install_steps_put_the_commands_on_path_with_completion(tmp_path: Path) -> None:
+    # Given install.md's lines that link the console scripts into /usr/local/bin and write
+    # their bash completion, run as written with /opt/lifeline/venv, /usr/local/bin and
+    # /etc/bash_completion.d moved into a temporary root
+    text = (REPO / "hardware" / "install.md").read_text()
+    steps = [line.strip() for line in text.splitlines()
+             if line.startswith(("sudo ln -sf ", "lifeline-edge completion bash",
+                                 "lifeline-hub completion bash"))]
+    assert len(steps) == 4, steps
+    bin_dir, completions = tmp_path / "usr-local-bin", tmp_path / "bash_completion.d"
+    bin_dir.mkdir()
+    completions.mkdir()
+    moved = [("/opt/lifeline/venv/bin", str(Path(script("lifeline-hub")).parent)),
+             ("/usr/local/bin", str(bin_dir)), ("/etc/bash_completion.d", str(completions)),
+             ("sudo ", "")]
+    for step in steps:
+        for old, new in moved:
+            step = step.replace(old, new)
+        done = subprocess.run(["bash", "-c", step], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin"})
+        assert done.returncode == 0, (step, done.stderr)
+    # Then both commands run from PATH, and the completion files are bash that completes
+    for name in ("lifeline-edge", "lifeline-hub"):
+        done = subprocess.run(["bash", "-c", f"{name} --version"], capture_output=True,
+                              text=True, timeout=60, env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
+        assert done.returncode == 0 and done.stdout.startswith(f"{name} "), done.stderr
+        program = (f"source {completions / name}; COMP_WORDS=({name} che); COMP_CWORD=1; "
+                   f"_{name.replace('-', '_')}; echo ${{COMPREPLY[@]}}")
+        done = subprocess.run(["bash", "-c", program], capture_output=True, text=True,
+                              timeout=60)
+        assert done.stdout.split() == ["check-config"], done.stderr
