@@ -2,7 +2,9 @@
 
 Subcommands come from one table; each has ``add_arguments(parser)`` and
 ``run(args) -> exit code``. Exit codes: 0 ok, 1 runtime failure, 2 usage or
-configuration error. Logging is configured here, once.
+configuration error. Logging is configured here, once (lifeline/logsetup.py).
+``--config`` (default ``$LIFELINE_EDGE_CONFIG``, else /etc/lifeline/edge.toml) and
+``--log-level`` are accepted before and after the command (lifeline/clicommon.py).
 """
 
 from __future__ import annotations

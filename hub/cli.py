@@ -6,7 +6,10 @@ and each subcommand imports what it needs when it runs, so the operator's desk
 (``incidents``, ``silence``, ``status``) starts without paho, ssl, cryptography,
 fusion or the service (tests/unit/test_hub_cli_imports.py). Exit codes: 0 ok, 1
 runtime failure, 2 usage or configuration error. Logging is configured here, once,
-on stderr; stdout is for the tables, lines and JSON the subcommands print.
+on stderr (lifeline/logsetup.py: journald-shaped under systemd); stdout is for the
+tables, lines and JSON the subcommands print. ``--config`` (default
+``$LIFELINE_HUB_CONFIG``, else /etc/lifeline/hub.toml) and ``--log-level`` are accepted
+before and after the command (lifeline/clicommon.py).
 """
 
 from __future__ import annotations
