@@ -272,7 +272,9 @@ def _add_completion(parser: argparse.ArgumentParser) -> None:
 
 
 def _completion(args: argparse.Namespace) -> int:
-    print(bash_completion("lifeline-hub", build_parser()), end="")
+    from hub.config import HAZARDS
+
+    print(bash_completion("lifeline-hub", build_parser(), {"--hazard": HAZARDS}), end="")
     return 0
 
 

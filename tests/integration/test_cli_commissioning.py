@@ -206,6 +206,7 @@ def test_bash_completion_offers_commands_actions_options_and_values() -> None:
     assert complete("lifeline-hub", "lifeline-hub silence add --for 2h --fo") == [
         "--for", "--force"]
     assert complete("lifeline-hub", "lifeline-hub tail --min-grade o") == ["orange"]
+    assert complete("lifeline-hub", "lifeline-hub silence add --hazard m") == ["maintenance"]
     assert complete("lifeline-hub", "lifeline-hub che") == ["check-config"]
     assert complete("lifeline-edge", "lifeline-edge check-config --j") == ["--json"]
     assert complete("lifeline-edge", "lifeline-edge pr") == ["probe"]
