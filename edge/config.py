@@ -16,6 +16,7 @@ from typing import Any
 from edge.drivers.frames import FEATURES, MAX_AXES, MAX_SAMPLES, feature_names
 from edge.drivers.profiles import ProfileOrigin, apply_profile, blame_profile, default_profile_dirs
 from edge.drivers.registers import DATA_TYPES, ORDERS, TABLES, RegisterSpec
+from lifeline.kinds import kind_problem
 from lifeline.mqtt_security import MqttSecurity, parse_security, plain_loopback
 from lifeline.tomlconfig import ConfigError, Section, raise_if_problems, root
 from lifeline.wire import FAMILIES
@@ -39,7 +40,7 @@ def _name_check(text: str) -> str | None:
 
 def _kind_check(text: str) -> str | None:
     if _KIND.match(text):
-        return None
+        return kind_problem(text)  # "water.presure": a typo of a known kind (lifeline/kinds.py)
     return (f"{text!r} is not family.quantity with family one of {', '.join(FAMILIES)} "
             "(e.g. 'water.pressure')")
 
@@ -385,7 +386,7 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
     box = top.section("outbox", required=False)
     outbox_max_alerts = box.int("max_alerts", 100_000, min=10, max=10_000_000)
     box.finish()
-    mq = top.section("mqtt")
+    mq = top.section("mqtt", required=False)  # every key has a default (docs/edge.md)
     host = mq.str("host", "127.0.0.1")
     security = parse_security(mq, host, Path(path).resolve().parent)
     mqtt = MqttConfig(
