@@ -13,8 +13,9 @@ reading only when it is normal (``Detector.learn``):
   readings or ``HOLD_BACK_S`` seconds are held; older ones are learned when the hold is full,
   so a drift slower than that is followed, as normal wear and seasons are);
 * a genuinely new normal is accepted only explicitly: an anomaly alarm that lasts
-  ``accept_after_s`` ends with a cleared alert naming the new baseline, and the detector starts
-  afresh on it (as ``lifeline-edge relearn`` does on a technician's word).
+  ``accept_after_s`` ends with a cleared alert naming the new baseline, and the detector learns
+  the readings of the alarm's last hour (``ACCEPT_LEARNS_S``); ``lifeline-edge relearn`` starts
+  a sensor's detectors afresh on a technician's word.
 
 Pure: the agent feeds readings with their time and stamps ids and sequence numbers on what
 comes out.
@@ -36,6 +37,8 @@ from lifeline.wire import Reason
 CONTEXT_VALUES = 16
 HOLD_BACK = 12_000  # readings of a pre-alarm run held out of learning, at most (10 min at 20 Hz)
 HOLD_BACK_S = 600.0  # ... and for at most this long
+ACCEPT_LEARNS_S = 3600.0  # an accepted level is learned from the readings of its last hour
+ACCEPT_LEARNS = 3600  # ... at most this many (the last hour at 1 Hz)
 HOLD_RELEASE = 10  # readings in a row below clear_threshold that end a run without an alarm
 
 
@@ -77,6 +80,7 @@ class ChannelPipeline:
         self.decider = ChannelDecider(channel, sensor.detection)
         self.context: deque[float] = deque(maxlen=CONTEXT_VALUES)
         self.held: deque[tuple[float, float]] = deque()
+        self.recent: deque[tuple[float, float]] = deque()  # (value, ts) of the last ACCEPT_LEARNS_S
         self.last_score = 0.0
         self.accepted = 0
         self._calm = 0  # readings in a row below clear_threshold since the held run's last suspect
@@ -98,6 +102,9 @@ class ChannelPipeline:
         if not math.isfinite(value):
             return None
         self.context.append(round(value, 6))
+        self.recent.append((value, ts))
+        while ts - self.recent[0][1] > ACCEPT_LEARNS_S or len(self.recent) > ACCEPT_LEARNS:
+            self.recent.popleft()
         score = self.detector.score(value, ts)
         if not 0.0 <= score <= 1.0:  # NaN included: a detector that cannot tell says "anomalous"
             score = 1.0 if not score < 0.0 else 0.0
@@ -127,7 +134,7 @@ class ChannelPipeline:
             self.held.clear()  # the excursion that led to the alarm is never learned
             self._calm = 0
             return
-        suspect = score >= self.sensor.detection.clear_threshold or self.decider.pending
+        suspect = score > 0.0 and score >= self.sensor.detection.clear_threshold or self.decider.pending
         if not suspect and not self.held:
             self.detector.learn(value, ts)
             return
@@ -150,7 +157,15 @@ class ChannelPipeline:
                 ts - since < self.sensor.detection.accept_after_s:
             return None
         self.accepted += 1
-        return self._end_and_relearn(ts, "accepted as the new normal")
+        unit = f" {self.channel.unit}" if self.channel.unit else ""
+        baseline = f"{statistics.median(v for v, _ in self.recent):g}{unit}"
+        # The model keeps what it knew (its daily profile, its ranges) and learns the level that
+        # stayed: the readings of the last ACCEPT_LEARNS_S, in order.
+        for old_value, old_ts in self.recent:
+            self.detector.learn(old_value, old_ts)
+        self.held.clear()
+        return self.decider.accept(ts, f"accepted as the new normal, baseline now {baseline} "
+                                   f"(median of the last {len(self.recent)} readings),")
 
     def _end_and_relearn(self, ts: float, how: str) -> Decision | None:
         unit = f" {self.channel.unit}" if self.channel.unit else ""

@@ -178,6 +178,7 @@ class ProfileNovelty(Detector):
         views = self._views(value, ts)
         lo, hi = self._lo, self._hi
         excess_max = -math.inf
+        share = 1.0
         # The smoothed views speak for the present only while their state is: once nothing
         # has been learned for _FRESH usual intervals (an alarm is up), the reading and its
         # deviation from the profile alone say whether the channel is still abnormal.
@@ -190,16 +191,22 @@ class ProfileNovelty(Detector):
                 span = max(span, _SMOOTHED_SPAN * (hi[k - 1] - lo[k - 1]))
             if span > 0.0:
                 x = views[k]
-                excess = (x - hi[k] if x > hi[k] else lo[k] - x) / span - self._tolerances[k]
-                if excess > excess_max:
-                    excess_max = excess
+                beyond = (x - hi[k] if x > hi[k] else lo[k] - x) / span
+                if beyond > 0.0 and beyond - self._tolerances[k] > excess_max:
+                    excess_max = beyond - self._tolerances[k]
+                    share = beyond / self._tolerances[k] if self._tolerances[k] > 0.0 else 1.0
+        if excess_max == -math.inf:
+            return 0.0  # inside every range: normal
         excess_max -= self.early_tolerance / (n + 1)
-        if excess_max <= -1.0:  # beyond ~one range inside: the logistic is ~0 there anyway
-            return 0.0
         z = self.steepness * excess_max + self._logit
         if math.isnan(z):
             return 1.0
-        return 1.0 / (1.0 + math.exp(-z)) if z > -700.0 else 0.0
+        score = 1.0 / (1.0 + math.exp(-z)) if z > -700.0 else 0.0
+        # Between a range's edge and its tolerance the score falls to 0 at the edge, so a
+        # reading at the edge of what is normal (a quantised signal hits it all the time) is
+        # below any clear_threshold: an alarm ends when the channel is back in its range.
+        # At and beyond the tolerance nothing changes: the same readings reach alert_threshold.
+        return score * share if share < 1.0 else score
 
     def learn(self, value: float, ts: float) -> None:
         if not all_finite(value, ts):
