@@ -6,12 +6,14 @@ reading only when it is normal (``Detector.learn``):
 
 * never while the channel alarms (a limit breach or an anomaly, until its cleared alert), nor
   while its sensor has an active fault (``learn=False`` from the agent);
-* never the excursion that led to an alarm: from a reading that scores at or above
-  ``clear_threshold`` while no alarm is up, readings are *held back*; if an alarm starts, the
-  held readings are dropped; once the score has stayed below ``clear_threshold`` for
-  ``HOLD_RELEASE`` readings in a row they are learned, in order (at most ``HOLD_BACK``
-  readings or ``HOLD_BACK_S`` seconds are held; older ones are learned when the hold is full,
-  so a drift slower than that is followed, as normal wear and seasons are);
+* never the excursion that led to an alarm: from a *suspect* reading (one that scores the
+  detector's ``suspect_score`` or more, or ``clear_threshold`` if that is lower: for the
+  default detector, any reading beyond a range it has learned) while no alarm is up, readings
+  are *held back*; if an alarm starts, the held readings are dropped; once no reading has been
+  suspect for ``HOLD_RELEASE`` readings in a row and ``HOLD_RELEASE_S`` seconds, they are
+  learned, in order (at most ``HOLD_BACK`` readings or ``HOLD_BACK_S`` seconds are held; older
+  ones are learned when the hold is full, so a drift slower than that is followed, as normal
+  wear and seasons are);
 * a genuinely new normal is accepted only explicitly: an anomaly alarm that lasts
   ``accept_after_s`` ends with a cleared alert naming the new baseline, and the detector learns
   the readings of the alarm's last hour (``ACCEPT_LEARNS_S``); ``lifeline-edge relearn`` starts
@@ -39,7 +41,8 @@ HOLD_BACK = 12_000  # readings of a pre-alarm run held out of learning, at most 
 HOLD_BACK_S = 600.0  # ... and for at most this long
 ACCEPT_LEARNS_S = 3600.0  # an accepted level is learned from the readings of its last hour
 ACCEPT_LEARNS = 3600  # ... at most this many (the last hour at 1 Hz)
-HOLD_RELEASE = 10  # readings in a row below clear_threshold that end a run without an alarm
+HOLD_RELEASE = 10  # readings in a row not suspect that end a run without an alarm ...
+HOLD_RELEASE_S = 60.0  # ... and for at least this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,8 @@ class ChannelPipeline:
         self.recent: deque[tuple[float, float]] = deque()  # (value, ts) of the last ACCEPT_LEARNS_S
         self.last_score = 0.0
         self.accepted = 0
-        self._calm = 0  # readings in a row below clear_threshold since the held run's last suspect
+        self._calm = 0  # readings in a row not suspect since the held run's last suspect one
+        self._suspect_at = -math.inf  # when the last suspect reading came
 
     @property
     def alarming(self) -> bool:
@@ -134,14 +138,18 @@ class ChannelPipeline:
             self.held.clear()  # the excursion that led to the alarm is never learned
             self._calm = 0
             return
-        suspect = score > 0.0 and score >= self.sensor.detection.clear_threshold or self.decider.pending
+        threshold = min(self.detector.suspect_score, self.sensor.detection.clear_threshold)
+        suspect = score > 0.0 and score >= threshold or self.decider.pending
         if not suspect and not self.held:
             self.detector.learn(value, ts)
             return
         # A run is open: hold everything (in order) until it has been calm for long enough.
         self.held.append((value, ts))
         self._calm = 0 if suspect else self._calm + 1
-        if self._calm >= max(HOLD_RELEASE, self.decider.needed()):
+        if suspect:
+            self._suspect_at = ts
+        if self._calm >= max(HOLD_RELEASE, self.decider.needed()) and \
+                ts - self._suspect_at >= HOLD_RELEASE_S:
             while self.held:
                 self.detector.learn(*self.held.popleft())
             self._calm = 0

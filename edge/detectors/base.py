@@ -36,6 +36,10 @@ def all_finite(*values: float) -> bool:
 
 class Detector(abc.ABC):
     name: ClassVar[str]
+    # A score at or above this marks a reading as *suspect*: the pipeline holds it back from
+    # learning until the run it belongs to proves harmless (edge/pipeline.py). Novelty
+    # detectors say "beyond a learned range" (any score above 0); others a modest surprise.
+    suspect_score: ClassVar[float] = 0.05
 
     @abc.abstractmethod
     def score(self, value: float, ts: float) -> float:

@@ -49,6 +49,7 @@ class RangeNovelty(Detector):
     """
 
     name = "range_novelty"
+    suspect_score = 1e-12  # any reading beyond a learned range
 
     def __init__(self, tolerance: float = 0.0, steepness: float = 50.0, decay: float = 1e-4,
                  warmup: int = 150, hold: int = 1, refractory: int = 150,

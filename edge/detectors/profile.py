@@ -87,6 +87,7 @@ class ProfileNovelty(Detector):
     """
 
     name = "profile_novelty"
+    suspect_score = 1e-12  # any reading beyond a learned range
 
     def __init__(self, tolerance: float = 0.02, level_tolerance: float = 0.05,
                  profile_tolerance: float = 0.05, profile_level_tolerance: float = 0.05,
