@@ -40,7 +40,9 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- nab:begin -->", "<!-- nab:end -->"
 PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
 # Configurations worth a row of their own: (label, detector, params, the decider's min_readings).
-VARIANTS: tuple[tuple[str, str, dict[str, Any], int], ...] = ()
+VARIANTS: tuple[tuple[str, str, dict[str, Any], int], ...] = (
+    ("profile_novelty with min_readings = 2", "profile_novelty", {}, 2),
+)
 TIMING_FILES = 8  # series timed per detector, in this process, after the scoring run
 
 
@@ -58,15 +60,17 @@ class Row:
     alerts: dict[str, float]
 
 
-def run_series(task: tuple[str, dict[str, Any], Series]) -> tuple[str, tuple[list[float], list[float]]]:
+def run_series(task: tuple[str, dict[str, Any], Series, int | None]
+               ) -> tuple[str, tuple[list[float], list[float]]]:
     """Scores and alarm state (1.0 while an alert state is active) of the agent's pipeline with
     a fresh detector over one series (a worker process's unit of work): the same path as
     ``lifeline-edge replay``, learning only what is normal."""
     from edge.config import ChannelConfig, DetectionConfig
     from edge.replay import replay_pipeline
 
-    name, params, series = task
-    pipeline = replay_pipeline(DetectionConfig(), ChannelConfig(name="value"), make_detector(name, params))
+    name, params, series, min_readings = task
+    detection = DetectionConfig(min_readings=min_readings or DetectionConfig().min_readings)
+    pipeline = replay_pipeline(detection, ChannelConfig(name="value"), make_detector(name, params))
     scores, alarm = [], []
     for v, t in zip(series.values, series.timestamps, strict=True):
         pipeline.process_value(t, v)
@@ -75,10 +79,11 @@ def run_series(task: tuple[str, dict[str, Any], Series]) -> tuple[str, tuple[lis
     return series.label.name, (scores, alarm)
 
 
-def run_detector(name: str, params: dict[str, Any], corpus: Corpus,
-                 jobs: int) -> dict[str, tuple[list[float], list[float]]]:
+def run_detector(name: str, params: dict[str, Any], corpus: Corpus, jobs: int,
+                 min_readings: int | None = None) -> dict[str, tuple[list[float], list[float]]]:
     """Scores and alarm state of ``name`` for every file, files spread over ``jobs`` processes."""
-    tasks = [(name, params, s) for s in sorted(corpus.series, key=lambda s: -s.label.rows)]
+    tasks = [(name, params, s, min_readings)
+             for s in sorted(corpus.series, key=lambda s: -s.label.rows)]
     if jobs <= 1:
         return dict(map(run_series, tasks))
     with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -151,7 +156,7 @@ def default_threshold(name: str, params: dict[str, Any]) -> float:
 def evaluate(name: str, params: dict[str, Any], corpus: Corpus, jobs: int, label: str | None = None,
              min_readings: int | None = None) -> Row:
     t0 = time.monotonic()
-    runs = run_detector(name, params, corpus, jobs)
+    runs = run_detector(name, params, corpus, jobs, min_readings)
     scores = {k: v[0] for k, v in runs.items()}
     alarms = {k: v[1] for k, v in runs.items()}
     nulls = {p: null_raw(corpus, p) for p in PROFILES}

@@ -113,10 +113,12 @@ def test_non_finite_calibrated_values_are_bad_reads_and_the_agent_goes_on(tmp_pa
             wait_for_log(log, "edge agent starting", 5)
             target = written[0] + 3 * WARMUP
             wait_for(lambda: written[0] >= target, 30, "normal readings written")
-            poison.extend([b"1e308,300.0\n", b"30.0,1e308\n", b"30.0,-1e308\n", b"inf,300.0\n"] * 3)
+            # (a second of each: long enough for any detector to call it an event)
+            poison.extend([b"1e308,300.0\n"] * 100 + [b"30.0,1e308\n", b"30.0,-1e308\n"] * 50
+                          + [b"inf,300.0\n"] * 3)
             # Then each is a counted, logged bad read, and the agent keeps running
             at = wait_for_log(log, "reason=non_finite", 20, at)
-            target = written[0] + 200
+            target = written[0] + 500
             wait_for(lambda: written[0] >= target, 30, "more readings written")
             assert agent.poll() is None
             # And it still saves its checkpoint (every detector state finite) on SIGTERM

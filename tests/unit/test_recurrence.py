@@ -18,14 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import ChannelConfig, DetectionConfig
-from edge.detectors import DEFAULT_DETECTOR, make_detector
-from edge.replay import replay, replay_pipeline
 from tests.support.recurrence import CASES, Case, detected, false_onsets
 
 
 def _replay(case: Case) -> tuple[list[float], list[dict[str, object]], list[int]]:
     """Alarm onsets (ts), the printed alerts and the alarm column of one case."""
+    from edge.config import ChannelConfig, DetectionConfig
+    from edge.detectors import DEFAULT_DETECTOR, make_detector
+    from edge.replay import replay, replay_pipeline
+
     pipeline = replay_pipeline(DetectionConfig(), ChannelConfig(name="value", unit="kPa"),
                                make_detector(DEFAULT_DETECTOR, {}))
     scores, alerts = io.StringIO(), io.StringIO()
