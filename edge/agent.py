@@ -34,6 +34,7 @@ from edge.pipeline import AlertDraft, ChannelPipeline, build_detector
 from edge.serial_io import LineEvent
 from lifeline import wire
 from lifeline.grades import Grade
+from lifeline.logbudget import LogBudget
 from lifeline.sdnotify import Notifier
 from lifeline.tomlconfig import ConfigError
 
@@ -47,6 +48,7 @@ CHECKPOINT_EVERY_S = 300.0
 # learned, and the memory the first save takes for good (~0.35 MB, the allocator keeping
 # what JSON-encoding every detector's state used) is taken during warm-up, not mid-soak.
 CHECKPOINT_FIRST_S = 60.0
+BAD_READ_LINES = 5  # WARNING lines per sensor and reason a minute (issue 13: 3,936 for 1 MB)
 RELEARN_DIR = "relearn.d"  # lifeline-edge relearn drops one file per sensor here
 READY_GRACE_S = 10.0  # report READY without a broker after this long: we buffer meanwhile
 
@@ -110,7 +112,7 @@ class Agent:
         now = time.time()
         self.sensors = {s.id: SensorRuntime(s, now) for s in config.sensors}
         self.state_dir = state_dir_for(config)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private if new
         self.outbox = Outbox(self.state_dir / "outbox.db", max_alerts=config.outbox_max_alerts)
         self.link = MqttLink(config, VERSION)
         self.delivery = Delivery(self.outbox, self.link.publish_alert_payload)
@@ -121,6 +123,8 @@ class Agent:
         self.running = False
         self.notifier = Notifier()
         self.counters: dict[str, int] = {"alerts": 0, "dropped": 0, "bad_lines": 0}
+        # bad reads: a few WARNING lines per sensor and reason a minute, the rest counted
+        self.bad_read_log = LogBudget(per_window=BAD_READ_LINES, window_s=60.0)
         restored = checkpoint.restore(self.checkpoint_path, self.detectors)
         if restored:
             log.info("restored %d detector checkpoint(s) from %s", restored, self.checkpoint_path)
@@ -301,18 +305,24 @@ class Agent:
         if event.kind == "bad":  # drivers decode in their thread; we count and log
             runtime.health.bad_read(event.ts, event.reason)
             self.counters["bad_lines"] += 1
-            log.warning("bad read sensor=%s port=%s reason=%s: %s", event.sensor,
-                        runtime.config.port, event.reason, event.detail)
+            left_out = self.bad_read_log.take((event.sensor, event.reason), event.ts)
+            if left_out is not None:
+                log.warning("bad read sensor=%s port=%s reason=%s: %s%s", event.sensor,
+                            runtime.config.port, event.reason, event.detail,
+                            f" ({left_out} more with this reason not logged before this one)"
+                            if left_out else "")
             return
         runtime.readings += 1
         problem = runtime.health.non_finite(event.values)
         if not runtime.health.reading(event.ts, event.values):
             if problem is not None:  # a bad read: counted (health), logged, never detected
                 self.counters["bad_lines"] += 1
-                count = runtime.health.counters.get("non_finite", 0)
-                if count == 1 or count % 100 == 0:
-                    log.warning("bad read sensor=%s port=%s reason=non_finite (%d so far): %s",
-                                event.sensor, runtime.config.port, count, problem)
+                left_out = self.bad_read_log.take((event.sensor, "non_finite"), event.ts)
+                if left_out is not None:
+                    log.warning("bad read sensor=%s port=%s reason=non_finite: %s%s", event.sensor,
+                                runtime.config.port, problem,
+                                f" ({left_out} more with this reason not logged before this one)"
+                                if left_out else "")
             return  # else outside the instrument's range: a sensor fault, not a hazard
         ts = round(event.ts, 3)
         values = event.values
