@@ -64,10 +64,11 @@ class ChannelDecider:
     def __init__(self, channel: ChannelConfig, detection: DetectionConfig) -> None:
         self.channel = channel
         self.detection = detection
-        self._limit_grade: Grade | None = None
+        self._limit_grade: Grade | None = None  # the current breach's grade, None inside
         self._limit_sent_at = -1e18
-        self._limit_since = 0.0
-        self._inside = 0  # readings in a row back inside the limits while a breach is active
+        self._limit_since: float | None = None  # when the channel's limit alarm started
+        self._limit_peak = Grade.ORANGE  # its highest grade
+        self._inside = 0  # readings in a row back inside the limits while it is up
         self._run = 0
         self._anomaly_since: float | None = None
         self._anomaly_grade: Grade | None = None
@@ -80,12 +81,12 @@ class ChannelDecider:
 
     @property
     def active(self) -> bool:
-        """True while a limit breach or an anomaly alarm is up (until its cleared decision)."""
-        return self._limit_grade is not None or self._anomaly_since is not None
+        """True while a limit alarm or an anomaly alarm is up (until its cleared decision)."""
+        return self._limit_since is not None or self._anomaly_since is not None
 
     @property
     def limit_active(self) -> bool:
-        return self._limit_grade is not None
+        return self._limit_since is not None
 
     @property
     def anomaly_since(self) -> float | None:
@@ -142,18 +143,23 @@ class ChannelDecider:
     def _decide_limit(self, ts: float, value: float) -> Decision | None:
         breach = limit_grade(self.channel, value)
         if breach is None:
-            if self._limit_grade is not None:
+            # The breach is over for alerting (a new one alerts at once, as always); the
+            # channel's limit alarm ends after `needed` readings inside, with a cleared alert.
+            self._limit_grade = None
+            if self._limit_since is not None:
                 self._inside += 1
                 if self._inside >= self.needed():
-                    self._ended = (Reason.LIMIT, self._limit_grade, self._limit_since)
-                    self._limit_grade = None
+                    self._ended = (Reason.LIMIT, self._limit_peak, self._limit_since)
+                    self._limit_since = None
             return None
         self._inside = 0
         grade, message = breach
         rising = self._limit_grade is None or grade > self._limit_grade
         due = ts - self._limit_sent_at >= self.detection.repeat_s
-        if self._limit_grade is None:
+        if self._limit_since is None:
             self._limit_since = ts
+            self._limit_peak = grade
+        self._limit_peak = max(self._limit_peak, grade)
         self._limit_grade = grade if rising else max(grade, self._limit_grade or grade)
         if rising or due:
             self._limit_sent_at = ts
