@@ -18,7 +18,8 @@ Every alarm has a lifetime: an **onset**, a **repeat** every ``repeat_s`` while 
 active (and at once when the grade rises), and a **cleared** decision when the channel is back
 to normal: no limit breached and the score below ``clear_threshold``, each for as many readings
 in a row as an onset needs. The cleared decision carries the reason of the rule that ended
-last. Pure: time is an argument.
+last. A limit breach that follows a reading back inside the limits alerts at once, as always,
+even while the channel's limit alarm has not yet cleared. Pure: time is an argument.
 """
 
 from __future__ import annotations
