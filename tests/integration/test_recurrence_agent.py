@@ -1,8 +1,9 @@
 """Issue 12 and 13 through the real agent: a burst after a restart alarms again; a non-finite
 calibrated value is a bad read, never a crash.
 
-One sensor on a pseudo-terminal, ``lifeline-edge run`` as a real subprocess with no broker (it
-keeps its alerts in the outbox and logs each one), its state directory on disk.
+One sensor on a pseudo-terminal, ``lifeline-edge run`` as a real subprocess, its state directory
+on disk; the restart case publishes to a real Mosquitto and a subscriber checks the alerts, the
+non-finite case runs without a broker (its alerts wait in the outbox and are logged).
 """
 
 from __future__ import annotations
@@ -11,10 +12,16 @@ import json
 import os
 import signal
 import subprocess
+import threading
+import uuid
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
+from lifeline import wire
+from lifeline.localbroker import Broker
 from tests.integration.test_checkpoint_restart import WARMUP, Feed
 from tests.support.faults import wait_for_log
 from tests.support.processes import running, wait_for
@@ -25,7 +32,8 @@ pytestmark = pytest.mark.integration
 SENSOR = "main-pressure"
 
 
-def edge_toml(state_dir: Path, port: str, columns: str = '["p"]', extra: str = "") -> str:
+def edge_toml(state_dir: Path, port: str, columns: str = '["p"]', extra: str = "",
+              mqtt_port: int = 1) -> str:
     return f"""
 [device]
 id = "edge-recurrence"
@@ -34,7 +42,7 @@ state_dir = "{state_dir}"
 
 [mqtt]
 host = "127.0.0.1"
-port = 1
+port = {mqtt_port}
 
 [[sensors]]
 id = "{SENSOR}"
@@ -52,11 +60,36 @@ def stop(agent: subprocess.Popen[bytes]) -> None:
     assert agent.wait(timeout=15) == 0
 
 
-def test_a_burst_alarms_again_after_a_restart_with_the_checkpoint_restored(tmp_path: Path) -> None:
+class AlertSubscriber:
+    """A paho client on the broker that keeps every alert the agent publishes."""
+
+    def __init__(self, port: int) -> None:
+        self.alerts: list[wire.Alert] = []
+        subscribed = threading.Event()
+        self.paho = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex}")
+        self.paho.on_message = lambda c, u, m: self.alerts.append(wire.decode_alert(bytes(m.payload)))
+        self.paho.on_subscribe = lambda c, u, mid, codes, props: subscribed.set()
+        self.paho.connect("127.0.0.1", port)
+        self.paho.loop_start()
+        self.paho.subscribe(wire.ALERT_SUBSCRIPTION, qos=1)
+        assert subscribed.wait(10)
+
+    def anomalies(self, cleared: bool = False) -> list[wire.Alert]:
+        return [a for a in list(self.alerts)
+                if a.reason is wire.Reason.ANOMALY and a.cleared == cleared]
+
+    def close(self) -> None:
+        self.paho.loop_stop()
+        self.paho.disconnect()
+
+
+def test_a_burst_alarms_again_after_a_restart_with_the_checkpoint_restored(
+        tmp_path: Path, broker: Broker) -> None:
     state, config, log = tmp_path / "state", tmp_path / "edge.toml", tmp_path / "edge.log"
     anomaly = f"sensor={SENSOR} channel=p reason=anomaly"
+    subscriber = AlertSubscriber(broker.port)
     with PtySensor() as sensor:
-        config.write_text(edge_toml(state, sensor.path))
+        config.write_text(edge_toml(state, sensor.path, mqtt_port=broker.port))
         feed = Feed(sensor)
         with running("lifeline-edge", ["run", "--config", str(config)], log) as agent:
             # Given an agent warm on normal readings that sees a burst (pressure collapses)
@@ -82,9 +115,16 @@ def test_a_burst_alarms_again_after_a_restart_with_the_checkpoint_restored(tmp_p
             # When the same burst comes again
             feed.spike = 150.0
             # Then it alarms again (before the score/learn split it did not: the burst's level
-            # had become normal and the checkpoint kept it)
+            # had become normal and the checkpoint kept it), and the alert reaches the broker
             wait_for_log(log, anomaly, 20, at)
+            # (no hub acknowledges them, so the outbox may publish one again after the
+            # restart: count distinct alerts)
+            wait_for(lambda: len({a.id for a in subscriber.anomalies(cleared=True)}) == 1
+                     and len({a.id for a in subscriber.anomalies()
+                              if a.message.endswith(" 0 s")}) == 2, 20,
+                     "two alarm onsets and one cleared alert on the broker")
             stop(agent)
+    subscriber.close()
 
 
 def test_non_finite_calibrated_values_are_bad_reads_and_the_agent_goes_on(tmp_path: Path) -> None:
