@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import importlib
 import json
 import logging
@@ -74,6 +75,41 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_relearn(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, type=Path, help="path to edge.toml")
+    parser.add_argument("sensor", metavar="SENSOR", help="id of the sensor whose model to reset")
+
+
+def _relearn(args: argparse.Namespace) -> int:
+    """Reset one sensor's detectors: drop them from the checkpoint and ask the agent to start
+    them afresh (a file in <state_dir>/relearn.d/, read by a running agent within a second and
+    by the next start otherwise)."""
+    from edge.agent import RELEARN_DIR, state_dir_for
+    from edge.checkpoint import forget
+    from edge.config import load_edge_config
+
+    config = load_edge_config(args.config)
+    ids = [s.id for s in config.sensors]
+    if args.sensor not in ids:
+        close = difflib.get_close_matches(args.sensor, ids, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        print(f"{args.config}: sensors: no sensor {args.sensor!r} (sensors: {', '.join(ids)}){hint}",
+              file=sys.stderr)
+        return 2
+    state = state_dir_for(config)
+    requests = state / RELEARN_DIR
+    try:
+        requests.mkdir(parents=True, exist_ok=True)
+        (requests / args.sensor).write_text("relearn\n", encoding="utf-8")
+        dropped = forget(state / "detectors.json", f"{args.sensor}/")
+    except OSError as exc:
+        print(f"lifeline-edge relearn: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.sensor}: dropped {dropped} detector checkpoint(s) from {state / 'detectors.json'}; "
+          f"a running agent starts them afresh within a second (else the next start does)")
+    return 0
+
+
 def _lazy(module: str, attribute: str) -> Callable[..., Any]:
     def call(*args: Any) -> Any:
         return getattr(importlib.import_module(module), attribute)(*args)
@@ -89,6 +125,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                _lazy("edge.replay", "add_arguments"), _lazy("edge.replay", "run")),
     "probe": ("open the configured sensors and print live decoded readings, errors and health",
               _lazy("edge.probe", "add_arguments"), _lazy("edge.probe", "run")),
+    "relearn": ("reset one sensor's learned model (after a repair or a replaced pump)",
+                _add_relearn, _relearn),
     "completion": ("print a shell completion script: completion bash",
                    lambda parser: _add_completion(parser), lambda args: _completion(args)),
 }
