@@ -99,15 +99,17 @@ class DeviceLiveness:
         current = self._device_incident(alert.device)
         if current is not None:
             return current
-        window = self.config.window_s
         for incident in self._single(alert.device):
             if incident.hazard != DEVICE_HAZARD:
                 continue
             rows = [r for k, r in incident.evidence.items()
                     if k.partition("@")[0].endswith(STATUS_SUFFIX)]
             if rows and rows[0][-1][2]:  # the outage has ended: (offline ts .. online ts)
+                # Only an outage that covers the fault's time explains it: no slack after the
+                # device is back, or a sensor unplugged minutes after a reconnect would hide in
+                # the resolved outage while the device is online.
                 start, end = rows[0][0][0], rows[0][-1][0]
-                if start - window <= alert.ts <= end + window:
+                if start <= alert.ts <= end:
                     return incident
         return None
 
