@@ -167,10 +167,11 @@ class MqttLink:
         failures = self._failing
         if failures & (failures - 1) == 0:
             mqtt_config = self.config.mqtt
-            log.warning("cannot connect to broker %s:%d device=%s (%d failure(s) in a row; TCP "
-                        "refused or unreachable, or the TLS handshake failed: check host, port, "
-                        "ca_file and that the broker speaks TLS there); retrying",
-                        mqtt_config.host, mqtt_config.port, self.config.device.id, failures)
+            why = mqtt_security.diagnose_connect(mqtt_config.host, mqtt_config.port,
+                                                 mqtt_config.security)
+            log.warning("cannot connect to broker %s:%d device=%s (%d failure(s) in a row): %s; "
+                        "retrying", mqtt_config.host, mqtt_config.port, self.config.device.id,
+                        failures, why)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
                        reason_code: ReasonCode, properties: Properties | None) -> None:

@@ -101,6 +101,7 @@ class MqttInbox:
         self.client.on_connect_fail = self._on_connect_fail
         # TLS and credentials; a bad key or password file is a ConfigError (exit 2)
         mqtt_security.apply(self.client, config.mqtt.security)
+        self._connect_failures = 0  # in a row, since the last connection
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -165,13 +166,21 @@ class MqttInbox:
                       self.config.mqtt.port, reason_code)
             return
         self.session += 1
+        self._connect_failures = 0
         log.info("connected to broker %s:%d session_present=%s", self.config.mqtt.host,
                  self.config.mqtt.port, getattr(flags, "session_present", "?"))
         client.subscribe([(wire.ALERT_SUBSCRIPTION, 1), (wire.STATUS_SUBSCRIPTION, 1)])
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
-        log.warning("cannot reach broker %s:%d; retrying with backoff (1 s .. 30 s)",
-                    self.config.mqtt.host, self.config.mqtt.port)
+        """Say why, on the 1st, 2nd, 4th, 8th ... failure in a row (paho retries quietly)."""
+        self._connect_failures += 1
+        failures = self._connect_failures
+        if failures & (failures - 1) == 0:
+            mqtt_config = self.config.mqtt
+            why = mqtt_security.diagnose_connect(mqtt_config.host, mqtt_config.port,
+                                                 mqtt_config.security)
+            log.warning("cannot reach broker %s:%d (%d failure(s) in a row): %s; retrying with "
+                        "backoff (1 s .. 30 s)", mqtt_config.host, mqtt_config.port, failures, why)
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
                       reason_codes: list[ReasonCode], properties: Properties | None) -> None:
