@@ -379,7 +379,11 @@ def _sensor(sec: Section, base: DetectionConfig,
         _driver_keys(sec, driver)
     fmt = sec.str("format", "csv", choices=("csv", "kv")) if driver == "lines" else "csv"
     checksum = sec.bool("checksum", False) if driver == "lines" else False
+    before = len(sec.problems)
     columns, modbus, vibration = _channel_names(sec, driver)
+    # channel tables are checked against the channel names only when those are all known: a
+    # bad register or axis must not also make its [channels.*] table "not a valid option"
+    names_known = columns is not None and len(sec.problems) == before
     defaults = _limits(sec, None, "")
     per_channel = sec.section("channels", required=False)
     channels: list[ChannelConfig] = []
@@ -393,7 +397,8 @@ def _sensor(sec: Section, base: DetectionConfig,
             channels.append(ChannelConfig(**{**defaults.__dict__, "name": column,
                                              "unit": _feature_unit(column, defaults.unit,
                                                                    vibration)}))
-    per_channel.finish()
+    if names_known:
+        per_channel.finish()
     if columns and len(set(columns)) != len(columns):
         sec.problem("columns", "column names must be unique")
     detection = _detection(sec.section("detection", required=False), base)
@@ -446,6 +451,8 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
     sensors: list[SensorConfig] = []
     for own in top.sections("sensors"):
         sec, origin = apply_profile(own, profile_dirs)
+        if origin is None and "profile" in own.data:
+            continue  # the profile could not be applied: its one line says it all
         before = len(top.problems)
         sensor = _sensor(sec, detection, origin)
         blame_profile(top.problems, before, own.path, origin)
