@@ -350,6 +350,8 @@ class _Parser(argparse.ArgumentParser):
 HUB_CONFIG = ConfigDefault("LIFELINE_HUB_CONFIG", "/etc/lifeline/hub.toml")
 # commands that take no configuration
 NO_CONFIG = ("completion",)
+# commands that take --config for symmetry but never read it (make-ca writes what it names)
+CONFIG_NOT_READ = ("make-ca",)
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -387,6 +389,9 @@ def main(argv: list[str] | None = None) -> int:
                       or ("INFO" if args.command == "run" else "WARNING"), sys.stderr)
     if args.command in NO_CONFIG:
         return _completion(args)
+    if args.command in CONFIG_NOT_READ:  # make-ca comes before hub.toml's TLS files exist
+        from hub.provision import run_make_ca
+        return run_make_ca(args, None)
     path, how = HUB_CONFIG.resolve(args, os.environ)
     if how != "--config" and not path.exists():
         print(f"lifeline-hub {args.command}: no --config given, and {path} ({how}) does not "

@@ -249,6 +249,9 @@ def provision_device(device: str, zone: str, *, registry: Path, out_dir: Path, a
                              f" in {registry}; use --force to give it new credentials")
     files: list[Path] = []
     serial = ""
+    # Files of an unregistered device are leftovers of an attempt that failed before it
+    # registered (say mosquitto_passwd could not write): a retry replaces them.
+    replace = replace or device not in known
     mqtt = [f'host = "{broker_host}"', f"port = {broker_port}"]
     if auth in ("certificate", "both"):
         if ca_dir is None:
@@ -267,9 +270,10 @@ def provision_device(device: str, zone: str, *, registry: Path, out_dir: Path, a
     mqtt.insert(2, f'ca_file = "{edge_dir / "ca.crt"}"')
     if auth in ("password", "both"):
         password = secrets.token_urlsafe(32)
+        # the broker first: if it fails, nothing of this password is left behind
+        mosquitto_passwd(passwd_file or DEFAULT_PASSWD_FILE, device, password, program)
         write_private(out_dir / f"{device}.password", f"{password}\n".encode(), replace=replace)
         files.append(out_dir / f"{device}.password")
-        mosquitto_passwd(passwd_file or DEFAULT_PASSWD_FILE, device, password, program)
         mqtt += [f'username = "{device}"',
                  f'password_file = "{edge_dir / (device + ".password")}"']
     add_device(registry, device, DeviceEntry(zone=zone, auth=auth, provisioned=format_ts(
@@ -339,31 +343,95 @@ def add_make_ca_arguments(parser: argparse.ArgumentParser) -> None:
                         help="directory for ca.crt, ca.key, broker.crt, broker.key, hub.crt, hub.key")
     parser.add_argument("--broker-name", action="append", default=[], required=True,
                         help="a DNS name or IP address devices use for the broker (repeatable)")
-    parser.add_argument("--force", action="store_true", help="replace existing files")
+    parser.add_argument("--force", action="store_true",
+                        help="start over with a new CA (every certificate it signed is void); "
+                             "without it, existing files are kept and reused")
 
 
-def run_make_ca(args: argparse.Namespace, config: HubConfig) -> int:
-    now = datetime.now(UTC)
-    out: Path = args.out
+def certificate_names(cert_pem: bytes) -> set[str]:
+    """The DNS names and IP addresses a server certificate is valid for."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
     try:
+        alt = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return set()
+    return ({str(n) for n in alt.get_values_for_type(x509.DNSName)}
+            | {str(a) for a in alt.get_values_for_type(x509.IPAddress)})
+
+
+def signed_by(cert_pem: bytes, ca: Issued) -> bool:
+    """True if ``cert_pem`` names ``ca`` as its issuer (by subject and key identifier)."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    ca_cert = x509.load_pem_x509_certificate(ca.cert_pem)
+    if cert.issuer != ca_cert.subject:
+        return False
+    try:
+        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+        ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return True
+    return aki.key_identifier == ski.digest
+
+
+def make_ca_files(out: Path, broker_names: tuple[str, ...], now: datetime, *,
+                  force: bool = False) -> list[str]:
+    """Create what is missing in ``out`` (CA, broker and hub certificates, an empty CRL) and
+    say what was done, one line each. Re-runnable: an existing CA is kept and reused, so
+    adding a broker name later reissues only ``broker.crt``/``broker.key`` (the devices'
+    certificates stay valid); ``force`` starts over with a new CA."""
+    done: list[str] = []
+    if not force and (out / "ca.crt").exists() and (out / "ca.key").exists():
+        try:
+            ca = Issued((out / "ca.crt").read_bytes(), (out / "ca.key").read_bytes())
+        except OSError as exc:
+            raise ProvisionError(f"cannot read the CA in {out}: {exc.strerror}") from exc
+        done.append(f"kept the existing CA ({out}/ca.crt)")
+    else:
         ca = make_ca("Lifeline project CA", now)
-        broker = issue_certificate(ca, args.broker_name[0], now,
-                                   server_names=tuple(args.broker_name))
-        write_public(out / "ca.crt", ca.cert_pem, replace=args.force)
-        write_private(out / "ca.key", ca.key_pem, replace=args.force)
-        write_public(out / "broker.crt", broker.cert_pem, replace=args.force)
-        write_private(out / "broker.key", broker.key_pem, replace=args.force)
+        write_public(out / "ca.crt", ca.cert_pem, replace=force)
+        write_private(out / "ca.key", ca.key_pem, replace=force)
+        done.append(f"wrote a new CA: {out}/ca.crt, ca.key (keep ca.key away from the broker)")
+        force = True  # everything signed by an older CA is void now
+    broker_crt = out / "broker.crt"
+    wanted = set(broker_names)
+    if not force and broker_crt.exists() and (out / "broker.key").exists() \
+            and wanted <= certificate_names(broker_crt.read_bytes()) \
+            and signed_by(broker_crt.read_bytes(), ca):
+        done.append(f"kept broker.crt (valid for {', '.join(sorted(wanted))})")
+    else:
+        names = tuple(dict.fromkeys([*broker_names, *(
+            sorted(certificate_names(broker_crt.read_bytes())) if broker_crt.exists()
+            and not force else [])]))
+        broker = issue_certificate(ca, broker_names[0], now, server_names=names)
+        write_public(broker_crt, broker.cert_pem, replace=True)
+        write_private(out / "broker.key", broker.key_pem, replace=True)
+        done.append(f"wrote broker.crt and broker.key for {', '.join(names)} (restart or reload "
+                    "the broker to use them)")
+    if not force and (out / "hub.crt").exists() and (out / "hub.key").exists():
+        done.append("kept hub.crt and hub.key")
+    else:
         hub = issue_certificate(ca, "lifeline-hub", now)
-        write_public(out / "hub.crt", hub.cert_pem, replace=args.force)
-        write_private(out / "hub.key", hub.key_pem, replace=args.force)
-        write_public(out / "crl.pem", make_crl(ca, [], now), replace=args.force)
+        write_public(out / "hub.crt", hub.cert_pem, replace=True)
+        write_private(out / "hub.key", hub.key_pem, replace=True)
+        done.append("wrote hub.crt and hub.key (the hub's client certificate, CN lifeline-hub)")
+    if not force and (out / "crl.pem").exists():
+        done.append("kept crl.pem")
+    else:
+        write_public(out / "crl.pem", make_crl(ca, [], now), replace=True)
+        done.append("wrote crl.pem (no certificate revoked yet: for the broker's crlfile)")
+    return done
+
+
+def run_make_ca(args: argparse.Namespace, config: HubConfig | None) -> int:
+    """``config`` is not read: make-ca runs before hub.toml's TLS files exist."""
+    try:
+        done = make_ca_files(args.out, tuple(args.broker_name), datetime.now(UTC),
+                             force=args.force)
     except ProvisionError as exc:
         print(f"lifeline-hub: {exc}", file=sys.stderr)
         return 1
-    print(f"# wrote {out}/: ca.crt, ca.key (the CA's key: keep it away from the broker), "
-          f"broker.crt and broker.key for {', '.join(args.broker_name)}, hub.crt and hub.key "
-          "(the hub's client certificate, CN lifeline-hub), crl.pem (no certificate revoked "
-          "yet: for the broker's crlfile)")
+    for line in done:
+        print(f"# {line}")
     return 0
 
 
