@@ -25,6 +25,8 @@ configuration.
 from __future__ import annotations
 
 import abc
+import copy
+import inspect
 import math
 from typing import Any, ClassVar
 
@@ -60,9 +62,17 @@ class Detector(abc.ABC):
     def warm(self) -> bool:
         """True once the detector has seen enough data to give meaningful scores."""
 
-    @abc.abstractmethod
     def params(self) -> dict[str, Any]:
-        """The constructor arguments that rebuild a fresh detector like this one."""
+        """The constructor arguments that rebuild a fresh detector like this one.
+
+        Read from the constructor's signature, as river does: every hyper-parameter is
+        stored on the detector under its own name, so no list is kept by hand.
+        """
+        out: dict[str, Any] = {}
+        for parameter in inspect.signature(type(self)).parameters.values():
+            if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+                out[parameter.name] = copy.deepcopy(getattr(self, parameter.name))
+        return out
 
     @abc.abstractmethod
     def state(self) -> dict[str, Any]:

@@ -89,8 +89,6 @@ class WindowedGaussian(Detector):
         self._mean = self._sum / count
         self._std = math.sqrt(max(self._sumsq / count - self._mean * self._mean, 0.0))
 
-    def params(self) -> dict[str, Any]:
-        return {"window": self.window, "step": self.step, "warmup": self.warmup}
 
     def state(self) -> dict[str, Any]:
         return {"n": self._n, "data": list(self._data), "pending": list(self._pending)}

@@ -66,9 +66,6 @@ class HalfSpaceTrees(Detector):
         self._model.learn_one({"value": float(value)})
         self._n += 1
 
-    def params(self) -> dict[str, Any]:
-        return {"n_trees": self.n_trees, "height": self.height, "window_size": self.window_size,
-                "warmup": self.warmup, "seed": self.seed}
 
     def state(self) -> dict[str, Any]:
         blob = "" if self._model is None else base64.b64encode(pickle.dumps(self._model)).decode("ascii")

@@ -126,11 +126,6 @@ class AnomalyLikelihood(Detector):
         self._mean = mean
         self._var = var
 
-    def params(self) -> dict[str, Any]:
-        return {"inner": self.inner, "inner_params": dict(self.inner_params), "short": self.short,
-                "long": self.long, "stdev_floor": self.stdev_floor, "warmup": self.warmup,
-                "excursion": self.excursion, "refractory": self.refractory,
-                "alert_threshold": self.alert_threshold}
 
     def state(self) -> dict[str, Any]:
         return {"inner": self._inner.state(), "n": self._n, "recent": list(self._recent),

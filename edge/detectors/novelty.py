@@ -101,10 +101,6 @@ class RangeNovelty(Detector):
         self._lo = lo + shrink
         self._hi = hi - shrink
 
-    def params(self) -> dict[str, Any]:
-        return {"tolerance": self.tolerance, "steepness": self.steepness, "decay": self.decay,
-                "warmup": self.warmup, "hold": self.hold, "refractory": self.refractory,
-                "alert_threshold": self.alert_threshold}
 
     def state(self) -> dict[str, Any]:
         return {"n": self._n, "lo": self._lo, "hi": self._hi}

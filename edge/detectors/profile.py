@@ -257,13 +257,6 @@ class ProfileNovelty(Detector):
         self._lo = lo
         self._hi = hi
 
-    def params(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in (
-            "tolerance", "level_tolerance", "profile_tolerance", "profile_level_tolerance", "decay",
-            "level_decay", "profile_decay", "profile_level_decay", "level_alpha", "profile_alpha",
-            "profile_level_alpha", "steepness", "early_tolerance", "warmup", "excursion", "hold",
-            "refractory", "recovery_tolerance", "recovery_readings", "interval_s", "persist_s",
-            "single_reading_s", "alert_threshold")}
 
     def state(self) -> dict[str, Any]:
         return {"n": self._n, "level": self._level, "residual": self._residual,

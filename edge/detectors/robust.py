@@ -75,8 +75,6 @@ class RobustZ(Detector):
         self._loc = loc
         self._spread = new_spread
 
-    def params(self) -> dict[str, Any]:
-        return {"alpha": self.alpha, "warmup": self.warmup, "z_alarm": self.z_alarm}
 
     def state(self) -> dict[str, Any]:
         return {"n": self._n, "loc": self._loc, "spread": self._spread}

@@ -254,3 +254,40 @@ def test_the_state_never_takes_a_non_finite_value(name: str, readings: list[tupl
         json.dumps(detector.state(), allow_nan=False)
     # And it still scores normal readings
     assert all(0.0 <= s <= 1.0 for s in run(detector, readings[400:450]))
+
+
+def non_default_params(name: str) -> dict[str, object]:
+    """Every numeric hyper-parameter of ``name`` moved off its default, where the detector
+    accepts the new value (each is tried alone first, so one refusal does not hide the rest)."""
+    import inspect
+
+    from edge.detectors import detector_class
+
+    cls = detector_class(name)
+    chosen: dict[str, object] = {}
+    for parameter in inspect.signature(cls).parameters.values():
+        default = parameter.default
+        if isinstance(default, bool) or not isinstance(default, int | float):
+            continue
+        value: object = default + 1 if isinstance(default, int) else (default * 1.25 or 0.01)
+        try:
+            cls(**{**chosen, parameter.name: value})
+        except (ValueError, TypeError):
+            continue
+        chosen[parameter.name] = value
+    return chosen
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_params_rebuild_a_detector_with_non_default_parameters(
+        name: str, readings: list[tuple[float, float]]) -> None:
+    # Given a detector built with every numeric parameter off its default
+    given = non_default_params(name)
+    assert given, f"{name}: no parameter could be moved off its default"
+    first = make_detector(name, given)
+    # Then params() (derived from the constructor's signature) names each as given
+    assert {k: first.params()[k] for k in given} == given
+    # and a clone from params() scores the same
+    clone = make_detector(name, first.params())
+    assert clone.params() == first.params()
+    assert run(first, readings[:300]) == run(clone, readings[:300])
