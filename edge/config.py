@@ -18,7 +18,7 @@ from edge.drivers.frames import FEATURES, MAX_AXES, MAX_SAMPLES, feature_names
 from edge.drivers.profiles import ProfileOrigin, apply_profile, blame_profile, default_profile_dirs
 from edge.drivers.registers import DATA_TYPES, ORDERS, TABLES, RegisterSpec
 from lifeline.kinds import kind_problem
-from lifeline.mqtt_security import MqttSecurity, parse_security, plain_loopback
+from lifeline.mqtt_config import MqttConfig, parse_mqtt
 from lifeline.tomlconfig import ConfigError, Section, raise_if_problems, root
 from lifeline.wire import FAMILIES
 
@@ -51,16 +51,6 @@ class DeviceConfig:
     id: str
     zone: str
     state_dir: Path | None = None
-
-
-@dataclass(frozen=True)
-class MqttConfig:
-    host: str = "127.0.0.1"
-    port: int = 1883
-    client_id: str = ""
-    keepalive: int = 30
-    # TLS and credentials (lifeline/mqtt_security.py, docs/security.md)
-    security: MqttSecurity = field(default_factory=plain_loopback)
 
 
 @dataclass(frozen=True)
@@ -436,17 +426,8 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
     box = top.section("outbox", required=False)
     outbox_max_alerts = box.int("max_alerts", 100_000, min=10, max=10_000_000)
     box.finish()
-    mq = top.section("mqtt", required=False)  # every key has a default (docs/edge.md)
-    host = mq.str("host", "127.0.0.1")
-    security = parse_security(mq, host, Path(path).resolve().parent)
-    mqtt = MqttConfig(
-        host=host,
-        port=mq.int("port", security.default_port, min=1, max=65535),
-        client_id=mq.str("client_id", ""),
-        keepalive=mq.int("keepalive", 30, min=5, max=3600),
-        security=security,
-    )
-    mq.finish()
+    # every key has a default (docs/edge.md); the client id defaults to lifeline-edge-<id>
+    mqtt = parse_mqtt(top.section("mqtt", required=False), Path(path).resolve().parent)
     detection = _detection(top.section("detection", required=False), DetectionConfig())
     sensors: list[SensorConfig] = []
     for own in top.sections("sensors"):

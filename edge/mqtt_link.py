@@ -15,13 +15,12 @@ import time
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import EdgeConfig
 from lifeline import mqtt_security, wire
+from lifeline.mqtt_session import connect_persistent, new_client
 
 log = logging.getLogger(__name__)
 
@@ -75,27 +74,19 @@ class MqttLink:
         self.status_source: Any = None  # callable -> (sensors, outbox depth, counters)
         device = config.device
         self.client_id = client_id = config.mqtt.client_id or f"lifeline-edge-{device.id}"
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=mqtt.MQTTv5)
+        # TLS and credentials; a bad key or password file is a ConfigError (exit 2)
+        self.client = new_client(config.mqtt, client_id)
         will = wire.Status(device=device.id, zone=device.zone, state="offline", ts=time.time(),
                            version=version)
         self.client.will_set(wire.status_topic(device.id), wire.encode(will), qos=1, retain=True)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.max_queued_messages_set(0)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_connect_fail = self._on_connect_fail
         self.client.on_message = self._on_message
-        # TLS and credentials; a bad key or password file is a ConfigError (exit 2)
-        mqtt_security.apply(self.client, config.mqtt.security)
 
     def start(self) -> None:
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
-        self.client.connect_async(self.config.mqtt.host, self.config.mqtt.port,
-                                  keepalive=self.config.mqtt.keepalive, clean_start=False,
-                                  properties=props)
-        self.client.loop_start()
+        connect_persistent(self.client, self.config.mqtt, SESSION_EXPIRY_S)
 
     def stop(self, sensors: tuple[str, ...]) -> None:
         """Say goodbye (retained offline status), then disconnect cleanly."""

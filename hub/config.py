@@ -20,24 +20,16 @@ from urllib.parse import urlsplit
 
 from hub.topology import REACHES, Topology, Zone
 from lifeline.grades import GRADE_NAMES, Grade
-from lifeline.mqtt_security import MqttSecurity, parse_security, plain_loopback
+from lifeline.mqtt_config import MqttConfig, parse_mqtt
 from lifeline.tomlconfig import Section, raise_if_problems, root
 from lifeline.wire import FAMILIES, family_of
+
+HUB_CLIENT_ID = "lifeline-hub"  # the hub's MQTT client id unless [mqtt] client_id says otherwise
 
 __all__ = ["FusionConfig", "HubConfig", "MqttConfig", "RouteConfig", "RoutingConfig",
            "RuleConfig", "SecurityConfig", "StoreConfig", "load_hub_config"]
 
 HAZARDS = (*FAMILIES, "maintenance", "device")
-
-
-@dataclass(frozen=True)
-class MqttConfig:
-    host: str = "127.0.0.1"
-    port: int = 1883
-    client_id: str = "lifeline-hub"
-    keepalive: int = 30
-    # TLS and credentials (lifeline/mqtt_security.py, docs/security.md)
-    security: MqttSecurity = field(default_factory=plain_loopback)
 
 
 @dataclass(frozen=True)
@@ -133,7 +125,7 @@ class RoutingConfig:
 
 @dataclass(frozen=True)
 class HubConfig:
-    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    mqtt: MqttConfig = field(default_factory=lambda: MqttConfig(client_id=HUB_CLIENT_ID))
     store: StoreConfig = field(default_factory=StoreConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
@@ -141,29 +133,8 @@ class HubConfig:
     source: Path | None = None
 
 
-def _host_check(text: str) -> str | None:
-    return None if text.strip() and " " not in text else f"{text!r} is not a host name or address"
-
-
-def _client_id_check(text: str) -> str | None:
-    if 1 <= len(text) <= 64 and not any(c in text for c in "+#/ "):
-        return None
-    return f"{text!r} is not a usable MQTT client id (1-64 characters, no '+', '#', '/' or spaces)"
-
-
 def _mqtt(section: Section, base: Path) -> MqttConfig:
-    defaults = MqttConfig()
-    host = section.str("host", defaults.host, check=_host_check)
-    security = parse_security(section, host, base)
-    config = MqttConfig(
-        host=host,
-        port=section.int("port", security.default_port, min=1, max=65535),
-        client_id=section.str("client_id", defaults.client_id, check=_client_id_check),
-        keepalive=section.int("keepalive", defaults.keepalive, min=5, max=3600),
-        security=security,
-    )
-    section.finish()
-    return config
+    return parse_mqtt(section, base, default_client_id=HUB_CLIENT_ID)
 
 
 def _security(section: Section, base: Path) -> SecurityConfig:

@@ -28,8 +28,6 @@ from types import FrameType
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -42,6 +40,7 @@ from hub.routing import MQTT_ROUTE, due_rows, mark_delivered, mark_failed, route
 from hub.store import Store, StoreError
 from hub.webhook import WebhookSender
 from lifeline import mqtt_security, wire
+from lifeline.mqtt_session import connect_persistent, new_client
 from lifeline.sdnotify import Notifier
 from lifeline.tomlconfig import ConfigError
 
@@ -84,9 +83,8 @@ class MqttInbox:
         self.queue: PriorityInbox[Inbound] = PriorityInbox(QUEUE_SIZE)
         self.session = 0
         self.subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=config.mqtt.client_id,
-                                  protocol=mqtt.MQTTv5, manual_ack=True)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        # TLS and credentials; a bad key or password file is a ConfigError (exit 2)
+        self.client = new_client(config.mqtt, config.mqtt.client_id, manual_ack=True)
         # Acks leave through a bounded queue. Past it they wait here, coalesced per device,
         # so an overload makes fewer, larger acks instead of paho holding one message per
         # batch and device without end (it reached paho's 65,535 message ids, ~80-140 MB).
@@ -99,18 +97,10 @@ class MqttInbox:
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         self.client.on_connect_fail = self._on_connect_fail
-        # TLS and credentials; a bad key or password file is a ConfigError (exit 2)
-        mqtt_security.apply(self.client, config.mqtt.security)
         self._connect_failures = 0  # in a row, since the last connection
 
     def start(self) -> None:
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
-        props.ReceiveMaximum = RECEIVE_MAXIMUM
-        self.client.connect_async(self.config.mqtt.host, self.config.mqtt.port,
-                                  keepalive=self.config.mqtt.keepalive, clean_start=False,
-                                  properties=props)
-        self.client.loop_start()
+        connect_persistent(self.client, self.config.mqtt, SESSION_EXPIRY_S, RECEIVE_MAXIMUM)
 
     def stop(self) -> None:
         self.client.disconnect()
