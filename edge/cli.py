@@ -30,6 +30,7 @@ from lifeline.clicommon import (
     command_word,
     normalise_common,
 )
+from lifeline.errors import EXIT_RUNTIME, EXIT_USAGE, LifelineError
 from lifeline.logsetup import configure_logging
 from lifeline.tomlconfig import ConfigError
 
@@ -188,7 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except ConfigError as exc:
         print(exc, file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except LifelineError as exc:  # any other error of ours that reached here: a runtime failure
+        print(f"lifeline-edge {args.command}: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
     except KeyboardInterrupt:
         return 0
     except BrokenPipeError:  # `check-config edge.toml | head -1`: the reader left early

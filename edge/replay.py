@@ -33,11 +33,12 @@ from typing import TextIO
 from edge.config import ChannelConfig, DetectionConfig, SensorConfig, load_edge_config
 from edge.detectors import DEFAULT_DETECTOR, REGISTRY, Detector, make_detector
 from edge.pipeline import ChannelPipeline
+from lifeline.errors import EdgeError
 
 log = logging.getLogger(__name__)
 
 
-class ReplayError(Exception):
+class ReplayError(EdgeError):
     """A problem with the input or the options; ``code`` is the exit code to return."""
 
     def __init__(self, message: str, code: int) -> None:

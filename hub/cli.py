@@ -31,6 +31,7 @@ from lifeline.clicommon import (
     command_word,
     normalise_common,
 )
+from lifeline.errors import HubError
 from lifeline.logsetup import configure_logging
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class UsageError(Exception):
+class UsageError(HubError):
     """A bad command line found after parsing (a name the hub does not know, a bad
     duration): printed after ``lifeline-hub COMMAND:``, exit status 2."""
 
@@ -401,8 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     import sqlite3
 
     from hub.config import load_hub_config
-    from hub.desk import DeskError
     from hub.store import StoreError
+    from lifeline.errors import EXIT_RUNTIME, LifelineError
     from lifeline.tomlconfig import ConfigError
 
     try:
@@ -417,12 +418,12 @@ def main(argv: list[str] | None = None) -> int:
         for line in str(exc).splitlines():
             print(f"lifeline-hub {args.command}: {line}", file=sys.stderr)
         return 2
-    except DeskError as exc:
-        print(f"lifeline-hub {args.command}: {exc}", file=sys.stderr)
-        return 1
     except (StoreError, sqlite3.Error) as exc:
         print(f"lifeline-hub: store error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_RUNTIME
+    except LifelineError as exc:  # DeskError and every other error of ours: a runtime failure
+        print(f"lifeline-hub {args.command}: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
     except KeyboardInterrupt:
         return 0
     except BrokenPipeError:  # `incidents --json | head`: the reader left early

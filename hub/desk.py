@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from hub.incident import ACTIVE
 from hub.render import event_line, incident_table, shown, sparkline, use_colour
 from hub.store import Store, incident_json
+from lifeline.errors import HubError
 from lifeline.wire import format_ts
 
 if TYPE_CHECKING:  # the rest is imported by the commands that need it: listing starts fast
@@ -39,7 +40,7 @@ __all__ = ["TABLE_LIMIT", "DeskError", "incident_action", "incidents_list", "inc
 TABLE_LIMIT = 1000
 
 
-class DeskError(Exception):
+class DeskError(HubError):
     """An operator's request that cannot be carried out; the message says why."""
 
 

@@ -19,13 +19,14 @@ from hub.incident import (
     IncidentStatus,
     Resolved,
 )
+from lifeline.errors import HubError
 
 __all__ = ["ACTIONS", "LifecycleError", "acknowledge", "assign", "comment", "resolve"]
 
 ACTIONS = ("ack", "assign", "comment", "resolve")
 
 
-class LifecycleError(Exception):
+class LifecycleError(HubError):
     """The action does not apply to the incident in its current state."""
 
 

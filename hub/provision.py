@@ -47,6 +47,7 @@ from hub.registry import (
     name_problem,
     revoke_device,
 )
+from lifeline.errors import HubError
 from lifeline.wire import format_ts
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ CONSUMER_PREFIX = "consumer/"  # a '/' keeps Mosquitto's device patterns off the
 CRL_DAYS = CA_DAYS
 
 
-class ProvisionError(Exception):
+class ProvisionError(HubError):
     """Provisioning cannot go on; the message says what to do."""
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from hub.incident import Incident
 from hub.topology import Topology
+from lifeline.errors import HubError
 
 __all__ = ["Silence", "SilenceError", "active_silences", "add_silence", "covering_change",
            "end_silences_for", "expire_silence", "list_silences", "matching", "parse_duration"]
@@ -25,7 +26,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
-class SilenceError(ValueError):
+class SilenceError(HubError, ValueError):
     """A silence that cannot be added or ended as asked."""
 
 

@@ -44,6 +44,7 @@ from hub.incident import (
     Readings,
     Resolved,
 )
+from lifeline.errors import HubError
 from lifeline.grades import Grade
 from lifeline.sdnotify import Notifier
 from lifeline.wire import Alert, Status, format_ts
@@ -170,7 +171,7 @@ def _upgrade_to_v4(db: sqlite3.Connection) -> None:
                      + "".join(f"DROP TABLE {t}_v3;" for t in reversed(old)) + "COMMIT;")
 
 
-class StoreError(Exception):
+class StoreError(HubError):
     """The store cannot be opened or used (wrong file, newer schema, disk trouble)."""
 
 

@@ -15,11 +15,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lifeline.errors import LifelineError
+
 T = TypeVar("T")
 _REQUIRED: Any = object()
 
 
-class ConfigError(Exception):
+class ConfigError(LifelineError):
     """One or more problems in a configuration file; ``str()`` gives one line per problem."""
 
     def __init__(self, problems: Sequence[tuple[str, str, str]]) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from lifeline.errors import LifelineError
 from lifeline.grades import Grade
 
 SCHEMA_VERSION = 1
@@ -54,7 +55,7 @@ class Reason(enum.StrEnum):
     SENSOR_FAULT = "sensor_fault"
 
 
-class WireError(ValueError):
+class WireError(LifelineError, ValueError):
     """A message that does not follow the contract.
 
     ``reason`` is a short stable token for counters (``not_json``, ``missing_field`` ...);

@@ -28,13 +28,15 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from lifeline.errors import EdgeError
+
 log = logging.getLogger(__name__)
 
 MIN_BACKOFF_S = 0.2
 MAX_BACKOFF_S = 5.0
 
 
-class DecodeError(ValueError):
+class DecodeError(EdgeError, ValueError):
     """Bytes that are not a reading; ``reason`` is a short token for counters."""
 
     def __init__(self, reason: str, detail: str) -> None:
@@ -42,7 +44,7 @@ class DecodeError(ValueError):
         self.reason = reason
 
 
-class PortError(OSError):
+class PortError(EdgeError, OSError):
     """The port cannot be used (gone, unplugged, refused); the reader reopens it with backoff."""
 
 
