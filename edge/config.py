@@ -401,8 +401,8 @@ def _sensor(sec: Section, base: DetectionConfig,
     stuck_s = sec.float("stuck_s", 0.0, min=0.0)
     max_error_rate = sec.float("max_error_rate", 0.5, min=0.0, max=1.0)
     sec.finish()
-    if None in (sensor_id, kind, driver, port, columns):
-        return None
+    if sensor_id is None or kind is None or driver is None or port is None or columns is None:
+        return None  # each was recorded as a problem, so the file is refused
     return SensorConfig(id=sensor_id, kind=kind, driver=driver, port=port, baudrate=baudrate,
                         channels=tuple(channels), detection=detection, silence_s=silence_s,
                         stuck_s=stuck_s, max_error_rate=max_error_rate, parity=parity,
@@ -452,6 +452,7 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
         ports.setdefault(sensor.port, sensor.id)
     top.finish()
     raise_if_problems(top)
+    assert device_id is not None and zone is not None  # else a problem was raised just above
     return EdgeConfig(
         path=Path(path),
         device=DeviceConfig(id=device_id, zone=zone,

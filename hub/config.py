@@ -281,8 +281,12 @@ def _routing(top: Section) -> RoutingConfig:
     routes = []
     for s in top.sections("routes"):
         grade = s.str("min_grade", "blue", choices=GRADE_NAMES)
+        name, url = s.str("name"), s.str("url", check=_url_check)
+        if name is None or url is None:
+            s.read.update(s.data)  # the missing key is the one problem of this route
+            continue
         routes.append(RouteConfig(
-            name=s.str("name"), url=s.str("url", check=_url_check),
+            name=name, url=url,
             hazards=s.str_list("hazards", ()), zones=s.str_list("zones", ()),
             min_grade=Grade.parse(grade) if grade in GRADE_NAMES else Grade.BLUE,
             timeout_s=s.float("timeout_s", 5.0, min=0.1, max=120.0)))

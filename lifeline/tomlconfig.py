@@ -13,7 +13,7 @@ import math
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from lifeline.errors import LifelineError
 
@@ -80,6 +80,10 @@ class Section:
         self._problem(key, problem)
 
     # -- typed getters ---------------------------------------------------
+    # Each returns the value's own type: with a ``default`` of type T, ``X | T``; without
+    # one (a required key), ``X | None``, None when the key is missing or mistyped (the
+    # problem is recorded, so raise_if_problems() refuses the file). mypy --strict checks
+    # every read against where it goes.
     def _raw(self, key: builtins.str, default: Any) -> Any:
         self.read.add(key)
         if key not in self.data:
@@ -87,6 +91,14 @@ class Section:
                 self._problem(key, "is required but missing")
             return _REQUIRED
         return self.data[key]
+
+    @overload
+    def str(self, key: builtins.str, *, choices: Sequence[builtins.str] | None = None,
+            check: Callable[[builtins.str], builtins.str | None] | None = None) -> builtins.str | None: ...
+
+    @overload
+    def str(self, key: builtins.str, default: T, *, choices: Sequence[builtins.str] | None = None,
+            check: Callable[[builtins.str], builtins.str | None] | None = None) -> builtins.str | T: ...
 
     def str(
         self,
@@ -109,6 +121,14 @@ class Section:
             self._problem(key, complaint)
         return value
 
+    @overload
+    def int(self, key: builtins.str, *, min: builtins.int | None = None,
+            max: builtins.int | None = None) -> builtins.int | None: ...
+
+    @overload
+    def int(self, key: builtins.str, default: T, *, min: builtins.int | None = None,
+            max: builtins.int | None = None) -> builtins.int | T: ...
+
     def int(
         self,
         key: builtins.str,
@@ -125,6 +145,14 @@ class Section:
             return None if default is _REQUIRED else default
         self._range(key, value, min, max)
         return value
+
+    @overload
+    def float(self, key: builtins.str, *, min: builtins.float | None = None,
+              max: builtins.float | None = None) -> builtins.float | None: ...
+
+    @overload
+    def float(self, key: builtins.str, default: T, *, min: builtins.float | None = None,
+              max: builtins.float | None = None) -> builtins.float | T: ...
 
     def float(
         self,
@@ -146,6 +174,12 @@ class Section:
         self._range(key, value, min, max)
         return float(value)
 
+    @overload
+    def bool(self, key: builtins.str) -> builtins.bool | None: ...
+
+    @overload
+    def bool(self, key: builtins.str, default: T) -> builtins.bool | T: ...
+
     def bool(self, key: builtins.str, default: Any = _REQUIRED) -> Any:
         value = self._raw(key, default)
         if value is _REQUIRED:
@@ -154,6 +188,14 @@ class Section:
             self._problem(key, f"expected true or false, found {_kind(value)}")
             return None if default is _REQUIRED else default
         return value
+
+    @overload
+    def str_list(self, key: builtins.str, *,
+                 min_len: builtins.int = 0) -> tuple[builtins.str, ...] | None: ...
+
+    @overload
+    def str_list(self, key: builtins.str, default: T, *,
+                 min_len: builtins.int = 0) -> tuple[builtins.str, ...] | T: ...
 
     def str_list(
         self, key: builtins.str, default: Any = _REQUIRED, *, min_len: builtins.int = 0
