@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from hub.incident import ACTIVE
 from hub.render import event_line, incident_table, shown, sparkline, use_colour
 from hub.store import Store, incident_json
+from lifeline import wire
 from lifeline.errors import HubError
 from lifeline.wire import format_ts
 
@@ -53,10 +54,10 @@ def operator(args: argparse.Namespace) -> str:
 
 
 def parse_incident_id(text: str) -> int:
-    digits = text.upper().removeprefix("INC-")
-    if not digits.isdigit():
+    number = wire.parse_incident_id(text)
+    if number is None:
         raise DeskError(f"{text!r} is not an incident id like INC-12 or 12.")
-    return int(digits)
+    return number
 
 
 def _when(ts: float | None) -> str:
@@ -268,7 +269,7 @@ def silence_command(config: HubConfig, args: argparse.Namespace) -> int:
 def _silence_json(s: Silence, now: float) -> dict[str, object]:
     return {"id": s.id, "active": s.active(now), "zone": s.zone, "device": s.device,
             "sensor": s.sensor, "hazard": s.hazard,
-            "incident": None if s.incident_id is None else f"INC-{s.incident_id}",
+            "incident": None if s.incident_id is None else wire.format_incident_id(s.incident_id),
             "created_by": s.created_by, "created_at": format_ts(s.created_at),
             "expires_at": format_ts(s.expires_at), "ended_at": format_ts(s.ended_at)
             if s.ended_at else None, "end_reason": s.end_reason, "comment": s.comment}
@@ -282,7 +283,7 @@ def _silence_table(silences: list[Silence], now: float) -> str:
         what = " ".join(f"{k}={v}" for k, v in (("zone", s.zone), ("device", s.device),
                                                 ("sensor", s.sensor), ("hazard", s.hazard),
                                                 ("incident", s.incident_id and
-                                                 f"INC-{s.incident_id}")) if v)
+                                                 wire.format_incident_id(s.incident_id))) if v)
         state = "active" if s.active(now) else (s.end_reason or "expired")
         rows.append((str(s.id), state, shown(what), shown(s.created_by), _when(s.expires_at),
                      shown(s.comment)))

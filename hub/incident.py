@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from lifeline.grades import Grade
-from lifeline.wire import Alert
+from lifeline.wire import Alert, format_incident_id
 
 __all__ = [
     "ACTIVE", "DEVICE_GRADE", "DEVICE_HAZARD", "MAINTENANCE_HAZARD", "Acknowledged", "Assigned",
@@ -94,7 +94,7 @@ class Incident:
 
     @property
     def label(self) -> str:
-        return f"INC-{self.id}"
+        return format_incident_id(self.id)
 
     @property
     def active(self) -> bool:

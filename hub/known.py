@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hub.topology import Topology
+from lifeline.wire import format_incident_id
 
 if TYPE_CHECKING:
     from hub.config import HubConfig
@@ -138,14 +139,15 @@ def incident_problem(config: HubConfig, incident_id: int) -> str | None:
 
     store = Store.open_reader(config.store.path)
     if store is None:
-        return f"--incident INC-{incident_id}: there are no incidents yet (no store at " \
+        return f"--incident {format_incident_id(incident_id)}: there are no incidents yet (no store at " \
                f"{config.store.path})"
     try:
         if store.incident(incident_id) is not None:
             return None
-        newest = [f"INC-{row[0]}" for row in store.incident_rows(None, 5)]
+        newest = [format_incident_id(row[0]) for row in store.incident_rows(None, 5)]
     finally:
         store.close()
-    return f"--incident INC-{incident_id}: there is no incident INC-{incident_id}" + (
+    label = format_incident_id(incident_id)
+    return f"--incident {label}: there is no incident {label}" + (
         f"; the newest are {', '.join(newest)} (`lifeline-hub incidents` lists them)"
         if newest else "; there are no incidents yet")

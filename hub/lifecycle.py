@@ -20,6 +20,7 @@ from hub.incident import (
     Resolved,
 )
 from lifeline.errors import HubError
+from lifeline.wire import format_incident_id
 
 __all__ = ["ACTIONS", "LifecycleError", "acknowledge", "assign", "comment", "resolve"]
 
@@ -32,8 +33,8 @@ class LifecycleError(HubError):
 
 def _check_live(incident: Incident, action: str) -> None:
     if incident.status is IncidentStatus.MERGED:
-        raise LifecycleError(f"{incident.label} was merged into INC-{incident.merged_into}; "
-                             f"{action} that one instead.")
+        into = "another" if incident.merged_into is None else format_incident_id(incident.merged_into)
+        raise LifecycleError(f"{incident.label} was merged into {into}; {action} that one instead.")
 
 
 def acknowledge(incident: Incident, by: str, why: str, now: float) -> Change:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from hub.incident import ACTIVE
 from lifeline.grades import Grade
+from lifeline.wire import format_incident_id
 
 if TYPE_CHECKING:
     from hub.store import IncidentRow
@@ -135,7 +136,7 @@ def incident_table(rows: Sequence[IncidentRow], colour: bool) -> str:
     header = ("ID", "STATUS", "GRADE", "HAZARD", "ZONE", "ALERTS", "DEVICES",
               "OPENED (UTC)", "UPDATED (UTC)")
     labels = {int(g): g.label for g in Grade}
-    cells = [(f"INC-{r[0]}", r[1], labels[r[2]], shown(r[3]), shown(r[4]), str(r[5]),
+    cells = [(format_incident_id(r[0]), r[1], labels[r[2]], shown(r[3]), shown(r[4]), str(r[5]),
               shown(",".join(json.loads(r[6]))), _when(r[7]), _when(r[8])) for r in rows]
     widths = [max(len(header[c]), *(len(row[c]) for row in cells)) for c in range(len(header))]
     line = "  ".join(f"{{:{'>' if c == 5 else '<'}{w}}}" for c, w in enumerate(widths)).format

@@ -30,7 +30,7 @@ from hub.silences import active_silences, end_silences_for, matching
 from hub.store import Store
 from hub.topology import Topology
 from lifeline.grades import Grade
-from lifeline.wire import INCIDENT_TOPIC
+from lifeline.wire import INCIDENT_TOPIC, parse_incident_id
 
 __all__ = ["MQTT_ROUTE", "ROUTED_KINDS", "OutboxRow", "backoff", "due_rows", "mark_delivered",
            "mark_failed", "route_events", "route_heads", "route_matches"]
@@ -91,7 +91,7 @@ def route_events(store: Store, routing: RoutingConfig, topology: Topology, now: 
         if event.kind not in ROUTED_KINDS:
             continue
         incident_json = payload["incident"]
-        incident = store.incident(int(incident_json["id"].removeprefix("INC-")))
+        incident = store.incident(parse_incident_id(incident_json["id"]) or 0)
         hushed = [] if incident is None else matching(silences, incident, now,
                                                       payload.get("alert"), topology)
         body = json.dumps({

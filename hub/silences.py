@@ -18,6 +18,7 @@ from typing import Any
 from hub.incident import Incident
 from hub.topology import Topology
 from lifeline.errors import HubError
+from lifeline.wire import INCIDENT_PREFIX, parse_incident_id
 
 __all__ = ["Silence", "SilenceError", "active_silences", "add_silence", "covering_change",
            "end_silences_for", "expire_silence", "list_silences", "matching", "parse_duration"]
@@ -108,13 +109,14 @@ def covering_change(silences: Iterable[Silence], payload: Mapping[str, Any], at:
     are the incident's sensors, needed only by silences that name one."""
     incident = payload.get("incident")
     label = str(incident.get("id", "")) if isinstance(incident, Mapping) else ""
-    if not isinstance(incident, Mapping) or not label.startswith("INC-"):
+    number = parse_incident_id(label) if label.upper().startswith(INCIDENT_PREFIX) else None
+    if not isinstance(incident, Mapping) or number is None:
         return []  # not an incident change (a refused message)
     alert = payload.get("alert")
     zones = incident.get("zones") or [incident.get("zone", "")]
     return [s.id for s in silences
             if s.active_at(at) and s.covers(
-                int(label.removeprefix("INC-")), str(incident.get("hazard")), zones,
+                number, str(incident.get("hazard")), zones,
                 incident.get("devices") or (), sensors,
                 alert if isinstance(alert, Mapping) else None, topology)]
 

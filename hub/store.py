@@ -47,7 +47,7 @@ from hub.incident import (
 from lifeline.errors import HubError
 from lifeline.grades import Grade
 from lifeline.sdnotify import Notifier
-from lifeline.wire import Alert, Status, format_ts
+from lifeline.wire import Alert, Status, format_incident_id, format_ts
 
 __all__ = ["EVENT_DEVICES_MAX", "Event", "IncidentRow", "Store", "StoreError", "change_json", "incident_json"]
 
@@ -216,7 +216,7 @@ def incident_json(incident: Incident, devices_max: int | None = None) -> dict[st
         "device_count": incident.n_devices,
         "first_alert_ts": format_ts(incident.first_ts),
         "last_alert_ts": format_ts(incident.last_ts),
-        "merged_into": None if incident.merged_into is None else f"INC-{incident.merged_into}",
+        "merged_into": None if incident.merged_into is None else format_incident_id(incident.merged_into),
         "zones": list(incident.all_zones),
         "assignee": incident.assignee,
         "latched": incident.latched,

@@ -28,6 +28,7 @@ from hub.silences import covering_change, list_silences
 from hub.store import Event, Store
 from hub.topology import Topology
 from lifeline.grades import Grade
+from lifeline.wire import parse_incident_id
 
 __all__ = ["TailFilter", "follow"]
 
@@ -79,7 +80,7 @@ def _silenced(store: Store, event: Event, topology: Topology) -> list[int]:
     sensors: set[str] = set()
     if any(s.sensor for s in silences) and event.payload.get("incident"):
         label = str(event.payload["incident"].get("id", ""))
-        incident = store.incident(int(label[4:])) if label.startswith("INC-") else None
+        incident = store.incident(number) if (number := parse_incident_id(label)) is not None else None
         sensors = {key.split("/")[1] for key in incident.evidence} if incident else set()
     return covering_change(silences, event.payload, event.at, sensors, topology)
 

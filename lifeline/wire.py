@@ -124,6 +124,30 @@ def parse_ts(text: str) -> float:
     return moment.timestamp()
 
 
+INCIDENT_PREFIX = "INC-"
+
+
+def format_incident_id(number: int) -> str:
+    """An incident's public id, as operators, the desk and every message show it.
+
+    >>> format_incident_id(12)
+    'INC-12'
+    """
+    return f"{INCIDENT_PREFIX}{number}"
+
+
+def parse_incident_id(text: str) -> int | None:
+    """The incident number in ``INC-12`` (any case) or ``12``; None if ``text`` is neither.
+
+    >>> parse_incident_id("inc-12"), parse_incident_id("12"), parse_incident_id("INC-x")
+    (12, 12, None)
+    """
+    digits = text.strip()
+    if digits.upper().startswith(INCIDENT_PREFIX):
+        digits = digits[len(INCIDENT_PREFIX):]
+    return int(digits) if digits.isascii() and digits.isdigit() else None
+
+
 def family_of(kind: str) -> str:
     """``"water.pressure"`` -> ``"water"``."""
     return kind.split(".", 1)[0]
@@ -414,6 +438,7 @@ def _checked_name(name: str) -> str:
 
 
 __all__ = [
+    "INCIDENT_PREFIX", "format_incident_id", "parse_incident_id",
     "ALERT_SUBSCRIPTION", "INCIDENT_TOPIC", "SCHEMA_VERSION", "STATUS_SUBSCRIPTION",
     "Ack", "Alert", "Reason", "Status", "WireError", "ack_topic", "alert_topic", "check_ts",
     "decode_ack", "decode_alert", "decode_status", "encode", "family_of", "format_ts",
