@@ -19,7 +19,6 @@ backoff (``backoff``), from the ``outbox`` table.
 
 from __future__ import annotations
 
-import json
 import random
 import sqlite3
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from hub.config import RouteConfig, RoutingConfig
 from hub.silences import active_silences, end_silences_for, matching
 from hub.store import Store
 from hub.topology import Topology
+from lifeline import wire
 from lifeline.grades import Grade
 from lifeline.wire import INCIDENT_TOPIC, parse_incident_id
 
@@ -94,12 +94,11 @@ def route_events(store: Store, routing: RoutingConfig, topology: Topology, now: 
         incident = store.incident(parse_incident_id(incident_json["id"]) or 0)
         hushed = [] if incident is None else matching(silences, incident, now,
                                                       payload.get("alert"), topology)
-        body = json.dumps({
-            "event": event.id, "kind": event.kind, "at": event.to_json()["at"],
-            "incident": incident_json, "why": payload.get("why"), "by": payload.get("by"),
-            "previous_grade": payload.get("previous_grade"),
-            "silenced": bool(hushed), "silences": [s.id for s in hushed],
-        }, separators=(",", ":"))
+        body = wire.encode(wire.IncidentChange(
+            event=event.id, kind=event.kind, at=event.to_json()["at"], incident=incident_json,
+            why=payload.get("why"), by=payload.get("by"),
+            previous_grade=payload.get("previous_grade"), silenced=bool(hushed),
+            silences=tuple(s.id for s in hushed))).decode()
         if routing.mqtt_republish:
             added += _enqueue(store.db, MQTT_ROUTE, INCIDENT_TOPIC, body, now)
         if not hushed:

@@ -278,7 +278,65 @@ class Ack:
         return {"v": self.v, "ids": list(self.ids)}
 
 
-def encode(message: Alert | Status | Ack) -> bytes:
+@dataclass(frozen=True, slots=True)
+class IncidentChange:
+    """What the hub republishes on ``INCIDENT_TOPIC`` (and posts to webhooks) for each
+    routed change of an incident: the change, and the incident as it is after it.
+
+    ``incident`` is the incident's JSON exactly as ``lifeline-hub incidents --json`` prints
+    it (docs/operators.md); ``event`` is the hub's events-feed id, so a consumer can tell a
+    redelivery from a new change.
+    """
+
+    event: int
+    kind: str
+    at: str  # ISO 8601 UTC, as format_ts writes it
+    incident: Mapping[str, Any]
+    why: str | None = None
+    by: str | None = None
+    previous_grade: str | None = None
+    silenced: bool = False
+    silences: tuple[int, ...] = ()
+    v: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if not self.kind or not isinstance(self.kind, str):
+            raise WireError("bad_value", f"kind {self.kind!r} is not an incident change")
+        label = self.incident.get("id") if isinstance(self.incident, Mapping) else None
+        if not isinstance(label, str) or parse_incident_id(label) is None:
+            raise WireError("bad_value", f"incident id {label!r} is not like INC-12")
+        check_ts(parse_ts(self.at), "at")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "v": self.v, "event": self.event, "kind": self.kind, "at": self.at,
+            "incident": dict(self.incident), "why": self.why, "by": self.by,
+            "previous_grade": self.previous_grade, "silenced": self.silenced,
+            "silences": list(self.silences),
+        }
+
+
+def decode_incident_change(payload: bytes) -> IncidentChange:
+    """A hub's incident message, validated; WireError with a ``reason`` if it is not one."""
+    data = _load_object(payload)
+    silences = _get(data, "silences", list)
+    if any(isinstance(i, bool) or not isinstance(i, int) for i in silences):
+        raise WireError("bad_type", "silences must be an array of integers")
+    why, by, previous = (_get(data, key, str, None, nullable=True)
+                         for key in ("why", "by", "previous_grade"))
+    event = _get(data, "event", int)
+    try:
+        return IncidentChange(event=event, kind=_get(data, "kind", str), at=_get(data, "at", str),
+                              incident=_get(data, "incident", dict), why=why, by=by,
+                              previous_grade=previous, silenced=_get(data, "silenced", bool),
+                              silences=tuple(silences))
+    except ValueError as exc:  # a time parse_ts cannot read
+        if isinstance(exc, WireError):
+            raise
+        raise WireError("bad_timestamp", f"at: {exc}") from exc
+
+
+def encode(message: Alert | Status | Ack | IncidentChange) -> bytes:
     return json.dumps(message.to_dict(), separators=(",", ":"), allow_nan=False).encode()
 
 
@@ -440,7 +498,8 @@ def _checked_name(name: str) -> str:
 __all__ = [
     "INCIDENT_PREFIX", "format_incident_id", "parse_incident_id",
     "ALERT_SUBSCRIPTION", "INCIDENT_TOPIC", "SCHEMA_VERSION", "STATUS_SUBSCRIPTION",
-    "Ack", "Alert", "Reason", "Status", "WireError", "ack_topic", "alert_topic", "check_ts",
+    "Ack", "Alert", "IncidentChange", "Reason", "Status", "decode_incident_change",
+    "WireError", "ack_topic", "alert_topic", "check_ts",
     "decode_ack", "decode_alert", "decode_status", "encode", "family_of", "format_ts",
     "parse_topic", "parse_ts", "status_topic",
 ]

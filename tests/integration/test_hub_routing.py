@@ -72,7 +72,9 @@ def republished(broker: Broker) -> Iterator[list[dict[str, Any]]]:
     ready = threading.Event()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex}",
                          protocol=mqtt.MQTTv5)
-    client.on_message = lambda c, u, m: got.append(json.loads(m.payload))
+    # every republished message is a valid wire.IncidentChange (decoding raises otherwise)
+    client.on_message = lambda c, u, m: got.append(
+        wire.decode_incident_change(bytes(m.payload)).to_dict())
     client.on_subscribe = lambda c, u, mid, codes, props: ready.set()
     client.connect("127.0.0.1", broker.port)
     client.loop_start()

@@ -97,3 +97,37 @@ def test_integer_too_large_for_a_float_is_a_bad_value() -> None:
     with pytest.raises(wire.WireError) as caught:
         wire.decode_alert(payload, now=NOW)
     assert caught.value.reason == "bad_value"
+
+
+# -- the hub's incident message (issue 15) ---------------------------------------------------
+def _change() -> wire.IncidentChange:
+    return wire.IncidentChange(event=7, kind="opened", at="2026-12-03T08:40:42Z",
+                               incident={"id": "INC-3", "zone": "north", "grade": "red"},
+                               why="pressure below critical low", silences=(2,), silenced=True)
+
+
+def test_an_incident_change_round_trips_with_a_schema_version() -> None:
+    payload = wire.encode(_change())
+    assert json.loads(payload)["v"] == wire.SCHEMA_VERSION
+    assert wire.decode_incident_change(payload) == _change()
+
+
+@pytest.mark.parametrize(("field", "value", "reason"), [
+    ("event", "7", "bad_type"), ("event", True, "bad_type"), ("kind", 3, "bad_type"),
+    ("incident", {"id": "three"}, "bad_value"), ("at", "yesterday", "bad_timestamp"),
+    ("at", "0001-01-01T00:00:00+01:00", "bad_timestamp"), ("silences", ["2"], "bad_type"),
+    ("why", 5, "bad_type"),
+])
+def test_a_bad_incident_change_is_refused_with_a_reason(field: str, value: object,
+                                                       reason: str) -> None:
+    data = json.loads(wire.encode(_change()))
+    data[field] = value
+    with pytest.raises(wire.WireError) as caught:
+        wire.decode_incident_change(json.dumps(data).encode())
+    assert caught.value.reason == reason
+
+
+def test_the_incident_id_is_formatted_and_parsed_in_one_place() -> None:
+    assert wire.format_incident_id(55) == "INC-55"
+    assert [wire.parse_incident_id(t) for t in ("INC-55", "inc-55", "55", "INC-", "x55", "5.5")] \
+        == [55, 55, 55, None, None, None]
