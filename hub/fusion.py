@@ -119,6 +119,12 @@ class Fusion(DeviceLiveness):
         self._next_id = next_id
         self.reload(incidents)
 
+    @property
+    def next_id(self) -> int:
+        """The id the next opened incident gets: a rebuilt fusion must start from it, since
+        an incident merged away (so not handed back) may hold the highest id so far."""
+        return self._next_id
+
     def reload(self, incidents: Iterable[Incident]) -> None:
         """Replace the state with ``incidents`` (from the store, after an operator changed one)."""
         self._incidents = {}

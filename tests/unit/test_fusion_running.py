@@ -106,7 +106,7 @@ def test_running_summaries_equal_a_full_recomputation(
         kept.tick(now)
         full.tick(now)
         if n == len(alerts) // 2:  # as after a restart: the same incidents, handed in
-            kept = Fusion(CONFIG, incidents=kept.incidents)
+            kept = Fusion(CONFIG, incidents=kept.incidents, next_id=kept.next_id)
     assert ([(i.id, i.grade, i.reasons, i.flapping, i.confirmed) for i in kept.incidents]
             == [(i.id, i.grade, i.reasons, i.flapping, i.confirmed) for i in full.incidents])
 
@@ -152,7 +152,7 @@ def test_statuses_and_flapping_devices_keep_the_summaries_right(
                                    if what == "fault" else Reason.LIMIT, seq=n), now)
         check_running(kept)
         if n == len(rows) // 2:
-            kept = Fusion(CONFIG, incidents=kept.incidents)
+            kept = Fusion(CONFIG, incidents=kept.incidents, next_id=kept.next_id)
     assert ([(i.id, i.hazard, i.status, i.flapping, i.flaps, i.alert_count, i.devices,
               i.device_count) for i in kept.incidents]
             == [(i.id, i.hazard, i.status, i.flapping, i.flaps, i.alert_count, i.devices,
