@@ -77,15 +77,23 @@ def connect(broker: SecureBroker, settings: MqttSecurity, *, subscribe: tuple[st
     session = Session(client)
     apply(client, settings)
 
+    unacknowledged: set[int] = set()  # subscriptions sent, their SUBACK not yet back
+
     def on_connect(c: mqtt.Client, u: Any, flags: Any, rc: ReasonCode, p: Properties | None) -> None:
         session.connect_code = str(rc)
-        if not rc.is_failure:
-            for topic in subscribe:
-                c.subscribe(topic, qos=1)
-            time.sleep(0.2)
-            session.connected.set()
-        else:
+        if rc.is_failure:
             session.ended.set()
+            return
+        for topic in subscribe:
+            unacknowledged.add(c.subscribe(topic, qos=1)[1])
+        if not subscribe:
+            session.connected.set()
+
+    def on_subscribe(c: mqtt.Client, u: Any, mid: int, codes: Any, p: Properties | None) -> None:
+        # "connected" means ready: every subscription in force (or refused by the broker)
+        unacknowledged.discard(mid)
+        if not unacknowledged:
+            session.connected.set()
 
     def on_disconnect(c: mqtt.Client, u: Any, f: Any, rc: ReasonCode, p: Properties | None) -> None:
         session.connect_code = session.connect_code or str(rc)
@@ -95,6 +103,7 @@ def connect(broker: SecureBroker, settings: MqttSecurity, *, subscribe: tuple[st
         session.pubacks[mid] = str(rc)
 
     client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
     client.on_disconnect = on_disconnect
     client.on_publish = on_publish
     client.on_message = lambda c, u, m: session.messages.append((m.topic, bytes(m.payload)))
