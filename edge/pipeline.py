@@ -48,11 +48,13 @@ class ChannelPipeline:
         self.detector = detector
         self.decider = ChannelDecider(channel, sensor.detection)
         self.context: deque[float] = deque(maxlen=CONTEXT_VALUES)
+        self.last_score = 0.0  # the score of the last reading (replay --all-columns writes it)
 
     def process(self, ts: float, raw: float) -> AlertDraft | None:
         value = raw * self.channel.scale + self.channel.offset
         self.context.append(round(value, 6))
         score = self.detector.update(value, ts)
+        self.last_score = score
         decision = self.decider.decide(ts, value, score)
         if decision is None:
             return None
