@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from edge.config import ChannelConfig, DetectionConfig, SensorConfig
-from edge.device_pipeline import DevicePipeline
 from edge.detectors import make_vector_detector
+from edge.device_pipeline import DevicePipeline
 
 Z_SIGMA = 6.0
 WARMUP = 400

@@ -15,11 +15,14 @@ Motor current follows hydraulic power, vibration the pump's distance from its be
 flow, bearing and motor temperatures follow load and vibration through first-order thermal
 lags around a daily ambient temperature. Every channel gets sensor noise and quantisation.
 
-Faults (each a label interval): ``valve_closure`` (K_valve up in seconds), ``leak`` (C_leak up),
+Faults (each a label interval; severity drawn per run in [0.6, 1] of the largest), with sizes
+an operator would call a fault: ``valve_closure`` (pipe resistance up by up to 130 % in 5 s),
+``leak`` (up to ~17 m³/h lost between the two flow meters),
 ``cavitation`` (a clogged suction strainer: suction pressure down with the flow, head loss that
-flickers, broadband vibration), ``rotor_imbalance`` (pump 1's vibration up, bearing warmer),
-``bearing_wear`` (a ramp of vibration and bearing temperature until repair), ``sensor_stuck``
-(one gauge holds its last value), ``sensor_drift`` (one gauge drifts off linearly).
+flickers, broadband vibration), ``rotor_imbalance`` (a 1x component of 1.8-3 mm/s on pump 1's
+~2 mm/s vibration, ISO 10816 from "good" to "alert"; bearing warmer), ``bearing_wear`` (a ramp
+of vibration to up to 2.6x and bearing temperature to +10 °C until repair), ``sensor_stuck``
+(one gauge holds its last value), ``sensor_drift`` (one gauge drifts off linearly by up to 8 %).
 
 Each run repeats its fault: first after ``LEAD_IN_S`` (a day and 2 h) plus up to 2 h of normal
 running, again 10 minutes
@@ -175,7 +178,7 @@ def simulate(kind: str, seed: int, split: str = "tuning") -> Run:
             strainer[s:e] = severity * 0.0035 * ramp_in
             cav[s:e] = severity * (0.07 + 0.03 * flicker[s:e]) * ramp_in
         elif kind == "rotor_imbalance":
-            imbalance[s:e] = severity * 1.8 * ramp_in
+            imbalance[s:e] = severity * 3.0 * ramp_in
         elif kind == "bearing_wear":
             wear[s:e] = severity * np.linspace(0.0, 1.0, e - s)
 
@@ -202,13 +205,12 @@ def simulate(kind: str, seed: int, split: str = "tuning") -> Run:
 
     # per pump: flow share, head, current, vibration
     q1 = q / pumps
-    q2 = q1 * assist
     head = p_dis - suction
     v01, v02 = rng.uniform(1.6, 2.4), rng.uniform(1.6, 2.4)
     current = 15.0 + 0.0011 * q1 * head + assist * (15.0 + 0.0011 * q1 * head)
     for s0 in starts:  # soft-starter surge of the assist motor
         current[s0:s0 + 5] += np.linspace(90.0, 10.0, len(current[s0:s0 + 5]))
-    current *= 1.0 + 0.01 * imbalance / 1.8 + 0.03 * cav / 0.1 * flicker
+    current *= 1.0 + 0.01 * imbalance / 3.0 + 0.03 * cav / 0.1 * flicker
     vib1 = v01 * (1.0 + 0.5 * ((q1 - Q_BEP) / Q_BEP) ** 2)
     vib1 = np.sqrt(vib1 ** 2 + imbalance ** 2) * (1.0 + 1.6 * wear) * (1.0 + 12.0 * cav * np.abs(flicker))
     vib2 = 0.12 + assist * v02 * (1.0 + 0.5 * ((q1 - Q_BEP) / Q_BEP) ** 2)

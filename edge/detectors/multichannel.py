@@ -119,9 +119,11 @@ class PcaT2Q(VectorDetector):
         fitted distribution).
     use_t2
         Also alarm on T² (an operating point unlike the learned ones), not only on Q.
-    min_rel_sd
-        A channel's spread is taken as at least this fraction of its mean's magnitude (plus 1e-9),
-        so a channel that never moved (a pump's status, a flow that stayed 0) cannot divide by 0.
+    min_rel_sd, noise_frac
+        Every channel is taken to carry independent noise of at least ``min_rel_sd`` of its
+        level and ``noise_frac`` of its spread (added to the covariance's diagonal), so neither a
+        channel that never moved nor two channels that moved as one turn a change below the
+        instruments' resolution into an alarm.
     min_eig
         Eigenvalues are taken as at least this fraction of the largest, so a direction in which
         the channels never varied (two meters of one flow, quantised) does not divide by 0.
@@ -138,8 +140,9 @@ class PcaT2Q(VectorDetector):
     name = "pca_t2q"
 
     def __init__(self, memory: int = 50_000, refresh: int = 50, warmup: int = 300,
-                 warmup_s: float = 86_400.0, variance: float = 0.95, z: float = 4.26, use_t2: bool = True,
-                 min_rel_sd: float = 1e-3, min_eig: float = 1e-5, stat_memory: int = 20_000, steepness: float = 6.0,
+                 warmup_s: float = 86_400.0, variance: float = 0.95, z: float = 4.26,
+                 use_t2: bool = True, min_rel_sd: float = 1e-3, noise_frac: float = 0.01,
+                 min_eig: float = 1e-5, stat_memory: int = 20_000, steepness: float = 6.0,
                  alert_threshold: float = 0.9, seed: int = 0) -> None:
         if not 0.0 < variance < 1.0:
             raise ValueError(f"variance must be in (0, 1), got {variance}")
@@ -154,6 +157,7 @@ class PcaT2Q(VectorDetector):
         self.use_t2 = use_t2
         self.min_rel_sd = min_rel_sd
         self.min_eig = min_eig
+        self.noise_frac = noise_frac
         self.stat_memory = stat_memory
         self.steepness = steepness
         self.alert_threshold = alert_threshold
@@ -192,7 +196,7 @@ class PcaT2Q(VectorDetector):
             return 0.0
         if math.isinf(ratio):
             return 1.0
-        return 1.0 / (1.0 + self._odds * ratio ** -self.steepness)
+        return float(1.0 / (1.0 + self._odds * ratio ** -self.steepness))
 
     def learn(self, x: Sequence[float], ts: float) -> None:
         row = [float(v) for v in x]
@@ -216,12 +220,15 @@ class PcaT2Q(VectorDetector):
         t_part = float(y[:k] @ y[:k]) * self._inv_limits[0]
         q_part = float(y[k:] @ y[k:]) * self._inv_limits[1]
         part = slice(k, None) if q_part >= t_part else slice(0, k)
-        # channel i's share of sum_a t_a^2 / lambda_a over the components in `part`:
-        # z_i * (V diag(1/lambda) V' z)_i, which sums to the statistic (negative terms dropped)
+        # reconstruction-based contribution (Alcala & Qin 2009): how much the statistic over the
+        # components in `part` (z' M z, M = V diag(1/lambda) V') drops when channel i alone is
+        # put back where the others say it should be: (M z)_i^2 / M_ii. Unlike z_i (M z)_i it
+        # does not smear a broken channel's blame onto the channels tied to it.
         zed = d * self._inv_sd
         vecs = self._vecs[:, part]
-        back = vecs @ ((vecs.T @ zed) / self._eig[part])
-        shares = np.maximum(zed * back, 0.0)
+        inv_eig = 1.0 / self._eig[part]
+        mz = vecs @ ((vecs.T @ zed) * inv_eig)
+        shares = np.square(mz) / np.maximum(np.square(vecs) @ inv_eig, _TINY)
         total = float(shares.sum())
         if not math.isfinite(total) or total <= 0.0:
             return [1.0 / len(x)] * len(x)
@@ -229,9 +236,9 @@ class PcaT2Q(VectorDetector):
 
     def params(self) -> dict[str, Any]:
         return {"memory": self.memory, "refresh": self.refresh, "warmup": self.warmup,
-                "warmup_s": self.warmup_s,
-                "variance": self.variance, "z": self.z, "use_t2": self.use_t2,
-                "min_rel_sd": self.min_rel_sd, "min_eig": self.min_eig, "stat_memory": self.stat_memory,
+                "warmup_s": self.warmup_s, "variance": self.variance, "z": self.z,
+                "use_t2": self.use_t2, "min_rel_sd": self.min_rel_sd, "noise_frac": self.noise_frac,
+                "min_eig": self.min_eig, "stat_memory": self.stat_memory,
                 "steepness": self.steepness, "alert_threshold": self.alert_threshold,
                 "seed": self.seed}
 
@@ -273,12 +280,18 @@ class PcaT2Q(VectorDetector):
         assert self._model is not None
         proj, sel, _ = self._model
         t2, q = (sel @ np.square(proj @ (np.asarray(x, dtype=float) - self._mean))).tolist()
-        return max(t2 * self._inv_limits[0], q * self._inv_limits[1])
+        return float(max(t2 * self._inv_limits[0], q * self._inv_limits[1]))
 
-    def _spread_inverse(self) -> Any:
-        var = np.diag(self._cov)
-        floor = self.min_rel_sd * np.abs(self._mean) + 1e-9
-        return 1.0 / np.maximum(np.sqrt(np.maximum(var, 0.0)), floor)
+    def _regularised(self) -> Any:
+        """The covariance plus each channel's noise floor on its diagonal.
+
+        A direction in which the learned channels were almost perfectly tied (two meters of one
+        flow, a pressure that barely moved) must not turn a change below the instruments'
+        resolution into an alarm: every channel is taken to carry at least ``noise_frac`` of its
+        own spread, and ``min_rel_sd`` of its level, as independent noise."""
+        var = np.maximum(np.diag(self._cov), 0.0)
+        floor = (self.min_rel_sd * np.abs(self._mean)) ** 2 + self.noise_frac ** 2 * var + 1e-18
+        return self._cov + np.diag(floor)
 
     def _fold(self) -> None:
         """Fold the queued readings into the statistics, mean and covariance; rebuild the model."""
@@ -325,8 +338,9 @@ class PcaT2Q(VectorDetector):
     def _rebuild(self) -> None:
         """Eigendecompose the correlation matrix; build the projection that gives T² and Q at once."""
         n = len(self._mean)
-        inv_sd = self._spread_inverse()
-        corr = self._cov * np.outer(inv_sd, inv_sd) + np.eye(n) * 1e-9
+        cov = self._regularised()
+        inv_sd = 1.0 / np.sqrt(np.diag(cov))
+        corr = cov * np.outer(inv_sd, inv_sd)
         eig, vecs = np.linalg.eigh(corr)
         eig, vecs = eig[::-1], vecs[:, ::-1]  # largest first
         eig = np.maximum(eig, _TINY)
