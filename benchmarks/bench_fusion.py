@@ -26,11 +26,10 @@ import random
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,8 +37,6 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from a clean clone: make the repo importable
     sys.path.insert(0, str(ROOT))
 
-import paho.mqtt.client as mqtt  # noqa: E402
-from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from benchmarks.city_scenario import Scenario, concurrent_pairs, generate  # noqa: E402
 from benchmarks.fusion_scoring import (  # noqa: E402
@@ -50,9 +47,10 @@ from benchmarks.fusion_scoring import (  # noqa: E402
     combine,
     score,
 )
+from benchmarks.loadgen import Publisher  # noqa: E402
 from hub.store import Store  # noqa: E402
 from lifeline import wire  # noqa: E402
-from lifeline.localbroker import Broker  # noqa: E402
+from lifeline.localbroker import Broker, stop_process  # noqa: E402
 from lifeline.wire import parse_ts  # noqa: E402
 
 __all__ = ["Replay", "delayed", "read_incidents", "replay_hub", "replay_in_process"]
@@ -163,32 +161,6 @@ def replay_in_process(scenario: Scenario, workdir: Path) -> Replay:
     return Replay(scenario, found, first, wall, len(items))
 
 
-class Publisher:
-    """The edge devices of the whole city, as one MQTT client publishing at QoS 1."""
-
-    def __init__(self, port: int) -> None:
-        self.done = threading.Semaphore(0)
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                                  client_id=f"bench-fusion-{uuid.uuid4().hex[:8]}",
-                                  protocol=mqtt.MQTTv5)
-        self.client.max_queued_messages_set(0)
-        self.client.max_inflight_messages_set(100)
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-
-    def publish_all(self, items: Iterable[tuple[str, bytes, str]], first: dict[str, float]) -> None:
-        infos = []
-        for topic, payload, label in items:
-            first.setdefault(label, time.time())
-            infos.append(self.client.publish(topic, payload, qos=1))
-        for info in infos:
-            info.wait_for_publish(timeout=60)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 def hub_script() -> str:
     found = Path(sys.executable).parent / "lifeline-hub"
     return str(found) if found.exists() else "lifeline-hub"
@@ -215,10 +187,14 @@ def replay_hub(scenario: Scenario, workdir: Path, timeout_s: float = 120.0) -> R
         n_alerts = sum(1 for m in scenario.messages if m.alert is not None)
         offline = {m.device for m in scenario.messages
                    if m.status is not None and m.status.state == "offline"}
-        publisher = Publisher(broker.port)
+        publisher = Publisher(broker.port, f"bench-fusion-{uuid.uuid4().hex[:8]}")
         first: dict[str, float] = {}
         started = time.time()
-        publisher.publish_all(items, first)
+        for topic, payload, label in items:  # the city's edge devices, as one QoS 1 client
+            first.setdefault(label, time.time())
+            publisher.publish(topic, payload)
+        if not publisher.wait_acked(publisher.published, timeout=60):
+            raise RuntimeError("the broker did not acknowledge the whole scenario")
         store_path = workdir / "hub.db"
 
         def settled() -> bool:
@@ -244,13 +220,8 @@ def replay_hub(scenario: Scenario, workdir: Path, timeout_s: float = 120.0) -> R
     finally:
         if publisher is not None:
             publisher.close()
-        if hub is not None and hub.poll() is None:
-            hub.terminate()
-            try:
-                hub.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                hub.kill()
-                hub.wait()
+        if hub is not None:
+            stop_process(hub, timeout=10)
         broker.stop()
 
 

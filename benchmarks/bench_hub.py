@@ -138,7 +138,7 @@ class HubProcess:
         if store is None:
             return False
         try:
-            return store.db.execute("SELECT 1 FROM alerts WHERE id = ?",
+            return store.db.execute("SELECT 1 FROM alerts WHERE device = 'probe' AND id = ?",
                                     (alert_id,)).fetchone() is not None
         except sqlite3.OperationalError:  # schema not created yet
             return False
@@ -658,8 +658,8 @@ def build_store(path: Path, alerts: int, per_incident: int, base: int = 100_000)
         if (r + 1) * base % 1_000_000 == 0:
             log(f"store: {(r + 1) * base:,} of {alerts:,} alerts")
     db.execute("BEGIN")
-    db.execute("INSERT INTO incident_alerts (alert_id, incident_id) "
-               "SELECT id, seq / ? + 1 FROM alerts ORDER BY id", (per_incident,))
+    db.execute("INSERT INTO incident_alerts (device, alert_id, incident_id) "
+               "SELECT device, id, seq / ? + 1 FROM alerts ORDER BY id", (per_incident,))
     db.execute("COMMIT")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from a clean clone: make the repo importable
     sys.path.insert(0, str(ROOT))
 
-from lifeline.localbroker import Broker  # noqa: E402
+from lifeline.localbroker import Broker, stop_process  # noqa: E402
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 BIN = Path(sys.executable).parent
@@ -311,13 +311,7 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
             process.wait(timeout=timeout + 20)
         except (OSError, RuntimeError, subprocess.TimeoutExpired):
             pass
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop_process(process, timeout=timeout)
     return process.returncode
 
 

@@ -55,12 +55,27 @@ def alert_now(alert_id: str, device: str, zone: str) -> tuple[str, bytes]:
     return wire.alert_topic(device), wire.encode(alert)
 
 
-class Publisher:
-    """One paho connection publishing QoS 1, counting broker PUBACKs."""
+# Unacknowledged publishes one Publisher may hold. paho queues without bound otherwise, and with
+# paho-mqtt 2.2 a 100,000-message backlog stalls at ~68,000 acknowledgements: more messages than
+# MQTT's 65,535 packet ids were in flight. Well under that, and large enough to keep the broker busy.
+WINDOW = 10_000
 
-    def __init__(self, port: int, client_id: str) -> None:
+
+class Publisher:
+    """One paho connection publishing QoS 1, counting broker PUBACKs.
+
+    ``publish()`` blocks while ``window`` messages are unacknowledged, so a backlog of any size
+    goes out at the broker's pace instead of piling up in paho.
+    """
+
+    def __init__(self, port: int, client_id: str, window: int = WINDOW) -> None:
+        if not 1 <= window < 65_535:
+            raise ValueError(f"window must be 1..65534 unacknowledged messages, not {window}")
+        self.window = window
         self.acked = 0
-        self._lock = threading.Lock()
+        self.published = 0
+        self.peak_unacked = 0
+        self._room = threading.Condition()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                                   protocol=mqtt.MQTTv5)
         self.client.max_inflight_messages_set(1000)
@@ -74,17 +89,25 @@ class Publisher:
             raise RuntimeError("the load generator could not connect to the broker")
 
     def _on_publish(self, *args: object) -> None:
-        with self._lock:
+        with self._room:
             self.acked += 1
+            self._room.notify()
 
-    def publish(self, topic: str, payload: bytes) -> None:
-        self.client.publish(topic, payload, qos=1)
+    def publish(self, topic: str, payload: bytes, timeout: float = 60.0) -> None:
+        """Publish QoS 1 once fewer than ``window`` messages wait for the broker's PUBACK."""
+        with self._room:
+            if not self._room.wait_for(lambda: self.published - self.acked < self.window, timeout):
+                raise RuntimeError(f"the broker acknowledged nothing for {timeout:.0f} s with "
+                                   f"{self.published - self.acked} messages outstanding")
+            self.published += 1
+            self.peak_unacked = max(self.peak_unacked, self.published - self.acked)
+        info = self.client.publish(topic, payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise RuntimeError(f"paho refused a publish: {mqtt.error_string(info.rc)}")
 
     def wait_acked(self, count: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while self.acked < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self.acked >= count
+        with self._room:
+            return self._room.wait_for(lambda: self.acked >= count, timeout)
 
     def close(self) -> None:
         self.client.disconnect()

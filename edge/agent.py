@@ -35,6 +35,7 @@ from edge.pipeline import AlertDraft, ChannelPipeline, build_detector
 from edge.serial_io import LineEvent
 from lifeline import wire
 from lifeline.grades import Grade
+from lifeline.logbudget import LogBudget
 from lifeline.sdnotify import Notifier
 from lifeline.tomlconfig import ConfigError
 
@@ -48,6 +49,7 @@ CHECKPOINT_EVERY_S = 300.0
 # learned, and the memory the first save takes for good (~0.35 MB, the allocator keeping
 # what JSON-encoding every detector's state used) is taken during warm-up, not mid-soak.
 CHECKPOINT_FIRST_S = 60.0
+BAD_READ_LINES = 5  # WARNING lines per sensor and reason a minute (issue 13: 3,936 for 1 MB)
 READY_GRACE_S = 10.0  # report READY without a broker after this long: we buffer meanwhile
 
 
@@ -112,7 +114,7 @@ class Agent:
         now = time.time()
         self.sensors = {s.id: SensorRuntime(s, now) for s in config.sensors}
         self.state_dir = state_dir_for(config)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private if new
         self.outbox = Outbox(self.state_dir / "outbox.db", max_alerts=config.outbox_max_alerts)
         self.link = MqttLink(config, VERSION)
         self.delivery = Delivery(self.outbox, self.link.publish_alert_payload)
@@ -123,6 +125,8 @@ class Agent:
         self.running = False
         self.notifier = Notifier()
         self.counters: dict[str, int] = {"alerts": 0, "dropped": 0, "bad_lines": 0}
+        # bad reads: a few WARNING lines per sensor and reason a minute, the rest counted
+        self.bad_read_log = LogBudget(per_window=BAD_READ_LINES, window_s=60.0)
         self.detectors = self._detectors()
         restored = checkpoint.restore(self.checkpoint_path, self.detectors)
         if restored:
@@ -292,8 +296,12 @@ class Agent:
         if event.kind == "bad":  # drivers decode in their thread; we count and log
             runtime.health.bad_read(event.ts, event.reason)
             self.counters["bad_lines"] += 1
-            log.warning("bad read sensor=%s port=%s reason=%s: %s", event.sensor,
-                        runtime.config.port, event.reason, event.detail)
+            left_out = self.bad_read_log.take((event.sensor, event.reason), event.ts)
+            if left_out is not None:
+                log.warning("bad read sensor=%s port=%s reason=%s: %s%s", event.sensor,
+                            runtime.config.port, event.reason, event.detail,
+                            f" ({left_out} more with this reason not logged before this one)"
+                            if left_out else "")
             return
         runtime.readings += 1
         if not runtime.health.reading(event.ts, event.values):

@@ -17,6 +17,7 @@ restarts. Single-threaded by design: only the agent's main loop touches it.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,11 @@ class Outbox:
     def __init__(self, path: Path | str, max_alerts: int = 100_000) -> None:
         self.max_alerts = max_alerts
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # private from the first byte, also outside systemd's UMask: a new state
+            # directory 0700, a new outbox 0600 (SQLite gives -wal and -shm the same mode)
+            Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not Path(path).exists():
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
@@ -129,6 +134,16 @@ class Outbox:
         self.db.execute("COMMIT")
         self._depth -= removed
         return removed
+
+    def present(self, ids: set[str]) -> set[str]:
+        """Those of ``ids`` still in the outbox."""
+        found: set[str] = set()
+        listed = list(ids)
+        for start in range(0, len(listed), 500):
+            chunk = listed[start:start + 500]
+            found.update(r[0] for r in self.db.execute(
+                f"SELECT id FROM outbox WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+        return found
 
     def drops(self) -> dict[str, int]:
         """Alerts dropped for space since the last ``reset_drops``, per grade."""

@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
+class UsageError(Exception):
+    """A bad command line found after parsing (a name the hub does not know, a bad
+    duration): printed after ``lifeline-hub COMMAND:``, exit status 2."""
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -139,9 +144,12 @@ def _add_tail(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-fold", action="store_true",
                         help="print every alert even in a storm (default: fold after 3 alerts "
                         "per incident in 10 s)")
+    parser.add_argument("--force", action="store_true",
+                        help="accept a --zone or --device the hub has not heard of yet")
 
 
 def _tail(args: argparse.Namespace, config: HubConfig) -> int:
+    from hub.known import check_filters, known_to_hub
     from hub.silences import parse_duration
     from hub.tailing import TailFilter, follow
     from lifeline.grades import Grade
@@ -151,8 +159,11 @@ def _tail(args: argparse.Namespace, config: HubConfig) -> int:
         try:
             since = parse_duration(args.since)
         except ValueError as exc:
-            print(f"lifeline-hub tail: --since: {exc}", file=sys.stderr)
-            return 2
+            raise UsageError(f"--since: {exc}") from exc
+    problems = check_filters(known_to_hub(config), hazard=args.hazard, zone=args.zone,
+                             device=args.device, force=args.force)
+    if problems:
+        raise UsageError("\n".join(problems))
     wanted = TailFilter(zone=args.zone, hazard=args.hazard,
                         min_grade=Grade.parse(args.min_grade), device=args.device)
     return follow(config, as_json=args.json, from_start=args.from_start, since_s=since,
@@ -170,6 +181,8 @@ def _add_silence(parser: argparse.ArgumentParser) -> None:
         add.add_argument(f"--{key}", help=f"match this {key}")
     add.add_argument("--incident", help="only this incident; the silence ends when it resolves")
     add.add_argument("--by", help="who (default: $LIFELINE_OPERATOR or the login name)")
+    add.add_argument("--force", action="store_true",
+                     help="accept a --zone or --device the hub has not heard of yet")
     listing = sub.add_parser("list", help="active silences (--all: ended ones too)")
     listing.add_argument("--all", action="store_true")
     listing.add_argument("--json", action="store_true")
@@ -181,9 +194,45 @@ def _add_silence(parser: argparse.ArgumentParser) -> None:
 
 
 def _silence(args: argparse.Namespace, config: HubConfig) -> int:
-    from hub.desk import silence_command
+    from hub.desk import DeskError, parse_incident_id, silence_command
 
+    if args.silence_action == "add":
+        _check_silence(args, config)
+        if args.incident:
+            from hub.known import incident_problem
+
+            problem = incident_problem(config, parse_incident_id(args.incident))
+            if problem:  # like `incidents show INC-99`: the request cannot be carried out
+                raise DeskError(problem)
     return silence_command(config, args)
+
+
+def _check_silence(args: argparse.Namespace, config: HubConfig) -> None:
+    """What ``silence add`` is told to match must exist, or be forced (a zone or device not
+    seen yet); a typo is a usage error with a did-you-mean, before anything is written."""
+    from hub.desk import DeskError, parse_incident_id
+    from hub.known import check_filters, known_to_hub
+    from hub.silences import parse_duration
+
+    problems = []
+    try:
+        parse_duration(args.duration)
+    except ValueError as exc:
+        problems.append(f"--for: {exc}")
+    if args.incident:
+        try:
+            parse_incident_id(args.incident)
+        except DeskError as exc:
+            problems.append(f"--incident: {exc}")
+    if not (args.comment or "").strip():
+        problems.append("--comment: say why (it is shown with the silence)")
+    if not any((args.zone, args.device, args.sensor, args.hazard, args.incident)):
+        problems.append("say what to silence: --zone, --device, --sensor, --hazard or "
+                        "--incident")
+    problems += check_filters(known_to_hub(config), hazard=args.hazard, zone=args.zone,
+                              device=args.device, force=args.force)
+    if problems:
+        raise UsageError("\n".join(problems))
 
 
 def _add_status(parser: argparse.ArgumentParser) -> None:
@@ -213,10 +262,13 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
     "incidents": ("list incidents (table or --json); show, ack, assign, comment, resolve one",
                   _add_incidents, _incidents),
     "tail": ("follow alerts and incident changes live until Ctrl-C", _add_tail, _tail),
-    # hub/provision.py (imported only for these two: it needs the cryptography package)
+    # hub/provision.py (imported only for these: it needs the cryptography package)
     "provision-device": ("create a device's credentials, register it, print its edge.toml",
                          _lazy("hub.provision", "add_provision_arguments"),
                          _lazy("hub.provision", "run_provision")),
+    "revoke-device": ("revoke a device: registry, broker password, certificate revocation list",
+                      _lazy("hub.provision", "add_revoke_arguments"),
+                      _lazy("hub.provision", "run_revoke")),
     "make-ca": ("create the project CA and the broker's and the hub's certificates",
                 _lazy("hub.provision", "add_make_ca_arguments"),
                 _lazy("hub.provision", "run_make_ca")),
@@ -297,6 +349,10 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        for line in str(exc).splitlines():
+            print(f"lifeline-hub {args.command}: {line}", file=sys.stderr)
         return 2
     except DeskError as exc:
         print(f"lifeline-hub {args.command}: {exc}", file=sys.stderr)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from hub.incident import ACTIVE
-from hub.render import event_line, incident_table, sparkline, use_colour
+from hub.render import event_line, incident_table, shown, sparkline, use_colour
 from hub.store import Store, incident_json
 
 if TYPE_CHECKING:  # the rest is imported by the commands that need it: listing starts fast
@@ -133,7 +133,7 @@ def _show_text(incident: Incident, timeline: list[tuple[float, dict[str, object]
                alerts: list[dict[str, object]], colour: bool) -> str:
     flags = [f for f, on in (("latched", incident.latched), ("flapping", incident.flapping),
                              ("confirmed", incident.confirmed)) if on]
-    lines = [
+    lines = [shown(line) for line in (
         f"{incident.label}  {incident.hazard}  {incident.grade.label.upper()}  "
         f"{incident.status.value}{'  (' + ', '.join(flags) + ')' if flags else ''}",
         f"zones:     {', '.join(incident.all_zones)}",
@@ -147,7 +147,7 @@ def _show_text(incident: Incident, timeline: list[tuple[float, dict[str, object]
         f"grade:     {'; '.join(incident.reasons) or '-'}",
         "",
         "timeline (UTC):",
-    ]
+    )]
     joined_run = 0
     for at, payload in timeline:
         if payload.get("kind") == "joined":
@@ -174,8 +174,8 @@ def _show_text(incident: Incident, timeline: list[tuple[float, dict[str, object]
         values = [float(v) for v in alert.get("context") or []]  # type: ignore[attr-defined]
         span = f"{min(values):g} .. {max(values):g} {alert.get('unit') or ''}".rstrip() \
             if values else str(alert.get("message", ""))
-        lines.append(f"  {key:<{width}}  {sparkline(values):<16}  {span}  "
-                     f"({counts[key]} alert{'s' if counts[key] != 1 else ''})")
+        lines.append(shown(f"  {key:<{width}}  {sparkline(values):<16}  {span}  "
+                           f"({counts[key]} alert{'s' if counts[key] != 1 else ''})"))
     if not latest:
         lines.append("  (none)")
     return "\n".join(lines)
@@ -282,7 +282,8 @@ def _silence_table(silences: list[Silence], now: float) -> str:
                                                 ("incident", s.incident_id and
                                                  f"INC-{s.incident_id}")) if v)
         state = "active" if s.active(now) else (s.end_reason or "expired")
-        rows.append((str(s.id), state, what, s.created_by, _when(s.expires_at), s.comment))
+        rows.append((str(s.id), state, shown(what), shown(s.created_by), _when(s.expires_at),
+                     shown(s.comment)))
     widths = [max(len(r[c]) for r in rows) for c in range(6)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
                      for r in rows)
@@ -332,11 +333,12 @@ def status(config: HubConfig, as_json: bool) -> int:
     if as_json:
         print(json.dumps(summary, indent=2))
         return 0
-    print(f"store {config.store.path}: {size / 1e6:.1f} MB, {alerts} alerts, "
+    print(f"store {shown(str(config.store.path))}: {size / 1e6:.1f} MB, {alerts} alerts, "
           f"{active} active incidents, {outbox} routed changes waiting")
     header = ("DEVICE", "ZONE", "STATE", "LAST SEEN (UTC)", "ALERTS/H", "LAST ALERT (UTC)")
-    table = [header] + [(r["device"], str(r["zone"]), str(r["state"]), r["last_seen"] or "-",
-                         str(r["alerts_last_hour"]), r["last_alert"] or "-") for r in rows]
+    table = [header] + [(shown(str(r["device"])), shown(str(r["zone"])), shown(str(r["state"])),
+                         r["last_seen"] or "-", str(r["alerts_last_hour"]), r["last_alert"] or "-")
+                        for r in rows]
     widths = [max(len(str(r[c])) for r in table) for c in range(6)]
     for row in table:
         print("  ".join(str(c).rjust(w) if i == 4 else str(c).ljust(w)

@@ -9,6 +9,7 @@ fusion from the store while the broker redelivers what was never acknowledged.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,27 @@ from lifeline import wire
 log = logging.getLogger(__name__)
 
 LOG_PER_REASON = 10  # invalid messages logged per reason between two stats lines
+UNPROCESSABLE = "unprocessable"  # the reason of a message that raised what no check foresaw
+# sqlite3 errors about the values one message bound; every other sqlite3 error is the
+# database's (see store_failure).
+_VALUE_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError)
+
+
+def store_failure(exc: BaseException) -> bool:
+    """True if ``exc`` is the store failing (disk full, I/O error, database gone or corrupt),
+    not one message: then the batch is not committed, nothing is acknowledged, the hub
+    stops (hub/service.py) and the broker redelivers after a restart.
+
+    >>> store_failure(sqlite3.OperationalError("database or disk is full"))
+    True
+    >>> store_failure(sqlite3.IntegrityError("NOT NULL constraint failed"))
+    False
+    >>> store_failure(ValueError("year 0 is out of range"))
+    False
+    """
+    if isinstance(exc, sqlite3.Error):
+        return not isinstance(exc, _VALUE_ERRORS)
+    return isinstance(exc, OSError | MemoryError)
 
 
 @dataclass
@@ -30,6 +52,17 @@ class BatchResult:
     """What one committed batch did; ``acks`` maps device -> alert ids now safe in the store."""
 
     acks: dict[str, list[str]] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """What one message did: the alert to acknowledge to its edge (also a duplicate), whether
+    it was a status, and the incident changes it made."""
+
+    acked: wire.Alert | None = None
+    duplicate: bool = False
+    status: bool = False
     changes: list[Change] = field(default_factory=list)
 
 
@@ -73,18 +106,39 @@ class Ingest:
         self.fusion.config = config.fusion
 
     def batch(self, messages: Sequence[tuple[str, bytes]], now: float) -> BatchResult:
-        """Handle ``messages`` received by wall time ``now`` in one transaction."""
+        """Handle ``messages`` received by wall time ``now`` in one transaction.
+
+        One message can never stop the batch: whatever it makes us raise -- a WireError,
+        or anything else (a bug its content reaches) -- undoes that message's writes (a
+        savepoint), is counted under a reason and logged, and the batch goes on; the
+        broker gets its PUBACK (redelivering it cannot help), the edge no ack (so an
+        alert stays in its outbox). Only a failure of the store itself
+        (``STORE_FAILURES``: disk full, database gone) leaves here: then nothing of the
+        batch is committed nor acknowledged, and the hub stops."""
         result = BatchResult()
+        unexpected = False
         with self.store.transaction():
             self._sync_desk(now)
             for topic, payload in messages:
                 self.counters.received += 1
                 try:
-                    self._one(topic, payload, now, result)
+                    with self.store.savepoint():
+                        done = self._one(topic, payload, now)
                 except wire.WireError as exc:
                     self._invalid(topic, exc.reason, str(exc))
+                    continue
+                except Exception as exc:
+                    if store_failure(exc):
+                        raise
+                    unexpected = True
+                    self._unprocessable(topic, payload, exc)
+                    continue
+                self._count(done, result)
             self.store.apply(result.changes, now)
             route_events(self.store, self.config.routing, self.config.fusion.topology, now)
+        if unexpected:
+            # fusion may hold half of what the failed message did: take the store's word
+            self.fusion.reload(self.store.live_incidents(now, self.config.fusion.max_span_s))
         _log_changes(result.changes)
         return result
 
@@ -112,32 +166,39 @@ class Ingest:
     def reset_log_budget(self) -> None:
         self._logged.clear()
 
-    def _one(self, topic: str, payload: bytes, now: float, result: BatchResult) -> None:
+    def _one(self, topic: str, payload: bytes, now: float) -> _Done:
+        """Validate, check, store and fuse one message; what it did, for ``_count``."""
         try:
             message = _decode(topic, payload, now)
         except wire.WireError as exc:
             if exc.reason != "bad_timestamp":
                 raise
             message = self._skewed(topic, payload, now, exc)
-        if message is not None and self._refused(topic, message, now):
-            return
+        if message is None or self._refused(topic, message, now):
+            return _Done()
         if isinstance(message, wire.Alert):
             alert = message
-            result.acks.setdefault(alert.device, []).append(alert.id)
             if not self.store.add_alert(alert, now, wire.encode(alert).decode()):
-                self.counters.duplicates += 1
                 log.debug("duplicate alert id=%s device=%s sensor=%s", alert.id, alert.device,
                           alert.sensor)
-                return
-            self.counters.stored += 1
-            result.changes.extend(self.fusion.alert(alert, now))
-        elif isinstance(message, wire.Status):
-            status = message
-            self.counters.statuses += 1
-            self.store.record_status(status, now, wire.encode(status).decode())
-            log.info("device status device=%s zone=%s state=%s", status.device, status.zone,
-                     status.state)
-            result.changes.extend(self.fusion.status(status, now))
+                return _Done(acked=alert, duplicate=True)
+            return _Done(acked=alert, changes=self.fusion.alert(alert, now))
+        status = message
+        self.store.record_status(status, now, wire.encode(status).decode())
+        log.info("device status device=%s zone=%s state=%s", status.device, status.zone,
+                 status.state)
+        return _Done(status=True, changes=self.fusion.status(status, now))
+
+    def _count(self, done: _Done, result: BatchResult) -> None:
+        """A message handled in full: its ack, its changes, its counters."""
+        if done.acked is not None:
+            result.acks.setdefault(done.acked.device, []).append(done.acked.id)
+            if done.duplicate:
+                self.counters.duplicates += 1
+            else:
+                self.counters.stored += 1
+        self.counters.statuses += done.status
+        result.changes.extend(done.changes)
 
     def _refused(self, topic: str, message: wire.Alert | wire.Status, now: float) -> bool:
         """A message from the wrong device (topic, registry, zone) becomes a security event;
@@ -181,6 +242,19 @@ class Ingest:
                         wire.format_ts(now))
         message = (f"[device clock: {device_time}] " + alert.message)[:wire.MAX_TEXT]
         return replace(alert, ts=now, message=message)
+
+    def _unprocessable(self, topic: str, payload: bytes, exc: Exception) -> None:
+        """A message that made us raise something the contract did not foresee: a bug its
+        content reaches. Counted as ``unprocessable`` and logged with the traceback (within
+        the log budget), so it is seen and fixed; the hub goes on."""
+        self.counters.invalid[UNPROCESSABLE] += 1
+        self._logged[UNPROCESSABLE] += 1
+        if self._logged[UNPROCESSABLE] <= LOG_PER_REASON:
+            log.error("unprocessable message topic=%s bytes=%d: %r; refused, the hub goes on",
+                      topic, len(payload), exc, exc_info=exc)
+        elif self._logged[UNPROCESSABLE] == LOG_PER_REASON + 1:
+            log.error("more unprocessable messages; counting them quietly until the next "
+                      "stats line")
 
     def _invalid(self, topic: str, reason: str, detail: str) -> None:
         self.counters.invalid[reason] += 1

@@ -8,6 +8,12 @@ the hub's device registry and prints the ``edge.toml`` snippet. Secrets go to
 files of mode 0600, never to stdout, the log, or a command line (the password
 reaches ``mosquitto_passwd`` on its standard input).
 
+``lifeline-hub revoke-device DEVICE_ID`` takes a device's credentials away: the
+registry lists it as revoked (the hub refuses its messages within a second, or
+at once on SIGHUP), its password entry leaves Mosquitto's password file, and
+with ``--ca`` the project CA signs a new certificate revocation list (CRL) with
+the serial of every revoked device's certificate, for the broker's ``crlfile``.
+
 The certificate functions are pure apart from key generation: time is an
 argument, so tests make expired certificates with the same code.
 """
@@ -32,20 +38,33 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from hub.registry import AUTH_KINDS, RESERVED_IDS, DeviceEntry, add_device, load_registry, name_problem
+from hub.registry import (
+    AUTH_KINDS,
+    RESERVED_IDS,
+    DeviceEntry,
+    add_device,
+    load_registry,
+    name_problem,
+    revoke_device,
+)
 from lifeline.wire import format_ts
 
 if TYPE_CHECKING:
     from hub.config import HubConfig
 
-__all__ = ["Issued", "add_make_ca_arguments", "add_provision_arguments", "issue_certificate",
-           "make_ca", "mosquitto_passwd", "provision_device", "run_make_ca", "run_provision",
-           "write_private"]
+__all__ = ["Issued", "add_make_ca_arguments", "add_provision_arguments",
+           "add_revoke_arguments", "certificate_serial", "issue_certificate", "make_ca", "make_crl",
+           "mosquitto_passwd", "provision_device", "revoke", "run_make_ca", "run_provision",
+           "run_revoke", "write_private"]
 
 CA_DAYS = 3650
 CERT_DAYS = 825
 MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd"
 DEFAULT_PASSWD_FILE = Path("/etc/mosquitto/lifeline/passwd")
+DEFAULT_CRL_FILE = Path("/etc/mosquitto/lifeline/crl.pem")
+# A CRL past its next update makes OpenSSL refuse every client certificate: the broker's
+# list is valid as long as the CA, and re-signed at every revocation.
+CRL_DAYS = CA_DAYS
 
 
 class ProvisionError(Exception):
@@ -132,6 +151,28 @@ def issue_certificate(ca: Issued, common_name: str, now: datetime, *, days: int 
     return Issued(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
 
 
+def certificate_serial(cert_pem: bytes) -> str:
+    """The serial number of a PEM certificate, in lower-case hex (as the registry keeps it)."""
+    return format(x509.load_pem_x509_certificate(cert_pem).serial_number, "x")
+
+
+def make_crl(ca: Issued, revoked: list[tuple[str, datetime]], now: datetime,
+             days: int = CRL_DAYS) -> bytes:
+    """A CRL signed by ``ca`` listing ``revoked`` (hex serial, revocation time), PEM."""
+    ca_cert = x509.load_pem_x509_certificate(ca.cert_pem)
+    ca_key = serialization.load_pem_private_key(ca.key_pem, password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise ProvisionError("the CA key is not an EC key made by make-ca")
+    builder = (x509.CertificateRevocationListBuilder()
+               .issuer_name(ca_cert.subject).last_update(now - timedelta(minutes=5))
+               .next_update(now + timedelta(days=days)))
+    for serial, when in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(int(serial, 16))
+            .revocation_date(when).build())
+    return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
 def write_private(path: Path, data: bytes, *, replace: bool = False) -> None:
     """Write a secret with mode 0600 from the first byte (never briefly world-readable)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -196,11 +237,16 @@ def provision_device(device: str, zone: str, *, registry: Path, out_dir: Path, a
         raise ProvisionError(f"{device!r} is reserved for the hub; choose another device id")
     if auth not in AUTH_KINDS:
         raise ProvisionError(f"--auth must be one of {', '.join(AUTH_KINDS)}")
-    known = load_registry(registry).devices
+    current = load_registry(registry)
+    known = current.devices
     if device in known and not replace:
         raise ProvisionError(f"device {device!r} is already registered in {registry} (zone "
                              f"{known[device].zone!r}); use --force to issue new credentials")
+    if device in current.revoked and not replace:
+        raise ProvisionError(f"device {device!r} was revoked ({current.revoked[device].revoked})"
+                             f" in {registry}; use --force to give it new credentials")
     files: list[Path] = []
+    serial = ""
     mqtt = [f'host = "{broker_host}"', f"port = {broker_port}"]
     if auth in ("certificate", "both"):
         if ca_dir is None:
@@ -210,6 +256,7 @@ def provision_device(device: str, zone: str, *, registry: Path, out_dir: Path, a
         except OSError as exc:
             raise ProvisionError(f"cannot read the CA in {ca_dir}: {exc.strerror}") from exc
         issued = issue_certificate(ca, device, now)
+        serial = certificate_serial(issued.cert_pem)
         write_public(out_dir / f"{device}.crt", issued.cert_pem, replace=replace)
         write_private(out_dir / f"{device}.key", issued.key_pem, replace=replace)
         files += [out_dir / f"{device}.crt", out_dir / f"{device}.key"]
@@ -224,7 +271,7 @@ def provision_device(device: str, zone: str, *, registry: Path, out_dir: Path, a
         mqtt += [f'username = "{device}"',
                  f'password_file = "{edge_dir / (device + ".password")}"']
     add_device(registry, device, DeviceEntry(zone=zone, auth=auth, provisioned=format_ts(
-        now.timestamp())), replace=True)
+        now.timestamp()), certificate_serial=serial), replace=True)
     snippet = "\n".join([f'[device]\nid = "{device}"\nzone = "{zone}"\n', "[mqtt]", *mqtt, ""])
     return Provisioned(tuple(files), snippet)
 
@@ -307,10 +354,108 @@ def run_make_ca(args: argparse.Namespace, config: HubConfig) -> int:
         hub = issue_certificate(ca, "lifeline-hub", now)
         write_public(out / "hub.crt", hub.cert_pem, replace=args.force)
         write_private(out / "hub.key", hub.key_pem, replace=args.force)
+        write_public(out / "crl.pem", make_crl(ca, [], now), replace=args.force)
     except ProvisionError as exc:
         print(f"lifeline-hub: {exc}", file=sys.stderr)
         return 1
     print(f"# wrote {out}/: ca.crt, ca.key (the CA's key: keep it away from the broker), "
           f"broker.crt and broker.key for {', '.join(args.broker_name)}, hub.crt and hub.key "
-          "(the hub's client certificate, CN lifeline-hub)")
+          "(the hub's client certificate, CN lifeline-hub), crl.pem (no certificate revoked "
+          "yet: for the broker's crlfile)")
+    return 0
+
+
+# -- revocation ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Revoked:
+    """What ``revoke`` did: the password entry removed, the CRL written (paths or None)."""
+
+    password_removed: bool
+    crl: Path | None
+    certificate_serial: str
+
+
+def revoke(device: str, *, registry: Path, now: datetime, why: str = "",
+           passwd_file: Path | None = None, ca_dir: Path | None = None,
+           crl_file: Path = DEFAULT_CRL_FILE, program: str = "mosquitto_passwd") -> Revoked:
+    """Revoke ``device``: registry first (the hub refuses it from then on), then its password
+    entry (if ``passwd_file`` holds one), then -- with ``ca_dir`` -- the CRL of every revoked
+    device's certificate."""
+    try:
+        entry = revoke_device(registry, device, format_ts(now.timestamp()), why)
+    except ValueError as exc:
+        raise ProvisionError(str(exc)) from exc
+    removed = False
+    if passwd_file is not None and passwd_file.exists() and any(
+            line.split(":", 1)[0] == device for line in passwd_file.read_text().splitlines()):
+        found = shutil.which(program) or shutil.which("mosquitto_passwd")
+        if not found:
+            raise ProvisionError("mosquitto_passwd is not installed; run: apt-get install -y "
+                                 "mosquitto")
+        done = subprocess.run([found, "-D", str(passwd_file), device], capture_output=True,
+                              timeout=30, check=False)
+        if done.returncode != 0:
+            raise ProvisionError(f"mosquitto_passwd -D failed for {passwd_file}: "
+                                 f"{done.stderr.decode(errors='replace').strip()}")
+        removed = True
+    crl = None
+    if ca_dir is not None:
+        try:
+            ca = Issued((ca_dir / "ca.crt").read_bytes(), (ca_dir / "ca.key").read_bytes())
+        except OSError as exc:
+            raise ProvisionError(f"cannot read the CA in {ca_dir}: {exc.strerror}") from exc
+        listed = [(r.certificate_serial, _when(r.revoked, now))
+                  for r in load_registry(registry).revoked.values() if r.certificate_serial]
+        write_public(crl_file, make_crl(ca, listed, now), replace=True)
+        crl = crl_file
+    return Revoked(removed, crl, entry.certificate_serial)
+
+
+def _when(text: str, default: datetime) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return default
+
+
+def add_revoke_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, type=Path,
+                        help="path to hub.toml; its [security] registry is updated")
+    parser.add_argument("--log-level", default="WARNING",
+                        choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="default: WARNING")
+    parser.add_argument("device", metavar="DEVICE_ID", help="the device to revoke")
+    parser.add_argument("--why", default="", help="reason, kept in the registry")
+    parser.add_argument("--mosquitto-passwd", type=Path, default=DEFAULT_PASSWD_FILE,
+                        help="Mosquitto password file to remove the device from "
+                             f"(default: {DEFAULT_PASSWD_FILE})")
+    parser.add_argument("--ca", type=Path, help="directory with ca.crt and ca.key (make-ca): "
+                        "sign a new CRL listing every revoked device's certificate")
+    parser.add_argument("--crl", type=Path, default=DEFAULT_CRL_FILE,
+                        help=f"where the CRL goes, the broker's crlfile (default: {DEFAULT_CRL_FILE})")
+
+
+def run_revoke(args: argparse.Namespace, config: HubConfig) -> int:
+    registry = config.security.registry
+    if registry is None:
+        print(f"{args.config}: security.registry: is required to revoke devices", file=sys.stderr)
+        return 2
+    try:
+        done = revoke(args.device, registry=registry, now=datetime.now(UTC), why=args.why,
+                      passwd_file=args.mosquitto_passwd, ca_dir=args.ca, crl_file=args.crl)
+    except ProvisionError as exc:
+        print(f"lifeline-hub: {exc}", file=sys.stderr)
+        return 1
+    print(f"# device {args.device} revoked in {registry}: the running hub refuses its messages "
+          "within a second (at once on SIGHUP).")
+    if done.password_removed:
+        print(f"# its password entry was removed from {args.mosquitto_passwd}.")
+    if done.crl is not None:
+        print(f"# {done.crl} lists every revoked certificate"
+              + (f" (this device's: serial {done.certificate_serial})."
+                 if done.certificate_serial else "."))
+    elif done.certificate_serial:
+        print(f"# its certificate (serial {done.certificate_serial}) is NOT in a CRL yet: run "
+              "again with --ca DIR to sign one for the broker's crlfile.")
+    print("# Make the broker drop it too: sudo systemctl reload mosquitto")
     return 0

@@ -7,26 +7,38 @@ written by ``lifeline-hub provision-device``::
     zone = "north"
     auth = "password"
     provisioned = "2026-11-21T20:15:03.120Z"
+    certificate_serial = "5f1c..."   # with --auth certificate/both: the serial, in hex
+
+    [revoked.edge-old-3]              # written by `lifeline-hub revoke-device`
+    revoked = "2026-12-01T08:00:00.000Z"
+    why = "board stolen from cabinet 12"
+    certificate_serial = "2a07..."   # listed in the broker's CRL (hub/provision.py)
 
 ``check_message`` is the pure rule the hub applies to every decoded alert and
-status: the device in the payload must be the device of the topic, must be in
-the registry, and must claim the zone it was registered in. A rejection is a
-security event (counted, shown in ``tail``), never fused into an incident.
+status: the device in the payload must be the device of the topic, must not be
+revoked, must be in the registry, and must claim the zone it was registered in.
+A rejection is a security event (counted, shown in ``tail``), never fused into
+an incident. The hub sees a change of the file within ``recheck_s`` (a stat at
+most that often, on the message clock) and at once on SIGHUP (``RegistryGuard``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lifeline.tomlconfig import ConfigError, Section, load_toml, raise_if_problems
 
 __all__ = ["AUTH_KINDS", "RESERVED_IDS", "DeviceEntry", "Registry", "RegistryGuard", "Rejection",
-           "add_device", "check_message", "load_registry", "name_problem"]
+           "RevokedEntry", "add_device", "check_message", "load_registry", "name_problem",
+           "revoke_device"]
+
+log = logging.getLogger(__name__)
 
 AUTH_KINDS = ("password", "certificate", "both")
 # "hub" is the hub's own topic level (lifeline/v1/hub/incident); the hub's broker user
@@ -40,14 +52,26 @@ class DeviceEntry:
     zone: str
     auth: str = "password"
     provisioned: str = ""
+    certificate_serial: str = ""  # hex, of the client certificate provisioning issued
+
+
+@dataclass(frozen=True, slots=True)
+class RevokedEntry:
+    """A device whose messages are refused for good, and why; its certificate's serial goes
+    into the broker's certificate revocation list."""
+
+    revoked: str = ""
+    why: str = ""
+    certificate_serial: str = ""
 
 
 @dataclass(frozen=True)
 class Registry:
-    """Known devices by id. ``path`` is where it was read from (for messages)."""
+    """Known devices by id, and revoked ones. ``path`` is where it was read from."""
 
     devices: Mapping[str, DeviceEntry]
     path: Path | None = None
+    revoked: Mapping[str, RevokedEntry] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +98,18 @@ def check_message(registry: Registry | None, topic_device: str, device: str,
     'unknown_device'
     >>> check_message(registry, "edge-1", "edge-1", "south").reason
     'zone_mismatch'
+    >>> revoked = Registry(registry.devices, revoked={"edge-1": RevokedEntry()})
+    >>> check_message(revoked, "edge-1", "edge-1", "north").reason
+    'revoked_device'
     """
     if device != topic_device:
         return Rejection("device_mismatch", f"payload claims device {device!r} but arrived on "
                          f"the topic of device {topic_device!r}")
     if registry is None:
         return None
+    if device in registry.revoked:
+        return Rejection("revoked_device", f"device {device!r} is revoked "
+                         f"({registry.revoked[device].revoked or 'date unknown'})")
     entry = registry.devices.get(device)
     if entry is None:
         return Rejection("unknown_device", f"device {device!r} is not in the device registry")
@@ -91,12 +121,14 @@ def check_message(registry: Registry | None, topic_device: str, device: str,
 
 class RegistryGuard:
     """The hub's view of the registry: ``check_message`` against it, re-reading the file
-    when it changed (a device provisioned while the hub runs needs no restart).
+    when it changed -- a device provisioned, removed or revoked while the hub runs needs no
+    restart, and a revocation takes effect within ``recheck_s``.
 
-    The file is looked at only when a message would be refused for being unknown or in
-    the wrong zone, and at most once per ``recheck_s`` of message time, so a flood of
-    forged messages cannot turn into a flood of file reads. A file that became broken
-    keeps the last good registry (logged by the caller via ``last_error``).
+    The file is stat()ed at most once per ``recheck_s`` of message time (``now``, passed
+    in), so a flood of messages cannot turn into a flood of system calls; it is re-read
+    only when its modification time, size or inode changed (``provision-device`` and
+    ``revoke-device`` replace it atomically: a new inode). ``reload`` (SIGHUP) re-reads it
+    at once. A file that became broken keeps the last good registry (``last_error``, logged).
     """
 
     def __init__(self, registry: Registry | None, recheck_s: float = 1.0) -> None:
@@ -104,35 +136,69 @@ class RegistryGuard:
         self.recheck_s = recheck_s
         self.last_error: str | None = None
         self._checked_at = float("-inf")
-        self._mtime = _mtime(registry.path) if registry and registry.path else None
+        self._stamp = _stamp(registry.path) if registry and registry.path else None
 
     def check(self, topic_device: str, device: str, zone: str, now: float) -> Rejection | None:
-        rejection = check_message(self.registry, topic_device, device, zone)
-        if (rejection is None or rejection.reason == "device_mismatch" or self.registry is None
-                or now - self._checked_at < self.recheck_s):
-            return rejection
-        self._checked_at = now
-        path = self.registry.path
-        if path is None or (mtime := _mtime(path)) == self._mtime:
-            return rejection
-        try:
-            self.registry = load_registry(path)
-        except ConfigError as exc:
-            self.last_error = str(exc)
-            return rejection
-        self._mtime, self.last_error = mtime, None
+        if device == topic_device:  # a device_mismatch needs no registry
+            self.refresh(now)
         return check_message(self.registry, topic_device, device, zone)
 
+    def refresh(self, now: float) -> bool:
+        """Re-read the file if ``recheck_s`` passed since the last look and it changed;
+        True if the registry was replaced."""
+        if self.registry is None or self.registry.path is None:
+            return False
+        if now - self._checked_at < self.recheck_s:
+            return False
+        self._checked_at = now
+        if _stamp(self.registry.path) == self._stamp:
+            return False
+        return self.reload()
 
-def _mtime(path: Path) -> float | None:
+    def reload(self) -> bool:
+        """Re-read the file now (SIGHUP); True if the registry was replaced."""
+        if self.registry is None or self.registry.path is None:
+            return False
+        path = self.registry.path
+        stamp = _stamp(path)
+        try:
+            registry = load_registry(path)
+        except ConfigError as exc:
+            if str(exc) != self.last_error:
+                log.error("device registry %s is broken, keeping the last good one "
+                          "(%d devices, %d revoked): %s", path, len(self.registry.devices),
+                          len(self.registry.revoked), exc)
+            self.last_error, self._stamp = str(exc), stamp
+            return False
+        gone = sorted(set(self.registry.devices) - set(registry.devices))
+        revoked = sorted(set(registry.revoked) - set(self.registry.revoked))
+        self.registry, self._stamp, self.last_error = registry, stamp, None
+        log.info("device registry %s re-read: %d devices, %d revoked%s%s", path,
+                 len(registry.devices), len(registry.revoked),
+                 f"; removed: {', '.join(gone)}" if gone else "",
+                 f"; newly revoked: {', '.join(revoked)}" if revoked else "")
+        return True
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells a changed file: modification time (ns), size, inode; None if missing."""
     try:
-        return path.stat().st_mtime
+        info = path.stat()
     except OSError:
         return None
+    return info.st_mtime_ns, info.st_size, info.st_ino
 
 
 def name_problem(text: str) -> str | None:
     return None if _NAME.match(text) else f"{text!r} is not a valid name"
+
+
+_SERIAL = re.compile(r"^[0-9a-f]{1,40}$")
+
+
+def _serial_problem(text: str) -> str | None:
+    return None if _SERIAL.match(text) else (f"{text!r} is not a certificate serial number "
+                                             "(lower-case hex, at most 40 digits)")
 
 
 def load_registry(path: Path) -> Registry:
@@ -154,19 +220,35 @@ def load_registry(path: Path) -> Registry:
         zone = entry.str("zone", check=name_problem)
         auth = entry.str("auth", "password", choices=AUTH_KINDS)
         provisioned = entry.str("provisioned", "")
+        serial = entry.str("certificate_serial", "", check=_serial_problem)
         entry.finish()
         if zone is not None:
-            devices[device] = DeviceEntry(zone=zone, auth=auth, provisioned=provisioned)
+            devices[device] = DeviceEntry(zone=zone, auth=auth, provisioned=provisioned,
+                                          certificate_serial=serial or "")
     table.finish()
+    gone = top.section("revoked", required=False)
+    revoked: dict[str, RevokedEntry] = {}
+    for device in list(gone.data):
+        gone.read.add(device)
+        if (problem := name_problem(device)) is not None:
+            gone.problem(device, problem)
+            continue
+        entry = gone.section(device)
+        revoked[device] = RevokedEntry(
+            revoked=entry.str("revoked", "") or "", why=entry.str("why", "") or "",
+            certificate_serial=entry.str("certificate_serial", "", check=_serial_problem) or "")
+        entry.finish()
+    gone.finish()
     top.finish()
     raise_if_problems(top)
-    return Registry(devices, path)
+    return Registry(devices, path, revoked)
 
 
 def add_device(path: Path, device: str, entry: DeviceEntry, *, replace: bool = False) -> None:
     """Add ``device`` to the registry file (atomically: write a temporary file, then rename).
 
-    Raises ValueError if the device is already registered and ``replace`` is false.
+    Raises ValueError if the device is already registered, or revoked, and ``replace`` is
+    false; with ``replace`` a revoked device is registered again (new credentials).
     """
     if name_problem(device) or name_problem(entry.zone):
         raise ValueError(f"invalid device id {device!r} or zone {entry.zone!r}")
@@ -174,15 +256,52 @@ def add_device(path: Path, device: str, entry: DeviceEntry, *, replace: bool = F
     if device in registry.devices and not replace:
         raise ValueError(f"device {device!r} is already in {path} (zone "
                          f"{registry.devices[device].zone!r}); use --force to provision it again")
-    devices = {**registry.devices, device: entry}
-    lines = ["# Lifeline device registry: written by `lifeline-hub provision-device`.",
-             "# The hub accepts messages only from these devices, in these zones.", ""]
+    if device in registry.revoked and not replace:
+        raise ValueError(f"device {device!r} was revoked ({registry.revoked[device].revoked}); "
+                         "use --force to provision it again with new credentials")
+    _write(path, {**registry.devices, device: entry},
+           {k: v for k, v in registry.revoked.items() if k != device})
+
+
+def revoke_device(path: Path, device: str, when: str, why: str = "") -> RevokedEntry:
+    """Move ``device`` from the registered devices to the revoked ones (atomically); the hub
+    refuses its messages from then on (``revoked_device``). Returns the revoked entry, whose
+    ``certificate_serial`` (if any) belongs in the broker's CRL.
+
+    Raises ValueError if the device is neither registered nor already revoked.
+    """
+    registry = load_registry(path)
+    if device in registry.revoked:
+        return registry.revoked[device]
+    if device not in registry.devices:
+        raise ValueError(f"device {device!r} is not in {path}")
+    entry = RevokedEntry(revoked=when, why=why,
+                         certificate_serial=registry.devices[device].certificate_serial)
+    _write(path, {k: v for k, v in registry.devices.items() if k != device},
+           {**registry.revoked, device: entry})
+    return entry
+
+
+def _write(path: Path, devices: Mapping[str, DeviceEntry],
+           revoked: Mapping[str, RevokedEntry]) -> None:
+    lines = ["# Lifeline device registry: written by `lifeline-hub provision-device`",
+             "# and `lifeline-hub revoke-device`. The hub accepts messages only from these",
+             "# devices, in these zones, and never from a revoked one.", ""]
     for name in sorted(devices):
         item = devices[name]
-        # names match _NAME and auth/provisioned are ours, so plain quoting is exact TOML
+        # names match _NAME and auth/provisioned/serial are ours: plain quoting is exact TOML
         lines += [f'[devices."{name}"]', f'zone = "{item.zone}"', f'auth = "{item.auth}"']
         if item.provisioned:
             lines.append(f'provisioned = "{item.provisioned}"')
+        if item.certificate_serial:
+            lines.append(f'certificate_serial = "{item.certificate_serial}"')
+        lines.append("")
+    for name in sorted(revoked):
+        gone = revoked[name]
+        lines += [f'[revoked."{name}"]', f'revoked = "{gone.revoked}"',
+                  f"why = {_toml_string(gone.why)}"]
+        if gone.certificate_serial:
+            lines.append(f'certificate_serial = "{gone.certificate_serial}"')
         lines.append("")
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=".devices-", dir=path.parent)
@@ -200,3 +319,9 @@ def add_device(path: Path, device: str, entry: DeviceEntry, *, replace: bool = F
         Path(temporary).unlink(missing_ok=True)
         raise
 
+
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string (JSON's escapes are TOML's, but for \\u007f)."""
+    import json
+
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
@@ -19,7 +20,7 @@ from lifeline.grades import Grade
 if TYPE_CHECKING:
     from hub.store import IncidentRow
 
-__all__ = ["Folder", "event_line", "incident_table", "sparkline", "use_colour"]
+__all__ = ["Folder", "event_line", "incident_table", "shown", "sparkline", "use_colour"]
 
 _COLOURS = {"blue": "\033[34m", "yellow": "\033[33m", "orange": "\033[38;5;208m",
             "red": "\033[1;31m"}
@@ -28,6 +29,35 @@ _DIM = "\033[2m"
 _VERBS = {"grade_changed": "regraded", "acknowledged": "acked", "confirmed": "verified",
           "commented": "noted"}
 _RESET = "\033[0m"
+
+
+# What a terminal would act on rather than show: C0 and C1 controls and DEL (escape sequences
+# that retitle the window, clear the screen, move the cursor up over other lines; a carriage
+# return that overwrites its own line), and Unicode's bidirectional and line-separator
+# controls (that reorder or break what follows).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e"
+                      "\u2066-\u2069]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def shown(text: str) -> str:
+    r"""``text`` with every control character made visible, for a person's screen.
+
+    Everything a device (or anyone) wrote -- an alert's message, unit, sensor and channel,
+    ids, zone names, comments -- goes through here before any human output of the hub
+    (``tail``, ``incidents``, ``incidents show``, ``status``, ``silence list``), so it is
+    shown, never obeyed by the terminal. ``--json`` keeps the exact text.
+
+    >>> shown("ok\r\x1b[1A\x1b[2K")
+    'ok\\x0d\\x1b[1A\\x1b[2K'
+    >>> shown("201.5 kPa below low limit 250")
+    '201.5 kPa below low limit 250'
+    """
+    return _CONTROL.sub(_visible, text) if _CONTROL.search(text) else text
 
 
 def use_colour(stream: TextIO) -> bool:
@@ -86,8 +116,9 @@ def event_line(at: float, payload: dict[str, Any], colour: bool) -> str:
     incident, kind = payload["incident"], payload["kind"]
     alert = payload.get("alert")
     grade = alert["grade"] if isinstance(alert, dict) else incident["grade"]
-    line = (f"{_clock(at)} {grade.upper():<7} {incident['hazard']:<11} {incident['zone']:<12} "
-            f"{incident['id']} {_VERBS.get(kind, kind):<8} {_detail(payload)}").rstrip()
+    line = shown(f"{_clock(at)} {str(grade).upper():<7} {incident['hazard']:<11} "
+                 f"{incident['zone']:<12} {incident['id']} {_VERBS.get(kind, kind):<8} "
+                 f"{_detail(payload)}").rstrip()
     if payload.get("silences"):  # tail marks what a silence held back from notification
         line += f" [silenced {' '.join(f'#{n}' for n in payload['silences'])}]"
     if not colour:
@@ -104,8 +135,8 @@ def incident_table(rows: Sequence[IncidentRow], colour: bool) -> str:
     header = ("ID", "STATUS", "GRADE", "HAZARD", "ZONE", "ALERTS", "DEVICES",
               "OPENED (UTC)", "UPDATED (UTC)")
     labels = {int(g): g.label for g in Grade}
-    cells = [(f"INC-{r[0]}", r[1], labels[r[2]], r[3], r[4], str(r[5]),
-              ",".join(json.loads(r[6])), _when(r[7]), _when(r[8])) for r in rows]
+    cells = [(f"INC-{r[0]}", r[1], labels[r[2]], shown(r[3]), shown(r[4]), str(r[5]),
+              shown(",".join(json.loads(r[6]))), _when(r[7]), _when(r[8])) for r in rows]
     widths = [max(len(header[c]), *(len(row[c]) for row in cells)) for c in range(len(header))]
     line = "  ".join(f"{{:{'>' if c == 5 else '<'}{w}}}" for c, w in enumerate(widths)).format
     lines = [line(*header).rstrip()]

@@ -128,7 +128,8 @@ class Pruner:
             row = db.execute(
                 "SELECT i.id FROM incidents i WHERE i.status = 'resolved' AND i.resolved_at < ?"
                 " AND i.updated_at < ? AND NOT EXISTS (SELECT 1 FROM incident_alerts m"
-                " JOIN alerts a ON a.id = m.alert_id WHERE m.incident_id = i.id"
+                " JOIN alerts a ON a.device = m.device AND a.id = m.alert_id"
+                " WHERE m.incident_id = i.id"
                 " AND (a.ts >= ? OR a.received_at >= ?)) AND NOT EXISTS (SELECT 1 FROM events e"
                 " WHERE e.incident_id = i.id AND (e.at >= ? OR e.id > ?))"
                 " ORDER BY i.resolved_at, i.id LIMIT 1",
@@ -150,9 +151,9 @@ class Pruner:
         marks = _marks(ids)
         pairs = (self.limit - done.rows) // 2
         if pairs:
-            members = [r[0] for r in db.execute(
-                f"SELECT alert_id FROM incident_alerts WHERE incident_id IN ({marks}) LIMIT ?",
-                (*ids, pairs))]
+            members = [(r[0], r[1]) for r in db.execute(
+                f"SELECT device, alert_id FROM incident_alerts WHERE incident_id IN ({marks})"
+                " LIMIT ?", (*ids, pairs))]
             self._drop_alerts(members, done)
         if db.execute(f"SELECT 1 FROM incident_alerts WHERE incident_id IN ({marks}) LIMIT 1",
                       ids).fetchone() is not None:
@@ -173,33 +174,36 @@ class Pruner:
             floor = int(self.store.meta("incident_id_floor", "0"))
             self.store.set_meta("incident_id_floor", str(max(floor, *gone)))
 
-    def _drop_alerts(self, alert_ids: list[str], done: PruneCounts) -> None:
-        """Delete these alerts and their memberships; remember their ids."""
-        if not alert_ids:
+    def _drop_alerts(self, alerts: list[tuple[str, str]], done: PruneCounts) -> None:
+        """Delete these (device, id) alerts and their memberships; remember them."""
+        if not alerts:
             return
         db = self.store.db
-        marks = _marks(alert_ids)
-        db.execute(f"INSERT OR IGNORE INTO pruned_alerts (id) SELECT id FROM alerts "
-                   f"WHERE id IN ({marks})", alert_ids)
+        pairs = ",".join("(?,?)" for _ in alerts)
+        flat = [part for pair in alerts for part in pair]
+        db.execute(f"INSERT OR IGNORE INTO pruned_alerts (device, id) SELECT device, id FROM "
+                   f"alerts WHERE (device, id) IN (VALUES {pairs})", flat)
         done.memberships += db.execute(
-            f"DELETE FROM incident_alerts WHERE alert_id IN ({marks})", alert_ids).rowcount
-        done.alerts += db.execute(f"DELETE FROM alerts WHERE id IN ({marks})",
-                                  alert_ids).rowcount
+            f"DELETE FROM incident_alerts WHERE (device, alert_id) IN (VALUES {pairs})",
+            flat).rowcount
+        done.alerts += db.execute(f"DELETE FROM alerts WHERE (device, id) IN (VALUES {pairs})",
+                                  flat).rowcount
 
     # -- the walks ---------------------------------------------------------------
     def _loose_alerts(self, cut: float, done: PruneCounts) -> None:
         """Walk alerts by rowid: delete old ones of no incident, step over old members."""
         db = self.store.db
         rows = db.execute(
-            "SELECT a.rowid, a.id, a.ts, a.received_at, EXISTS (SELECT 1 FROM incident_alerts m"
-            " WHERE m.alert_id = a.id) FROM alerts a WHERE a.rowid > ? ORDER BY a.rowid LIMIT ?",
+            "SELECT a.rowid, a.device, a.id, a.ts, a.received_at, EXISTS (SELECT 1 FROM"
+            " incident_alerts m WHERE m.device = a.device AND m.alert_id = a.id) FROM alerts a"
+            " WHERE a.rowid > ? ORDER BY a.rowid LIMIT ?",
             (self._alert_rowid, self.limit * SCAN_FACTOR))
-        loose: list[str] = []
-        for rowid, alert_id, ts, received_at, member in rows:  # read lazily: stops at a break
+        loose: list[tuple[str, str]] = []
+        for rowid, device, alert_id, ts, received_at, member in rows:  # read lazily
             if ts >= cut or received_at >= cut or done.rows + len(loose) >= self.limit:
                 break
             if not member:
-                loose.append(alert_id)
+                loose.append((device, alert_id))
             self._alert_rowid = rowid
             done.busy = True
         rows.close()  # before deleting from the table it reads

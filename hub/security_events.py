@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.registry import Rejection
+from hub.render import shown
 from hub.store import Store
 from lifeline import wire
 
@@ -60,8 +61,8 @@ def security_line(at: float, data: dict[str, Any], colour: bool) -> str:
     """``tail``'s line, e.g. ``20:14:05 REFUSED security    north        - unknown_device
     edge-x alert on lifeline/v1/edge-x/alert: device 'edge-x' is not in the device registry``."""
     clock = datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S")
-    line = (f"{clock} {'REFUSED':<7} {KIND:<11} {str(data.get('zone', '?')):<12} - "
-            f"{data.get('reason', '?')} {data.get('device', '?')} "
-            f"{data.get('message_kind', 'message')} on {data.get('topic', '?')}: "
-            f"{data.get('detail', '')}").rstrip()
+    line = shown(f"{clock} {'REFUSED':<7} {KIND:<11} {str(data.get('zone', '?')):<12} - "
+                 f"{data.get('reason', '?')} {data.get('device', '?')} "
+                 f"{data.get('message_kind', 'message')} on {data.get('topic', '?')}: "
+                 f"{data.get('detail', '')}").rstrip()
     return f"{_COLOUR}{line}{_RESET}" if colour else line

@@ -187,7 +187,14 @@ class MqttInbox:
                         self.config.mqtt.port, reason_code)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        item = Inbound(message.topic, bytes(message.payload), message.mid, message.qos, self.session)
+        # Nothing a message holds may raise here: paho would end its network thread (no
+        # more messages, ever). A topic that is not UTF-8 is queued under a name ingest
+        # refuses as bad_topic, so the message is still counted and acknowledged.
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            topic = "(a topic that is not UTF-8)"
+        item = Inbound(topic, bytes(message.payload), message.mid, message.qos, self.session)
         warned = False
         while not self.stopping.is_set():
             try:
@@ -299,7 +306,10 @@ class Hub:
         """SIGHUP: re-read hub.toml's fusion rules, topology and routes; keep all state.
 
         A broken file changes nothing (the error is logged); mqtt and store settings
-        need a restart and are not touched."""
+        need a restart and are not touched. The device registry is re-read at once: a device
+        removed or revoked is refused from the next message on (hub/registry.py)."""
+        if self.ingest.guard is not None:
+            self.ingest.guard.reload()
         if self.config.source is None:
             return
         try:

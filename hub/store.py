@@ -17,6 +17,8 @@ ids of deleted alerts stay in ``pruned_alerts`` so a resend is still a duplicate
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,17 +44,24 @@ from hub.incident import (
     Resolved,
 )
 from lifeline.grades import Grade
+from lifeline.sdnotify import Notifier
 from lifeline.wire import Alert, Status, format_ts
 
 __all__ = ["Event", "IncidentRow", "Store", "StoreError", "change_json", "incident_json"]
 
-SCHEMA_VERSION = 3  # 3: incident_state (rule state per channel); 2: incident columns
+log = logging.getLogger(__name__)
+
+# 4: alerts, memberships and pruned ids keyed by (device, id); 3: incident_state (rule state
+# per channel); 2: incident columns
+SCHEMA_VERSION = 4
+UPGRADE_S_PER_ALERT = 100e-6  # what the upgrade to schema 4 may take, per alert (see there)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
-    id TEXT PRIMARY KEY, device TEXT NOT NULL, zone TEXT NOT NULL, sensor TEXT NOT NULL,
+    id TEXT NOT NULL, device TEXT NOT NULL, zone TEXT NOT NULL, sensor TEXT NOT NULL,
     channel TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL, grade INTEGER NOT NULL,
     ts REAL NOT NULL, received_at REAL NOT NULL, value REAL, unit TEXT, score REAL NOT NULL,
-    seq INTEGER NOT NULL, cleared INTEGER NOT NULL, message TEXT NOT NULL, body TEXT NOT NULL);
+    seq INTEGER NOT NULL, cleared INTEGER NOT NULL, message TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (device, id));
 CREATE INDEX IF NOT EXISTS alerts_device_ts ON alerts (device, ts);
 CREATE TABLE IF NOT EXISTS incidents (
     id INTEGER PRIMARY KEY, zone TEXT NOT NULL, hazard TEXT NOT NULL, grade INTEGER NOT NULL,
@@ -61,8 +70,9 @@ CREATE TABLE IF NOT EXISTS incidents (
     alert_count INTEGER NOT NULL, devices TEXT NOT NULL, merged_into INTEGER);
 CREATE INDEX IF NOT EXISTS incidents_status ON incidents (status, resolved_at);
 CREATE TABLE IF NOT EXISTS incident_alerts (
-    alert_id TEXT PRIMARY KEY REFERENCES alerts (id),
-    incident_id INTEGER NOT NULL REFERENCES incidents (id));
+    device TEXT NOT NULL, alert_id TEXT NOT NULL,
+    incident_id INTEGER NOT NULL REFERENCES incidents (id),
+    PRIMARY KEY (device, alert_id), FOREIGN KEY (device, alert_id) REFERENCES alerts (device, id));
 CREATE INDEX IF NOT EXISTS incident_alerts_incident ON incident_alerts (incident_id);
 CREATE TABLE IF NOT EXISTS devices (
     device TEXT PRIMARY KEY, zone TEXT NOT NULL, state TEXT NOT NULL, status_ts REAL NOT NULL,
@@ -83,14 +93,17 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_at, next_attempt_at);
 CREATE INDEX IF NOT EXISTS incidents_merged ON incidents (merged_into)
     WHERE merged_into IS NOT NULL;
-CREATE TABLE IF NOT EXISTS pruned_alerts (id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pruned_alerts (
+    device TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (device, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS incident_state (
     incident_id INTEGER NOT NULL, part TEXT NOT NULL, key TEXT NOT NULL, rows TEXT NOT NULL,
     PRIMARY KEY (incident_id, part, key)) WITHOUT ROWID;
 """
-# ``pruned_alerts``: the ids of alerts retention deleted (hub/retention.py), so a resend of
-# one is still a duplicate. ``meta`` ``incident_id_floor``: the highest incident id retention
-# deleted, so ids are never given out twice.
+# ``pruned_alerts``: the (device, id) of alerts retention deleted (hub/retention.py), so a
+# resend of one is still a duplicate; device '' for ids pruned before schema 4 (any device).
+# An alert id is unique per device only: two devices may use the same id (schema 4), so one
+# device's alert can never be taken for another's duplicate. ``meta`` ``incident_id_floor``:
+# the highest incident id retention deleted, so ids are never given out twice.
 # Columns added by schema 2 (topology, lifecycle, rule state), with their defaults for old rows.
 _V2_COLUMNS = (("zones", "TEXT NOT NULL DEFAULT '[]'"), ("assignee", "TEXT"),
                ("latched", "INTEGER NOT NULL DEFAULT 0"), ("flapping", "INTEGER NOT NULL DEFAULT 0"),
@@ -114,6 +127,44 @@ _LISTING_COLUMNS = _INCIDENT_COLUMNS.replace(
 # One row of ``Store.incident_rows``: id, status, grade (an int), hazard, zone, alert count,
 # devices (JSON array text), opened_at, updated_at.
 IncidentRow = tuple[int, str, int, str, str, int, str, float, float]
+
+
+def _upgrade_to_v4(db: sqlite3.Connection) -> None:
+    """Schema 4: an alert is identified by (device, id), not by id alone (issue 13): a store
+    of an earlier schema gets its ``alerts``, ``incident_alerts`` and ``pruned_alerts``
+    rebuilt in one transaction (rows, and the alerts' rowids retention walks by, kept). Ids
+    pruned before keep device '' and stay duplicates for every device. The rebuild copies
+    the alerts once: ~45 s per million alerts, measured (docs/hub.md); systemd is asked to
+    wait that long (EXTEND_TIMEOUT_USEC)."""
+    keys = [r[1] for r in sorted(db.execute("PRAGMA table_info(alerts)"), key=lambda r: r[5])
+            if r[5]]
+    if not keys or keys == ["device", "id"]:
+        return  # a new store, or already schema 4
+    count = int(db.execute("SELECT count(*) FROM alerts").fetchone()[0])
+    # measured ~45 s per million alerts on a busy 2-core server: ask systemd for twice that
+    # (TimeoutStartSec would otherwise kill the upgrade, which then starts over for ever)
+    extra_s = 60 + count * UPGRADE_S_PER_ALERT
+    log.warning("upgrading the store to schema 4 (alerts deduplicated per device): copying "
+                "%d alerts, up to %.0f s; the hub starts when it is done", count, extra_s)
+    Notifier().notify(f"EXTEND_TIMEOUT_USEC={int(extra_s * 1e6)}",
+                      f"STATUS=upgrading the store: {count} alerts")
+    columns = ", ".join(r[1] for r in db.execute("PRAGMA table_info(alerts)"))
+    have = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    old = [t for t in ("alerts", "incident_alerts", "pruned_alerts") if t in have]
+    copy = [f"INSERT INTO alerts (rowid, {columns}) SELECT rowid, {columns} FROM alerts_v3;"]
+    if "incident_alerts" in have:
+        copy.append("INSERT OR IGNORE INTO incident_alerts (device, alert_id, incident_id)"
+                    " SELECT coalesce(a.device, ''), m.alert_id, m.incident_id"
+                    " FROM incident_alerts_v3 m LEFT JOIN alerts_v3 a ON a.id = m.alert_id;")
+    if "pruned_alerts" in have:
+        copy.append("INSERT OR IGNORE INTO pruned_alerts (device, id)"
+                    " SELECT '', id FROM pruned_alerts_v3;")
+    db.executescript("BEGIN;"
+                     + "".join(f"ALTER TABLE {t} RENAME TO {t}_v3;" for t in old)
+                     + "DROP INDEX IF EXISTS alerts_device_ts;"
+                     + "DROP INDEX IF EXISTS incident_alerts_incident;"
+                     + SCHEMA + "".join(copy)
+                     + "".join(f"DROP TABLE {t}_v3;" for t in reversed(old)) + "COMMIT;")
 
 
 class StoreError(Exception):
@@ -238,7 +289,12 @@ class Store:
     def open_writer(cls, path: Path) -> Store:
         """Open (creating if needed) the store for the one process that writes it."""
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # Private from the first byte, also outside systemd's UMask=0077: a new state
+            # directory 0700, a new store 0600 (SQLite gives its -wal and -shm files the
+            # mode of the database file). An existing directory or store keeps its mode.
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not path.exists():
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
@@ -247,6 +303,7 @@ class Store:
             if version > SCHEMA_VERSION:
                 raise StoreError(f"{path} has store schema {version}, newer than this hub "
                                  f"understands ({SCHEMA_VERSION}); upgrade lifeline")
+            _upgrade_to_v4(db)
             db.executescript(f"BEGIN; {SCHEMA} COMMIT;")
             have = {r[1] for r in db.execute("PRAGMA table_info(incidents)")}
             upgrade = "".join(f"ALTER TABLE incidents ADD COLUMN {name} {decl};"
@@ -284,21 +341,39 @@ class Store:
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite rolls back itself on some errors (disk full)
+                self.db.execute("ROLLBACK")
             self._saved.clear()  # what the rolled-back writes put there is gone
             raise
         self.db.execute("COMMIT")
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a transaction: what the block writes is undone if it raises (one message's
+        writes in a batch), the rest of the transaction goes on."""
+        self.db.execute("SAVEPOINT one_message")
+        try:
+            yield
+        except BaseException:
+            if self.db.in_transaction:  # SQLite ends the transaction itself on some errors
+                self.db.execute("ROLLBACK TO one_message")
+                self.db.execute("RELEASE one_message")
+            self._saved.clear()  # identities written inside may be gone
+            raise
+        self.db.execute("RELEASE one_message")
+
     def add_alert(self, alert: Alert, received_at: float, body: str) -> bool:
-        """Store an alert unless its id is already stored or was pruned; True if it was new."""
+        """Store an alert unless its device already sent its id (stored, or pruned since);
+        True if it was new. Another device's alert with the same id is a different alert."""
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO alerts (id, device, zone, sensor, channel, kind, reason, grade,"
             " ts, received_at, value, unit, score, seq, cleared, message, body)"
             " SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
-            " WHERE NOT EXISTS (SELECT 1 FROM pruned_alerts WHERE id = ?)",
+            " WHERE NOT EXISTS (SELECT 1 FROM pruned_alerts WHERE device IN (?, '') AND id = ?)",
             (alert.id, alert.device, alert.zone, alert.sensor, alert.channel, alert.kind,
              alert.reason.value, int(alert.grade), alert.ts, received_at, alert.value, alert.unit,
-             alert.score, alert.seq, int(alert.cleared), alert.message, body, alert.id))
+             alert.score, alert.seq, int(alert.cleared), alert.message, body, alert.device,
+             alert.id))
         return cursor.rowcount == 1
 
     def record_status(self, status: Status, now: float, body: str) -> None:
@@ -324,8 +399,9 @@ class Store:
                                 (change.incident.id, change.absorbed.id))
             alert = change.alert if isinstance(change, Opened | Joined) else None
             if alert is not None:
-                self.db.execute("INSERT OR REPLACE INTO incident_alerts (alert_id, incident_id)"
-                                " VALUES (?, ?)", (alert.id, change.incident.id))
+                self.db.execute("INSERT OR REPLACE INTO incident_alerts (device, alert_id,"
+                                " incident_id) VALUES (?, ?, ?)",
+                                (alert.device, alert.id, change.incident.id))
             self.db.execute("INSERT INTO events (at, kind, incident_id, payload) VALUES (?,?,?,?)",
                             (now, change.kind, change.incident.id,
                              json.dumps(change_json(change), separators=(",", ":"))))
@@ -520,7 +596,8 @@ class Store:
     def incident_alerts(self, incident_id: int) -> list[dict[str, Any]]:
         """The wire JSON of the incident's alerts, by reading time."""
         rows = self.db.execute(
-            "SELECT a.body FROM incident_alerts m JOIN alerts a ON a.id = m.alert_id "
+            "SELECT a.body FROM incident_alerts m JOIN alerts a ON a.device = m.device"
+            " AND a.id = m.alert_id "
             "WHERE m.incident_id = ? ORDER BY a.ts", (incident_id,)).fetchall()
         return [json.loads(r[0]) for r in rows]
 

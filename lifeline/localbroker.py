@@ -1,9 +1,15 @@
-"""Start a private Mosquitto on a free loopback port: for tests, demos and benchmarks, not production."""
+"""Start a private Mosquitto on a free loopback port, and stop child processes: for tests, demos and
+benchmarks, not production.
+
+A supported API of the installed package (docs/developers.md): ``make demo`` and the benchmarks run
+from the installed virtual environment and use it, so it ships in the wheel.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -26,15 +32,33 @@ def free_port() -> int:
         return port
 
 
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL to its process group after 5 s; return once it has exited."""
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 5.0) -> int:
+    """Stop a child and everything it started, and return its exit status.
+
+    SIGTERM first, so the child can flush and acknowledge what it holds; SIGKILL after
+    ``timeout`` seconds. Both go to the child's process group when it leads one
+    (``start_new_session=True``, as every child of ours is started), so helpers it spawned
+    die with it; otherwise to the child alone. The one way tests, the demo and the
+    benchmarks stop a process.
+    """
     if process.poll() is None:
-        process.terminate()
+        _signal_tree(process, signal.SIGTERM)
         try:
-            process.wait(timeout=5)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
+            _signal_tree(process, signal.SIGKILL)
             process.wait()
+    return process.returncode
+
+
+def _signal_tree(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:
+    try:
+        if os.getpgid(process.pid) == process.pid:
+            os.killpg(process.pid, signum)
+        else:
+            process.send_signal(signum)
+    except ProcessLookupError:  # exited between poll() and the signal
+        pass
 
 
 @dataclass

@@ -30,6 +30,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,8 @@ from typing import Any
 from lifeline.tomlconfig import ConfigError, Section
 
 __all__ = ["SECURITY_KEYS", "MqttSecurity", "apply", "describe", "is_loopback",
-           "parse_security", "plain_loopback", "read_secret", "secret_file_problem"]
+           "parse_security", "plain_loopback", "read_secret", "secret_file_problem",
+           "shown_secret_path"]
 
 log = logging.getLogger(__name__)
 
@@ -192,19 +194,55 @@ def _path(section: Section, key: str, base: Path) -> Path | None:
     return path if path.is_absolute() else base / path
 
 
-def _file_problem(path: Path, secret: bool) -> str | None:
+_PATHY = re.compile(r"^[A-Za-z0-9._~-]+$")
+
+
+def _tokenish(part: str) -> bool:
+    """A path component that reads like a generated secret rather than a file name: long,
+    no dot, upper- and lower-case letters and digits mixed (``secrets.token_urlsafe``)."""
+    return (len(part) >= 16 and "." not in part and any(c.isupper() for c in part)
+            and any(c.islower() for c in part) and any(c.isdigit() for c in part))
+
+
+def shown_secret_path(path: Path) -> str:
+    """``path`` as an error or ``check-config`` may show it for a *secret* file key
+    (``password_file``, ``key_file``): as it is when every component looks like a file
+    name, else with the components from the first one that does not replaced by
+    ``<not shown>`` -- a password pasted into ``password_file`` by mistake becomes a path
+    (``/etc/lifeline/DknPZgos...``) that must not reach a log or a terminal.
+
+    >>> shown_secret_path(Path("/etc/lifeline/edge-north-1.password"))
+    '/etc/lifeline/edge-north-1.password'
+    >>> shown_secret_path(Path("/etc/lifeline/DknPZgos8Yq2Lr0vJxWm3tHc"))
+    '/etc/lifeline/<not shown: it may be the secret itself>'
+    >>> shown_secret_path(Path("/etc/lifeline/hunter2!"))
+    '/etc/lifeline/<not shown: it may be the secret itself>'
+    """
+    parts = path.parts
+    for index, part in enumerate(parts):
+        if part == path.anchor:
+            continue
+        if not _PATHY.match(part) or _tokenish(part):
+            shown = Path(*parts[:index]) if index else Path()
+            return f"{shown}/<not shown: it may be the secret itself>".removeprefix("./")
+    return str(path)
+
+
+def _file_problem(path: Path, secret: bool, name: str | None = None) -> str | None:
+    """Why ``path`` is not a usable file, or None; messages name it ``name`` (the path)."""
     if secret:
         return secret_file_problem(path)
+    name = str(path) if name is None else name
     try:
         info = path.stat()
     except FileNotFoundError:
-        return f"the file {path} does not exist"
+        return f"the file {name} does not exist"
     except OSError as exc:
-        return f"cannot check {path}: {exc.strerror}"
+        return f"cannot check {name}: {exc.strerror}"
     if not stat.S_ISREG(info.st_mode):
-        return f"{path} is not a regular file"
+        return f"{name} is not a regular file"
     if not os.access(path, os.R_OK):
-        return f"{path} cannot be read by this user (uid {os.geteuid()})"
+        return f"{name} cannot be read by this user (uid {os.geteuid()})"
     return None
 
 
@@ -216,25 +254,26 @@ def secret_file_problem(path: Path, *, euid: int | None = None,
     0600/0400 -- or 0640/0440 owned by root with the service's own group (the
     ``install -m 0640 -o root -g lifeline`` layout of hardware/install.md, where
     the service can read but not change its secret). Never group-writable, never
-    world-accessible.
+    world-accessible. The path is named as ``shown_secret_path`` shows it.
     """
     euid = os.geteuid() if euid is None else euid
     egid = os.getegid() if egid is None else egid
-    problem = _file_problem(path, secret=False)
+    name = shown_secret_path(path)
+    problem = _file_problem(path, secret=False, name=name)
     if problem is not None:
         return problem
     info = path.stat()
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o007:
-        return (f"{path} is accessible to every user (mode {mode:04o}); "
-                f"run: chmod 600 {path}")
+        return (f"{name} is accessible to every user (mode {mode:04o}); "
+                f"run: chmod 600 {name}")
     if mode & 0o030:
-        return f"{path} is writable by its group (mode {mode:04o}); run: chmod 600 {path}"
+        return f"{name} is writable by its group (mode {mode:04o}); run: chmod 600 {name}"
     if mode & 0o040 and not (info.st_uid == 0 and info.st_gid == egid):
-        return (f"{path} is readable by its group (mode {mode:04o}); run: chmod 600 {path} "
+        return (f"{name} is readable by its group (mode {mode:04o}); run: chmod 600 {name} "
                 "(or make it root-owned with the service's own group, mode 0640)")
     if info.st_uid not in (euid, 0):
-        return f"{path} belongs to another user (uid {info.st_uid}); it must be ours or root's"
+        return f"{name} belongs to another user (uid {info.st_uid}); it must be ours or root's"
     return None
 
 
@@ -245,23 +284,24 @@ def read_secret(path: Path, origin: tuple[str, str] = ("", "mqtt"),
     Raises ConfigError naming the file and key, never the content.
     """
     where = f"{origin[1]}.{key}" if origin[1] else key
+    name = shown_secret_path(path)
     problem = secret_file_problem(path)
     if problem is None:
         try:
             with open(path, "rb") as handle:
                 raw = handle.read(_MAX_SECRET_BYTES + 1)
         except OSError as exc:
-            problem = f"cannot read {path}: {exc.strerror}"
+            problem = f"cannot read {name}: {exc.strerror}"
         else:
             text = raw.decode("utf-8", errors="replace").removesuffix("\n").removesuffix("\r")
             if len(raw) > _MAX_SECRET_BYTES:
-                problem = f"{path} is too large for a password ({_MAX_SECRET_BYTES} bytes at most)"
+                problem = f"{name} is too large for a password ({_MAX_SECRET_BYTES} bytes at most)"
             elif not text:
-                problem = f"{path} is empty"
+                problem = f"{name} is empty"
             elif "\n" in text or "\r" in text:
-                problem = f"{path} must hold the password on a single line"
+                problem = f"{name} must hold the password on a single line"
             elif "\ufffd" in text:
-                problem = f"{path} is not UTF-8 text"
+                problem = f"{name} is not UTF-8 text"
             else:
                 return text
     raise ConfigError([(origin[0], where, problem)])
@@ -320,6 +360,6 @@ def describe(settings: MqttSecurity) -> str:
         who.append(f"client certificate {settings.cert_file}")
     if settings.username:
         who.append(f"user {settings.username}"
-                   + (f" with password from {settings.password_file}"
+                   + (f" with password from {shown_secret_path(settings.password_file)}"
                       if settings.password_file else ""))
     return f"{transport}; {', '.join(who) if who else 'no client credentials'}"

@@ -35,6 +35,11 @@ MAX_PAYLOAD_BYTES = 65_536
 MAX_CONTEXT_VALUES = 64
 MAX_TEXT = 256
 MAX_SEQ = 2**63 - 1  # SQLite's INTEGER: a larger seq could never be stored
+# Every time on the wire lies in what ``format_ts`` can print: 0001-01-01T00:00:00Z ..
+# 9999-12-31T23:59:59Z. A time outside it (a year 0 or 10000 after its UTC offset) could be
+# decoded but never encoded again, stored, or shown: it is refused as ``bad_timestamp``.
+TS_MIN = -62_135_596_800.0
+TS_MAX = 253_402_300_799.0
 FAMILIES = ("water", "gas", "structure")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
@@ -81,6 +86,27 @@ def parse_topic(topic: str) -> tuple[str, str]:
     if not _NAME_PATTERN.match(parts[2]):
         raise WireError("bad_topic", f"topic {topic!r} has an invalid device id")
     return parts[2], parts[3]
+
+
+def check_ts(ts: float, name: str = "ts") -> float:
+    """``ts`` if it is a time every part of Lifeline can handle; WireError ``bad_timestamp``
+    otherwise (NaN, infinite, or outside ``TS_MIN`` .. ``TS_MAX``). The one check of a time
+    field, used by every message kind and every decoder.
+
+    >>> check_ts(0.0)
+    0.0
+    >>> check_ts(float("nan"))
+    Traceback (most recent call last):
+    ...
+    lifeline.wire.WireError: ts is not a finite time
+    """
+    if isinstance(ts, bool) or not isinstance(ts, int | float):
+        raise WireError("bad_timestamp", f"{name} is not a number of seconds")
+    if not math.isfinite(ts):
+        raise WireError("bad_timestamp", f"{name} is not a finite time")
+    if not TS_MIN <= ts <= TS_MAX:
+        raise WireError("bad_timestamp", f"{name} {ts!r} is outside the years 1 to 9999 (UTC)")
+    return ts
 
 
 def format_ts(ts: float) -> str:
@@ -133,8 +159,7 @@ class Alert:
         if family_of(self.kind) not in FAMILIES or len(self.kind) > 64:
             raise WireError("bad_value", f"kind {self.kind!r} is not family.quantity "
                             f"with family one of {', '.join(FAMILIES)}")
-        if not math.isfinite(self.ts):
-            raise WireError("bad_timestamp", "ts is not a finite time")
+        check_ts(self.ts)
         if self.value is not None and not math.isfinite(self.value):
             raise WireError("bad_value", "value is NaN or infinite")
         if self.value is None and self.reason is not Reason.SENSOR_FAULT:
@@ -201,8 +226,7 @@ class Status:
         for name in ("device", "zone"):
             if not _NAME_PATTERN.match(getattr(self, name)):
                 raise WireError("bad_value", f"{name} {getattr(self, name)!r} is not a valid name")
-        if not math.isfinite(self.ts):
-            raise WireError("bad_timestamp", "ts is not a finite time")
+        check_ts(self.ts)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -287,6 +311,7 @@ def _timestamp(data: Mapping[str, Any], now: float | None, max_age_s: float,
         ts = parse_ts(text)
     except (ValueError, OverflowError) as exc:
         raise WireError("bad_timestamp", f"ts {text[:40]!r} is not ISO 8601 UTC: {exc}") from exc
+    check_ts(ts, f"ts {text[:40]!r}")
     if now is not None and not now - max_age_s <= ts <= now + max_ahead_s:
         raise WireError("bad_timestamp", f"ts {text!r} is more than {max_age_s:.0f} s in the past "
                         f"or {max_ahead_s:.0f} s in the future")
@@ -389,7 +414,7 @@ def _checked_name(name: str) -> str:
 
 __all__ = [
     "ALERT_SUBSCRIPTION", "INCIDENT_TOPIC", "SCHEMA_VERSION", "STATUS_SUBSCRIPTION",
-    "Ack", "Alert", "Reason", "Status", "WireError", "ack_topic", "alert_topic", "decode_ack",
-    "decode_alert", "decode_status", "encode", "family_of", "format_ts", "parse_topic",
-    "parse_ts", "status_topic",
+    "Ack", "Alert", "Reason", "Status", "WireError", "ack_topic", "alert_topic", "check_ts",
+    "decode_ack", "decode_alert", "decode_status", "encode", "family_of", "format_ts",
+    "parse_topic", "parse_ts", "status_topic",
 ]

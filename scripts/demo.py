@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from lifeline.localbroker import Broker  # noqa: E402
+from lifeline.localbroker import Broker, stop_process  # noqa: E402
 from lifeline.wire import family_of, parse_ts  # noqa: E402
 
 SCENARIO = REPO / "hardware" / "simulator" / "scenarios" / "demo.toml"
@@ -117,7 +117,7 @@ class Demo:
         return manifest
 
     def stop(self) -> None:
-        for _name, proc in reversed(self.procs):
+        for _name, proc in reversed(self.procs):  # all at once, then wait for each
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
         for name, proc in reversed(self.procs):
@@ -125,8 +125,7 @@ class Demo:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 print(f"demo: {name} did not stop on SIGTERM; killing it", file=sys.stderr)
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            stop_process(proc, timeout=0)
         self.broker.stop()
 
     def incidents(self) -> list[dict[str, object]]:

@@ -20,11 +20,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout_s(9
 
 def test_fault_free_baseline(tmp_path: Path) -> None:
     with Rig(tmp_path) as rig:
-        # Given hub and edge up, When 10 s of numbered readings flow
+        # Given hub and edge up, When numbered readings flow until 50 alerts are stored
         rig.start_hub()
         rig.start_edge()
         rig.stream.start()
-        time.sleep(10)
+        rig.wait_stored(50, timeout=30)
         # Then everything accepted is stored once, in the reference incidents
         rig.settle(timeout=30)
         figures = rig.check("baseline", "none", recovery_s=None)

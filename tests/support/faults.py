@@ -37,7 +37,7 @@ from hub.fusion import Fusion, Joined, Merged, Opened
 from hub.incident import DEVICE_HAZARD, MAINTENANCE_HAZARD
 from lifeline import wire
 from lifeline.grades import Grade
-from lifeline.localbroker import Broker
+from lifeline.localbroker import Broker, stop_process
 from lifeline.mqtt_security import is_loopback
 from tests.support.processes import script, wait_for
 from tests.support.pty import PtySensor as Pty  # the test writes its master, the agent opens path
@@ -527,13 +527,8 @@ def _kill9(proc: subprocess.Popen[bytes] | None) -> None:
 
 
 def _stop(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        _kill9(proc)
+    if proc is not None:
+        stop_process(proc, timeout=10)
 
 
 def have_netns() -> bool:

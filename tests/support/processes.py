@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,6 +10,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+
+from lifeline.localbroker import stop_process
 
 T = TypeVar("T")
 BIN = Path(sys.executable).parent
@@ -34,13 +34,7 @@ def running(name: str, args: list[str], log: Path) -> Iterator[subprocess.Popen[
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_process(proc)
 
 
 def cli_json(name: str, args: list[str]) -> Any:

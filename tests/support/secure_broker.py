@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub.provision import Issued, issue_certificate, make_ca, mosquitto_passwd, write_private
+from hub.provision import Issued, issue_certificate, make_ca, make_crl, mosquitto_passwd, write_private
 from lifeline.localbroker import find_mosquitto, free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,6 +82,9 @@ class SecureBroker:
             text = re.sub(r"(?m)^require_certificate false$", "require_certificate true", text)
             text = re.sub(r"(?m)^#use_identity_as_username true$", "use_identity_as_username true",
                           text)
+            text = re.sub(r"(?m)^#crlfile ", "crlfile ", text)
+            if not (self.workdir / "crl.pem").exists():  # as make-ca writes it: none revoked
+                (self.workdir / "crl.pem").write_bytes(make_crl(self.ca, [], datetime.now(UTC)))
         text += f"\npersistence_location {self.workdir}/\nlog_dest file {self.log_path}\n"
         if os.geteuid() == 0:  # as root, mosquitto would switch to user mosquitto: keep root
             text += "user root\n"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from edge.delivery import Delivery
 from edge.outbox import Outbox
@@ -54,3 +57,45 @@ def test_reset_replays_everything_unacked_in_order(tmp_path: Path) -> None:
 def test_a_refused_send_stops_the_pump_and_keeps_the_alert(tmp_path: Path) -> None:
     delivery = Delivery(filled(tmp_path, 3), lambda p: False)
     assert delivery.pump(0.0) == 0 and not delivery.inflight and delivery.outbox.depth == 3
+
+
+def test_an_ack_is_believed_only_for_ids_sent_and_outstanding(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # Given ten alerts in the outbox, four of them sent (the window)
+    sent: list[str] = []
+    delivery = Delivery(filled(tmp_path, 10), lambda p: sent.append(wire.decode_alert(p).id) or True,
+                        window=4)
+    delivery.pump(0.0)
+    # When someone (not the hub: the broker's ACL was missing) acks ids never sent, ids that
+    # do not exist, and one that was sent
+    with caplog.at_level(logging.WARNING, logger="edge.delivery"):
+        delivery.acknowledged(["a5", "a6", "a10", "nope", "a1"])
+    # Then only the sent one is forgotten; the rest are counted and logged, and stay to be sent
+    assert delivery.outbox.depth == 9 and delivery.counters["acked"] == 1
+    assert delivery.counters["unexpected_acks"] == 4
+    assert "not sent or does not hold" in caplog.text and "a5, a6, a10" in caplog.text
+    delivery.pump(1.0)
+    assert sent == ["a1", "a2", "a3", "a4", "a5"]
+    # And the hub acking a1 again (it acks a resend it already had) is a quiet duplicate
+    caplog.clear()
+    delivery.acknowledged(["a1"])
+    assert delivery.counters["duplicate_acks"] == 1 and delivery.counters["unexpected_acks"] == 4
+    assert caplog.text == ""
+
+
+def test_sent_ids_stay_outstanding_across_a_reconnect(tmp_path: Path) -> None:
+    delivery = Delivery(filled(tmp_path, 3), lambda p: True)
+    delivery.pump(0.0)
+    delivery.reset()  # the link dropped; the hub may still ack what it got before
+    delivery.acknowledged(["a1", "a2"])
+    assert delivery.outbox.depth == 1 and delivery.counters["unexpected_acks"] == 0
+
+
+def test_unexpected_ack_warnings_are_rate_limited(tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    delivery = Delivery(filled(tmp_path, 1), lambda p: True)
+    with caplog.at_level(logging.WARNING, logger="edge.delivery"):
+        for n in range(1000):
+            delivery.acknowledged([f"forged-{n}"])
+    assert delivery.counters["unexpected_acks"] == 1000 and len(caplog.records) == 5
+    assert delivery.outbox.depth == 1

@@ -235,3 +235,35 @@ def test_value_object_rejects_inconsistent_settings() -> None:
         MqttSecurity(tls=False)
     with pytest.raises(ValueError, match="password_file needs username"):
         MqttSecurity(password_file=Path("p"))
+
+
+@pytest.mark.parametrize("pasted", ["DknPZgos8Yq2Lr0vJxWm3tHcQe5uBn7k-AsdF_ghJ1k",
+                                    "Summer 2026!", "q3Lz/8kP+abcDEF123==", "hunter2!"])
+@pytest.mark.parametrize("key", ["password_file", "key_file"])
+def test_a_secret_pasted_as_a_file_name_is_never_echoed(tmp_path: Path, pasted: str,
+                                                        key: str) -> None:
+    # Given a password placed by mistake where the file name goes (missing, and present)
+    data = {"username": "edge-1", key: pasted}
+    if key == "key_file":
+        (tmp_path / "edge.crt").write_text("x")
+        data = {"cert_file": "edge.crt", key: pasted}
+    _, problems = parse(tmp_path, data)
+    # Then the error names the key and the directory, never the value
+    assert problems and all(pasted not in p[2] and pasted.split("/")[-1] not in p[2]
+                            for p in problems), problems
+    assert any("<not shown" in p[2] for p in problems)
+    target = tmp_path / pasted
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(SECRET + "\n")
+    target.chmod(0o644)
+    _, problems = parse(tmp_path, data)
+    assert problems and all(pasted.split("/")[-1] not in p[2] for p in problems), problems
+    with pytest.raises(ConfigError) as caught:
+        read_secret(target)
+    assert pasted.split("/")[-1] not in str(caught.value)
+
+
+def test_an_ordinary_secret_path_is_still_named(tmp_path: Path) -> None:
+    _, problems = parse(tmp_path, {"username": "edge-1", "password_file": "edge-north-1.password"})
+    assert problems == [("edge.toml", "mqtt.password_file",
+                         f"the file {tmp_path / 'edge-north-1.password'} does not exist")]

@@ -1,0 +1,139 @@
+"""Alert ids are deduplicated per (device, id) (issue 13, item 7), with schema 3 stores upgraded.
+
+One device sending an alert under some id must not make another device's real alert with the
+same id a "duplicate" that is acknowledged and never stored.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.config import load_hub_config
+from hub.ingest import Ingest
+from hub.store import Store
+from lifeline import wire
+from lifeline.grades import Grade
+
+NOW = 1_790_000_000.0
+SHARED_ID = "0123456789abcdef0123456789abcdef"
+
+
+def alert(device: str, zone: str = "north", **changes: Any) -> wire.Alert:
+    fields: dict[str, Any] = dict(
+        id=SHARED_ID, device=device, zone=zone, sensor="main-pressure", channel="pressure_kpa",
+        kind="water.pressure", ts=NOW, value=150.0, score=1.0, grade=Grade.RED,
+        reason=wire.Reason.LIMIT, seq=1, unit="kPa", context=(300.0, 150.0))
+    fields.update(changes)
+    return wire.Alert(**fields)
+
+
+def hub_ingest(directory: Path) -> Ingest:
+    path = directory / "hub.toml"
+    path.write_text('[store]\npath = "hub.db"\n')
+    config = load_hub_config(path)
+    return Ingest(Store.open_writer(config.store.path), config, NOW)
+
+
+@pytest.fixture
+def ingest(tmp_path: Path) -> Iterator[Ingest]:
+    hub = hub_ingest(tmp_path)
+    try:
+        yield hub
+    finally:
+        hub.store.close()
+
+
+def send(ingest: Ingest, *alerts: wire.Alert, now: float = NOW) -> dict[str, list[str]]:
+    return ingest.batch([(wire.alert_topic(a.device), wire.encode(a)) for a in alerts], now).acks
+
+
+def test_another_devices_alert_with_the_same_id_is_stored_and_fused(ingest: Ingest) -> None:
+    # Given a device that sent an alert under some id, in another zone
+    first = alert("edge-south-1", zone="south", grade=Grade.YELLOW, value=240.0)
+    assert send(ingest, first) == {"edge-south-1": [SHARED_ID]}
+    # When another device's real red alert arrives with the same id
+    red = alert("edge-north-1")
+    acks = send(ingest, red)
+    # Then it is stored, acknowledged to its device, and opens its own incident
+    assert acks == {"edge-north-1": [SHARED_ID]}
+    assert ingest.counters.stored == 2 and ingest.counters.duplicates == 0
+    bodies = {d: json.loads(b) for d, b in ingest.store.db.execute(
+        "SELECT device, body FROM alerts WHERE id = ?", (SHARED_ID,))}
+    assert bodies["edge-north-1"]["grade"] == "red" and bodies["edge-south-1"]["grade"] == "yellow"
+    north = [i for i in ingest.fusion.incidents if i.zone == "north"]
+    assert len(north) == 1 and north[0].grade is Grade.RED
+    assert ingest.store.incident_alerts(north[0].id)[0]["device"] == "edge-north-1"
+    # And each device's own resend is still a duplicate
+    assert send(ingest, red, first) == {"edge-north-1": [SHARED_ID], "edge-south-1": [SHARED_ID]}
+    assert ingest.counters.duplicates == 2 and ingest.store.count_alerts() == 2
+
+
+_V3_TABLES = """
+CREATE TABLE alerts (
+    id TEXT PRIMARY KEY, device TEXT NOT NULL, zone TEXT NOT NULL, sensor TEXT NOT NULL,
+    channel TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL, grade INTEGER NOT NULL,
+    ts REAL NOT NULL, received_at REAL NOT NULL, value REAL, unit TEXT, score REAL NOT NULL,
+    seq INTEGER NOT NULL, cleared INTEGER NOT NULL, message TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX alerts_device_ts ON alerts (device, ts);
+CREATE TABLE incident_alerts (
+    alert_id TEXT PRIMARY KEY REFERENCES alerts (id),
+    incident_id INTEGER NOT NULL REFERENCES incidents (id));
+CREATE INDEX incident_alerts_incident ON incident_alerts (incident_id);
+CREATE TABLE pruned_alerts (id TEXT PRIMARY KEY) WITHOUT ROWID;
+"""
+
+
+def test_a_schema_3_store_is_upgraded_and_keeps_its_alerts(tmp_path: Path) -> None:
+    # Given a store written by the schema 3 hub: alerts keyed by id alone, one of them in an
+    # incident, one id pruned by retention
+    ingest = hub_ingest(tmp_path)
+    path = ingest.store.path
+    send(ingest, alert("edge-north-1"), alert("edge-north-1", id="second", seq=2))
+    incident_id = ingest.fusion.incidents[0].id
+    ingest.store.close()
+    db = sqlite3.connect(path)
+    saved = db.execute("SELECT rowid, * FROM alerts ORDER BY rowid").fetchall()
+    db.executescript("DROP TABLE alerts; DROP TABLE incident_alerts; DROP TABLE pruned_alerts;"
+                     + _V3_TABLES)
+    db.executemany(f"INSERT INTO alerts (rowid, {', '.join(_columns(db))}) VALUES "
+                   f"({','.join('?' * 18)})", saved)
+    db.execute("INSERT INTO incident_alerts VALUES (?, ?)", (SHARED_ID, incident_id))
+    db.execute("INSERT INTO pruned_alerts VALUES ('gone')")
+    db.execute("PRAGMA user_version = 3")
+    db.commit()
+    db.close()
+    # When the new hub opens it
+    ingest = hub_ingest(tmp_path)
+    try:
+        store = ingest.store
+        # Then it is schema 4, every row kept (rowids too: retention walks by them)
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert store.db.execute("SELECT rowid, * FROM alerts ORDER BY rowid").fetchall() == saved
+        assert store.alert_ids(incident_id) == [SHARED_ID]
+        assert [a["id"] for a in store.incident_alerts(incident_id)] == [SHARED_ID]
+        indexes = {r[0] for r in store.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+        assert {"alerts_device_ts", "incident_alerts_incident"} <= indexes
+        # And an id pruned before the upgrade stays a duplicate for every device, while the
+        # same id as a stored alert of another device is a new alert
+        assert send(ingest, alert("edge-east-1", id="gone", zone="east")) == {
+            "edge-east-1": ["gone"]}
+        assert ingest.counters.duplicates == 1
+        send(ingest, alert("edge-east-1", zone="east"))
+        assert ingest.counters.stored == 1 and store.count_alerts() == 3
+    finally:
+        ingest.store.close()
+    # And opening it again changes nothing
+    again = Store.open_writer(path)
+    assert again.count_alerts() == 3
+    again.close()
+
+
+def _columns(db: sqlite3.Connection) -> list[str]:
+    return [r[1] for r in db.execute("PRAGMA table_info(alerts)")]
