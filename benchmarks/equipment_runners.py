@@ -38,9 +38,13 @@ def device_sensor(columns: Sequence[str], sensor_id: str = "skid-1") -> SensorCo
 
 
 def new_device(sensor: SensorConfig, mc_params: dict[str, Any] | None) -> DevicePipeline:
+    """The shipped device pipeline, or (``mc_params``) one with these multichannel settings; the
+    key ``min_readings`` is the multichannel decider's, the others the detector's."""
     if mc_params is None:
         return DevicePipeline(sensor)
-    return DevicePipeline(sensor, multichannel=make_vector_detector("pca_t2q", mc_params))
+    params = dict(mc_params)
+    extra = {"min_readings": int(params.pop("min_readings"))} if "min_readings" in params else {}
+    return DevicePipeline(sensor, multichannel=make_vector_detector("pca_t2q", params), **extra)
 
 
 def restart_device(old: DevicePipeline, mc_params: dict[str, Any] | None) -> DevicePipeline:

@@ -26,8 +26,10 @@ from benchmarks.equipment_scoring import Tally, score_run  # noqa: E402
 from benchmarks.pump_sim import ABRUPT, CHANNELS, simulate  # noqa: E402
 
 CANDIDATES: dict[str, dict[str, Any]] = {
-    "T² and Q (shipped)": {},
-    "Q only": {"use_t2": False},
+    "T² and Q, run of 3": {},
+    "Q only, run of 3": {"use_t2": False},
+    "T² and Q, run of 8": {"min_readings": 8},
+    "Q only, run of 8": {"use_t2": False, "min_readings": 8},
     "T² and Q, 90 % variance": {"variance": 0.9},
     "T² and Q, z = 5": {"z": 5.0},
 }

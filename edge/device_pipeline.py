@@ -48,9 +48,9 @@ def multichannel_name(sensor: SensorConfig) -> str | None:
     return DEFAULT_MULTICHANNEL if name == "default" else name
 
 
-def multichannel_detection(detection: DetectionConfig) -> DetectionConfig:
+def multichannel_detection(detection: DetectionConfig, min_readings: int = MIN_READINGS) -> DetectionConfig:
     """The decider settings of the multichannel alarm: the sensor's, with a minimum run."""
-    return dataclasses.replace(detection, min_readings=max(detection.min_readings, MIN_READINGS))
+    return dataclasses.replace(detection, min_readings=max(detection.min_readings, min_readings))
 
 
 class DevicePipeline:
@@ -58,11 +58,12 @@ class DevicePipeline:
 
     ``channel_pipelines`` and ``multichannel`` may be given (the agent builds the channel
     pipelines itself); by default they are built from the sensor's configuration.
+    ``min_readings``: readings in a row over the threshold the multichannel alarm wants.
     """
 
     def __init__(self, sensor: SensorConfig,
                  channel_pipelines: Sequence[ChannelPipeline] | None = None,
-                 multichannel: Any = "default") -> None:
+                 multichannel: Any = "default", min_readings: int = MIN_READINGS) -> None:
         from edge.detectors import make_vector_detector
 
         self.sensor = sensor
@@ -74,7 +75,7 @@ class DevicePipeline:
             multichannel = None if name is None else make_vector_detector(name, params)
         self.multichannel = multichannel
         self.decider = ChannelDecider(ChannelConfig(name="multichannel"),
-                                      multichannel_detection(sensor.detection))
+                                      multichannel_detection(sensor.detection, min_readings))
         self.score = 0.0  # the multichannel score of the last vector
         self.scores: list[float] = [0.0] * len(self.channels)  # each channel's last score
         self._owner: int | None = None  # the channel the active multichannel alarm is sent on
