@@ -47,9 +47,9 @@ def one(task: tuple[str, str, int]) -> tuple[str, str, Tally, Tally]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--only", default=None, help="comma-separated candidate labels")
+    parser.add_argument("--only", default=None, help="candidate labels separated by ;")
     args = parser.parse_args(argv)
-    labels = args.only.split(",") if args.only else list(CANDIDATES)
+    labels = args.only.split(";") if args.only else list(CANDIDATES)
     tasks = [(label, kind, seed) for label in labels for kind in TUNING_KINDS for seed in (1, 2)]
     mc: dict[str, Tally] = {label: Tally() for label in labels}
     dev: dict[str, Tally] = {label: Tally() for label in labels}
