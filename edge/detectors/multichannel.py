@@ -187,7 +187,7 @@ class PcaT2Q(VectorDetector):
                 and self._last_ts - self._first_ts >= self.warmup_s)
 
     def score(self, x: Sequence[float], ts: float) -> float:
-        if not self.warm:
+        if not self.warm or len(x) != len(self._mean):  # a sensor whose columns changed: see learn()
             return 0.0
         ratio = self._ratio(x)
         if math.isnan(ratio):
@@ -202,8 +202,10 @@ class PcaT2Q(VectorDetector):
         row = [float(v) for v in x]
         if not all(math.isfinite(v) for v in row):
             return
-        if self._mean is not None and len(row) != len(self._mean):
-            raise ValueError(f"expected {len(self._mean)} channels, got {len(row)}")
+        width = len(self._mean) if self._mean is not None else (
+            len(self._pending[0]) if self._pending else len(row))
+        if len(row) != width:  # the sensor's columns changed since the checkpoint: learn afresh
+            self.restore(type(self)(**self.params()).state())
         self._pending.append(row)
         if self._first_ts is None:
             self._first_ts = ts

@@ -136,3 +136,17 @@ def test_numpy_is_not_imported_unless_multichannel_runs() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_a_checkpoint_of_other_columns_is_dropped_not_fatal() -> None:
+    # Given a multichannel model learned over four channels
+    four = make_vector_detector("pca_t2q", {"warmup_s": 600.0})
+    for i, row in enumerate(vectors()[:NORMAL]):
+        four.learn(row, 1_700_000_000.0 + i)
+    # When the sensor now has three columns (restored from that checkpoint at start)
+    three = make_vector_detector("pca_t2q", {"warmup_s": 600.0})
+    three.restore(json.loads(json.dumps(four.state())))
+    # Then it scores 0 rather than failing, and learns the three columns afresh
+    assert three.score([1.0, 2.0, 3.0], 1_700_010_000.0) == 0.0
+    three.learn([1.0, 2.0, 3.0], 1_700_010_000.0)
+    assert three.state()["n"] == 0 and three.state()["pending"] == [[1.0, 2.0, 3.0]]
