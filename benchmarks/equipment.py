@@ -159,9 +159,13 @@ def write_docs(path: Path, section_body: str) -> None:
     """Replace the section between the equipment markers of ``path``, keeping everything else."""
     section = f"{BEGIN}\n{section_body}\n{END}"
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    nab_end = "<!-- nab:end -->"
     if BEGIN in text and END in text:
         before, rest = text.split(BEGIN, 1)
         text = before + section + rest.split(END, 1)[1]
+    elif nab_end in text:  # first time: right after the NAB section, the other detector benchmark
+        before, after = text.split(nab_end, 1)
+        text = before + nab_end + "\n\n" + section + "\n" + after
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.write_text(text)

@@ -100,19 +100,21 @@ class DevicePipeline:
             self.scores[i] = _last_score(pipeline, draft)
             values.append(raw * pipeline.channel.scale + pipeline.channel.offset)
         if self.multichannel is not None:
-            draft = self._whole(ts, values)
+            draft = self.process_whole(ts, values, any(p.decider.active for p in self.channels))
             if draft is not None:
                 drafts.append(draft)
         return drafts
 
-    def _whole(self, ts: float, values: list[float]) -> AlertDraft | None:
+    def process_whole(self, ts: float, values: list[float], channels_active: bool) -> AlertDraft | None:
+        """The multichannel step alone, given whether any channel alarm is active (``process``
+        runs it after the channels; the tuning benchmark runs it over recorded channel alarms)."""
         detector = self.multichannel
         was_active = self.decider.active
         score = detector.score(values, ts)
         self.score = score
         decision = self.decider.decide(ts, 0.0, score)
         active = self.decider.active
-        quiet = not active and not any(p.decider.active for p in self.channels)
+        quiet = not active and not channels_active
         if quiet and score < self.decider.detection.threshold:
             detector.learn(values, ts)
         if active and self._owner is None:
