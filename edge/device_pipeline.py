@@ -31,8 +31,9 @@ MIN_CHANNELS = 3  # multichannel detection is on by default from this many chann
 DEFAULT_MULTICHANNEL = "pca_t2q"
 OFF = "none"
 # The multichannel decider wants this many readings in a row over the threshold (at least the
-# sensor's own min_readings): one noisy vector of ten channels is not a broken machine.
-MIN_READINGS = 3
+# sensor's own min_readings): one noisy vector of ten channels is not a broken machine, nor is a
+# pump's few-second start-up surge. Picked on the equipment benchmark's tuning split (3, 6, 8).
+MIN_READINGS = 6
 TOP_CHANNELS = 3
 
 

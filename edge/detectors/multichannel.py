@@ -115,8 +115,9 @@ class PcaT2Q(VectorDetector):
     variance
         Fraction of the standardised variance the normal subspace explains.
     z
-        Standard-normal quantile of the statistics' limits (4.26: one in 100,000 under the
-        fitted distribution).
+        Standard-normal quantile of the statistics' limits (5.0: about one in 3.5 million under
+        the fitted distribution; picked on the equipment benchmark's tuning split, see
+        docs/benchmarks.md).
     use_t2
         Also alarm on T² (an operating point unlike the learned ones), not only on Q.
     min_rel_sd, noise_frac
@@ -140,7 +141,7 @@ class PcaT2Q(VectorDetector):
     name = "pca_t2q"
 
     def __init__(self, memory: int = 50_000, refresh: int = 50, warmup: int = 300,
-                 warmup_s: float = 86_400.0, variance: float = 0.95, z: float = 4.26,
+                 warmup_s: float = 86_400.0, variance: float = 0.95, z: float = 5.0,
                  use_t2: bool = True, min_rel_sd: float = 1e-3, noise_frac: float = 0.01,
                  min_eig: float = 1e-5, stat_memory: int = 20_000, steepness: float = 6.0,
                  alert_threshold: float = 0.9, seed: int = 0) -> None:
