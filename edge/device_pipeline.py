@@ -41,12 +41,12 @@ def multichannel_name(sensor: SensorConfig) -> str | None:
     """The vector detector this sensor runs, or None.
 
     Read defensively: ``multichannel`` is a ``[sensors.detection]`` key (``"none"`` turns it off;
-    ``"default"`` or absent: on from ``MIN_CHANNELS`` channels).
+    ``"auto"`` or absent: on from ``MIN_CHANNELS`` channels).
     """
-    name = str(getattr(sensor.detection, "multichannel", "default") or "default")
+    name = str(getattr(sensor.detection, "multichannel", "auto") or "auto")
     if name == OFF or len(sensor.channels) < MIN_CHANNELS:
         return None
-    return DEFAULT_MULTICHANNEL if name == "default" else name
+    return DEFAULT_MULTICHANNEL if name in ("auto", "default") else name
 
 
 def multichannel_detection(detection: DetectionConfig, min_readings: int = MIN_READINGS) -> DetectionConfig:

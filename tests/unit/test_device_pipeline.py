@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -150,3 +151,14 @@ def test_a_checkpoint_of_other_columns_is_dropped_not_fatal() -> None:
     assert three.score([1.0, 2.0, 3.0], 1_700_010_000.0) == 0.0
     three.learn([1.0, 2.0, 3.0], 1_700_010_000.0)
     assert three.state()["n"] == 0 and three.state()["pending"] == [[1.0, 2.0, 3.0]]
+
+
+def test_multichannel_none_turns_it_off() -> None:
+    # [sensors.detection] multichannel = "none" (the key is edge/config.py's; set here on the
+    # frozen settings directly, so this test does not depend on how the config file is read)
+    config = sensor(4)
+    detection = DetectionConfig()
+    object.__setattr__(detection, "multichannel", "none")
+    off = dataclasses.replace(config, detection=detection)
+    assert DevicePipeline(off).multichannel is None
+    assert DevicePipeline(config).multichannel is not None
