@@ -143,6 +143,27 @@ class DevicePipeline:
             grade=grade, reason=reason, context=tuple(pipeline.context), message=message,
             cleared=cleared)
 
+    def relearn_multichannel(self, ts: float) -> AlertDraft | None:
+        """A technician's relearn (``lifeline-edge relearn``): the multichannel detector starts
+        afresh, and an active multichannel alarm ends with a cleared alert saying so."""
+        detector = self.multichannel
+        if detector is None:
+            return None
+        from edge.detectors import make_vector_detector
+
+        self.multichannel = make_vector_detector(detector.name, detector.params())
+        owner, was_active = self._owner, self.decider.active
+        self.decider = ChannelDecider(self.decider.channel, self.decider.detection)
+        self._owner, self.score = None, 0.0
+        if not was_active or owner is None:
+            return None
+        pipeline = self.channels[owner]
+        return AlertDraft(
+            sensor=self.sensor.id, channel=pipeline.channel.name, kind=self.sensor.kind, ts=ts,
+            value=pipeline.context[-1] if pipeline.context else None, unit=pipeline.channel.unit,
+            score=0.0, grade=Grade.BLUE, reason=Reason.ANOMALY, context=tuple(pipeline.context),
+            message="multichannel: relearned on request; the model starts afresh", cleared=True)
+
     def _top(self, values: list[float]) -> str:
         """The channels that contribute most to the multichannel score, with their shares."""
         shares = self.multichannel.contributions(values)

@@ -162,3 +162,16 @@ def test_multichannel_none_turns_it_off() -> None:
     off = dataclasses.replace(config, detection=detection)
     assert DevicePipeline(off).multichannel is None
     assert DevicePipeline(config).multichannel is not None
+
+
+def test_relearn_starts_the_multichannel_model_afresh_and_clears_its_alarm() -> None:
+    # Given a device in multichannel alarm
+    dev = device()
+    run(dev, vectors()[:NORMAL + 30])
+    assert dev.multichannel_active
+    # When a technician relearns the sensor
+    draft = dev.relearn_multichannel(1_700_000_000.0 + NORMAL + 30)
+    # Then the alarm ends with a cleared alert on its channel and the model knows nothing
+    assert draft is not None and draft.cleared and draft.channel == "b"
+    assert not dev.multichannel_active and dev.multichannel.state()["n"] == 0
+    assert dev.multichannel.params() == make_vector_detector("pca_t2q", {"warmup_s": 600.0}).params()
