@@ -46,7 +46,7 @@ def rows(normal: int, broken: int) -> list[tuple[float, ...]]:
     rng = random.Random(3)
     out = []
     for i in range(normal + broken):
-        load = 10.0 + 4.0 * math.sin(i / 200.0) + rng.gauss(0.0, 0.2)
+        load = 10.0 + 4.0 * math.sin(i / 20.0) + rng.gauss(0.0, 0.2)
         b = 2.0 * (20.0 - load) + 5.0 if i >= normal else 2.0 * load + 5.0
         out.append((load + rng.gauss(0, 0.05), b + rng.gauss(0, 0.05), 100.0 - load,
                     20.0 + rng.gauss(0.0, 1.0)))

@@ -28,13 +28,13 @@ def sensor(columns: int = 4, high_d: float | None = None) -> SensorConfig:
 
 
 def vectors(seed: int = 5) -> list[list[float]]:
-    """a = load, b = 2 load + 5, c = 100 - load, d independent; load swings over ~20 minutes.
+    """a = load, b = 2 load + 5, c = 100 - load, d independent; load swings over ~2 minutes.
     From NORMAL on, for BROKEN readings, b moves against the load (inside its own range), then
     everything is normal again for 600 readings."""
     rng = random.Random(seed)
     out = []
     for i in range(NORMAL + BROKEN + 600):
-        load = 10.0 + 4.0 * math.sin(i / 200.0) + rng.gauss(0.0, 0.2)
+        load = 10.0 + 4.0 * math.sin(i / 20.0) + rng.gauss(0.0, 0.2)
         broken = NORMAL <= i < NORMAL + BROKEN
         b = 2.0 * (20.0 - load) + 5.0 if broken else 2.0 * load + 5.0
         out.append([load + rng.gauss(0, 0.05), b + rng.gauss(0, 0.05), 100.0 - load + rng.gauss(0, 0.05),
