@@ -11,7 +11,6 @@ from pathlib import Path
 
 from edge.agent import Agent
 from edge.config import load_edge_config
-from edge.detectors import make_vector_detector
 from edge.drivers.base import SensorEvent
 from lifeline import wire
 
@@ -42,12 +41,14 @@ columns = ["p"]
 
 
 def rows(normal: int, broken: int) -> list[tuple[float, ...]]:
-    """a = load, b = 2 load + 5, c = 100 - load, d independent; then b turns against the load."""
+    """a = load, b = 2 load + 5, c = 100 - load, d independent; then b leaves its line by 3."""
     rng = random.Random(3)
     out = []
     for i in range(normal + broken):
         load = 10.0 + 4.0 * math.sin(i / 20.0) + rng.gauss(0.0, 0.2)
-        b = 2.0 * (20.0 - load) + 5.0 if i >= normal else 2.0 * load + 5.0
+        b = 2.0 * load + 5.0
+        if i >= normal:  # 3 off the line, never crossing it, inside b's range: down when high, up when low
+            b += -3.0 if load > 9.0 else 3.0
         out.append((load + rng.gauss(0, 0.05), b + rng.gauss(0, 0.05), 100.0 - load,
                     20.0 + rng.gauss(0.0, 1.0)))
     return out
@@ -63,9 +64,8 @@ def test_the_agent_alerts_on_a_broken_machine_and_checkpoints_its_model(tmp_path
         assert "skid-1/*" in agent.detectors and "single/*" not in agent.detectors
         runtime = agent.sensors["skid-1"]
         # (one that warms in 10 minutes instead of a day, so the test need not wait a day)
-        runtime.device.multichannel = make_vector_detector("pca_t2q", {"warmup_s": 600.0})
-        agent.detectors = agent._detectors()
-        # When it reads 50 minutes of a normal machine, then one whose channel b turns against the load
+        runtime.device.multichannel.warmup_s = 600.0
+        # When it reads 50 minutes of a normal machine, then one whose channel b leaves its line
         start = time.time()
         for i, values in enumerate(rows(3000, 60)):
             agent.handle(SensorEvent("skid-1", "reading", start + i, values))
