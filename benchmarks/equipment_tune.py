@@ -27,16 +27,17 @@ from benchmarks.equipment_runners import device_sensor, new_device, restart_devi
 from benchmarks.equipment_scoring import Tally, score_run  # noqa: E402
 from benchmarks.pump_sim import ABRUPT, CHANNELS, simulate  # noqa: E402
 
+# Every candidate names z and the run it needs in full, so the labels hold whatever the defaults are.
 CANDIDATES: dict[str, dict[str, Any]] = {
-    "T² and Q, run of 3": {},
-    "Q only, run of 3": {"use_t2": False},
-    "T² and Q, run of 8": {"min_readings": 8},
-    "Q only, run of 8": {"use_t2": False, "min_readings": 8},
-    "T² and Q, 90 % variance": {"variance": 0.9},
-    "T² and Q, z = 5": {"z": 5.0},
-    "T² and Q, z = 5, run of 6": {"z": 5.0, "min_readings": 6},
+    "T² and Q, z = 4.26, run of 3": {"z": 4.26, "min_readings": 3},
+    "Q only, z = 4.26, run of 3": {"z": 4.26, "min_readings": 3, "use_t2": False},
+    "T² and Q, z = 4.26, run of 6": {"z": 4.26, "min_readings": 6},
+    "T² and Q, z = 4.26, run of 8": {"z": 4.26, "min_readings": 8},
+    "Q only, z = 4.26, run of 8": {"z": 4.26, "min_readings": 8, "use_t2": False},
+    "T² and Q, z = 4.26, run of 3, 90 % variance": {"z": 4.26, "min_readings": 3, "variance": 0.9},
+    "T² and Q, z = 5, run of 3": {"z": 5.0, "min_readings": 3},
+    "T² and Q, z = 5, run of 6 (shipped)": {"z": 5.0, "min_readings": 6},
     "T² and Q, z = 5, run of 8": {"z": 5.0, "min_readings": 8},
-    "T² and Q, run of 6": {"min_readings": 6},
     "T² and Q, z = 6, run of 5": {"z": 6.0, "min_readings": 5},
 }
 
