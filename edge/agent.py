@@ -50,6 +50,7 @@ CHECKPOINT_EVERY_S = 300.0
 # what JSON-encoding every detector's state used) is taken during warm-up, not mid-soak.
 CHECKPOINT_FIRST_S = 60.0
 BAD_READ_LINES = 5  # WARNING lines per sensor and reason a minute (issue 13: 3,936 for 1 MB)
+RELEARN_DIR = "relearn.d"  # lifeline-edge relearn drops one file per sensor here
 READY_GRACE_S = 10.0  # report READY without a broker after this long: we buffer meanwhile
 
 
@@ -127,10 +128,15 @@ class Agent:
         self.counters: dict[str, int] = {"alerts": 0, "dropped": 0, "bad_lines": 0}
         # bad reads: a few WARNING lines per sensor and reason a minute, the rest counted
         self.bad_read_log = LogBudget(per_window=BAD_READ_LINES, window_s=60.0)
-        self.detectors = self._detectors()
         restored = checkpoint.restore(self.checkpoint_path, self.detectors)
         if restored:
             log.info("restored %d detector checkpoint(s) from %s", restored, self.checkpoint_path)
+        self.check_relearn(time.time())  # requests made while the agent was not running
+
+    @property
+    def detectors(self) -> dict[str, Detector]:
+        """Every channel's detector by ``sensor/channel`` (what the checkpoint holds)."""
+        return self._detectors()
 
     @property
     def checkpoint_path(self) -> Path:
@@ -170,20 +176,26 @@ class Agent:
             log.warning("config reload: [device], [mqtt] and [outbox] changes need a restart")
         plan = plan_reload(self.config.sensors, new.sensors)
         now = time.time()
+        try:  # build everything new before touching what runs
+            fresh = {s.id: SensorRuntime(s, now) for s in new.sensors
+                     if s.id in plan.added or s.id in plan.changed}
+        except (TypeError, ValueError, KeyError, ImportError) as exc:
+            log.error("config reload failed: a detector cannot be built (%s); keeping the running "
+                      "config", exc)
+            return None
         for sensor_id in (*plan.removed, *plan.changed):
             self.readers.pop(sensor_id).stop.set()
             del self.sensors[sensor_id]
         self.mux.wake()  # close the stopped streams' ports now, before reopening any
         for sensor in new.sensors:
-            if sensor.id in plan.added or sensor.id in plan.changed:
-                self.sensors[sensor.id] = SensorRuntime(sensor, now)
+            if sensor.id in fresh:
+                self.sensors[sensor.id] = fresh[sensor.id]
                 self.readers[sensor.id] = self._reader(sensor)
                 if self.running:
                     self.readers[sensor.id].start()
         self.sensors = {s.id: self.sensors[s.id] for s in new.sensors}  # config order
         self.config = dataclasses.replace(self.config, sensors=new.sensors,
                                           detection=new.detection)
-        self.detectors = self._detectors()
         log.info("config reloaded from %s: kept=%s added=%s removed=%s changed=%s",
                  self.config.path, ",".join(plan.kept) or "-", ",".join(plan.added) or "-",
                  ",".join(plan.removed) or "-", ",".join(plan.changed) or "-")
@@ -222,6 +234,7 @@ class Agent:
             if mono >= next_health:
                 next_health = mono + HEALTH_EVERY_S
                 self.check_health(time.time())
+                self.check_relearn(time.time())
                 self.feed_watchdog(mono)
             if mono >= next_status:
                 next_status = mono + STATUS_EVERY_S
@@ -304,11 +317,21 @@ class Agent:
                             if left_out else "")
             return
         runtime.readings += 1
+        problem = runtime.health.non_finite(event.values)
         if not runtime.health.reading(event.ts, event.values):
-            return  # outside the instrument's range: a sensor fault, not a hazard
+            if problem is not None:  # a bad read: counted (health), logged, never detected
+                self.counters["bad_lines"] += 1
+                left_out = self.bad_read_log.take((event.sensor, "non_finite"), event.ts)
+                if left_out is not None:
+                    log.warning("bad read sensor=%s port=%s reason=non_finite: %s%s", event.sensor,
+                                runtime.config.port, problem,
+                                f" ({left_out} more with this reason not logged before this one)"
+                                if left_out else "")
+            return  # else outside the instrument's range: a sensor fault, not a hazard
         ts = round(event.ts, 3)
         values = event.values
-        for draft in runtime.device.process(ts, values):
+        learn = not runtime.health.active_faults  # a faulty sensor's readings teach nothing
+        for draft in runtime.device.process(ts, values, learn):
             self.emit(draft)
 
     def check_health(self, now: float) -> None:
@@ -319,6 +342,40 @@ class Agent:
                         "sensor fault %s sensor=%s fault=%s: %s",
                         "raised" if change.active else "cleared", sensor_id, change.fault,
                         change.message)
+
+    @property
+    def relearn_dir(self) -> Path:
+        return self.state_dir / RELEARN_DIR
+
+    def check_relearn(self, now: float) -> None:
+        """Apply ``lifeline-edge relearn`` requests: one file per sensor in ``relearn.d/``."""
+        try:
+            requests = sorted(self.relearn_dir.iterdir())
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            log.error("cannot read relearn requests in %s: %s", self.relearn_dir, exc)
+            return
+        if not requests:
+            return
+        for request in requests:
+            runtime = self.sensors.get(request.name)
+            if runtime is None:
+                log.warning("relearn request for unknown sensor %r ignored", request.name)
+            else:
+                for pipeline in runtime.channels:
+                    draft = pipeline.relearn_now(round(now, 3), "relearned on request")
+                    if draft is not None:
+                        self.emit(draft)
+                whole = runtime.device.relearn_multichannel(round(now, 3))
+                if whole is not None:
+                    self.emit(whole)
+                log.info("relearn sensor=%s: its detectors start afresh", request.name)
+            try:
+                request.unlink()
+            except OSError as exc:
+                log.error("cannot remove relearn request %s: %s", request, exc)
+        self.save_checkpoint()
 
     @staticmethod
     def _fault_draft(runtime: SensorRuntime, change: FaultChange, now: float) -> AlertDraft:
@@ -336,13 +393,19 @@ class Agent:
         ``keep``: the outbox drops this alert last (the report of earlier drops).
         """
         device = self.config.device
-        alert = wire.Alert(
-            id=uuid.uuid4().hex, device=device.id, zone=device.zone, sensor=draft.sensor,
-            channel=draft.channel, kind=draft.kind, ts=draft.ts, value=draft.value,
-            score=draft.score, grade=draft.grade, reason=draft.reason,
-            seq=self.outbox.next_seq(), unit=draft.unit, context=draft.context,
-            message=fit_text(draft.message), cleared=draft.cleared,
-        )
+        try:
+            alert = wire.Alert(
+                id=uuid.uuid4().hex, device=device.id, zone=device.zone, sensor=draft.sensor,
+                channel=draft.channel, kind=draft.kind, ts=draft.ts, value=draft.value,
+                score=draft.score, grade=draft.grade, reason=draft.reason,
+                seq=self.outbox.next_seq(), unit=draft.unit, context=draft.context,
+                message=fit_text(draft.message), cleared=draft.cleared,
+            )
+        except wire.WireError as exc:  # a bug upstream must not stop every sensor on the board
+            self.counters["unsendable"] = self.counters.get("unsendable", 0) + 1
+            log.error("alert not sendable sensor=%s channel=%s reason=%s: %s", draft.sensor,
+                      draft.channel, draft.reason.value, exc)
+            return
         dropped = self.outbox.add(alert, keep=keep)
         self.counters["alerts"] += 1
         if dropped:

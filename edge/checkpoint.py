@@ -5,6 +5,11 @@ detector's name, params and learned state. A checkpoint is restored only when
 the configured detector and params are unchanged; otherwise it learns afresh.
 A file that cannot be read or parsed, or one detector's state that does not
 load, is logged and ignored: a bad checkpoint costs a warm-up, never a start.
+
+A checkpoint holds only what the detectors learned, and they learn only normal readings
+(edge/pipeline.py): readings held back before an alarm and the alarm's own readings are not
+in it, so a restart does not smuggle a hazard into the model. ``forget`` drops one sensor's
+entries (``lifeline-edge relearn``).
 """
 
 from __future__ import annotations
@@ -29,7 +34,28 @@ def save(path: Path, detectors: dict[str, Detector]) -> None:
     """
     data = {key: {"name": d.name, "params": d.params(), "state": d.state()}
             for key, d in detectors.items()}
-    text = json.dumps(data, allow_nan=False)
+    _write(path, json.dumps(data, allow_nan=False))
+    log.info("saved %d detector checkpoint(s) to %s", len(data), path)
+
+
+def forget(path: Path, prefix: str) -> int:
+    """Remove every entry whose key starts with ``prefix`` (``sensor/``) from the checkpoint at
+    ``path``, atomically; return how many were removed (0 when there is no such file)."""
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return 0
+    except ValueError:  # unreadable: restore() ignores it anyway
+        return 0
+    if not isinstance(data, dict):
+        return 0
+    kept = {k: v for k, v in data.items() if not k.startswith(prefix)}
+    if len(kept) != len(data):
+        _write(path, json.dumps(kept, allow_nan=False))
+    return len(data) - len(kept)
+
+
+def _write(path: Path, text: str) -> None:
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as out:
         out.write(text)
@@ -41,7 +67,6 @@ def save(path: Path, detectors: dict[str, Detector]) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
-    log.info("saved %d detector checkpoint(s) to %s", len(data), path)
 
 
 def restore(path: Path, detectors: dict[str, Detector]) -> int:

@@ -2,13 +2,16 @@
 
 Subcommands come from one table; each has ``add_arguments(parser)`` and
 ``run(args) -> exit code``. Exit codes: 0 ok, 1 runtime failure, 2 usage or
-configuration error. Logging is configured here, once.
+configuration error. Logging is configured here, once (lifeline/logsetup.py).
+``--config`` (default ``$LIFELINE_EDGE_CONFIG``, else /etc/lifeline/edge.toml) and
+``--log-level`` are accepted before and after the command (lifeline/clicommon.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import importlib
 import json
 import logging
@@ -19,13 +22,22 @@ from pathlib import Path
 from typing import Any
 
 from lifeline import mqtt_security
+from lifeline.clicommon import (
+    LOG_LEVELS,
+    ConfigDefault,
+    VersionAction,
+    bash_completion,
+    command_word,
+    normalise_common,
+)
+from lifeline.logsetup import configure_logging
 from lifeline.tomlconfig import ConfigError
 
 log = logging.getLogger(__name__)
 
 
 def _add_run(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, type=Path, help="path to edge.toml")
+    parser.add_argument("--config", type=Path, help="path to edge.toml")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -42,6 +54,7 @@ def _add_check(parser: argparse.ArgumentParser) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     from edge.config import describe, load_edge_config
+    from lifeline.kinds import kind_warning
 
     config = load_edge_config(args.config)
     effective = dataclasses.asdict(config)
@@ -56,6 +69,44 @@ def _check(args: argparse.Namespace) -> int:
             print(f"  warning: {warning}")
         for sensor in config.sensors:  # the effective settings, profiles applied
             print("\n".join(f"  {line}" for line in describe(sensor)))
+        for sensor in config.sensors:
+            if (unknown := kind_warning(sensor.kind)) is not None:
+                print(f"  warning: sensors[{sensor.id!r}].kind: {unknown}")
+    return 0
+
+
+def _add_relearn(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, type=Path, help="path to edge.toml")
+    parser.add_argument("sensor", metavar="SENSOR", help="id of the sensor whose model to reset")
+
+
+def _relearn(args: argparse.Namespace) -> int:
+    """Reset one sensor's detectors: drop them from the checkpoint and ask the agent to start
+    them afresh (a file in <state_dir>/relearn.d/, read by a running agent within a second and
+    by the next start otherwise)."""
+    from edge.agent import RELEARN_DIR, state_dir_for
+    from edge.checkpoint import forget
+    from edge.config import load_edge_config
+
+    config = load_edge_config(args.config)
+    ids = [s.id for s in config.sensors]
+    if args.sensor not in ids:
+        close = difflib.get_close_matches(args.sensor, ids, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        print(f"{args.config}: sensors: no sensor {args.sensor!r} (sensors: {', '.join(ids)}){hint}",
+              file=sys.stderr)
+        return 2
+    state = state_dir_for(config)
+    requests = state / RELEARN_DIR
+    try:
+        requests.mkdir(parents=True, exist_ok=True)
+        (requests / args.sensor).write_text("relearn\n", encoding="utf-8")
+        dropped = forget(state / "detectors.json", f"{args.sensor}/")
+    except OSError as exc:
+        print(f"lifeline-edge relearn: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.sensor}: dropped {dropped} detector checkpoint(s) from {state / 'detectors.json'}; "
+          f"a running agent starts them afresh within a second (else the next start does)")
     return 0
 
 
@@ -74,29 +125,63 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                _lazy("edge.replay", "add_arguments"), _lazy("edge.replay", "run")),
     "probe": ("open the configured sensors and print live decoded readings, errors and health",
               _lazy("edge.probe", "add_arguments"), _lazy("edge.probe", "run")),
+    "relearn": ("reset one sensor's learned model (after a repair or a replaced pump)",
+                _add_relearn, _relearn),
+    "completion": ("print a shell completion script: completion bash",
+                   lambda parser: _add_completion(parser), lambda args: _completion(args)),
 }
 
 
+EDGE_CONFIG = ConfigDefault("LIFELINE_EDGE_CONFIG", "/etc/lifeline/edge.toml")
+# commands whose --config is edge.toml, required (else the default); replay's is optional
+WITH_CONFIG = ("run", "check-config", "probe")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The full parser; only ``command``'s arguments are built (others import lazily)."""
+    """The full parser; only ``command``'s arguments are built (others import lazily).
+    ``--config`` and ``--log-level`` are accepted before the command and after it."""
     parser = argparse.ArgumentParser(
         prog="lifeline-edge", description="Lifeline edge agent: read sensors, detect, publish alerts.")
-    parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default: INFO")
+    parser.add_argument("--version", action=VersionAction, help="print the version and exit")
+    parser.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="FILE",
+                        help=EDGE_CONFIG.help("edge.toml") + " (run, check-config, probe)")
+    parser.add_argument("--log-level", default=argparse.SUPPRESS, choices=LOG_LEVELS,
+                        help="default: INFO")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, add_arguments, _) in COMMANDS.items():
         subparser = sub.add_parser(name, help=help_text, description=help_text)
         if command in (None, name):
             add_arguments(subparser)
+            normalise_common(subparser, EDGE_CONFIG if name in WITH_CONFIG else None,
+                             "edge.toml")
     return parser
+
+
+def _add_completion(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("shell", choices=["bash"], help="the shell (bash)")
+
+
+def _completion(args: argparse.Namespace) -> int:
+    print(bash_completion("lifeline-edge", build_parser()), end="")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    chosen = next((a for a in argv if a in COMMANDS), None)
-    args = build_parser(chosen or "run").parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    chosen = command_word(argv, COMMANDS)
+    try:
+        args = build_parser(chosen or "run").parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
+        return exc.code if isinstance(exc.code, int) else 2
+    configure_logging(getattr(args, "log_level", "INFO"), sys.stderr)
+    if args.command in WITH_CONFIG:
+        path, how = EDGE_CONFIG.resolve(args, os.environ)
+        if how != "--config" and not path.exists():
+            print(f"lifeline-edge {args.command}: no --config given, and {path} ({how}) does "
+                  f"not exist; pass --config FILE or set ${EDGE_CONFIG.variable}",
+                  file=sys.stderr)
+            return 2
+        args.config = path
     try:
         code = COMMANDS[args.command][2](args)
         sys.stdout.flush()  # here, not at exit: a reader that left early is handled below

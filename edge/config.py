@@ -8,6 +8,7 @@ may start from a profile (``profile = "methane-lel-modbus"``, see edge/drivers/p
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from edge.drivers.frames import FEATURES, MAX_AXES, MAX_SAMPLES, feature_names
 from edge.drivers.profiles import ProfileOrigin, apply_profile, blame_profile, default_profile_dirs
 from edge.drivers.registers import DATA_TYPES, ORDERS, TABLES, RegisterSpec
+from lifeline.kinds import kind_problem
 from lifeline.mqtt_security import MqttSecurity, parse_security, plain_loopback
 from lifeline.tomlconfig import ConfigError, Section, raise_if_problems, root
 from lifeline.wire import FAMILIES
@@ -39,7 +41,7 @@ def _name_check(text: str) -> str | None:
 
 def _kind_check(text: str) -> str | None:
     if _KIND.match(text):
-        return None
+        return kind_problem(text)  # "water.presure": a typo of a known kind (lifeline/kinds.py)
     return (f"{text!r} is not family.quantity with family one of {', '.join(FAMILIES)} "
             "(e.g. 'water.pressure')")
 
@@ -113,6 +115,10 @@ class DetectionConfig:
     min_readings: int = 1  # the default detector scores one reading per event (docs/detectors.md)
     cooldown_s: float = 30.0
     repeat_s: float = 15.0
+    # an anomaly that stays this long is accepted as the new normal (docs/detectors.md)
+    accept_after_s: float = 21600.0
+    # "auto": a multichannel detector on sensors with >= 3 numeric columns; "none": off
+    multichannel: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,35 @@ class EdgeConfig:
     profile_dirs: tuple[Path, ...] = ()
 
 
+MULTICHANNEL = ("auto", "none")
+
+
+def _detector_problems(name: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, problem) for a detector name or parameters that would not build."""
+    from edge.detectors import DEFAULT_DETECTOR, REGISTRY, make_detector, parameter_names
+
+    if name != "default" and name not in REGISTRY:
+        choices = ("default", *sorted(REGISTRY))
+        close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return [("detector", f"{name!r} is not one of {', '.join(choices)}{hint}")]
+    actual = DEFAULT_DETECTOR if name == "default" else name
+    known = parameter_names(actual)
+    unknown = [key for key in params if key not in known]
+    if unknown:
+        problems = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append((f"params.{key}", f"is not a parameter of detector {actual!r}{hint}"))
+        return problems
+    try:
+        make_detector(actual, params)
+    except (TypeError, ValueError, KeyError) as exc:
+        return [("params", f"detector {actual!r} cannot be built with these parameters: {exc}")]
+    return []
+
+
 def _detection(sec: Section, base: DetectionConfig) -> DetectionConfig:
     params = sec.data.get("params", {}) if isinstance(sec.data.get("params", {}), dict) else {}
     sec.read.add("params")
@@ -166,15 +201,26 @@ def _detection(sec: Section, base: DetectionConfig) -> DetectionConfig:
     clear = sec.float("clear_threshold", base.clear_threshold, min=0.0, max=1.0)
     if clear is not None and threshold is not None and clear > threshold:
         sec.problem("clear_threshold", f"{clear} must not exceed threshold {threshold}")
-    return DetectionConfig(
-        detector=sec.str("detector", base.detector),
-        params=dict(params) or dict(base.params),
+    detector = sec.str("detector", base.detector)
+    # the sensor's own params belong to its own detector; inherited ones to the inherited one
+    params = dict(params) if "params" in sec.data else (
+        dict(base.params) if detector == base.detector else {})
+    if isinstance(detector, str) and ("detector" in sec.data or "params" in sec.data):
+        for key, problem in _detector_problems(detector, params):
+            sec.problem(key, problem)
+    detection = DetectionConfig(
+        detector=detector,
+        params=params,
         threshold=threshold,
         clear_threshold=clear,
         min_readings=sec.int("min_readings", base.min_readings, min=1, max=10_000),
         cooldown_s=sec.float("cooldown_s", base.cooldown_s, min=0.0),
         repeat_s=sec.float("repeat_s", base.repeat_s, min=1.0),
+        accept_after_s=sec.float("accept_after_s", base.accept_after_s, min=1.0),
+        multichannel=sec.str("multichannel", base.multichannel, choices=MULTICHANNEL),
     )
+    sec.finish()
+    return detection
 
 
 def _limits(sec: Section, defaults: ChannelConfig | None, name: str) -> ChannelConfig:
@@ -333,7 +379,11 @@ def _sensor(sec: Section, base: DetectionConfig,
         _driver_keys(sec, driver)
     fmt = sec.str("format", "csv", choices=("csv", "kv")) if driver == "lines" else "csv"
     checksum = sec.bool("checksum", False) if driver == "lines" else False
+    before = len(sec.problems)
     columns, modbus, vibration = _channel_names(sec, driver)
+    # channel tables are checked against the channel names only when those are all known: a
+    # bad register or axis must not also make its [channels.*] table "not a valid option"
+    names_known = columns is not None and len(sec.problems) == before
     defaults = _limits(sec, None, "")
     per_channel = sec.section("channels", required=False)
     channels: list[ChannelConfig] = []
@@ -347,7 +397,8 @@ def _sensor(sec: Section, base: DetectionConfig,
             channels.append(ChannelConfig(**{**defaults.__dict__, "name": column,
                                              "unit": _feature_unit(column, defaults.unit,
                                                                    vibration)}))
-    per_channel.finish()
+    if names_known:
+        per_channel.finish()
     if columns and len(set(columns)) != len(columns):
         sec.problem("columns", "column names must be unique")
     detection = _detection(sec.section("detection", required=False), base)
@@ -385,7 +436,7 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
     box = top.section("outbox", required=False)
     outbox_max_alerts = box.int("max_alerts", 100_000, min=10, max=10_000_000)
     box.finish()
-    mq = top.section("mqtt")
+    mq = top.section("mqtt", required=False)  # every key has a default (docs/edge.md)
     host = mq.str("host", "127.0.0.1")
     security = parse_security(mq, host, Path(path).resolve().parent)
     mqtt = MqttConfig(
@@ -400,6 +451,8 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
     sensors: list[SensorConfig] = []
     for own in top.sections("sensors"):
         sec, origin = apply_profile(own, profile_dirs)
+        if origin is None and "profile" in own.data:
+            continue  # the profile could not be applied: its one line says it all
         before = len(top.problems)
         sensor = _sensor(sec, detection, origin)
         blame_profile(top.problems, before, own.path, origin)

@@ -90,24 +90,27 @@ class DevicePipeline:
     def multichannel_active(self) -> bool:
         return self.decider.active
 
-    def process(self, ts: float, raws: Sequence[float]) -> list[AlertDraft]:
-        """Run one vector through every channel, then the multichannel detector; return the drafts."""
+    def process(self, ts: float, raws: Sequence[float], learn: bool = True) -> list[AlertDraft]:
+        """Run one vector through every channel, then the multichannel detector; return the drafts.
+        ``learn=False`` (the sensor has an active fault): nothing is learned, by any detector."""
         drafts: list[AlertDraft] = []
         values: list[float] = []
         for i, (pipeline, raw) in enumerate(zip(self.channels, raws, strict=True)):
-            draft = pipeline.process(ts, raw)
+            draft = pipeline.process(ts, raw, learn)
             if draft is not None:
                 drafts.append(draft)
             self.scores[i] = _last_score(pipeline, draft)
             values.append(raw * pipeline.channel.scale + pipeline.channel.offset)
         if self.multichannel is not None:
-            draft = self.process_whole(ts, values, any(p.decider.active for p in self.channels))
+            draft = self.process_whole(ts, values, any(p.decider.active for p in self.channels)
+                                       or not learn)
             if draft is not None:
                 drafts.append(draft)
         return drafts
 
     def process_whole(self, ts: float, values: list[float], channels_active: bool) -> AlertDraft | None:
-        """The multichannel step alone, given whether any channel alarm is active (``process``
+        """The multichannel step alone, given whether it must not learn (a channel alarm is active,
+        or the sensor has a fault) (``process``
         runs it after the channels; the tuning benchmark runs it over recorded channel alarms)."""
         detector = self.multichannel
         was_active = self.decider.active

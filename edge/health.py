@@ -11,11 +11,16 @@ alerts (maintenance work at the hub) and clear themselves on recovery.
 * ``range``   – the last reading lies outside a channel's physical measuring range
   (``range_min``/``range_max``): the instrument is lying, so the reading is not used.
 
+A reading whose calibrated value is not a finite number (``inf``, ``nan``, or ``1e308`` times
+a ``scale`` of 10) is a bad read like a garbled line (reason ``non_finite``): counted, never
+passed on, and a ``garbled`` fault if it persists.
+
 Pure: the I/O layer reports what happened and when; ``evaluate(now)`` says what changed.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,8 +48,11 @@ class ChannelRange:
     high: float | None = None
     unit: str | None = None
 
+    def value(self, raw: float) -> float:
+        return raw * self.scale + self.offset
+
     def check(self, raw: float) -> str | None:
-        value = raw * self.scale + self.offset
+        value = self.value(raw)
         unit = f" {self.unit}" if self.unit else ""
         if self.low is not None and value < self.low:
             return f"{self.name}={value:g}{unit} is below the measuring range {self.low:g}"
@@ -73,8 +81,7 @@ class HealthMonitor:
     def for_sensor(cls, sensor: SensorConfig, started_at: float) -> HealthMonitor:
         ranges = [ChannelRange(c.name, c.scale, c.offset, c.range_min, c.range_max, c.unit)
                   for c in sensor.channels]
-        return cls(sensor.silence_s, sensor.stuck_s, sensor.max_error_rate, started_at,
-                   ranges if any(r.low is not None or r.high is not None for r in ranges) else ())
+        return cls(sensor.silence_s, sensor.stuck_s, sensor.max_error_rate, started_at, ranges)
 
     @property
     def active_faults(self) -> dict[str, str]:
@@ -83,8 +90,22 @@ class HealthMonitor:
     def _count(self, reason: str) -> None:
         self.counters[reason] = self.counters.get(reason, 0) + 1
 
+    def non_finite(self, values: tuple[float, ...]) -> str | None:
+        """What is wrong with a reading whose calibrated values are not all finite, else None."""
+        for index, raw in enumerate(values):
+            check = self.ranges[index] if index < len(self.ranges) else None
+            value = check.value(raw) if check is not None else raw
+            if not math.isfinite(value):
+                name = check.name if check is not None else f"column {index + 1}"
+                return f"{name}: raw {raw!r} calibrates to {value!r}, not a finite number"
+        return None
+
     def reading(self, ts: float, values: tuple[float, ...]) -> bool:
-        """Record a decoded reading; False when it is outside the physical range (do not use it)."""
+        """Record a decoded reading; False when it is not to be used: a calibrated value that is
+        not finite (a bad read, reason ``non_finite``) or outside the physical range (a fault)."""
+        if self.non_finite(values) is not None:
+            self.bad_line(ts, "non_finite")
+            return False
         self._last_reading = ts
         self._outcomes.append(None)
         self._port_error = None
@@ -93,6 +114,8 @@ class HealthMonitor:
             self._unchanged_since = ts
         self._out_of_range = None
         for check, raw in zip(self.ranges, values, strict=False):
+            if check.low is None and check.high is None:
+                continue
             complaint = check.check(raw)
             if complaint is not None:
                 self._out_of_range = complaint

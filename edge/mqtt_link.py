@@ -26,6 +26,38 @@ from lifeline import mqtt_security, wire
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 86400
+SESSION_TAKEN_OVER = 142  # MQTT 5 reason code; Mosquitto 2.0 just closes the socket instead
+
+
+class TakeoverWatch:
+    """Notices another client connecting with our client id. Pure: times are arguments.
+
+    The broker keeps one session per client id and drops the older connection when another
+    connects. Two boards given one identity then knock each other off every second or two,
+    and paho reports only ``Unspecified error`` (Mosquitto 2.0 sends no reason). So: a
+    session that the broker ended within ``short_s`` of its start, ``in_a_row`` times in a
+    row, is taken for a takeover; an MQTT 5 ``Session taken over`` is one at once.
+    """
+
+    def __init__(self, short_s: float = 10.0, in_a_row: int = 3) -> None:
+        self.short_s = short_s
+        self.in_a_row = in_a_row
+        self.short_sessions = 0
+        self._connected_at: float | None = None
+
+    def connected(self, now: float) -> None:
+        self._connected_at = now
+
+    def disconnected(self, now: float, reason: int) -> bool:
+        """The session ended (``reason`` the MQTT reason code); True if it looks taken over."""
+        began, self._connected_at = self._connected_at, None
+        if reason == SESSION_TAKEN_OVER:
+            return True
+        if reason < 0x80 or began is None or now - began > self.short_s:
+            self.short_sessions = 0  # our own disconnect, or a session that lived normally
+            return False
+        self.short_sessions += 1
+        return self.short_sessions >= self.in_a_row
 
 
 class MqttLink:
@@ -36,11 +68,13 @@ class MqttLink:
         self.generation = 0  # bumped on every successful connect
         self.acks: queue.Queue[tuple[str, ...]] = queue.Queue()
         self.counters: dict[str, int] = {"published": 0, "connects": 0, "bad_acks": 0,
-                                         "connect_failures": 0}
+                                         "connect_failures": 0, "session_takeovers": 0}
+        self.takeover = TakeoverWatch()
+        self._takeover_said_at = -1e18
         self._failing = 0  # connection attempts failed since the last success
         self.status_source: Any = None  # callable -> (sensors, outbox depth, counters)
         device = config.device
-        client_id = config.mqtt.client_id or f"lifeline-edge-{device.id}"
+        self.client_id = client_id = config.mqtt.client_id or f"lifeline-edge-{device.id}"
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                                   protocol=mqtt.MQTTv5)
         will = wire.Status(device=device.id, zone=device.zone, state="offline", ts=time.time(),
@@ -116,6 +150,7 @@ class MqttLink:
             return
         self.counters["connects"] += 1
         self._failing = 0
+        self.takeover.connected(time.monotonic())
         log.info("connected to broker %s:%d device=%s session_present=%s", self.config.mqtt.host,
                  self.config.mqtt.port, self.config.device.id, flags.session_present)
         client.subscribe(wire.ack_topic(self.config.device.id), qos=1)
@@ -132,12 +167,24 @@ class MqttLink:
         failures = self._failing
         if failures & (failures - 1) == 0:
             mqtt_config = self.config.mqtt
-            log.warning("cannot connect to broker %s:%d device=%s (%d failure(s) in a row; TCP "
-                        "refused or unreachable, or the TLS handshake failed: check host, port, "
-                        "ca_file and that the broker speaks TLS there); retrying",
-                        mqtt_config.host, mqtt_config.port, self.config.device.id, failures)
+            why = mqtt_security.diagnose_connect(mqtt_config.host, mqtt_config.port,
+                                                 mqtt_config.security)
+            log.warning("cannot connect to broker %s:%d device=%s (%d failure(s) in a row): %s; "
+                        "retrying", mqtt_config.host, mqtt_config.port, self.config.device.id,
+                        failures, why)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
                        reason_code: ReasonCode, properties: Properties | None) -> None:
         self.connected.clear()
+        now = time.monotonic()
+        if self.takeover.disconnected(now, reason_code.value):
+            self.counters["session_takeovers"] += 1
+            if now - self._takeover_said_at >= 60.0:
+                self._takeover_said_at = now
+                log.error("another client is using this device's MQTT client id %r device=%s: "
+                          "the broker drops our session each time it connects (%d short sessions "
+                          "in a row). Two boards with one identity? Give each board its own "
+                          "[device] id, client id and credentials", self.client_id,
+                          self.config.device.id, self.takeover.short_sessions)
+            return
         log.warning("disconnected from broker device=%s: %s", self.config.device.id, reason_code)

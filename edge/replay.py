@@ -5,9 +5,11 @@ Technicians tune a site from recorded data with it, and benchmarks run through i
     lifeline-edge replay pressure.csv --column value --scores scores.csv
     lifeline-edge replay pressure.csv --config edge.toml --sensor main-1 --column pressure
 
-Every row gets a line ``timestamp,value,anomaly_score`` in ``--scores``; every alert the
-agent's decider (``edge/decide.py``: threshold with hysteresis, minimum run, cool-down,
-physical limits) would raise is printed to stdout as one JSON object per line. Values are
+Every row gets a line ``timestamp,value,anomaly_score,alarm`` in ``--scores``: ``alarm`` is 1
+while an alert state of the channel is active (from its onset to its cleared alert), else 0.
+Every alert the agent's pipeline (``edge/pipeline.py``: score, decide, learn only what is
+normal; ``edge/decide.py``: threshold with hysteresis, minimum run, cool-down, physical limits,
+cleared alerts) would raise is printed to stdout as one JSON object per line. Values are
 taken as calibrated readings (recorded data is), so ``scale``/``offset`` are not applied.
 Timestamps may be epoch seconds or ISO 8601 (without an offset they are taken as UTC).
 
@@ -28,9 +30,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from edge.config import ChannelConfig, DetectionConfig, load_edge_config
-from edge.decide import ChannelDecider
+from edge.config import ChannelConfig, DetectionConfig, SensorConfig, load_edge_config
 from edge.detectors import DEFAULT_DETECTOR, REGISTRY, Detector, make_detector
+from edge.pipeline import ChannelPipeline
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sensor", default=None,
                         help="sensor id in --config (default: the only sensor with --column)")
     parser.add_argument("--scores", type=Path, required=True, metavar="OUT.csv",
-                        help="write timestamp,value,anomaly_score for every row here")
+                        help="write timestamp,value,anomaly_score,alarm for every row here")
     from edge import replay_device  # a whole device: --all-columns / --columns (edge/replay_device.py)
 
     replay_device.add_arguments(parser)
@@ -112,24 +114,36 @@ def read_rows(handle: TextIO, column: str, source: Path) -> Iterator[tuple[str, 
             raise ReplayError(f"{source}:{line}: {exc}", 1) from exc
 
 
-def replay(rows: Iterator[tuple[str, float, float]], detector: Detector, decider: ChannelDecider,
+def replay_pipeline(detection: DetectionConfig, channel: ChannelConfig, detector: Detector,
+                    sensor_id: str = "replay", kind: str = "water.replay") -> ChannelPipeline:
+    """The agent's pipeline of one channel, for calibrated recorded values."""
+    channel = dataclasses.replace(channel, scale=1.0, offset=0.0)
+    sensor = SensorConfig(id=sensor_id, kind=kind, driver="lines", port="-", baudrate=9600,
+                          channels=(channel,), detection=detection)
+    return ChannelPipeline(sensor, channel, detector)
+
+
+def replay(rows: Iterator[tuple[str, float, float]], pipeline: ChannelPipeline,
            scores_out: TextIO, alerts_out: TextIO) -> int:
-    """Score every row, write the scores, print the decider's alerts; return the alert count."""
+    """Run every row through the pipeline, write scores and alarm state, print the alerts;
+    return the alert count."""
     writer = csv.writer(scores_out, lineterminator="\n")
-    writer.writerow(["timestamp", "value", "anomaly_score"])
+    writer.writerow(["timestamp", "value", "anomaly_score", "alarm"])
     alerts = 0
     for stamp, ts, value in rows:
         if not math.isfinite(value):
             raise ReplayError(f"non-finite value {value!r} at {stamp}", 1)
-        score = detector.update(value, ts)
-        writer.writerow([stamp, repr(value), f"{score:.6f}"])
-        decision = decider.decide(ts, value, score)
-        if decision is not None:
+        draft = pipeline.process_value(ts, value)
+        score = pipeline.last_score
+        writer.writerow([stamp, repr(value), f"{score:.6f}", int(pipeline.alarming)])
+        if draft is not None:
             alerts += 1
-            alerts_out.write(json.dumps({
-                "timestamp": stamp, "ts": ts, "value": value, "score": round(score, 6),
-                "reason": str(decision.reason), "grade": decision.grade.label,
-                "message": decision.message}) + "\n")
+            alert = {"timestamp": stamp, "ts": ts, "value": value, "score": round(score, 6),
+                     "reason": str(draft.reason), "grade": draft.grade.label,
+                     "message": draft.message}
+            if draft.cleared:
+                alert["cleared"] = True
+            alerts_out.write(json.dumps(alert) + "\n")
     return alerts
 
 
@@ -141,10 +155,9 @@ def run(args: argparse.Namespace) -> int:
     name = args.detector or "the configured detector"
     try:
         name, detection, channel = settings(args)
-        detector = make_detector(name, detection.params)
-        decider = ChannelDecider(channel, detection)
+        pipeline = replay_pipeline(detection, channel, make_detector(name, detection.params))
         with args.file.open(newline="") as source, args.scores.open("w", newline="") as scores:
-            alerts = replay(read_rows(source, args.column, args.file), detector, decider, scores, sys.stdout)
+            alerts = replay(read_rows(source, args.column, args.file), pipeline, scores, sys.stdout)
     except ReplayError as exc:
         print(f"lifeline-edge replay: {exc}", file=sys.stderr)
         return exc.code

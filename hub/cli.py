@@ -6,7 +6,10 @@ and each subcommand imports what it needs when it runs, so the operator's desk
 (``incidents``, ``silence``, ``status``) starts without paho, ssl, cryptography,
 fusion or the service (tests/unit/test_hub_cli_imports.py). Exit codes: 0 ok, 1
 runtime failure, 2 usage or configuration error. Logging is configured here, once,
-on stderr; stdout is for the tables, lines and JSON the subcommands print.
+on stderr (lifeline/logsetup.py: journald-shaped under systemd); stdout is for the
+tables, lines and JSON the subcommands print. ``--config`` (default
+``$LIFELINE_HUB_CONFIG``, else /etc/lifeline/hub.toml) and ``--log-level`` are accepted
+before and after the command (lifeline/clicommon.py).
 """
 
 from __future__ import annotations
@@ -20,6 +23,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lifeline.clicommon import (
+    LOG_LEVELS,
+    ConfigDefault,
+    add_top_level,
+    bash_completion,
+    command_word,
+    normalise_common,
+)
+from lifeline.logsetup import configure_logging
+
 if TYPE_CHECKING:
     from hub.config import HubConfig
 
@@ -29,8 +42,6 @@ log = logging.getLogger(__name__)
 class UsageError(Exception):
     """A bad command line found after parsing (a name the hub does not know, a bad
     duration): printed after ``lifeline-hub COMMAND:``, exit status 2."""
-
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def _common(parser: argparse.ArgumentParser, log_level: str) -> None:
@@ -246,6 +257,27 @@ def _status(args: argparse.Namespace, config: HubConfig) -> int:
     return status(config, args.json)
 
 
+def _add_check(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the effective config as JSON")
+
+
+def _check(args: argparse.Namespace, config: HubConfig) -> int:
+    from hub.checkconfig import check_config
+
+    return check_config(config, args.json)
+
+
+def _add_completion(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("shell", choices=["bash"], help="the shell (bash)")
+
+
+def _completion(args: argparse.Namespace) -> int:
+    from hub.config import HAZARDS
+
+    print(bash_completion("lifeline-hub", build_parser(), {"--hazard": HAZARDS}), end="")
+    return 0
+
+
 def _lazy(module: str, attribute: str) -> Callable[..., Any]:
     """``module.attribute``, imported on the first call (hub/provision.py needs the
     cryptography package, which costs more than the whole desk command)."""
@@ -269,6 +301,9 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
     "revoke-device": ("revoke a device: registry, broker password, certificate revocation list",
                       _lazy("hub.provision", "add_revoke_arguments"),
                       _lazy("hub.provision", "run_revoke")),
+    "provision-consumer": ("give a read-only consumer (dashboard, pager) access to the incident "
+                           "stream", _lazy("hub.provision", "add_consumer_arguments"),
+                           _lazy("hub.provision", "run_consumer")),
     "make-ca": ("create the project CA and the broker's and the hub's certificates",
                 _lazy("hub.provision", "add_make_ca_arguments"),
                 _lazy("hub.provision", "run_make_ca")),
@@ -276,6 +311,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                 _add_silence, _silence),
     "status": ("devices with last seen, online/offline, alert rates; store size", _add_status,
                _status),
+    "check-config": ("validate hub.toml (and the device registry) without starting the hub",
+                     _add_check, _check),
+    "completion": ("print a shell completion script: completion bash", _add_completion,
+                   lambda args, config: _completion(args)),
 }
 
 
@@ -308,33 +347,52 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
+HUB_CONFIG = ConfigDefault("LIFELINE_HUB_CONFIG", "/etc/lifeline/hub.toml")
+# commands that take no configuration
+NO_CONFIG = ("completion",)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The full parser, or with ``command`` only that subcommand's (the others would only be
-    named in a usage error, which the command's own parser gives as before)."""
+    named in a usage error, which the command's own parser gives as before). ``--config``
+    and ``--log-level`` are accepted before the command, after it and after a sub-action."""
     parser = _Parser(
         prog="lifeline-hub",
         description="Lifeline hub: fuse alerts from edge devices into incidents for operators.")
+    add_top_level(parser, HUB_CONFIG, "hub.toml")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, add_arguments, _) in COMMANDS.items():
         if command in (None, name):
-            add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+            child = sub.add_parser(name, help=help_text, description=help_text)
+            add_arguments(child)
+            config = None if name in NO_CONFIG else HUB_CONFIG
+            for each in (child, *_actions_of(child)):
+                normalise_common(each, config, "hub.toml")
     return parser
+
+
+def _actions_of(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    return [p for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+            for p in a.choices.values()]
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    # The top-level parser has no options but --help, so the command is the first word.
-    chosen = argv[0] if argv and argv[0] in COMMANDS else None
+    chosen = command_word(argv, COMMANDS)
     try:
         args = build_parser(chosen).parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
         return exc.code if isinstance(exc.code, int) else 2
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if getattr(args, "config", None) is None:
-        print(f"lifeline-hub {args.command}: the following arguments are required: --config",
-              file=sys.stderr)
+    configure_logging(getattr(args, "log_level", None)
+                      or ("INFO" if args.command == "run" else "WARNING"), sys.stderr)
+    if args.command in NO_CONFIG:
+        return _completion(args)
+    path, how = HUB_CONFIG.resolve(args, os.environ)
+    if how != "--config" and not path.exists():
+        print(f"lifeline-hub {args.command}: no --config given, and {path} ({how}) does not "
+              f"exist; pass --config FILE or set ${HUB_CONFIG.variable}", file=sys.stderr)
         return 2
+    args.config = path
     import sqlite3
 
     from hub.config import load_hub_config

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from hub.incident import ACTIVE
 from hub.render import event_line, incident_table, shown, sparkline, use_colour
 from hub.store import Store, incident_json
+from lifeline.wire import format_ts
 
 if TYPE_CHECKING:  # the rest is imported by the commands that need it: listing starts fast
     import argparse
@@ -267,8 +268,8 @@ def _silence_json(s: Silence, now: float) -> dict[str, object]:
     return {"id": s.id, "active": s.active(now), "zone": s.zone, "device": s.device,
             "sensor": s.sensor, "hazard": s.hazard,
             "incident": None if s.incident_id is None else f"INC-{s.incident_id}",
-            "created_by": s.created_by, "created_at": _when(s.created_at),
-            "expires_at": _when(s.expires_at), "ended_at": _when(s.ended_at)
+            "created_by": s.created_by, "created_at": format_ts(s.created_at),
+            "expires_at": format_ts(s.expires_at), "ended_at": format_ts(s.ended_at)
             if s.ended_at else None, "end_reason": s.end_reason, "comment": s.comment}
 
 
@@ -322,10 +323,11 @@ def status(config: HubConfig, as_json: bool) -> int:
         store.close()
     size = sum(p.stat().st_size for p in config.store.path.parent.glob(
         config.store.path.name + "*") if p.is_file())
+    stamp = format_ts if as_json else _when  # JSON: ISO 8601 UTC, as incidents --json
     rows = [{"device": d.device, "zone": d.zone, "state": d.state,
-             "last_seen": None if d.last_seen is None else _when(d.last_seen),
+             "last_seen": None if d.last_seen is None else stamp(d.last_seen),
              "alerts_last_hour": d.alerts_last_hour,
-             "last_alert": None if d.last_alert is None else _when(d.last_alert),
+             "last_alert": None if d.last_alert is None else stamp(d.last_alert),
              "zone_source": d.zone_source}
             for d in device_rows(devices, rates, _registry_zones(config))]
     summary = {"store": str(config.store.path), "store_bytes": size, "alerts": alerts,

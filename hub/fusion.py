@@ -28,7 +28,13 @@ offline absorbs its own sensor-fault alerts and maintenance incidents.
 Grade, confirmation, latching and flapping follow from the evidence
 (``hub.grading``); every grade change carries its reason. ``tick(now)``
 resolves incidents quiet for ``quiet_s`` (``flap_quiet_s`` when flapping;
-never a latched one, never a device incident).
+never a latched one; a device incident only when flapping and the device is
+online). A connection that comes and goes is one device incident with a flap
+count (``status``).
+
+What each alert costs does not grow with its incident: fusion keeps per incident
+the running summaries of ``hub.running`` and updates the one channel an alert
+changed.
 
 The state is the set of ``Incident`` values (with their rule state), so the hub
 rebuilds it on start from the incidents its store holds.
@@ -41,25 +47,20 @@ import dataclasses
 from collections.abc import Iterable
 
 from hub.config import FusionConfig, RuleConfig
-from hub.grading import (
-    add_evidence,
-    add_reading,
-    assess,
-    merge_evidence,
-    merge_readings,
-    readings_key,
-)
+from hub.grading import Tally, assess, readings_key
 from hub.incident import (
     ACTIVE,
     DEVICE_GRADE,
     DEVICE_HAZARD,
     MAINTENANCE_HAZARD,
+    MAX_DEVICES,
     Acknowledged,
     Assigned,
     Change,
     Commented,
     Confirmed,
     Evidence,
+    Flapped,
     Flapping,
     GradeChanged,
     Incident,
@@ -70,11 +71,13 @@ from hub.incident import (
     Reopened,
     Resolved,
 )
-from lifeline.wire import Alert, Reason, Status
+from hub.liveness import DeviceLiveness
+from hub.running import Running
+from lifeline.wire import Alert, Reason
 
 __all__ = [
     "ACTIVE", "DEVICE_GRADE", "DEVICE_HAZARD", "MAINTENANCE_HAZARD", "Acknowledged", "Assigned",
-    "Change", "Commented", "Confirmed", "Flapping", "Fusion", "GradeChanged", "Incident",
+    "Change", "Commented", "Confirmed", "Flapped", "Flapping", "Fusion", "GradeChanged", "Incident",
     "IncidentStatus", "Joined", "Merged", "Opened", "Reopened", "Resolved", "channel_key",
     "hazard_of",
 ]
@@ -100,15 +103,16 @@ def _is_low_pressure(alert: Alert) -> bool:
     return alert.kind == "water.pressure"
 
 
-class Fusion:
+class Fusion(DeviceLiveness):
     """The live incident set. Feed it alerts and statuses; call ``tick`` now and then."""
 
     def __init__(self, config: FusionConfig, incidents: Iterable[Incident] = (),
                  next_id: int = 1) -> None:
         self.config = config
         self._incidents: dict[int, Incident] = {}
-        # indexes, derived from _incidents: evidence by zone per incident, incidents by zone
-        self._zone_index: dict[int, tuple[frozenset[str], dict[str, list[tuple[str, str]]]]] = {}
+        # derived from _incidents: each one's rule state and running summaries (hub.running),
+        # incidents by zone of their evidence
+        self._running: dict[int, Running] = {}
         self._in_zone: dict[str, set[int]] = {}
         self._unplaced: set[int] = set()  # incidents without evidence: candidates everywhere
         self._of_device: dict[str, set[int]] = {}  # one-device incidents (device, maintenance)
@@ -118,7 +122,7 @@ class Fusion:
     def reload(self, incidents: Iterable[Incident]) -> None:
         """Replace the state with ``incidents`` (from the store, after an operator changed one)."""
         self._incidents = {}
-        self._zone_index, self._in_zone, self._unplaced, self._of_device = {}, {}, set(), {}
+        self._running, self._in_zone, self._unplaced, self._of_device = {}, {}, set(), {}
         for incident in incidents:
             if incident.status is not IncidentStatus.MERGED:
                 self._put(incident)
@@ -161,7 +165,7 @@ class Fusion:
                 survivor, status=IncidentStatus.OPEN, resolved_at=None, updated_at=now,
                 transitions=(*survivor.transitions, now)[-20:]))
             changes.append(Reopened(survivor, alert=alert))
-        survivor = self._put(_with_alert(survivor, alert, now, rule))
+        survivor = self._put(self._with_alert(survivor, alert, now, rule))
         changes.append(Joined(survivor, alert=alert))
         changes.extend(self._evaluate(survivor.id, now))
         changes.extend(self._absorb_effects(survivor.id, now))
@@ -171,9 +175,9 @@ class Fusion:
         """Pairwise, so that the incidents are the connected runs of alerts whatever the
         arrival order: some alert of the incident is near in space and in time.
 
-        ``mine`` is the alert's channel key. Its own channel is one lookup; the others are
-        visited zone by zone (``_by_zone``), so an incident elsewhere costs a zone check,
-        not a walk over each of its channels."""
+        ``mine`` is the alert's channel key. Its own channel is one lookup; the others
+        are looked up by the zones near the alert's and, by ``radius_m``, the devices
+        near it (``hub.running``): the cost does not grow with the incident's size."""
         if self._span(incident, alert.ts) > self.config.max_span_s:
             return False
         window = rule.window_s or self.config.window_s
@@ -186,17 +190,18 @@ class Fusion:
         # every evidence row lies in [first_ts, last_ts]: nothing else can be within window
         if not incident.first_ts - window <= alert.ts <= incident.last_ts + window:
             return False
-        topology = self.config.topology
-        evidence = incident.evidence
-        for zone, channels in self._by_zone(incident).items():
-            if topology.near(zone, alert.zone, rule.reach):
-                if any(_within(evidence[key], alert.ts, window) for _, key in channels):
+        running = self._running_of(incident)
+        evidence = running.evidence
+        for zone in self.config.topology.near_zones(alert.zone, rule.reach):
+            keys = running.by_zone.get(zone)
+            if keys and any(_within(evidence[key], alert.ts, window) for key in keys):
+                return True
+        if rule.radius_m > 0:
+            for device in running.devices_within(self.config.topology, alert.device,
+                                                 rule.radius_m):
+                if any(_within(evidence[key], alert.ts, window)
+                       for key in running.by_device[device]):
                     return True
-            elif rule.radius_m > 0:
-                for device, key in channels:
-                    if (self._near(zone, (device,), alert, rule)
-                            and _within(evidence[key], alert.ts, window)):
-                        return True
         return False
 
     def _nearby(self, alert: Alert, rule: RuleConfig) -> Iterable[Incident]:
@@ -210,17 +215,17 @@ class Fusion:
             ids.update(self._in_zone.get(zone, ()))
         return [self._incidents[i] for i in ids if i in self._incidents]
 
-    def _by_zone(self, incident: Incident) -> dict[str, list[tuple[str, str]]]:
-        """The incident's channels grouped by zone, as (device, channel key); rebuilt only
-        when a channel was added (kept by incident id, checked against the keys)."""
-        cached = self._zone_index.get(incident.id)
-        if cached is not None and cached[0] == incident.evidence.keys():
-            return cached[1]
-        index: dict[str, list[tuple[str, str]]] = {}
-        for key in incident.evidence:
-            index.setdefault(key.rpartition("@")[2], []).append((key.partition("/")[0], key))
-        self._zone_index[incident.id] = (frozenset(incident.evidence), index)
-        return index
+    def _running_of(self, incident: Incident) -> Running:
+        """The running summaries of ``incident`` (built again if its rule state is not the
+        one fusion keeps: an incident handed in from outside)."""
+        running = self._running.get(incident.id)
+        if running is None or not running.owns(incident):
+            running = self._running[incident.id] = Running(incident)
+        return running
+
+    def _tally(self, incident: Incident, rule: RuleConfig) -> Tally:
+        """What grading needs from the incident's channels, from its running summaries."""
+        return self._running_of(incident).tally(rule)
 
     def _near(self, zone: str, devices: tuple[str, ...], alert: Alert, rule: RuleConfig) -> bool:
         topology = self.config.topology
@@ -254,7 +259,7 @@ class Fusion:
         if not (cause.confirmed and rule.absorb_downstream and cause.active):
             return []
         window = rule.window_s or self.config.window_s
-        downstream = self.config.topology.downstream(cause.all_zones)
+        downstream = self._running_of(cause).downstream(self.config.topology, cause.all_zones)
         changes: list[Change] = []
         for other in self.incidents:
             if (other.id != cause.id and other.active and other.hazard == cause.hazard
@@ -277,11 +282,12 @@ class Fusion:
         return max(incident.last_ts, *times) - min(incident.first_ts, *times)
 
     def _open_for_alert(self, alert: Alert, hazard: str, now: float) -> list[Change]:
-        incident = _with_alert(Incident(
+        rule = self.rule(hazard)
+        incident = self._with_alert(Incident(
             id=self._take_id(), zone=alert.zone, hazard=hazard, grade=alert.grade,
             status=IncidentStatus.OPEN, opened_at=now, updated_at=now, first_ts=alert.ts,
-            last_ts=alert.ts, last_arrival=now), alert, now, self.rule(hazard))
-        assessment = assess(incident, self.rule(hazard), self.config.flap_quiet_s)
+            last_ts=alert.ts, last_arrival=now), alert, now, rule)
+        assessment = assess(incident, rule, self.config.flap_quiet_s, self._tally(incident, rule))
         incident = self._put(dataclasses.replace(
             incident, grade=assessment.grade, reasons=assessment.reasons,
             confirmed=assessment.confirmed, latched=assessment.latched))
@@ -295,6 +301,13 @@ class Fusion:
                effect: bool = False) -> tuple[Incident, Incident]:
         """Fold ``other`` into ``survivor``; an ``effect`` brings alerts but not zones or devices."""
         active = survivor.active or other.active
+        running = self._running_of(survivor)
+        if not effect:  # into the survivor's rule state, channel by channel
+            running.devices.update(self._running_of(other).devices)
+            for key, rows in other.evidence.items():
+                running.merge_rows(key, rows)
+            for key, values in other.readings.items():
+                running.merge_values(key, values)
         merged = dataclasses.replace(
             survivor,
             status=(survivor.status if survivor.active else IncidentStatus.OPEN) if active
@@ -307,13 +320,11 @@ class Fusion:
             alert_count=survivor.alert_count + other.alert_count,
             suppressed=survivor.suppressed + (other.alert_count if effect else other.suppressed),
             devices=survivor.devices if effect else tuple(sorted({*survivor.devices,
-                                                                  *other.devices})),
+                                                                  *other.devices}))[:MAX_DEVICES],
+            device_count=survivor.device_count if effect else len(running.devices),
             zones=survivor.zones if effect else _union(survivor.all_zones, other.all_zones),
             kinds=survivor.kinds if effect else tuple(sorted({*survivor.kinds, *other.kinds})),
-            evidence=survivor.evidence if effect else merge_evidence(survivor.evidence,
-                                                                     other.evidence),
-            readings=survivor.readings if effect else merge_readings(survivor.readings,
-                                                                     other.readings),
+            evidence=running.evidence, readings=running.readings,
             latched=survivor.latched or other.latched,
             transitions=tuple(sorted({*survivor.transitions, *other.transitions}))[-20:])
         absorbed = dataclasses.replace(other, status=IncidentStatus.MERGED,
@@ -324,7 +335,8 @@ class Fusion:
     def _evaluate(self, incident_id: int, now: float) -> list[Change]:
         """Re-assess grade and flags from the evidence; one change per thing that moved."""
         incident = self._incidents[incident_id]
-        result = assess(incident, self.rule(incident.hazard), self.config.flap_quiet_s)
+        rule = self.rule(incident.hazard)
+        result = assess(incident, rule, self.config.flap_quiet_s, self._tally(incident, rule))
         updated = self._put(dataclasses.replace(
             incident, grade=result.grade, reasons=result.reasons, confirmed=result.confirmed,
             flapping=result.flapping, latched=result.latched))
@@ -339,73 +351,19 @@ class Fusion:
                                     f"until quiet for {self.config.flap_quiet_s:g} s"))
         return changes
 
-    # -- device liveness -----------------------------------------------------
-    def _single(self, device: str) -> list[Incident]:
-        """Incidents in play whose only device is ``device``, by id (the device index)."""
-        ids = self._of_device.get(device, ())
-        return [self._incidents[i] for i in sorted(ids)
-                if i in self._incidents and self._incidents[i].devices == (device,)]
-
-    def _device_incident(self, device: str) -> Incident | None:
-        for incident in self._single(device):
-            if incident.active and incident.hazard == DEVICE_HAZARD:
-                return incident
-        return None
-
-    def _outage_of(self, alert: Alert) -> Incident | None:
-        """The device incident that explains a sensor fault: the device is offline now, or
-        was offline when the reading was taken -- the faults it logged during an outage
-        arrive from its backlog after it is back, and must not open maintenance work."""
-        current = self._device_incident(alert.device)
-        if current is not None:
-            return current
-        window = self.config.window_s
-        for incident in self._single(alert.device):
-            if incident.hazard != DEVICE_HAZARD:
-                continue
-            rows = [r for k, r in incident.evidence.items()
-                    if k.partition("@")[0].endswith(_STATUS_SUFFIX)]
-            if rows and rows[0][-1][2]:  # the outage has ended: (offline ts .. online ts)
-                start, end = rows[0][0][0], rows[0][-1][0]
-                if start - window <= alert.ts <= end + window:
-                    return incident
-        return None
-
-    def status(self, status: Status, now: float) -> list[Change]:
-        """A device said online/offline (or its last will did): open or resolve its device incident."""
-        current = self._device_incident(status.device)
-        if status.state == "offline":
-            if current is not None:
-                return []
-            incident = self._put(Incident(
-                id=self._take_id(), zone=status.zone, hazard=DEVICE_HAZARD, grade=DEVICE_GRADE,
-                status=IncidentStatus.OPEN, opened_at=now, updated_at=now, first_ts=now,
-                last_ts=now, last_arrival=now, devices=(status.device,), confirmed=True,
-                reasons=("device offline",),
-                evidence=add_evidence({}, _status_key(status), status.ts, DEVICE_GRADE, False)))
-            changes: list[Change] = [Opened(incident, device=status.device)]
-            for other in self._single(status.device):
-                if other.active and other.hazard == MAINTENANCE_HAZARD:
-                    incident, absorbed = self._merge(incident, other, now, effect=True)
-                    changes.append(Merged(incident, absorbed=absorbed,
-                                          why=f"device {status.device} is offline; its sensor "
-                                          "faults are part of that"))
-            return changes
-        if current is None:
-            return []
-        current = dataclasses.replace(current, evidence=add_evidence(
-            current.evidence, _status_key(status), status.ts, DEVICE_GRADE, True))
-        return [self._resolve(current, now, f"device {status.device} is online again")]
-
     # -- time ------------------------------------------------------------------
     def tick(self, now: float) -> list[Change]:
         """Resolve quiet incidents; forget resolved ones too old to reopen."""
         changes: list[Change] = []
         for incident in self.incidents:
             quiet = self.config.flap_quiet_s if incident.flapping else self.config.quiet_s
-            if (incident.active and incident.hazard != DEVICE_HAZARD and not incident.latched
-                    and now - incident.last_arrival >= quiet):
+            if not incident.active or incident.latched or now - incident.last_arrival < quiet:
+                continue
+            if incident.hazard != DEVICE_HAZARD:
                 changes.append(self._resolve(incident, now, f"no new alert for {quiet:g} s"))
+            elif incident.flapping and self._device_online(incident):
+                changes.append(self._resolve(incident, now, f"device {incident.devices[0]} "
+                                             f"online and steady for {quiet:g} s"))
         for incident in list(self._incidents.values()):
             if (incident.resolved_at is not None
                     and now - incident.resolved_at > self.config.max_span_s):
@@ -420,14 +378,40 @@ class Fusion:
         return Resolved(self._put(done), why=why, by=by)
 
     # -- bookkeeping -------------------------------------------------------------
+    def _with_alert(self, incident: Incident, alert: Alert, now: float, rule: RuleConfig
+                    ) -> Incident:
+        """``incident`` with ``alert`` in it: its channel's rows and running summaries
+        change (``hub.running``), nothing else of the incident is read."""
+        running = self._running_of(incident)
+        key = channel_key(alert)
+        running.add_row(key, alert.ts, int(alert.grade), alert.cleared)
+        if alert.value is not None and any(kind == alert.kind for kind, _ in rule.escalate_rate):
+            running.add_value(readings_key(alert.kind, key), alert.ts, alert.value)
+        devices, zones, kinds = running.joined(incident, alert.device, alert.zone, alert.kind)
+        return dataclasses.replace(
+            incident,
+            updated_at=now,
+            first_ts=min(incident.first_ts, alert.ts),
+            last_ts=max(incident.last_ts, alert.ts),
+            last_arrival=max(incident.last_arrival, now),
+            alert_count=incident.alert_count + 1,
+            devices=devices, zones=zones, kinds=kinds, device_count=len(running.devices),
+            evidence=running.evidence, readings=running.readings,
+        )
+
     def _take_id(self) -> int:
         self._next_id += 1
         return self._next_id - 1
 
     def _put(self, incident: Incident) -> Incident:
+        running = self._running_of(incident)
+        if running.evidence is not incident.evidence or running.readings is not incident.readings:
+            incident = dataclasses.replace(incident, evidence=running.evidence,
+                                           readings=running.readings)
+        running.follow(incident)
         self._incidents[incident.id] = incident
-        if incident.evidence:  # evidence only grows, so its zones only grow: add, never drop
-            for zone in self._by_zone(incident):
+        if running.evidence:  # evidence only grows, so its zones only grow: add, never drop
+            for zone in running.take_new_zones():
                 self._in_zone.setdefault(zone, set()).add(incident.id)
         else:
             self._unplaced.add(incident.id)
@@ -439,21 +423,13 @@ class Fusion:
         """Drop an incident (merged away, or too old to reopen) and its index entries."""
         gone = self._incidents.pop(incident_id, None)
         _unindex(self._of_device, gone.devices if gone is not None else (), incident_id)
-        entry = self._zone_index.pop(incident_id, None)
-        _unindex(self._in_zone, entry[1] if entry is not None else (), incident_id)
+        running = self._running.pop(incident_id, None)
+        _unindex(self._in_zone, running.by_zone if running is not None else (), incident_id)
         self._unplaced.discard(incident_id)
 
 
-_STATUS_SUFFIX = "/status/state"
 # why an incident of these hazards is confirmed by its first alert
 _CONFIRMED_ALONE = {MAINTENANCE_HAZARD: "a sensor fault is maintenance work on its own"}
-
-
-def _status_key(status: Status) -> str:
-    """A device incident's evidence: the device's statuses, offline (then online = cleared),
-    by their ``ts``. A last will carries the time its session began, so an outage's start
-    is early, never late."""
-    return f"{status.device}/status/state@{status.zone}"
 
 
 def _unindex(index: dict[str, set[int]], keys: Iterable[str], incident_id: int) -> None:
@@ -468,24 +444,3 @@ def _unindex(index: dict[str, set[int]], keys: Iterable[str], incident_id: int) 
 
 def _union(a: Iterable[str], b: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*a, *b)))
-
-
-def _with_alert(incident: Incident, alert: Alert, now: float, rule: RuleConfig) -> Incident:
-    readings = incident.readings
-    if alert.value is not None and any(kind == alert.kind for kind, _ in rule.escalate_rate):
-        readings = add_reading(readings, readings_key(alert.kind, channel_key(alert)), alert.ts,
-                               alert.value)
-    return dataclasses.replace(
-        incident,
-        updated_at=now,
-        first_ts=min(incident.first_ts, alert.ts),
-        last_ts=max(incident.last_ts, alert.ts),
-        last_arrival=max(incident.last_arrival, now),
-        alert_count=incident.alert_count + 1,
-        devices=tuple(sorted({*incident.devices, alert.device})),
-        zones=_union(incident.all_zones, (alert.zone,)),
-        kinds=tuple(sorted({*incident.kinds, alert.kind})),
-        evidence=add_evidence(incident.evidence, channel_key(alert), alert.ts, alert.grade,
-                              alert.cleared),
-        readings=readings,
-    )

@@ -1,7 +1,7 @@
 """What fusion produces: ``Incident`` values and the ``Change`` records of what happened to them.
 
-Pure data, no behaviour beyond small derived properties. Every change becomes
-one row of the store's ``events`` feed, which is also the incident's timeline:
+Pure data, no behaviour beyond small derived properties. Every change but
+``Flapped`` becomes one row of the store's ``events`` feed, which is also the incident's timeline:
 system changes (opened, joined, regraded, merged, confirmed, flapping,
 resolved) and operator actions (acknowledged, assigned, commented, resolved by
 a person) alike, none of them editable.
@@ -19,13 +19,18 @@ from lifeline.wire import Alert
 
 __all__ = [
     "ACTIVE", "DEVICE_GRADE", "DEVICE_HAZARD", "MAINTENANCE_HAZARD", "Acknowledged", "Assigned",
-    "Change", "Commented", "Confirmed", "Evidence", "Flapping", "GradeChanged", "Incident",
-    "IncidentStatus", "Joined", "Merged", "Opened", "Readings", "Reopened", "Resolved",
+    "Change", "Commented", "Confirmed", "Evidence", "Flapped", "Flapping", "GradeChanged", "Incident",
+    "IncidentStatus", "Joined", "MAX_DEVICES", "Merged", "Opened", "Readings", "Reopened",
+    "Resolved",
 ]
 
 DEVICE_HAZARD = "device"
 MAINTENANCE_HAZARD = "maintenance"
 DEVICE_GRADE = Grade.YELLOW
+# Devices an incident names (the first by name); ``device_count`` counts them all. An
+# earthquake's incident has tens of thousands: copying and saving them all with every
+# alert made each alert cost more than the one before.
+MAX_DEVICES = 1000
 
 # One sensor channel's alerts inside an incident: (ts, grade, cleared), sorted by ts.
 Evidence = tuple[tuple[float, int, bool], ...]
@@ -53,6 +58,10 @@ class Incident:
     ``transitions`` (wall times of resolves and reopens, for flapping), and
     ``readings``, the values of channels whose kind has an ``escalate_rate``, keyed
     ``kind device/sensor/channel@zone`` (for the rate of change).
+
+    In the values fusion makes, ``evidence`` and ``readings`` are its live rule state
+    (``hub.running``): successive values of one incident share them, so they show the
+    incident as it is now, not as it was at that change. Everything else is the value's.
     """
 
     id: int
@@ -80,6 +89,8 @@ class Incident:
     evidence: Mapping[str, Evidence] = field(default_factory=dict, compare=False)
     transitions: tuple[float, ...] = ()
     readings: Mapping[str, Readings] = field(default_factory=dict, compare=False)
+    flaps: int = 0  # a device incident: how many times the device went offline again
+    device_count: int = 0  # devices in all (``devices`` names at most MAX_DEVICES); see n_devices
 
     @property
     def label(self) -> str:
@@ -88,6 +99,12 @@ class Incident:
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def n_devices(self) -> int:
+        """How many devices' alerts are evidence of it (``devices`` names the first
+        MAX_DEVICES by name)."""
+        return max(self.device_count, len(self.devices))
 
     @property
     def all_zones(self) -> tuple[str, ...]:
@@ -166,6 +183,16 @@ class Flapping(Change):
 
     kind: ClassVar[str] = "flapping"
     why: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Flapped(Change):
+    """One more coming or going of a device already marked flapping: its counters moved.
+
+    Saved with the incident but not an event of the feed (nor routed, nor logged above
+    DEBUG): a flapping connection makes thousands, and the incident says how many."""
+
+    kind: ClassVar[str] = "flapped"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from hub import registry, security_events
 from hub.config import HubConfig
-from hub.fusion import Change, Fusion, Joined, Opened
+from hub.fusion import Change, Flapped, Fusion, Joined, Opened
 from hub.routing import route_events
 from hub.store import Store
 from lifeline import wire
@@ -24,6 +24,7 @@ from lifeline import wire
 log = logging.getLogger(__name__)
 
 LOG_PER_REASON = 10  # invalid messages logged per reason between two stats lines
+LOG_STATUS_PER_DEVICE = 10  # status lines logged per device between two stats lines
 UNPROCESSABLE = "unprocessable"  # the reason of a message that raised what no check foresaw
 # sqlite3 errors about the values one message bound; every other sqlite3 error is the
 # database's (see store_failure).
@@ -144,7 +145,10 @@ class Ingest:
 
     def tick(self, now: float) -> list[Change]:
         """Let time pass: auto-resolve quiet incidents, persisting and routing what changed
-        (operators' actions included)."""
+        (operators' actions included). A changed device registry is re-read here too, so a
+        revocation takes effect within a second even while no message arrives."""
+        if self.guard is not None:
+            self.guard.refresh(now)
         with self.store.transaction():
             self._sync_desk(now)
             changes = self.fusion.tick(now)
@@ -164,7 +168,25 @@ class Ingest:
             self._desk_revision = revision
 
     def reset_log_budget(self) -> None:
+        """A new stats period: say how many statuses each chatty device sent quietly."""
+        for key, count in sorted(self._logged.items()):
+            if key.startswith("status:") and count > LOG_STATUS_PER_DEVICE:
+                log.info("device status device=%s: %d more statuses not logged (%d in all since "
+                         "the last stats line)", key.removeprefix("status:"),
+                         count - LOG_STATUS_PER_DEVICE, count)
         self._logged.clear()
+
+    def _log_status(self, status: wire.Status) -> None:
+        """A status line per status, up to LOG_STATUS_PER_DEVICE per device and stats period;
+        then one line that says the rest are counted (a flapping connection sends thousands)."""
+        key = f"status:{status.device}"
+        self._logged[key] += 1
+        if self._logged[key] <= LOG_STATUS_PER_DEVICE:
+            log.info("device status device=%s zone=%s state=%s", status.device, status.zone,
+                     status.state)
+        elif self._logged[key] == LOG_STATUS_PER_DEVICE + 1:
+            log.info("more statuses from device=%s; counting them quietly until the next stats "
+                     "line", status.device)
 
     def _one(self, topic: str, payload: bytes, now: float) -> _Done:
         """Validate, check, store and fuse one message; what it did, for ``_count``."""
@@ -185,8 +207,7 @@ class Ingest:
             return _Done(acked=alert, changes=self.fusion.alert(alert, now))
         status = message
         self.store.record_status(status, now, wire.encode(status).decode())
-        log.info("device status device=%s zone=%s state=%s", status.device, status.zone,
-                 status.state)
+        self._log_status(status)
         return _Done(status=True, changes=self.fusion.status(status, now))
 
     def _count(self, done: _Done, result: BatchResult) -> None:
@@ -290,7 +311,7 @@ def _log_changes(changes: Sequence[Change]) -> None:
     for change in changes:
         incident = change.incident
         alert = change.alert if isinstance(change, Opened | Joined) else None
-        level = logging.DEBUG if isinstance(change, Joined) else logging.INFO
+        level = logging.DEBUG if isinstance(change, Joined | Flapped) else logging.INFO
         log.log(level, "incident %s %s zone=%s hazard=%s grade=%s alerts=%d%s", incident.label,
                 change.kind, incident.zone, incident.hazard, incident.grade.label,
                 incident.alert_count,

@@ -52,16 +52,18 @@ from lifeline.wire import format_ts
 if TYPE_CHECKING:
     from hub.config import HubConfig
 
-__all__ = ["Issued", "add_make_ca_arguments", "add_provision_arguments",
+__all__ = ["Issued", "add_consumer_arguments", "add_make_ca_arguments", "add_provision_arguments",
            "add_revoke_arguments", "certificate_serial", "issue_certificate", "make_ca", "make_crl",
-           "mosquitto_passwd", "provision_device", "revoke", "run_make_ca", "run_provision",
-           "run_revoke", "write_private"]
+           "mosquitto_passwd", "provision_consumer", "provision_device", "revoke",
+           "run_consumer", "run_make_ca", "run_provision", "run_revoke", "write_private"]
 
 CA_DAYS = 3650
 CERT_DAYS = 825
 MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd"
 DEFAULT_PASSWD_FILE = Path("/etc/mosquitto/lifeline/passwd")
 DEFAULT_CRL_FILE = Path("/etc/mosquitto/lifeline/crl.pem")
+DEFAULT_ACL_FILE = Path("/etc/mosquitto/lifeline/acl")
+CONSUMER_PREFIX = "consumer/"  # a '/' keeps Mosquitto's device patterns off these users
 # A CRL past its next update makes OpenSSL refuse every client certificate: the broker's
 # list is valid as long as the CA, and re-signed at every revocation.
 CRL_DAYS = CA_DAYS
@@ -374,6 +376,7 @@ class Revoked:
     password_removed: bool
     crl: Path | None
     certificate_serial: str
+    certificate_unknown: bool = False  # provisioned with a certificate, serial not recorded
 
 
 def revoke(device: str, *, registry: Path, now: datetime, why: str = "",
@@ -382,10 +385,13 @@ def revoke(device: str, *, registry: Path, now: datetime, why: str = "",
     """Revoke ``device``: registry first (the hub refuses it from then on), then its password
     entry (if ``passwd_file`` holds one), then -- with ``ca_dir`` -- the CRL of every revoked
     device's certificate."""
+    before = load_registry(registry).devices.get(device)
     try:
         entry = revoke_device(registry, device, format_ts(now.timestamp()), why)
     except ValueError as exc:
         raise ProvisionError(str(exc)) from exc
+    unknown = (before is not None and before.auth in ("certificate", "both")
+               and not entry.certificate_serial)
     removed = False
     if passwd_file is not None and passwd_file.exists() and any(
             line.split(":", 1)[0] == device for line in passwd_file.read_text().splitlines()):
@@ -409,7 +415,7 @@ def revoke(device: str, *, registry: Path, now: datetime, why: str = "",
                   for r in load_registry(registry).revoked.values() if r.certificate_serial]
         write_public(crl_file, make_crl(ca, listed, now), replace=True)
         crl = crl_file
-    return Revoked(removed, crl, entry.certificate_serial)
+    return Revoked(removed, crl, entry.certificate_serial, unknown)
 
 
 def _when(text: str, default: datetime) -> datetime:
@@ -457,5 +463,79 @@ def run_revoke(args: argparse.Namespace, config: HubConfig) -> int:
     elif done.certificate_serial:
         print(f"# its certificate (serial {done.certificate_serial}) is NOT in a CRL yet: run "
               "again with --ca DIR to sign one for the broker's crlfile.")
+    if done.certificate_unknown:
+        print(f"# WARNING: it has a certificate whose serial the registry does not know (issued "
+              "before serials were recorded): add certificate_serial = \"<hex>\" (openssl x509 "
+              f"-noout -serial -in {args.device}.crt, lower case) to its [revoked] entry in "
+              f"{registry} and run this again with --ca DIR.")
     print("# Make the broker drop it too: sudo systemctl reload mosquitto")
+    return 0
+
+
+# -- read-only consumers -----------------------------------------------------------------------
+
+def consumer_block(name: str) -> str:
+    """The ACL lines of consumer ``name``: read the incident stream, nothing else."""
+    from lifeline.wire import INCIDENT_TOPIC
+
+    return f"user {CONSUMER_PREFIX}{name}\ntopic read {INCIDENT_TOPIC}\n"
+
+
+def provision_consumer(name: str, *, acl_file: Path, passwd_file: Path, out_dir: Path,
+                       replace: bool = False, program: str = MOSQUITTO_PASSWD) -> Path:
+    """Give read-only consumer ``name`` a password (user ``consumer/NAME``) and its ACL
+    block; return the file holding the password (mode 0600)."""
+    if name_problem(name):
+        raise ProvisionError(f"consumer name {name!r} is not valid (letters, digits, '.', '_', "
+                             "'-'; at most 64, starting with a letter or digit)")
+    try:
+        acl = acl_file.read_text()
+    except OSError as exc:
+        raise ProvisionError(f"cannot read the broker's ACL {acl_file}: {exc.strerror}") from exc
+    block = consumer_block(name)
+    present = block in acl
+    if present and not replace:
+        raise ProvisionError(f"consumer {name!r} is already in {acl_file}; use --force to give "
+                             "it a new password")
+    password = secrets.token_urlsafe(32)
+    secret = out_dir / f"consumer-{name}.password"
+    write_private(secret, f"{password}\n".encode(), replace=replace)
+    mosquitto_passwd(passwd_file, CONSUMER_PREFIX + name, password, program)
+    if not present:
+        with open(acl_file, "a") as out:
+            out.write(("" if acl.endswith("\n") else "\n") + f"\n# consumer {name}: "
+                      "lifeline-hub provision-consumer\n" + block)
+    return secret
+
+
+def add_consumer_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, type=Path, help="path to hub.toml")
+    parser.add_argument("--log-level", default="WARNING",
+                        choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="default: WARNING")
+    parser.add_argument("name", metavar="NAME",
+                        help=f"the consumer; its broker user is {CONSUMER_PREFIX}NAME")
+    parser.add_argument("--acl", type=Path, default=DEFAULT_ACL_FILE,
+                        help=f"the broker's ACL file to add it to (default: {DEFAULT_ACL_FILE})")
+    parser.add_argument("--mosquitto-passwd", type=Path, default=DEFAULT_PASSWD_FILE,
+                        help=f"Mosquitto password file (default: {DEFAULT_PASSWD_FILE})")
+    parser.add_argument("--out", type=Path, default=Path("."),
+                        help="directory for the consumer's password file (default: .)")
+    parser.add_argument("--force", action="store_true", help="give an existing consumer a new "
+                        "password")
+
+
+def run_consumer(args: argparse.Namespace, config: HubConfig) -> int:
+    from lifeline.wire import INCIDENT_TOPIC
+
+    try:
+        secret = provision_consumer(args.name, acl_file=args.acl, passwd_file=args.mosquitto_passwd,
+                                    out_dir=args.out, replace=args.force)
+    except ProvisionError as exc:
+        print(f"lifeline-hub: {exc}", file=sys.stderr)
+        return 1
+    print(f"# consumer {args.name}: broker user {CONSUMER_PREFIX}{args.name}, may read "
+          f"{INCIDENT_TOPIC} only (added to {args.acl}).")
+    print(f"# Its password is in {secret} (mode 0600): give it to the consumer's MQTT client "
+          "with the project CA's ca.crt; never put it on a command line.")
+    print("# Reload the broker: sudo systemctl reload mosquitto")
     return 0

@@ -19,7 +19,8 @@ status: the device in the payload must be the device of the topic, must not be
 revoked, must be in the registry, and must claim the zone it was registered in.
 A rejection is a security event (counted, shown in ``tail``), never fused into
 an incident. The hub sees a change of the file within ``recheck_s`` (a stat at
-most that often, on the message clock) and at once on SIGHUP (``RegistryGuard``).
+most that often, on the message clock and from the hub's once-a-second tick) and
+at once on SIGHUP (``RegistryGuard``).
 """
 
 from __future__ import annotations
@@ -125,7 +126,9 @@ class RegistryGuard:
     restart, and a revocation takes effect within ``recheck_s``.
 
     The file is stat()ed at most once per ``recheck_s`` of message time (``now``, passed
-    in), so a flood of messages cannot turn into a flood of system calls; it is re-read
+    in), and once more per ``recheck_s`` when a message would be refused as unknown or in
+    the wrong zone (a device provisioned a moment ago is accepted at once), so a flood of
+    messages cannot turn into a flood of system calls; it is re-read
     only when its modification time, size or inode changed (``provision-device`` and
     ``revoke-device`` replace it atomically: a new inode). ``reload`` (SIGHUP) re-reads it
     at once. A file that became broken keeps the last good registry (``last_error``, logged).
@@ -136,12 +139,22 @@ class RegistryGuard:
         self.recheck_s = recheck_s
         self.last_error: str | None = None
         self._checked_at = float("-inf")
+        self._refused_at = float("-inf")
         self._stamp = _stamp(registry.path) if registry and registry.path else None
 
     def check(self, topic_device: str, device: str, zone: str, now: float) -> Rejection | None:
-        if device == topic_device:  # a device_mismatch needs no registry
-            self.refresh(now)
-        return check_message(self.registry, topic_device, device, zone)
+        if device != topic_device:  # a device_mismatch needs no registry
+            return check_message(self.registry, topic_device, device, zone)
+        self.refresh(now)
+        rejection = check_message(self.registry, topic_device, device, zone)
+        if (rejection is not None and rejection.reason in ("unknown_device", "zone_mismatch")
+                and now - self._refused_at >= self.recheck_s):
+            # a device provisioned a moment ago: look now rather than at the next second
+            # (at most once per recheck_s, so a flood of forged messages stays one stat)
+            self._refused_at = now
+            if self._changed():
+                return check_message(self.registry, topic_device, device, zone)
+        return rejection
 
     def refresh(self, now: float) -> bool:
         """Re-read the file if ``recheck_s`` passed since the last look and it changed;
@@ -151,6 +164,11 @@ class RegistryGuard:
         if now - self._checked_at < self.recheck_s:
             return False
         self._checked_at = now
+        return self._changed()
+
+    def _changed(self) -> bool:
+        if self.registry is None or self.registry.path is None:
+            return False
         if _stamp(self.registry.path) == self._stamp:
             return False
         return self.reload()

@@ -2,9 +2,10 @@
 
 paho-mqtt's network thread only enqueues messages (a bounded queue whose
 blocking put is the back-pressure: while the hub is behind it stops reading, the
-broker stops sending). The main thread drains the queue in batches, commits each
-batch in one transaction, then acknowledges every message of the batch to the
-broker (manual acks) and publishes a ``wire.Ack`` per device. A crash anywhere
+broker stops sending; higher grades overtake lower ones in it, hub/priority.py).
+The main thread drains the queue in batches, commits each batch in one transaction,
+then acknowledges every message of the batch to the broker (manual acks) and
+publishes a ``wire.Ack`` per device. A crash anywhere
 before the commit means the broker redelivers; the store drops the duplicates.
 
 The session is persistent (stable client id, ``clean_start=False``, MQTT 5
@@ -34,6 +35,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from hub.config import HubConfig, load_hub_config
 from hub.ingest import Ingest
+from hub.priority import PriorityInbox, priority_of
 from hub.registry import RegistryGuard, load_registry
 from hub.retention import Pruner
 from hub.routing import MQTT_ROUTE, due_rows, mark_delivered, mark_failed, route_heads
@@ -78,7 +80,8 @@ class MqttInbox:
     def __init__(self, config: HubConfig, stopping: threading.Event) -> None:
         self.config = config
         self.stopping = stopping
-        self.queue: queue.Queue[Inbound] = queue.Queue(maxsize=QUEUE_SIZE)
+        # a higher grade overtakes a lower one (hub/priority.py)
+        self.queue: PriorityInbox[Inbound] = PriorityInbox(QUEUE_SIZE)
         self.session = 0
         self.subscribed = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=config.mqtt.client_id,
@@ -98,6 +101,7 @@ class MqttInbox:
         self.client.on_connect_fail = self._on_connect_fail
         # TLS and credentials; a bad key or password file is a ConfigError (exit 2)
         mqtt_security.apply(self.client, config.mqtt.security)
+        self._connect_failures = 0  # in a row, since the last connection
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -162,13 +166,21 @@ class MqttInbox:
                       self.config.mqtt.port, reason_code)
             return
         self.session += 1
+        self._connect_failures = 0
         log.info("connected to broker %s:%d session_present=%s", self.config.mqtt.host,
                  self.config.mqtt.port, getattr(flags, "session_present", "?"))
         client.subscribe([(wire.ALERT_SUBSCRIPTION, 1), (wire.STATUS_SUBSCRIPTION, 1)])
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
-        log.warning("cannot reach broker %s:%d; retrying with backoff (1 s .. 30 s)",
-                    self.config.mqtt.host, self.config.mqtt.port)
+        """Say why, on the 1st, 2nd, 4th, 8th ... failure in a row (paho retries quietly)."""
+        self._connect_failures += 1
+        failures = self._connect_failures
+        if failures & (failures - 1) == 0:
+            mqtt_config = self.config.mqtt
+            why = mqtt_security.diagnose_connect(mqtt_config.host, mqtt_config.port,
+                                                 mqtt_config.security)
+            log.warning("cannot reach broker %s:%d (%d failure(s) in a row): %s; retrying with "
+                        "backoff (1 s .. 30 s)", mqtt_config.host, mqtt_config.port, failures, why)
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
                       reason_codes: list[ReasonCode], properties: Properties | None) -> None:
@@ -195,10 +207,11 @@ class MqttInbox:
         except UnicodeDecodeError:
             topic = "(a topic that is not UTF-8)"
         item = Inbound(topic, bytes(message.payload), message.mid, message.qos, self.session)
+        rank = priority_of(item.topic, item.payload)
         warned = False
         while not self.stopping.is_set():
             try:
-                self.queue.put(item, timeout=0.5)
+                self.queue.put(item, rank, timeout=0.5)
                 return
             except queue.Full:
                 if not warned:
@@ -206,9 +219,9 @@ class MqttInbox:
                     warned = True
 
 
-def drain(inbox: queue.Queue[Inbound], first_wait: float) -> list[Inbound]:
-    """Up to BATCH_MAX messages: wait ``first_wait`` for one, then take what is there within
-    BATCH_WAIT_S (small batches when it is quiet, big ones in a storm)."""
+def drain(inbox: PriorityInbox[Inbound], first_wait: float) -> list[Inbound]:
+    """Up to BATCH_MAX messages, highest grades first: wait ``first_wait`` for one, then take
+    what is there within BATCH_WAIT_S (small batches when it is quiet, big ones in a storm)."""
     try:
         batch = [inbox.get(timeout=first_wait)]
     except queue.Empty:

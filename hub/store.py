@@ -33,6 +33,7 @@ from hub.incident import (
     Commented,
     Confirmed,
     Evidence,
+    Flapped,
     Flapping,
     GradeChanged,
     Incident,
@@ -47,7 +48,7 @@ from lifeline.grades import Grade
 from lifeline.sdnotify import Notifier
 from lifeline.wire import Alert, Status, format_ts
 
-__all__ = ["Event", "IncidentRow", "Store", "StoreError", "change_json", "incident_json"]
+__all__ = ["EVENT_DEVICES_MAX", "Event", "IncidentRow", "Store", "StoreError", "change_json", "incident_json"]
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +119,12 @@ _PLACEHOLDERS = ",".join("?" * len(_INCIDENT_COLUMNS.split(", ")))
 _SAVE_INCIDENT = (f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES ({_PLACEHOLDERS}) "
                   "ON CONFLICT (id) DO UPDATE SET "
                   + ", ".join(f"{c}=excluded.{c}" for c in _INCIDENT_COLUMNS.split(", ")[1:]))
-# The same columns with a rule state cut down to the grade reasons (Store.incidents)
+# The same columns with a rule state cut down to the grade reasons and counts (Store.incidents)
 _LISTING_COLUMNS = _INCIDENT_COLUMNS.replace(
     "rule_state", "json_object('reasons', "
-    "json(coalesce(json_extract(rule_state, '$.reasons'), '[]')))")
+    "json(coalesce(json_extract(rule_state, '$.reasons'), '[]')), "
+    "'flaps', coalesce(json_extract(rule_state, '$.flaps'), 0), "
+    "'device_count', coalesce(json_extract(rule_state, '$.device_count'), 0))")
 
 
 # One row of ``Store.incident_rows``: id, status, grade (an int), hazard, zone, alert count,
@@ -188,8 +191,16 @@ def _iso(ts: float | None) -> str | None:
     return None if ts is None else format_ts(ts)
 
 
-def incident_json(incident: Incident) -> dict[str, Any]:
-    """The public JSON shape of an incident (``incidents --json``, ``tail --json``)."""
+# Devices an events-feed row names (the first, by name); ``device_count`` says how many
+# there are. An earthquake's incident has thousands, and every change of it is a row.
+EVENT_DEVICES_MAX = 20
+
+
+def incident_json(incident: Incident, devices_max: int | None = None) -> dict[str, Any]:
+    """The public JSON shape of an incident (``incidents --json``, ``tail --json``).
+
+    ``devices_max``: name at most that many devices (events-feed rows); ``device_count``
+    is always the number of devices."""
     return {
         "id": incident.label,
         "zone": incident.zone,
@@ -200,7 +211,8 @@ def incident_json(incident: Incident) -> dict[str, Any]:
         "updated_at": format_ts(incident.updated_at),
         "resolved_at": _iso(incident.resolved_at),
         "alert_count": incident.alert_count,
-        "devices": list(incident.devices),
+        "devices": list(incident.devices[:devices_max]),
+        "device_count": incident.n_devices,
         "first_alert_ts": format_ts(incident.first_ts),
         "last_alert_ts": format_ts(incident.last_ts),
         "merged_into": None if incident.merged_into is None else f"INC-{incident.merged_into}",
@@ -210,6 +222,7 @@ def incident_json(incident: Incident) -> dict[str, Any]:
         "flapping": incident.flapping,
         "confirmed": incident.confirmed,
         "suppressed": incident.suppressed,
+        "flaps": incident.flaps,
         "reasons": list(incident.reasons),
         "dedup_key": f"lifeline/{incident.hazard}/{incident.label}",
     }
@@ -218,7 +231,8 @@ def incident_json(incident: Incident) -> dict[str, Any]:
 def change_json(change: Change) -> dict[str, Any]:
     """An incident change as the events feed stores it."""
     alert = getattr(change, "alert", None)
-    data: dict[str, Any] = {"kind": change.kind, "incident": incident_json(change.incident),
+    data: dict[str, Any] = {"kind": change.kind,
+                            "incident": incident_json(change.incident, EVENT_DEVICES_MAX),
                             "alert": alert.to_dict() if isinstance(alert, Alert) else None}
     if isinstance(change, Opened) and change.device is not None:
         data["device"] = change.device
@@ -246,7 +260,9 @@ def _incident_row(incident: Incident) -> tuple[Any, ...]:
             json.dumps(list(incident.zones)), incident.assignee, int(incident.latched),
             int(incident.flapping), int(incident.confirmed), incident.suppressed,
             json.dumps({"kinds": list(incident.kinds), "reasons": list(incident.reasons),
-                        "transitions": list(incident.transitions)}, separators=(",", ":")))
+                        "transitions": list(incident.transitions), "flaps": incident.flaps,
+                        "device_count": incident.n_devices},
+                       separators=(",", ":")))
 
 
 def _incident_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Incident:
@@ -259,7 +275,8 @@ def _incident_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Incident:
         zones=tuple(json.loads(row[14] or "[]")), assignee=row[15], latched=bool(row[16]),
         flapping=bool(row[17]), confirmed=bool(row[18]), suppressed=row[19],
         kinds=tuple(state.get("kinds", ())), reasons=tuple(state.get("reasons", ())),
-        transitions=tuple(state.get("transitions", ())),
+        transitions=tuple(state.get("transitions", ())), flaps=int(state.get("flaps", 0)),
+        device_count=int(state.get("device_count", 0)),
         evidence={k: _evidence_rows(v) for k, v in state.get("evidence", {}).items()},
         readings={k: _readings_rows(v) for k, v in state.get("readings", {}).items()})
 
@@ -385,7 +402,8 @@ class Store:
             (status.device, status.zone, status.state, status.ts, now, body))
 
     def apply(self, changes: Iterable[Change], now: float) -> None:
-        """Persist incident changes: incident rows, alert membership, one event each.
+        """Persist incident changes: incident rows, alert membership, one event each (but
+        ``Flapped``, which only moves a flapping device incident's counters).
 
         Each incident row is written once, in its latest state: in a storm hundreds of
         changes of one batch touch the same incident, and rewriting its rule state
@@ -402,6 +420,8 @@ class Store:
                 self.db.execute("INSERT OR REPLACE INTO incident_alerts (device, alert_id,"
                                 " incident_id) VALUES (?, ?, ?)",
                                 (alert.device, alert.id, change.incident.id))
+            if isinstance(change, Flapped):  # counters of a flapping device: saved, no event
+                continue
             self.db.execute("INSERT INTO events (at, kind, incident_id, payload) VALUES (?,?,?,?)",
                             (now, change.kind, change.incident.id,
                              json.dumps(change_json(change), separators=(",", ":"))))

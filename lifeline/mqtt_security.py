@@ -363,3 +363,74 @@ def describe(settings: MqttSecurity) -> str:
                    + (f" with password from {shown_secret_path(settings.password_file)}"
                       if settings.password_file else ""))
     return f"{transport}; {', '.join(who) if who else 'no client credentials'}"
+
+
+def diagnose_connect(host: str, port: int, settings: MqttSecurity, timeout: float = 3.0) -> str:
+    """Why a connection to the broker fails before MQTT, in words a technician can act on.
+
+    paho's connect-failure callback says only that it failed. This opens the same TCP
+    connection and TLS handshake once, with the client's own settings, and names the real
+    reason: refused or unreachable, a certificate issued for another name, an unknown CA,
+    an expired certificate, a broker that does not speak TLS there. Credentials refused by
+    the broker come later, in the CONNACK, and are logged there.
+    """
+    import socket
+    import ssl  # as in apply(): only when a connection fails
+
+    where = f"{host}:{port}"
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except ConnectionRefusedError:
+        return f"connection refused: nothing listens on {where}"
+    except TimeoutError:
+        return f"no answer from {where} within {timeout:g} s (a firewall, or the wrong host)"
+    except OSError as exc:
+        return f"cannot reach {where}: {exc.strerror or exc}"
+    with sock:
+        if not settings.tls:
+            return f"TCP to {where} works; the broker closed the MQTT connection"
+        try:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            if settings.tls_insecure_skip_verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            elif settings.ca_file is not None:
+                context.load_verify_locations(cafile=str(settings.ca_file))
+            else:
+                context.load_default_certs()
+            if settings.cert_file is not None and settings.key_file is not None:
+                context.load_cert_chain(str(settings.cert_file), str(settings.key_file))
+            with context.wrap_socket(sock, server_hostname=host) as tls:
+                tls.do_handshake()
+        except ssl.SSLCertVerificationError as exc:
+            return _certificate_problem(exc.verify_message or str(exc), host, settings)
+        except ssl.SSLError as exc:
+            reason = exc.reason or str(exc)
+            if "WRONG_VERSION_NUMBER" in reason or "RECORD_LAYER" in reason:
+                return (f"TLS handshake with {where} failed ({reason}): the broker does not "
+                        "speak TLS on this port (plain MQTT is usually 1883, TLS 8883)")
+            return f"TLS handshake with {where} failed: {reason}"
+        except (ConnectionResetError, BrokenPipeError):
+            return (f"{where} closed the connection during the TLS handshake: the broker does not "
+                    "speak TLS on this port (plain MQTT is usually 1883, TLS 8883), or it wants a "
+                    "client certificate (cert_file, key_file)")
+        except OSError as exc:
+            return f"TLS handshake with {where} failed: {exc.strerror or exc}"
+    return f"TCP and TLS to {where} work; the broker closed the MQTT connection"
+
+
+def _certificate_problem(message: str, host: str, settings: MqttSecurity) -> str:
+    text = message.rstrip(".")
+    if "Hostname mismatch" in text or "IP address mismatch" in text:
+        return (f"the broker's certificate is not valid for the name {host!r} ({text}): connect "
+                "with a name the certificate was issued for, or reissue it with that name "
+                "(lifeline-hub make-ca --broker-name)")
+    if "expired" in text:
+        return f"the broker's certificate has expired ({text}): reissue it"
+    if "not yet valid" in text:
+        return f"the broker's certificate is not valid yet ({text}): check this machine's clock"
+    if "issuer" in text or "self-signed" in text or "self signed" in text:
+        ca = str(settings.ca_file) if settings.ca_file else "the system's CAs"
+        return (f"the broker's certificate was signed by a CA we do not trust ({text}): ca_file "
+                f"({ca}) must be the CA that signed it")
+    return f"the broker's certificate was not accepted: {text}"

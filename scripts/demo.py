@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from datetime import datetime
 from pathlib import Path
 
@@ -174,12 +175,31 @@ def summarize(manifest: dict[str, object], incidents: list[dict[str, object]]) -
     return missed
 
 
+# Seconds from a scripted event's start until its incident is certain to be in the store
+# (the sensor fault of a garbled meter takes longest: bad reads must pile up first).
+DETECT_MARGIN_S = 8.0
+
+
+def shortest_duration(scenario: Path = SCENARIO) -> tuple[float, str, float]:
+    """(the shortest --duration that lets every scripted event become an incident, the
+    label of the last event, when it starts): a shorter run would end before it and
+    report it NOT DETECTED."""
+    events = tomllib.loads(scenario.read_text())["events"]
+    last = max(events, key=lambda e: float(e["at_s"]))
+    return float(last["at_s"]) + DETECT_MARGIN_S, str(last["label"]), float(last["at_s"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--duration", type=float, default=90.0, help="seconds to run (90)")
     parser.add_argument("--run-dir", type=Path, default=None,
                         help="where logs, configs and the hub store go (default: run/demo-TIME)")
     args = parser.parse_args()
+    shortest, label, at = shortest_duration()
+    if args.duration < shortest:
+        parser.error(f"--duration {args.duration:g} would end before the scripted "
+                     f"'{label}' (at ~{at:.0f} s) becomes an incident; use --duration "
+                     f"{shortest:.0f} or more (default 90)")
     run_dir = args.run_dir or REPO / "run" / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
     run_dir.mkdir(parents=True, exist_ok=True)
     demo = Demo(run_dir, args.duration)

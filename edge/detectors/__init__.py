@@ -8,6 +8,7 @@ cost nothing on boards that do not use them.
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 from edge.detectors.base import Detector
@@ -28,15 +29,27 @@ VECTOR_REGISTRY: dict[str, str] = {
 }
 
 
-def make_detector(name: str, params: dict[str, Any] | None = None) -> Detector:
-    """Build the detector registered as ``name``; KeyError names the known ones."""
+def detector_class(name: str) -> type[Detector]:
+    """The class registered as ``name`` (its module imported now); KeyError names the known ones."""
     try:
         target = REGISTRY[name]
     except KeyError:
         raise KeyError(f"unknown detector {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
     module_name, class_name = target.split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    detector: Detector = cls(**(params or {}))
+    cls: type[Detector] = getattr(importlib.import_module(module_name), class_name)
+    return cls
+
+
+def parameter_names(name: str) -> tuple[str, ...]:
+    """The parameters the detector registered as ``name`` takes (its constructor's arguments)."""
+    signature = inspect.signature(detector_class(name))
+    return tuple(p.name for p in signature.parameters.values()
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
+def make_detector(name: str, params: dict[str, Any] | None = None) -> Detector:
+    """Build the detector registered as ``name``; KeyError names the known ones."""
+    detector: Detector = detector_class(name)(**(params or {}))
     return detector
 
 
@@ -52,5 +65,5 @@ def make_vector_detector(name: str, params: dict[str, Any] | None = None) -> Any
     return cls(**(params or {}))
 
 
-__all__ = ["DEFAULT_DETECTOR", "REGISTRY", "VECTOR_REGISTRY", "Detector", "make_detector",
-           "make_vector_detector"]
+__all__ = ["DEFAULT_DETECTOR", "REGISTRY", "VECTOR_REGISTRY", "Detector", "detector_class",
+           "make_detector", "make_vector_detector", "parameter_names"]

@@ -11,7 +11,7 @@ import math
 from collections import deque
 from typing import Any
 
-from edge.detectors.base import Detector
+from edge.detectors.base import Detector, all_finite
 
 
 class WindowedGaussian(Detector):
@@ -52,12 +52,18 @@ class WindowedGaussian(Detector):
     def warm(self) -> bool:
         return self._n >= self.warmup
 
-    def update(self, value: float, ts: float) -> float:
-        score = 0.0
-        if self._n >= self.warmup and self._data:
-            z = abs(value - self._mean) / self._std if self._std > 0 else (
-                0.0 if value == self._mean else math.inf)
-            score = 1.0 - 0.5 * math.erfc(z / math.sqrt(2.0))
+    def score(self, value: float, ts: float) -> float:
+        if self._n < self.warmup or not self._data:
+            return 0.0
+        if not all_finite(value):
+            return 1.0
+        z = abs(value - self._mean) / self._std if self._std > 0 else (
+            0.0 if value == self._mean else math.inf)
+        return 1.0 - 0.5 * math.erfc(z / math.sqrt(2.0))
+
+    def learn(self, value: float, ts: float) -> None:
+        if not all_finite(value, value * value, self._sumsq + value * value):
+            return
         self._n += 1
         if len(self._data) < self.window:
             self._add(value)
@@ -72,7 +78,6 @@ class WindowedGaussian(Detector):
                     self._sumsq -= old * old
                 self._pending.clear()
                 self._refresh()
-        return score
 
     def _add(self, value: float) -> None:
         self._data.append(value)
@@ -91,6 +96,8 @@ class WindowedGaussian(Detector):
         return {"n": self._n, "data": list(self._data), "pending": list(self._pending)}
 
     def restore(self, state: dict[str, Any]) -> None:
+        if not all_finite(*(float(v) for v in (*state["data"], *state["pending"]))):
+            raise ValueError("checkpoint holds a non-finite value")
         self._n = int(state["n"])
         self._data = deque()
         self._sum = self._sumsq = 0.0

@@ -11,7 +11,7 @@ import base64
 import pickle
 from typing import Any
 
-from edge.detectors.base import Detector
+from edge.detectors.base import Detector, all_finite
 
 
 class HalfSpaceTrees(Detector):
@@ -49,14 +49,22 @@ class HalfSpaceTrees(Detector):
     def warm(self) -> bool:
         return self._n >= self.warmup
 
-    def update(self, value: float, ts: float) -> float:
+    def score(self, value: float, ts: float) -> float:
+        if self._model is None or self._n < self.warmup:
+            return 0.0
+        if not all_finite(value):
+            return 1.0
+        # river's score_one reads the trees and the scaler's learned extremes; it changes neither
+        score = float(self._model.score_one({"value": float(value)}))
+        return min(max(score, 0.0), 1.0) if score == score else 1.0
+
+    def learn(self, value: float, ts: float) -> None:
+        if not all_finite(value):
+            return
         if self._model is None:
             self._model = self._build()
-        x = {"value": float(value)}
-        score = float(self._model.score_one(x)) if self._n >= self.warmup else 0.0
-        self._model.learn_one(x)
+        self._model.learn_one({"value": float(value)})
         self._n += 1
-        return min(max(score, 0.0), 1.0)
 
     def params(self) -> dict[str, Any]:
         return {"n_trees": self.n_trees, "height": self.height, "window_size": self.window_size,

@@ -5,12 +5,15 @@ A raw score is noisy and its usual level differs from channel to channel: a nois
 average over ``short`` readings) is unusual for *this* channel. The long-run mean and variance
 of that average (exponentially weighted) give a Gaussian tail probability ``q``; the score is
 ``log(q) / log(1e-10)`` clipped to [0, 1], so 0.5 means a one-in-1e5 recent surprise and 0.9 a
-one-in-1e9 one. Readings that score at or above ``alert_threshold`` are not learned; after
-``excursion`` of them in a row (match the decider's ``min_readings``, default 1) or the
-first reading below, the score is muted for ``refractory`` readings.
+one-in-1e9 one.
 
-Any registered detector can be wrapped (``inner``, ``inner_params``); the inner one still
-learns from every reading.
+``score`` judges the reading's raw score (the inner detector's ``score``) averaged with the
+last ``short - 1`` learned raw scores; ``learn`` teaches the inner detector and the running
+statistics. The pipeline learns only readings taken while the channel is not alarming.
+``excursion`` and ``refractory`` (the muting that tuned NAB) are accepted for existing
+configurations and unused.
+
+Any registered detector can be wrapped (``inner``, ``inner_params``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import math
 from collections import deque
 from typing import Any
 
-from edge.detectors.base import Detector
+from edge.detectors.base import Detector, all_finite
 
 _SQRT1_2 = 1.0 / math.sqrt(2.0)
 _FLOOR = 1e-10
@@ -41,10 +44,8 @@ class AnomalyLikelihood(Detector):
         Smallest standard deviation used, so a perfectly quiet history does not alarm on noise.
     warmup
         Readings to learn from before scoring (counted after the inner detector is warm).
-    excursion
-        Readings at or above ``alert_threshold`` in a row before the refractory period.
-    refractory
-        Readings muted after an excursion.
+    excursion, refractory
+        Accepted for existing configurations; unused.
     alert_threshold
         The score at and above which to alert; the shipped default.
 
@@ -82,46 +83,48 @@ class AnomalyLikelihood(Detector):
         self._sum = 0.0
         self._mean = 0.0
         self._var = 0.0
-        self._mute = 0
-        self._run = 0  # readings of the current excursion
 
     @property
     def warm(self) -> bool:
         return self._n >= self.warmup
 
-    def update(self, value: float, ts: float) -> float:
-        raw = self._inner.update(value, ts)
-        if not self._inner.warm:
-            return 0.0
+    def _average(self, raw: float) -> float:
+        """The mean of ``raw`` and the last ``short - 1`` learned raw scores."""
         recent = self._recent
-        recent.append(raw)
-        self._sum += raw
-        if len(recent) > self.short:
-            self._sum -= recent.popleft()
-        average = self._sum / len(recent)
-        n = self._n
-        self._n = n + 1
-        score = 0.0
-        if n >= self.warmup:
-            std = math.sqrt(self._var)
-            tail = 0.5 * math.erfc((average - self._mean) / max(std, self.stdev_floor) * _SQRT1_2)
-            score = min(math.log(tail + _FLOOR) / _LOG_FLOOR, 1.0) if tail < 0.5 else 0.0
-            if self._mute > 0:
-                self._mute -= 1
-                score = 0.0
-            elif score >= self.alert_threshold:
-                self._run += 1
-                if self._run >= self.excursion:
-                    self._run = 0
-                    self._mute = self.refractory
-                return score  # not learned: the history would drift into the anomaly
-            elif self._run:
-                self._run = 0
-                self._mute = self.refractory
+        kept = min(len(recent), self.short - 1)
+        total = raw + (sum(list(recent)[len(recent) - kept:]) if kept else 0.0)
+        return total / (kept + 1)
+
+    def score(self, value: float, ts: float) -> float:
+        if not self._inner.warm or self._n < self.warmup:
+            return 0.0
+        if not all_finite(value):
+            return 1.0
+        average = self._average(self._inner.score(value, ts))
+        std = math.sqrt(self._var)
+        tail = 0.5 * math.erfc((average - self._mean) / max(std, self.stdev_floor) * _SQRT1_2)
+        return min(math.log(tail + _FLOOR) / _LOG_FLOOR, 1.0) if tail < 0.5 else 0.0
+
+    def learn(self, value: float, ts: float) -> None:
+        if not all_finite(value):
+            return
+        raw = self._inner.score(value, ts) if self._inner.warm else None
+        self._inner.learn(value, ts)
+        if raw is None:
+            return
+        average = self._average(raw)
         d = average - self._mean
-        self._mean += self.long * d
-        self._var = (1.0 - self.long) * (self._var + self.long * d * d)
-        return score
+        mean = self._mean + self.long * d
+        var = (1.0 - self.long) * (self._var + self.long * d * d)
+        if not all_finite(average, mean, var):
+            return
+        self._recent.append(raw)
+        self._sum += raw
+        if len(self._recent) > self.short:
+            self._sum -= self._recent.popleft()
+        self._n += 1
+        self._mean = mean
+        self._var = var
 
     def params(self) -> dict[str, Any]:
         return {"inner": self.inner, "inner_params": dict(self.inner_params), "short": self.short,
@@ -131,7 +134,7 @@ class AnomalyLikelihood(Detector):
 
     def state(self) -> dict[str, Any]:
         return {"inner": self._inner.state(), "n": self._n, "recent": list(self._recent),
-                "sum": self._sum, "mean": self._mean, "var": self._var, "mute": self._mute, "run": self._run}
+                "sum": self._sum, "mean": self._mean, "var": self._var}
 
     def restore(self, state: dict[str, Any]) -> None:
         self._inner.restore(state["inner"])
@@ -140,5 +143,3 @@ class AnomalyLikelihood(Detector):
         self._sum = float(state["sum"])  # the running sum, not a fresh one: same rounding
         self._mean = float(state["mean"])
         self._var = float(state["var"])
-        self._mute = int(state["mute"])
-        self._run = int(state["run"])

@@ -7,9 +7,10 @@ shrink slowly (``decay`` per reading, towards its centre) so an old excursion do
 forever, and scores how far a reading goes beyond it, as a fraction of the range, through a
 steep logistic centred at ``tolerance``.
 
-After a crossing of ``alert_threshold`` the crossing score is held for ``hold`` readings (set it
-to the decider's ``min_readings``, default 1, so the decider sees them in a row), then muted for
-``refractory`` readings: one event gives one alert, not a storm of them while the level settles.
+``score`` reads the range; ``learn`` widens it. The pipeline keeps alarming readings out of
+learning, so a burst does not widen the range and scores as high when it comes again. ``hold``
+and ``refractory`` (which muted the score after a crossing, to tune NAB) are accepted for
+existing configurations and unused: an alarm's lifetime is the decider's (edge/decide.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from edge.detectors.base import Detector
+from edge.detectors.base import Detector, all_finite
 
 
 class RangeNovelty(Detector):
@@ -33,10 +34,8 @@ class RangeNovelty(Detector):
         Per-reading fraction by which the range shrinks towards its centre.
     warmup
         Readings to learn the range from before scoring.
-    hold
-        Readings (the crossing one included) that keep at least the crossing score.
-    refractory
-        Readings muted after the hold.
+    hold, refractory
+        Accepted for existing configurations; unused.
     alert_threshold
         The score at and above which to alert; the shipped default.
 
@@ -50,6 +49,7 @@ class RangeNovelty(Detector):
     """
 
     name = "range_novelty"
+    suspect_score = 1e-12  # any reading beyond a learned range
 
     def __init__(self, tolerance: float = 0.0, steepness: float = 50.0, decay: float = 1e-4,
                  warmup: int = 150, hold: int = 1, refractory: int = 150,
@@ -64,46 +64,42 @@ class RangeNovelty(Detector):
         self._n = 0
         self._lo = 0.0
         self._hi = 0.0
-        self._mute = 0  # readings left in hold + refractory after a crossing
-        self._held = 0.0  # the crossing score, repeated during the hold
 
     @property
     def warm(self) -> bool:
         return self._n >= self.warmup
 
-    def update(self, value: float, ts: float) -> float:
+    def score(self, value: float, ts: float) -> float:
         n = self._n
-        self._n = n + 1
-        lo = self._lo
-        hi = self._hi
-        if n == 0:
-            self._lo = self._hi = value
+        span = self._hi - self._lo
+        if n < self.warmup or n == 0 or span <= 0.0:
             return 0.0
-        score = 0.0
-        span = hi - lo
-        if n >= self.warmup and span > 0.0:
-            excess = (value - hi if value > hi else lo - value) / span
-            if excess > 0.0:
-                x = self.steepness * (excess - self.tolerance)
-                score = 1.0 / (1.0 + math.exp(-x)) if x > -700.0 else 0.0
-            mute = self._mute
-            if mute > 0:
-                self._mute = mute - 1
-                if mute <= self.refractory:
-                    score = 0.0
-                elif score < self._held:
-                    score = self._held
-            elif score >= self.alert_threshold:
-                self._mute = self.hold - 1 + self.refractory
-                self._held = score
+        if not all_finite(value):
+            return 1.0
+        excess = (value - self._hi if value > self._hi else self._lo - value) / span
+        if not excess > 0.0:
+            return 0.0
+        x = self.steepness * (excess - self.tolerance)
+        return 1.0 / (1.0 + math.exp(-x)) if x > -700.0 else 0.0
+
+    def learn(self, value: float, ts: float) -> None:
+        if not all_finite(value):
+            return
+        if self._n == 0:
+            self._lo = self._hi = value
+            self._n = 1
+            return
+        lo, hi = self._lo, self._hi
         if value > hi:
             hi = value
         elif value < lo:
             lo = value
         shrink = (hi - lo) * 0.5 * self.decay
+        if not all_finite(lo + shrink, hi - shrink, hi - lo):
+            return
+        self._n += 1
         self._lo = lo + shrink
         self._hi = hi - shrink
-        return score
 
     def params(self) -> dict[str, Any]:
         return {"tolerance": self.tolerance, "steepness": self.steepness, "decay": self.decay,
@@ -111,11 +107,12 @@ class RangeNovelty(Detector):
                 "alert_threshold": self.alert_threshold}
 
     def state(self) -> dict[str, Any]:
-        return {"n": self._n, "lo": self._lo, "hi": self._hi, "mute": self._mute, "held": self._held}
+        return {"n": self._n, "lo": self._lo, "hi": self._hi}
 
     def restore(self, state: dict[str, Any]) -> None:
+        lo, hi = float(state["lo"]), float(state["hi"])
+        if not all_finite(lo, hi):
+            raise ValueError("checkpoint holds a non-finite value")
         self._n = int(state["n"])
-        self._lo = float(state["lo"])
-        self._hi = float(state["hi"])
-        self._mute = int(state["mute"])
-        self._held = float(state["held"])
+        self._lo = lo
+        self._hi = hi

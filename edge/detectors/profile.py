@@ -17,17 +17,15 @@ range, as a fraction of the range; the score is a logistic of the largest excess
 that an excess of exactly the view's tolerance scores ``alert_threshold``. Ranges learned from
 few readings are less trustworthy, so the tolerance starts higher by ``early_tolerance / n``.
 
-A reading that crosses ``alert_threshold`` opens an *excursion* of ``excursion`` readings
-(default 1, the agent decider's default ``min_readings``) that are not learned: they are scored
-against the ranges from before it. With ``hold`` an excursion reading that scores lower repeats
-the opening score, so a decider that wants ``min_readings = excursion`` readings in a row
-alerts on a one-reading event too; without it (the default) every event is one reading at or
-above the threshold, which is what NAB rewards. Then the ranges learn again and the score is
-muted for ``refractory`` readings, after which the tolerance of the view that alerted stays
-raised by ``recovery_tolerance``, decaying over ``recovery_readings``: one event, one alert. The
-other views keep their tolerance, so a different kind of novelty soon after (a level shift after
-a spike, a day unlike the others after a record) is still a new event.
-Pure float arithmetic on a handful of locals: about 1.3 µs per reading in CPython 3.11.
+``score`` reads these ranges and changes nothing; ``learn`` widens them (and moves the level,
+the residual and the hour's usual value). The pipeline learns only readings taken while the
+channel is not alarming, so a hazard never widens a range: the same burst scores as high the
+second time as the first. What used to live here to tune NAB (an excursion kept out of
+learning, a refractory period, a raised tolerance after an alert, a minimum persistence of fast
+channels) is now the pipeline's and the decider's job (edge/pipeline.py, edge/decide.py); the
+parameters that configured it are still accepted so existing configurations keep loading, and
+do nothing.
+Pure float arithmetic on a handful of locals: about 1.5 µs per reading in CPython 3.11.
 """
 
 from __future__ import annotations
@@ -35,11 +33,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from edge.detectors.base import Detector
+from edge.detectors.base import Detector, all_finite
 
 _SLOTS = 24  # hour-of-day profile
 _VIEWS = 4  # value, level, profile, profile_level
-_PENDING = 0.5  # the most an excursion not yet long enough to count scores
+# The smallest range of a smoothed view (level, profile_level), as a share of the range of the
+# view it smooths: on a fast channel the smoothed level barely moves, and a shift of a
+# thousandth of the noise beyond its thin range is no event.
+_SMOOTHED_SPAN = 0.1
+_FRESH = 10.0  # usual intervals without learning after which the smoothed views fall silent
+_SLOT_MATURE = 30  # readings an hour slot learns before its usual value is trusted
 
 
 class ProfileNovelty(Detector):
@@ -63,19 +66,13 @@ class ProfileNovelty(Detector):
         Extra tolerance ``early_tolerance / n`` while the ranges are young (n readings seen).
     warmup
         Readings to learn from before scoring.
-    recovery_tolerance, recovery_readings
-        Extra tolerance of the view that alerted, right after the alert, decaying by e every
-        ``recovery_readings``: the aftermath of an event (its oscillations, its recovery) is not
-        a new event of the same kind.
-    excursion
-        Readings of one excursion (the crossing one included) kept out of learning; match
-        the decider's ``min_readings`` (default 1).
-    hold
-        Repeat the opening score for the rest of the excursion, so every crossing reaches the
-        decider as ``excursion`` readings in a row. Use ``hold=True, excursion=2`` with
-        ``min_readings = 2``.
-    refractory
-        Readings muted after an excursion.
+    excursion, hold, refractory, recovery_tolerance, recovery_readings, persist_s, single_reading_s
+        Accepted for configurations written before the score/learn split; unused (the pipeline
+        keeps alarming readings out of learning and the decider needs persistence on fast
+        channels, see docs/detectors.md).
+    interval_s
+        Readings closer together than this learn with the weight of their gap over
+        ``interval_s``: a fast channel forgets by the hour, not by the reading.
     alert_threshold
         The score at and above which to alert; the shipped default.
 
@@ -90,6 +87,7 @@ class ProfileNovelty(Detector):
     """
 
     name = "profile_novelty"
+    suspect_score = 1e-12  # any reading beyond a learned range
 
     def __init__(self, tolerance: float = 0.02, level_tolerance: float = 0.05,
                  profile_tolerance: float = 0.05, profile_level_tolerance: float = 0.05,
@@ -130,106 +128,108 @@ class ProfileNovelty(Detector):
         self._tolerances = (tolerance, level_tolerance, profile_tolerance, profile_level_tolerance)
         self._decays = (decay, level_decay, profile_decay, profile_level_decay)
         self._logit = math.log(alert_threshold / (1.0 - alert_threshold))
-        self._recovery_factor = math.exp(-1.0 / recovery_readings)
         self._n = 0
         self._level = 0.0
         self._residual = 0.0
         self._profile: list[float | None] = [None] * _SLOTS
+        self._slot_counts = [0] * _SLOTS  # readings learned per hour slot
         self._lo = [0.0] * _VIEWS
         self._hi = [0.0] * _VIEWS
-        self._mute = 0.0  # readings (of interval_s each at most) left muted after an excursion
-        self._excursion = 0  # readings of the current excursion so far; 0: none
-        self._boosts = [0.0] * _VIEWS  # extra tolerance of a view that alerted, decaying back to 0
-        self._held = 0.0  # the score that opened the current excursion
-        self._last_ts = 0.0  # the previous reading's ts
-        self._dt = 0.0  # smoothed interval between readings (s)
-        self._pending = 0  # crossing readings so far of an excursion not yet long enough to count
+        self._last_ts = 0.0  # the last learned reading's ts
+        self._dt = 0.0  # the usual interval between learned readings (s)
 
     @property
     def warm(self) -> bool:
         return self._n >= self.warmup
 
-    def update(self, value: float, ts: float) -> float:
-        n = self._n
-        self._n = n + 1
+    def _views(self, value: float, ts: float) -> tuple[float, float, float, float, float, int, float]:
+        """The four views of ``value`` against the learned state, its forgetting weight, its
+        hour slot and the usual value of that slot. Reads the state, changes nothing."""
         slot = int(ts // 3600.0) % _SLOTS
         known = self._profile[slot]
-        usual = value if known is None else known
-        if n == 0:
+        # a young hour slot's usual value is still noise: the level stands in for it
+        usual = known if known is not None and self._slot_counts[slot] >= _SLOT_MATURE else (
+            self._level)
+        # One reading's step: the time since the last learned reading, but no more than the
+        # usual interval, so readings kept out of learning (an alarm) do not make the next
+        # one jump the smoothed views.
+        gap = ts - self._last_ts
+        if gap > 4.0 * self._dt > 0.0:
+            gap = self._dt
+        # The per-reading rates are per reading of NAB-like series (a minute or more apart) and
+        # per interval_s of time for faster ones: a 10 Hz channel forgets by the hour, not by
+        # the 600 readings.
+        weight = 1.0 if gap >= self.interval_s else max(gap, 0.0) / self.interval_s
+        # While few readings are learned the smoothed views are running means, not an
+        # exponential average still on its way from the first reading (on a 10 Hz channel that
+        # way takes half an hour, and its young range would alarm on noise).
+        start = 1.0 / (self._n + 1)
+        level = self._level + max(self.level_alpha * weight, start) * (value - self._level)
+        deviation = value - usual
+        residual = self._residual + max(self.profile_level_alpha * weight, start) * (
+            deviation - self._residual)
+        return value, level, deviation, residual, weight, slot, usual
+
+    def score(self, value: float, ts: float) -> float:
+        n = self._n
+        if n < self.warmup or n == 0:
+            return 0.0
+        if not all_finite(value, ts):
+            return 1.0
+        views = self._views(value, ts)
+        lo, hi = self._lo, self._hi
+        excess_max = -math.inf
+        share = 1.0
+        # The smoothed views speak for the present only while their state is: once nothing
+        # has been learned for _FRESH usual intervals (an alarm is up), the reading and its
+        # deviation from the profile alone say whether the channel is still abnormal.
+        fresh = self._dt <= 0.0 or ts - self._last_ts <= _FRESH * self._dt
+        for k in range(_VIEWS):
+            if k % 2 and not fresh:
+                continue
+            span = hi[k] - lo[k]
+            if k % 2:  # a smoothed view: its range is at least a share of its raw view's range
+                span = max(span, _SMOOTHED_SPAN * (hi[k - 1] - lo[k - 1]))
+            if span > 0.0:
+                x = views[k]
+                beyond = (x - hi[k] if x > hi[k] else lo[k] - x) / span
+                if beyond > 0.0 and beyond - self._tolerances[k] > excess_max:
+                    excess_max = beyond - self._tolerances[k]
+                    share = beyond / self._tolerances[k] if self._tolerances[k] > 0.0 else 1.0
+        if excess_max == -math.inf:
+            return 0.0  # inside every range: normal
+        excess_max -= self.early_tolerance / (n + 1)
+        z = self.steepness * excess_max + self._logit
+        if math.isnan(z):
+            return 1.0
+        score = 1.0 / (1.0 + math.exp(-z)) if z > -700.0 else 0.0
+        # Between a range's edge and its tolerance the score falls to 0 at the edge, so a
+        # reading at the edge of what is normal (a quantised signal hits it all the time) is
+        # below any clear_threshold: an alarm ends when the channel is back in its range.
+        # At and beyond the tolerance nothing changes: the same readings reach alert_threshold.
+        return score * share if share < 1.0 else score
+
+    def learn(self, value: float, ts: float) -> None:
+        if not all_finite(value, ts):
+            return
+        if self._n == 0:
+            slot = int(ts // 3600.0) % _SLOTS
             self._profile[slot] = value
+            self._slot_counts[slot] = 1
             self._level = value
             self._lo = [value, value, 0.0, 0.0]
             self._hi = [value, value, 0.0, 0.0]
             self._last_ts = ts
-            return 0.0
-        gap = ts - self._last_ts
-        self._last_ts = ts
-        if gap < 0.0:
-            gap = 0.0
-        # The per-reading rates are per reading of NAB-like series (a minute or more apart) and
-        # per interval_s of time for faster ones: a 10 Hz channel forgets by the hour, not by
-        # the 600 readings.
-        weight = 1.0 if gap >= self.interval_s else gap / self.interval_s
-        self._dt = gap if n == 1 else self._dt + 0.1 * (gap - self._dt)
-        level_alpha = self.level_alpha * weight
-        level = self._level + level_alpha * (value - self._level)
-        deviation = value - usual
-        residual = self._residual + self.profile_level_alpha * weight * (deviation - self._residual)
-        views = (value, level, deviation, residual)
-        lo, hi = self._lo, self._hi
-        score = 0.0
-        if n >= self.warmup:
-            fade = self._recovery_factor if weight == 1.0 else math.exp(-weight / self.recovery_readings)
-            boosts = self._boosts
-            excess_max = -math.inf
-            view = 0
-            for k in range(_VIEWS):
-                boosts[k] *= fade
-                span = hi[k] - lo[k]
-                if span > 0.0:
-                    x = views[k]
-                    excess = ((x - hi[k] if x > hi[k] else lo[k] - x) / span - self._tolerances[k]
-                              - boosts[k])
-                    if excess > excess_max:
-                        excess_max = excess
-                        view = k
-            excess_max -= self.early_tolerance / (n + 1)
-            if excess_max > -1.0:  # beyond ~one range inside: the logistic is ~0 there anyway
-                z = self.steepness * excess_max + self._logit
-                score = 1.0 / (1.0 + math.exp(-z)) if z > -700.0 else 0.0
-            # Readings closer together than single_reading_s are not one decision each: an
-            # excursion counts once it has lasted persist_s (and two readings at least), so a
-            # noise spike of one sample at 10 Hz is not an event. Then it is held for two
-            # readings at least, so a decider wanting min_readings = 2 sees it too.
-            dense = self._dt < self.single_reading_s
-            if self._mute > 0.0:
-                self._mute -= weight
-                score = 0.0
-            elif score >= self.alert_threshold or (self._excursion and (self.hold or dense)):
-                if dense and not self._excursion and self._pending + 1 < self._needed():
-                    self._pending += 1
-                    return score if score < _PENDING else _PENDING  # not learned either
-                self._pending = 0
-                if not self._excursion:
-                    self._held = score
-                elif score < self._held:
-                    score = self._held
-                boosts[view] = self.recovery_tolerance
-                run = self._excursion + 1
-                if run >= (max(self.excursion, 2) if dense else self.excursion):
-                    self._excursion = 0
-                    self._mute = self.refractory
-                else:
-                    self._excursion = run
-                return score  # not learned: the rest of the excursion is scored against the past
-            elif self._excursion:
-                self._excursion = 0
-                self._mute = self.refractory
-            self._pending = 0
-        profile_alpha = self.profile_alpha * weight
-        self._profile[slot] = usual + profile_alpha * (value - usual)
-        self._level = level
-        self._residual = residual
+            self._n = 1
+            return
+        views = self._views(value, ts)
+        _, level, _, residual, weight, slot, usual = views
+        # a young hour slot's usual value is the mean of its readings so far (not its first one)
+        seen = self._slot_counts[slot]
+        known = self._profile[slot]
+        own = value if known is None else known
+        profile = own + max(self.profile_alpha * weight, 1.0 / (seen + 1)) * (value - own)
+        lo, hi = list(self._lo), list(self._hi)
         for k in range(_VIEWS):
             x = views[k]
             low = lo[k]
@@ -241,11 +241,21 @@ class ProfileNovelty(Detector):
             shrink = (high - low) * 0.5 * self._decays[k] * weight
             lo[k] = low + shrink
             hi[k] = high - shrink
-        return score
-
-    def _needed(self) -> int:
-        """Crossing readings in a row that make an excursion of dense readings."""
-        return max(2, 1 + int(self.persist_s / max(self._dt, 1e-3)))
+        if not all_finite(level, residual, profile, *lo, *hi):
+            return  # e.g. 1e308 and -1e308: a range wider than a float; never a non-finite state
+        gap = ts - self._last_ts
+        if self._n == 1:
+            self._dt = max(gap, 0.0)
+        elif 0.0 <= gap <= 4.0 * self._dt:  # a gap of an alarm or an outage is no interval
+            self._dt += 0.05 * (gap - self._dt)
+        self._n += 1
+        self._last_ts = max(ts, self._last_ts)
+        self._level = level
+        self._residual = residual
+        self._profile[slot] = profile
+        self._slot_counts[slot] = seen + 1
+        self._lo = lo
+        self._hi = hi
 
     def params(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in (
@@ -258,27 +268,30 @@ class ProfileNovelty(Detector):
     def state(self) -> dict[str, Any]:
         return {"n": self._n, "level": self._level, "residual": self._residual,
                 "profile": list(self._profile), "lo": list(self._lo), "hi": list(self._hi),
-                "mute": self._mute, "excursion": self._excursion, "boosts": list(self._boosts),
-                "held": self._held, "last_ts": self._last_ts, "dt": self._dt, "pending": self._pending}
+                "last_ts": self._last_ts, "dt": self._dt, "slot_counts": list(self._slot_counts)}
 
     def restore(self, state: dict[str, Any]) -> None:
+        # Checkpoints written before the score/learn split also hold the excursion, mute and
+        # recovery bookkeeping of the old update(); the alarm logic lives in the pipeline now.
         profile = [None if p is None else float(p) for p in state["profile"]]
         if len(profile) != _SLOTS or len(state["lo"]) != _VIEWS or len(state["hi"]) != _VIEWS:
             raise ValueError("checkpoint has the wrong number of profile slots or views")
+        lo = [float(v) for v in state["lo"]]
+        hi = [float(v) for v in state["hi"]]
+        level, residual = float(state["level"]), float(state["residual"])
+        last_ts = float(state.get("last_ts", 0.0))
+        if not all_finite(level, residual, last_ts, *lo, *hi, *(p for p in profile if p is not None)):
+            raise ValueError("checkpoint holds a non-finite value")
         self._n = int(state["n"])
-        self._level = float(state["level"])
-        self._residual = float(state["residual"])
+        self._level = level
+        self._residual = residual
         self._profile = profile
-        self._lo = [float(v) for v in state["lo"]]
-        self._hi = [float(v) for v in state["hi"]]
-        self._mute = float(state["mute"])
-        self._excursion = int(state["excursion"])
-        # checkpoints from before the per-view recovery hold one "boost" for every view
-        boosts = state["boosts"] if "boosts" in state else [state["boost"]] * _VIEWS
-        if len(boosts) != _VIEWS:
-            raise ValueError("checkpoint has the wrong number of views")
-        self._boosts = [float(b) for b in boosts]
-        self._held = float(state["held"])
-        self._last_ts = float(state.get("last_ts", 0.0))
+        self._lo = lo
+        self._hi = hi
+        self._last_ts = last_ts
         self._dt = float(state.get("dt", 0.0))
-        self._pending = int(state.get("pending", 0))
+        # before slot counts were kept, a slot with a usual value counts as mature
+        counts = state.get("slot_counts") or [0 if p is None else 1_000_000 for p in profile]
+        if len(counts) != _SLOTS:
+            raise ValueError("checkpoint has the wrong number of profile slots")
+        self._slot_counts = [int(c) for c in counts]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from edge.detectors.base import Detector
+from edge.detectors.base import Detector, all_finite
 
 
 class RobustZ(Detector):
@@ -41,23 +41,39 @@ class RobustZ(Detector):
     def warm(self) -> bool:
         return self._n >= self.warmup
 
-    def update(self, value: float, ts: float) -> float:
-        scoring = self._n >= self.warmup  # warm before this reading, so the warm-up stays silent
-        self._n += 1
-        if self._n == 1:
+    def _z(self, value: float) -> float:
+        return abs(value - self._loc) / (1.2533 * max(self._spread, 1e-9))  # MAD of a normal: 0.798 sd
+
+    def score(self, value: float, ts: float) -> float:
+        if self._n < self.warmup or self._n == 0:  # the warm-up stays silent
+            return 0.0
+        if not all_finite(value):
+            return 1.0
+        x = self._z(value) - self.z_alarm
+        return 1.0 / (1.0 + math.exp(-x)) if x > -700.0 else 0.0
+
+    def learn(self, value: float, ts: float) -> None:
+        if not all_finite(value):
+            return
+        if self._n == 0:
+            self._n = 1
             self._loc = value
             self._spread = abs(value) * 1e-3 + 1e-9
-            return 0.0
+            return
         deviation = value - self._loc
         spread = max(self._spread, 1e-9)
-        z = abs(deviation) / (1.2533 * spread)  # MAD of a normal is 0.798 sigma
-        score = 1.0 / (1.0 + math.exp(-(z - self.z_alarm))) if scoring else 0.0
-        # Do not learn from what we just flagged: the baseline would drift into the anomaly.
-        weight = self.alpha if score < 0.5 else self.alpha * 0.05
+        # A reading far out moves the baseline little even when it is learned (update());
+        # during the warm-up every reading counts fully, so the spread finds its level.
+        far = self._n >= self.warmup and self._z(value) >= self.z_alarm
+        weight = self.alpha * 0.05 if far else self.alpha
         step = min(abs(deviation), 3.0 * spread)
-        self._loc += weight * math.copysign(step, deviation)
-        self._spread += weight * (min(abs(deviation), 5.0 * spread) - self._spread)
-        return score
+        loc = self._loc + weight * math.copysign(step, deviation)
+        new_spread = self._spread + weight * (min(abs(deviation), 5.0 * spread) - self._spread)
+        if not all_finite(loc, new_spread):
+            return
+        self._n += 1
+        self._loc = loc
+        self._spread = new_spread
 
     def params(self) -> dict[str, Any]:
         return {"alpha": self.alpha, "warmup": self.warmup, "z_alarm": self.z_alarm}
@@ -66,6 +82,9 @@ class RobustZ(Detector):
         return {"n": self._n, "loc": self._loc, "spread": self._spread}
 
     def restore(self, state: dict[str, Any]) -> None:
+        loc, spread = float(state["loc"]), float(state["spread"])
+        if not all_finite(loc, spread):
+            raise ValueError("checkpoint holds a non-finite value")
         self._n = int(state["n"])
-        self._loc = float(state["loc"])
-        self._spread = float(state["spread"])
+        self._loc = loc
+        self._spread = spread

@@ -29,6 +29,7 @@ from pymodbus.exceptions import ConnectionException, ModbusIOException
 from edge.config import ModbusConfig, SensorConfig
 from edge.drivers.base import DecodeError, PortError, ReaderThread, SensorEvent
 from edge.drivers.registers import Block, decode_blocks, plan_reads
+from edge.serial_io import held_by_another, held_message
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,9 @@ class ModbusReader(ReaderThread):
                                     timeout=self.modbus.timeout_s, retries=0,
                                     trace_packet=self._trace)
         try:
-            if not client.connect():
-                raise PortError(f"cannot open {c.port}")
+            if not client.connect():  # pymodbus opens it exclusively, and only says no
+                raise PortError(held_message(c.port) if held_by_another(c.port)
+                                else f"cannot open {c.port}")
             self.opened()
             self._poll(client)
         finally:

@@ -16,6 +16,7 @@ A problem in a key that came from a profile is reported against the profile file
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,8 +74,10 @@ def apply_profile(sec: Section, dirs: tuple[Path, ...]) -> tuple[Section, Profil
     path = find_profile(name, dirs)
     if path is None:
         names = available(dirs)
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
         sec.problem("profile", f"no profile {name!r} in {', '.join(str(d) for d in dirs)}"
-                    + (f"; available: {', '.join(names)}" if names else ""))
+                    + (f"; available: {', '.join(names)}" if names else "")
+                    + (f"; did you mean {close[0]!r}?" if close else ""))
         return sec, None
     try:
         data = load_toml(path)

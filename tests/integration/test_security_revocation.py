@@ -79,7 +79,10 @@ def test_revoke_device_takes_effect_within_seconds_without_a_signal(site: Site) 
         assert "edge-a" not in registry.get("devices", {})
         assert registry["revoked"]["edge-a"]["why"] == "board stolen"
         assert "edge-a:" not in (site.broker.workdir / "passwd").read_text()
-        # And its alerts are refused as revoked, with no signal to the hub
+        # And the hub re-reads the registry within seconds, with no signal
+        wait_for(lambda: "newly revoked: edge-a" in log.read_text(), BOUND_S,
+                 "the hub to see the revocation")
+        # And from then on its alerts are refused as revoked
         for n in range(2, 5):
             a.publish(wire.alert_topic("edge-a"), wire.encode(alert(n=n, grade=Grade.RED)))
         wait_for(lambda: "reason=revoked_device" in log.read_text(), BOUND_S,

@@ -1,7 +1,8 @@
 """A Mosquitto run with the shipped hardware/mosquitto config: TLS listener, passwords, ACL.
 
-The test broker uses ``hardware/mosquitto/mosquitto.conf`` and ``acl`` as shipped,
-with only the paths, the port and the log destination rewritten, so the tests
+The test broker uses ``hardware/mosquitto/mosquitto.conf`` and ``acl`` as shipped (the ACL
+copied into the broker's directory), with only the paths, the port and the log destination
+rewritten, so the tests
 check the configuration a hub server really runs. Certificates come from
 ``hub.provision`` (the code ``make-ca`` and ``provision-device`` use).
 """
@@ -51,6 +52,8 @@ class SecureBroker:
         (self.workdir / "broker.crt").write_bytes(broker.cert_pem)
         write_private(self.workdir / "broker.key", broker.key_pem)
         (self.workdir / "passwd").touch(mode=0o600)
+        # the shipped ACL, copied: provision-consumer appends to it as on a server
+        (self.workdir / "acl").write_text((SHIPPED / "acl").read_text())
 
     @property
     def ca_file(self) -> Path:
@@ -75,7 +78,6 @@ class SecureBroker:
 
     def config_text(self) -> str:
         text = (SHIPPED / "mosquitto.conf").read_text()
-        text = text.replace("/etc/mosquitto/lifeline/acl", str(SHIPPED / "acl"))
         text = text.replace("/etc/mosquitto/lifeline/", f"{self.workdir}/")
         text = re.sub(r"(?m)^listener 8883$", f"listener {self.port} 127.0.0.1", text)
         if self.require_certificate:

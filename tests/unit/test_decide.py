@@ -33,8 +33,12 @@ def test_limit_breach_alerts_at_once_and_repeats_only_when_due_or_worse() -> Non
     assert worse is not None and worse.grade is Grade.RED
     assert decider.decide(3.0, 141.0, 0.0) is None
     assert decider.decide(17.5, 141.0, 0.0) is not None  # repeat_s elapsed
-    assert decider.decide(18.0, 300.0, 0.0) is None
+    assert decider.decide(18.0, 300.0, 0.0) is None  # back inside: one reading is not enough
+    cleared = decider.decide(19.0, 300.0, 0.0)  # min_readings (2) inside: the breach is over
+    assert cleared is not None and cleared.cleared and cleared.reason is Reason.LIMIT
+    assert cleared.grade is Grade.RED and "back to normal at 300 kPa" in cleared.message
     assert not decider.active
+    assert decider.decide(20.0, 300.0, 0.0) is None  # cleared once
 
 
 def test_anomaly_needs_min_readings_then_holds_until_clear_threshold() -> None:
@@ -44,7 +48,11 @@ def test_anomaly_needs_min_readings_then_holds_until_clear_threshold() -> None:
     assert raised is not None and raised.reason is Reason.ANOMALY and raised.grade is Grade.BLUE
     assert decider.decide(2.0, 300.0, 0.7) is None  # between thresholds: still active, no repeat
     assert decider.active
-    assert decider.decide(3.0, 300.0, 0.5) is None
+    assert decider.decide(3.0, 300.0, 0.5) is None  # below clear_threshold once: not yet
+    assert decider.active
+    cleared = decider.decide(4.0, 300.0, 0.5)  # twice (min_readings): the alarm's lifetime ends
+    assert cleared is not None and cleared.cleared and cleared.reason is Reason.ANOMALY
+    assert "after 3 s of anomaly" in cleared.message
     assert not decider.active
 
 
@@ -53,6 +61,7 @@ def test_cooldown_blocks_a_new_anomaly_alert_right_after_clearing() -> None:
     decider.decide(0.0, 300.0, 0.95)
     assert decider.decide(1.0, 300.0, 0.95) is not None
     decider.decide(2.0, 300.0, 0.1)
+    assert decider.decide(2.5, 300.0, 0.1) is not None  # cleared
     assert decider.decide(3.0, 300.0, 0.95) is None
     assert decider.decide(4.0, 300.0, 0.95) is None  # within cooldown_s
     # the run of high scores continued through the cooldown, so it alerts once it ends
@@ -74,29 +83,25 @@ def test_limit_takes_precedence_over_anomaly_for_the_same_reading() -> None:
     assert decision is not None and decision.reason is Reason.LIMIT
 
 
-@pytest.mark.parametrize(
-    ("detection", "params"),
-    [(DetectionConfig(), {}),  # the shipped pairing: min_readings 1, one reading per event
-     (DetectionConfig(min_readings=2), {"hold": True, "excursion": 2})],  # the documented alternative
-    ids=["defaults", "min_readings-2-with-hold"],
-)
-def test_the_default_detector_and_decider_turn_a_one_reading_spike_into_one_alert(
-        detection: DetectionConfig, params: dict[str, object]) -> None:
+def test_the_default_pipeline_turns_a_one_reading_spike_into_one_alarm_that_clears() -> None:
     import random
 
+    from edge.config import SensorConfig
     from edge.detectors import DEFAULT_DETECTOR, make_detector
+    from edge.pipeline import ChannelPipeline
 
-    # Given the default detector warmed up on a noisy level, one reading a minute
-    detector = make_detector(DEFAULT_DETECTOR, params)
-    decider = ChannelDecider(ChannelConfig(name="p"), detection)
+    # Given the default detector and decider warmed up on a noisy level, one reading a minute
+    channel = ChannelConfig(name="p")
+    sensor = SensorConfig(id="s", kind="water.pressure", driver="lines", port="-", baudrate=9600,
+                          channels=(channel,), detection=DetectionConfig())
+    pipeline = ChannelPipeline(sensor, channel, make_detector(DEFAULT_DETECTOR, {}))
     rng = random.Random(3)
     alerts = []
     for i in range(1000):
         # When one reading spikes far out of the usual range
         value = 40.0 if i == 800 else rng.uniform(9.0, 11.0)
-        ts = 1.7e9 + 60.0 * i
-        decision = decider.decide(ts, value, detector.update(value, ts))
-        if decision is not None and i >= 790:
-            alerts.append((i, decision.reason))
-    # Then the decider raises exactly one anomaly alert for it, at the spike or the reading after
-    assert alerts in ([(800, Reason.ANOMALY)], [(801, Reason.ANOMALY)])
+        draft = pipeline.process_value(1.7e9 + 60.0 * i, value)
+        if draft is not None:
+            alerts.append((i, draft.reason, draft.cleared))
+    # Then the alarm starts at the spike and clears on the next reading, and nothing else alerts
+    assert alerts == [(800, Reason.ANOMALY, False), (801, Reason.ANOMALY, True)]

@@ -35,6 +35,17 @@ def run(detector: Detector, readings: list[tuple[float, float]]) -> list[float]:
     return [detector.update(v, t) for v, t in readings]
 
 
+def run_gated(detector: Detector, readings: list[tuple[float, float]],
+              clear: float = 0.6) -> list[float]:
+    """Score every reading, learn only those scoring below ``clear``: how the pipeline uses it."""
+    scores = []
+    for v, t in readings:
+        scores.append(detector.score(v, t))
+        if scores[-1] < clear:
+            detector.learn(v, t)
+    return scores
+
+
 @pytest.fixture(scope="module")
 def readings() -> list[tuple[float, float]]:
     return stream()
@@ -89,7 +100,9 @@ def test_state_round_trips_through_json_to_identical_scores(
 @pytest.mark.parametrize("name", NAMES)
 def test_a_step_change_scores_high(name: str, readings: list[tuple[float, float]]) -> None:
     detector = make_detector(name)
-    scores = run(detector, readings)
+    # As the pipeline runs it (learning only what scores below the clear threshold); river's
+    # HalfSpaceTrees, a baseline, scores most normal readings above 0.9, so it gets every one
+    scores = run(detector, readings) if name == "half_space_trees" else run_gated(detector, readings)
     threshold = float(getattr(detector, "alert_threshold", 0.5))
     before, after = scores[STEADY - 100:STEADY], max(scores[STEADY:STEADY + 5])
     assert after >= threshold
@@ -105,23 +118,30 @@ def test_different_input_streams_do_not_share_state(name: str) -> None:
 
 
 def _alarm_episodes(rate_hz: float, seconds: float, step: float = 0.0) -> int:
-    """Alarm episodes (score crossing 0.9) of the default detector on Gaussian noise."""
+    """Alarm onsets of the default detector and decider (a pipeline) on Gaussian noise."""
+    from edge.config import ChannelConfig, DetectionConfig, SensorConfig
+    from edge.pipeline import ChannelPipeline
+
     rng = random.Random(1)
-    detector = make_detector(DEFAULT_DETECTOR, {})
+    channel = ChannelConfig(name="p")
+    sensor = SensorConfig(id="s", kind="water.pressure", driver="lines", port="-", baudrate=9600,
+                          channels=(channel,), detection=DetectionConfig())
+    pipeline = ChannelPipeline(sensor, channel, make_detector(DEFAULT_DETECTOR, {}))
     n = int(rate_hz * seconds)
     episodes, alarming = 0, False
     for i in range(n):
         value = 300.0 + rng.gauss(0.0, 1.0) + (step if i > n // 2 else 0.0)
-        hit = detector.update(value, 1.7e9 + i / rate_hz) >= 0.9
-        episodes += hit and not alarming
-        alarming = hit
+        pipeline.process_value(1.7e9 + i / rate_hz, value)
+        episodes += pipeline.alarming and not alarming
+        alarming = pipeline.alarming
     return episodes
 
 
 def test_fast_stationary_noise_is_not_an_event() -> None:
     # Given a 10 Hz channel of pure noise for half an hour (18,000 readings)
-    # Then no alarm: a one-sample spike at 10 Hz is not a hazard (before the
-    # time-based forgetting this raised ~50 alarm episodes an hour)
+    # Then no alarm: a one-sample spike at 10 Hz is not a hazard (the decider wants 0.5 s of
+    # it on a fast channel; before the time-based forgetting this raised ~50 alarm episodes
+    # an hour)
     assert _alarm_episodes(10.0, 1800.0) == 0
 
 
@@ -130,52 +150,118 @@ def test_fast_channel_still_sees_a_real_step() -> None:
     assert _alarm_episodes(10.0, 1800.0, step=10.0) >= 1
 
 
-def _run_of_high_readings_after(spike: bool) -> tuple[float, float]:
-    """The default detector on uniform noise in [10, 10.4], a minute apart: optionally a spike to
-    11 at reading 1000, then at 1200 a run of 15 readings at 10.39 (inside the range every
-    reading has covered, but a level the channel has not held). Returns the spike's score and
-    the run's highest score."""
-    detector = make_detector(DEFAULT_DETECTOR, {})
-    rng = random.Random(7)
-    spike_score, run_peak = 0.0, 0.0
-    for i in range(1215):
-        value = 10.0 + rng.uniform(0.0, 0.4)
-        if spike and i == 1000:
-            value = 11.0
-        if i >= 1200:
-            value = 10.39
-        score = detector.update(value, 1.7e9 + 60.0 * i)
-        if i == 1000:
-            spike_score = score
-        if i >= 1200:
-            run_peak = max(run_peak, score)
-    return spike_score, run_peak
-
-
-def test_an_alert_on_one_view_does_not_blunt_the_others() -> None:
-    # Given a spike that alerts on the reading's own range
-    spike_score, after_spike = _run_of_high_readings_after(spike=True)
-    assert spike_score >= 0.9
-    # When, 200 readings later, the level shifts inside that range
-    _, without_spike = _run_of_high_readings_after(spike=False)
-    # Then it alerts exactly as it would have without the spike: the recovery tolerance raised
-    # by the spike belongs to the view that alerted
-    assert without_spike >= 0.9
-    assert after_spike == pytest.approx(without_spike, abs=0.01)
-
-
 def test_a_checkpoint_from_before_per_view_recovery_restores() -> None:
     # Given a checkpoint written when the recovery tolerance was one number for every view
     detector = make_detector(DEFAULT_DETECTOR, {})
     run(detector, stream())
-    old = detector.state()
-    del old["boosts"]
-    old["boost"] = 0.05
-    # When a fresh detector restores it, Then it carries on, every view's tolerance raised alike
+    old = {**detector.state(), "mute": 0.0, "excursion": 0, "boost": 0.05, "held": 0.0, "pending": 0}
+    del old["slot_counts"], old["dt"]
+    # When a fresh detector restores it, Then it carries on from what it had learned (the alarm
+    # bookkeeping of the old update() now lives in the pipeline and is ignored)
     fresh = make_detector(DEFAULT_DETECTOR, detector.params())
     fresh.restore(old)
-    assert fresh.state()["boosts"] == [0.05] * 4
+    assert {k: v for k, v in fresh.state().items() if k not in ("slot_counts", "dt")} == {
+        k: v for k, v in detector.state().items() if k not in ("slot_counts", "dt")}
     assert all(0.0 <= s <= 1.0 for s in run(fresh, stream(seed=3)))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_score_changes_no_state(name: str, readings: list[tuple[float, float]]) -> None:
+    # Given a detector at several points of a stream (cold, warm, during the step)
+    detector = make_detector(name)
+    for i, (value, ts) in enumerate(readings):
+        if i % 97 == 0 or i >= STEADY:
+            before = json.dumps(detector.state(), sort_keys=True)
+            # When it scores the reading (and a wild one) without learning
+            first = detector.score(value, ts)
+            detector.score(value * 50.0 + 1e6, ts)
+            # Then its state is untouched and scoring again gives the same answer
+            assert json.dumps(detector.state(), sort_keys=True) == before
+            assert detector.score(value, ts) == first
+        detector.learn(value, ts)
+
+
+class SpyDetector(Detector):
+    """A real detector that records which readings it was taught."""
+
+    name = "spy"
+
+    def __init__(self, inner: Detector) -> None:
+        self.inner = inner
+        self.learned: list[float] = []
+
+    def score(self, value: float, ts: float) -> float:
+        return self.inner.score(value, ts)
+
+    def learn(self, value: float, ts: float) -> None:
+        self.learned.append(ts)
+        self.inner.learn(value, ts)
+
+    @property
+    def warm(self) -> bool:
+        return self.inner.warm
+
+    def params(self) -> dict[str, object]:
+        return self.inner.params()
+
+    def state(self) -> dict[str, object]:
+        return self.inner.state()
+
+    def restore(self, state: dict[str, object]) -> None:
+        self.inner.restore(state)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "half_space_trees"])  # scores ~0.95
+def test_the_pipeline_never_teaches_a_reading_taken_while_alarming(name: str) -> None:
+    from edge.config import ChannelConfig, DetectionConfig, SensorConfig
+    from edge.pipeline import ChannelPipeline
+
+    # Given a pipeline over a spy around each detector, on a level that steps up for 20
+    # readings, comes back, and steps again 200 readings later
+    channel = ChannelConfig(name="p")
+    sensor = SensorConfig(id="s", kind="water.pressure", driver="lines", port="-", baudrate=9600,
+                          channels=(channel,), detection=DetectionConfig(
+                              threshold=0.9999 if name == "windowed_gaussian" else 0.9,
+                              clear_threshold=0.999 if name == "windowed_gaussian" else 0.6,
+                              accept_after_s=1e9))
+    spy = SpyDetector(make_detector(name))
+    pipeline = ChannelPipeline(sensor, channel, spy)
+    rng = random.Random(5)
+    alarming: set[float] = set()
+    onsets = 0
+    for i in range(1200):
+        step = 20.0 if 700 <= i < 720 or 920 <= i < 940 else 0.0
+        ts = 1.7e9 + 60.0 * i
+        was = pipeline.alarming
+        pipeline.process_value(ts, 10.0 + rng.gauss(0.0, 1.0) + step)
+        if pipeline.alarming:
+            alarming.add(ts)
+            onsets += not was
+    # Then no reading taken while the alarm was up was ever learned
+    assert alarming and not alarming & set(spy.learned)
+    # And both steps alarmed; the likelihood detector's score rises over `short` readings, so it
+    # learns the first readings of a step and its alarm then stays up (a known limitation)
+    assert onsets >= (1 if name == "likelihood" else 2)
+    # And normal readings were learned (the model of normal keeps up)
+    assert len(spy.learned) > (700 if name == "likelihood" else 800)
+
+
+BAD_VALUES = (math.inf, -math.inf, math.nan, 1e308, -1e308, 1.7e308)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_state_never_takes_a_non_finite_value(name: str, readings: list[tuple[float, float]]) -> None:
+    # Given a warm detector
+    detector = make_detector(name)
+    run(detector, readings[:400])
+    # When it is fed NaN, infinities and the largest floats of both signs, learning every one
+    for i, bad in enumerate(BAD_VALUES * 3):
+        score = detector.update(bad, readings[400][1] + i)
+        # Then every score is in [0, 1], and a checkpoint can always be written as JSON
+        assert 0.0 <= score <= 1.0
+        json.dumps(detector.state(), allow_nan=False)
+    # And it still scores normal readings
+    assert all(0.0 <= s <= 1.0 for s in run(detector, readings[400:450]))
 
 
 # --- the same contract over every vector detector (edge/detectors/multichannel.py) -------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,43 @@ def test_two_sensors_on_one_port_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"sensors\[1\]\.port: /dev/x is already read by "
                                           r"sensor 'a': a port has one reader"):
         load_edge_config(sensors(tmp_path, text))
+
+
+# -- issue 14 item 9: one mistake, one error line --------------------------------------------
+METHANE = """
+[device]
+id = "edge-gas-east"
+zone = "east"
+
+[mqtt]
+host = "127.0.0.1"
+
+[[sensors]]
+id = "manhole-methane"
+profile = "{profile}"
+port = "/dev/ttyUSB0"
+unit_id = 3
+{own}
+"""
+
+
+@pytest.mark.parametrize(("profile", "own", "line"), [
+    # a misspelt profile: one line with a did-you-mean, not five (kind, driver, columns, unit_id)
+    ("methane-lel-modbsu", "",
+     r"edge.toml: sensors\[0\]\.profile: no profile 'methane-lel-modbsu' in .*; "
+     r"did you mean 'methane-lel-modbus'\?"),
+    # a bad register type in the sensor's own registers: blamed on edge.toml, not the profile
+    ("methane-lel-modbus",
+     '[[sensors.registers]]\nname = "methane_lel"\naddress = 0\ntype = "uint61"\n',
+     r"edge.toml: sensors\[0\]\.registers\[0\]\.type: 'uint61' is not one of .*"
+     r"did you mean 'uint16'\?"),
+])
+def test_one_mistake_gives_one_error_line(tmp_path: Path, profile: str, own: str,
+                                          line: str) -> None:
+    path = tmp_path / "edge.toml"
+    path.write_text(METHANE.format(profile=profile, own=own))
+    with pytest.raises(ConfigError) as caught:
+        load_edge_config(path)
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 1, lines
+    assert re.fullmatch(line, lines[0].replace(str(tmp_path) + "/", "")), lines[0]

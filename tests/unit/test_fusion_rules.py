@@ -156,6 +156,19 @@ def test_sensor_faults_from_an_outage_arriving_after_the_device_is_back_join_its
     assert isinstance(after[0], Opened) and after[0].incident.hazard == "maintenance"
 
 
+def test_a_sensor_fault_minutes_after_a_reconnect_is_maintenance_not_the_old_outage() -> None:
+    # Given an agent restarted (offline at +30 s, online again at +40 s)
+    fusion = Fusion(CONFIG)
+    fusion.status(Status(device="edge-9", zone="east", state="offline", ts=T0 + 30), T0 + 31)
+    fusion.status(Status(device="edge-9", zone="east", state="online", ts=T0 + 40), T0 + 41)
+    # When its sensor is unplugged two minutes later, while the device is online
+    changes = fusion.alert(alert(160, "east", "edge-9", reason=Reason.SENSOR_FAULT), now=T0 + 161)
+    # Then a maintenance incident opens; the resolved outage does not swallow the fault
+    assert isinstance(changes[0], Opened) and changes[0].incident.hazard == "maintenance"
+    assert sorted((i.hazard, i.status.value) for i in fusion.incidents) == [
+        ("device", "resolved"), ("maintenance", "open")]
+
+
 def test_an_outage_still_absorbs_its_backlog_after_a_hub_restart() -> None:
     # Given a device's outage, over before the hub restarts (rebuilt from its incidents)
     before = Fusion(CONFIG)

@@ -70,3 +70,41 @@ def test_garbled_message_counts_reasons() -> None:
         monitor.bad_read(float(i), "crc")
     (change,) = monitor.evaluate(12.0)
     assert change.fault == "garbled" and "(timeout 8, crc 4)" in change.message
+
+
+def test_a_non_finite_calibrated_value_is_a_bad_read_and_garbled_if_it_persists() -> None:
+    # Given a channel whose scale turns 1e308 into infinity, and a scale-1 one
+    from edge.health import ChannelRange
+
+    ranges = (ChannelRange("p", scale=10.0), ChannelRange("q"))
+    monitor = HealthMonitor(silence_s=60.0, stuck_s=0.0, max_error_rate=0.5, started_at=0.0,
+                            ranges=ranges)
+    assert monitor.reading(1.0, (30.0, 300.0))
+    # When p reads 1e308 (inf once calibrated), or q reads nan
+    assert not monitor.reading(2.0, (1e308, 300.0))
+    assert not monitor.reading(3.0, (30.0, float("nan")))
+    assert monitor.reading(4.0, (30.0, 1e308))  # finite: a reading (the detector judges it)
+    # Then each is a counted bad read, not a reading
+    assert monitor.counters == {"non_finite": 2}
+    assert monitor.non_finite((1e308, 1.0)) == "p: raw 1e+308 calibrates to inf, not a finite number"
+    # And when they persist, the sensor is garbled
+    for t in range(5, 25):
+        monitor.reading(float(t), (1e308, 300.0))
+    assert [c.fault for c in monitor.evaluate(25.0)] == ["garbled"]
+
+
+def test_the_pipeline_ignores_a_non_finite_value() -> None:
+    from edge.config import ChannelConfig, DetectionConfig, SensorConfig
+    from edge.detectors import make_detector
+    from edge.pipeline import ChannelPipeline
+
+    channel = ChannelConfig(name="p", scale=10.0)
+    sensor = SensorConfig(id="s", kind="water.pressure", driver="lines", port="-", baudrate=9600,
+                          channels=(channel,), detection=DetectionConfig())
+    pipeline = ChannelPipeline(sensor, channel, make_detector("profile_novelty", {}))
+    for i in range(300):
+        pipeline.process(1.7e9 + i, 30.0 + (i % 5) * 0.01)
+    before = pipeline.detector.state()
+    # When a raw 1e308 becomes inf, Then no alert, no context value, no learning
+    assert pipeline.process(1.7e9 + 300, 1e308) is None
+    assert pipeline.detector.state() == before and 1e309 not in pipeline.context

@@ -84,3 +84,19 @@ def test_a_broken_file_keeps_the_last_good_registry(path: Path) -> None:
     path.write_text('[revoked.edge-a]\nrevoked = "x"\n')
     assert reason(guard, "edge-a", "north", T0 + 10) == "revoked_device"
     assert guard.last_error is None
+
+
+def test_revoke_says_when_a_certificate_serial_is_unknown(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from hub.provision import revoke
+
+    registry = tmp_path / "devices.toml"
+    registry.write_text('[devices.old-cert]\nzone = "north"\nauth = "certificate"\n\n'
+                        '[devices.new-cert]\nzone = "north"\nauth = "certificate"\n'
+                        'certificate_serial = "2a07"\n')
+    now = datetime.now(UTC)
+    assert revoke("old-cert", registry=registry, now=now).certificate_unknown
+    done = revoke("new-cert", registry=registry, now=now)
+    assert not done.certificate_unknown and done.certificate_serial == "2a07"
+    assert set(load_registry(registry).revoked) == {"old-cert", "new-cert"}

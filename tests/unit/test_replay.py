@@ -61,7 +61,7 @@ def test_scores_every_row_and_prints_the_alerts(tmp_path: Path) -> None:
     # Then every row has a score, quiet before the drop, and one alert is printed for the drop
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(out.read_text().splitlines()))
-    assert list(rows[0]) == ["timestamp", "value", "anomaly_score"]
+    assert list(rows[0]) == ["timestamp", "value", "anomaly_score", "alarm"]
     assert len(rows) == len(values)
     assert max(float(r["anomaly_score"]) for r in rows[200:600]) < 0.9  # the shipped threshold
     alerts = [json.loads(line) for line in result.stdout.splitlines()]
