@@ -238,7 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "mostly the assist pump's start (an 8 s ramp and a 5 s current surge, a path between two "
         "learned regimes that is itself never learned) and operating points the first day did not "
         "cover, which stay in alarm until the machine returns to known ground (it learns nothing "
-        "meanwhile, by design).",
+        "meanwhile, by design). The multichannel detector learns nothing while any channel of "
+        "the sensor alarms: per-channel detectors whose alarms stay up for hours (they learn "
+        "nothing while alarming either) starve it, and its false-alarm rate rises with theirs.",
         "",
         "Scoring (benchmarks/equipment_scoring.py): point-wise over every row after a 400-reading "
         "learning period; an event is alarmed when the alarm is up on any of its rows, its delay "
