@@ -25,6 +25,7 @@ from edge import checkpoint
 from edge.config import EdgeConfig, SensorConfig, load_edge_config
 from edge.delivery import Delivery
 from edge.detectors import Detector
+from edge.device_pipeline import DevicePipeline
 from edge.drivers import Reader, make_reader
 from edge.drivers.stream import StreamMux
 from edge.health import FaultChange, HealthMonitor
@@ -79,6 +80,8 @@ class SensorRuntime:
         self.config = sensor
         self.channels = [ChannelPipeline(sensor, ch, build_detector(sensor))
                          for ch in sensor.channels]
+        # the channels, and from 3 of them the multichannel detector (edge/device_pipeline.py)
+        self.device = DevicePipeline(sensor, self.channels)
         self.health = HealthMonitor.for_sensor(sensor, now)
         self.readings = 0
 
@@ -140,8 +143,9 @@ class Agent:
         return self.state_dir / "detectors.json"
 
     def _detectors(self) -> dict[str, Detector]:
-        return {f"{rt.config.id}/{ch.channel.name}": ch.detector
-                for rt in self.sensors.values() for ch in rt.channels}
+        # sensor/channel for each channel's detector, sensor/* for the multichannel one
+        return {key: detector for rt in self.sensors.values()
+                for key, detector in rt.device.detectors().items()}
 
     def _reader(self, sensor: SensorConfig) -> Reader:
         # Each reader has its own stop event, so a reload can stop one sensor's reader.
@@ -327,10 +331,8 @@ class Agent:
         ts = round(event.ts, 3)
         values = event.values
         learn = not runtime.health.active_faults  # a faulty sensor's readings teach nothing
-        for pipeline, raw in zip(runtime.channels, values, strict=True):
-            draft = pipeline.process(ts, raw, learn)
-            if draft is not None:
-                self.emit(draft)
+        for draft in runtime.device.process(ts, values, learn):
+            self.emit(draft)
 
     def check_health(self, now: float) -> None:
         for sensor_id, runtime in self.sensors.items():
@@ -365,6 +367,9 @@ class Agent:
                     draft = pipeline.relearn_now(round(now, 3), "relearned on request")
                     if draft is not None:
                         self.emit(draft)
+                whole = runtime.device.relearn_multichannel(round(now, 3))
+                if whole is not None:
+                    self.emit(whole)
                 log.info("relearn sensor=%s: its detectors start afresh", request.name)
             try:
                 request.unlink()

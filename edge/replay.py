@@ -57,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sensor id in --config (default: the only sensor with --column)")
     parser.add_argument("--scores", type=Path, required=True, metavar="OUT.csv",
                         help="write timestamp,value,anomaly_score,alarm for every row here")
+    from edge import replay_device  # a whole device: --all-columns / --columns (edge/replay_device.py)
+
+    replay_device.add_arguments(parser)
 
 
 def parse_time(text: str) -> float:
@@ -146,6 +149,10 @@ def replay(rows: Iterator[tuple[str, float, float]], pipeline: ChannelPipeline,
 
 
 def run(args: argparse.Namespace) -> int:
+    from edge import replay_device
+
+    if replay_device.wanted(args):
+        return replay_device.run(args)
     name = args.detector or "the configured detector"
     try:
         name, detection, channel = settings(args)

@@ -23,6 +23,10 @@ REGISTRY: dict[str, str] = {
     "half_space_trees": "edge.detectors.hst:HalfSpaceTrees",
 }
 DEFAULT_DETECTOR = "profile_novelty"
+# Detectors over a sensor's whole vector of channels (edge/detectors/multichannel.py's contract).
+VECTOR_REGISTRY: dict[str, str] = {
+    "pca_t2q": "edge.detectors.multichannel:PcaT2Q",
+}
 
 
 def detector_class(name: str) -> type[Detector]:
@@ -49,5 +53,17 @@ def make_detector(name: str, params: dict[str, Any] | None = None) -> Detector:
     return detector
 
 
-__all__ = ["DEFAULT_DETECTOR", "REGISTRY", "Detector", "detector_class", "make_detector",
-           "parameter_names"]
+def make_vector_detector(name: str, params: dict[str, Any] | None = None) -> Any:
+    """Build the vector detector registered as ``name`` (numpy is imported only here)."""
+    try:
+        target = VECTOR_REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown multichannel detector {name!r}; known: "
+                       f"{', '.join(sorted(VECTOR_REGISTRY))}, none") from None
+    module_name, class_name = target.split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(**(params or {}))
+
+
+__all__ = ["DEFAULT_DETECTOR", "REGISTRY", "VECTOR_REGISTRY", "Detector", "detector_class",
+           "make_detector", "make_vector_detector", "parameter_names"]

@@ -6,10 +6,18 @@ import json
 import math
 import random
 import statistics
+from typing import Any
 
 import pytest
 
-from edge.detectors import DEFAULT_DETECTOR, REGISTRY, Detector, make_detector
+from edge.detectors import (
+    DEFAULT_DETECTOR,
+    REGISTRY,
+    VECTOR_REGISTRY,
+    Detector,
+    make_detector,
+    make_vector_detector,
+)
 
 NAMES = sorted(REGISTRY)
 STEADY = 700  # readings of a steady noisy level before the step
@@ -291,3 +299,130 @@ def test_params_rebuild_a_detector_with_non_default_parameters(
     clone = make_detector(name, first.params())
     assert clone.params() == first.params()
     assert run(first, readings[:300]) == run(clone, readings[:300])
+
+
+# --- the same contract over every vector detector (edge/detectors/multichannel.py) -------------
+
+VECTOR_NAMES = sorted(VECTOR_REGISTRY)
+# Shorter than the shipped day of warm-up, so a test stream of 700 readings a minute apart warms.
+VECTOR_PARAMS: dict[str, dict[str, Any]] = {"pca_t2q": {"warmup_s": 3600.0}}
+
+
+def vector_stream(seed: int = 7, steady: int = STEADY) -> list[tuple[list[float], float]]:
+    """Four channels a minute apart: three tied to one load (a, 2a + 5, 100 - a), one independent;
+    then for 20 readings the second one moves against the load, inside its own usual range."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(steady + 20):
+        load = 10.0 + 3.0 * math.sin(i / 40.0) + rng.gauss(0.0, 1.0)
+        second = 2.0 * load + 5.0 if i < steady else 2.0 * (20.0 - load) + 5.0
+        out.append(([load + rng.gauss(0.0, 0.1), second + rng.gauss(0.0, 0.1),
+                     100.0 - load + rng.gauss(0.0, 0.1), 20.0 + rng.gauss(0.0, 1.0)],
+                    1_700_000_000.0 + 60.0 * i))
+    return out
+
+
+def run_vector(detector: Any, readings: list[tuple[list[float], float]]) -> list[float]:
+    """Score every vector; learn it when it scores below 0.9 (as the device pipeline does)."""
+    scores = []
+    for x, ts in readings:
+        score = detector.score(x, ts)
+        scores.append(score)
+        if score < 0.9:
+            detector.learn(x, ts)
+    return scores
+
+
+def make_vector(name: str) -> Any:
+    return make_vector_detector(name, VECTOR_PARAMS.get(name, {}))
+
+
+@pytest.fixture(scope="module")
+def vectors() -> list[tuple[list[float], float]]:
+    return vector_stream()
+
+
+@pytest.mark.parametrize("name", VECTOR_NAMES)
+def test_vector_clone_from_params_gives_the_same_scores(
+        name: str, vectors: list[tuple[list[float], float]]) -> None:
+    first = make_vector(name)
+    clone = make_vector_detector(name, first.params())
+    assert clone.params() == first.params()
+    assert run_vector(first, vectors) == run_vector(clone, vectors)
+
+
+@pytest.mark.parametrize("name", VECTOR_NAMES)
+def test_vector_scores_are_in_unit_interval_and_zero_until_warm(
+        name: str, vectors: list[tuple[list[float], float]]) -> None:
+    detector = make_vector(name)
+    for x, ts in vectors:
+        was_warm = detector.warm
+        score = detector.score(x, ts)
+        assert 0.0 <= score <= 1.0 and not math.isnan(score)
+        if not was_warm:
+            assert score == 0.0
+        if score < 0.9:
+            detector.learn(x, ts)
+    assert detector.warm
+
+
+@pytest.mark.parametrize("name", VECTOR_NAMES)
+def test_vector_score_changes_no_state(name: str, vectors: list[tuple[list[float], float]]) -> None:
+    # Given a warm detector
+    detector = make_vector(name)
+    run_vector(detector, vectors[:STEADY])
+    before = json.dumps(detector.state())
+    # When it scores the broken vectors without learning them, Then nothing it learned changed
+    scores = [detector.score(x, ts) for x, ts in vectors[STEADY:]]
+    assert json.dumps(detector.state()) == before
+    assert [detector.score(x, ts) for x, ts in vectors[STEADY:]] == scores
+
+
+@pytest.mark.parametrize("name", VECTOR_NAMES)
+def test_vector_state_round_trips_through_json_to_identical_scores(
+        name: str, vectors: list[tuple[list[float], float]]) -> None:
+    # Given a detector checkpointed half-way, as the agent does before a reboot
+    half = len(vectors) // 2
+    original = make_vector(name)
+    run_vector(original, vectors[:half])
+    saved = json.loads(json.dumps(original.state(), allow_nan=False))
+    # When a fresh detector of the same params restores it
+    restored = make_vector_detector(name, original.params())
+    restored.restore(saved)
+    # Then both score the rest identically
+    assert restored.warm == original.warm
+    assert run_vector(restored, vectors[half:]) == run_vector(original, vectors[half:])
+
+
+@pytest.mark.parametrize("name", VECTOR_NAMES)
+def test_vector_broken_relationship_scores_high_inside_every_range(
+        name: str, vectors: list[tuple[list[float], float]]) -> None:
+    # Given the channels' relationship breaking while each stays inside the range it has covered
+    learned = [x for x, _ in vectors[:STEADY]]
+    for j in range(4):
+        low, high = min(x[j] for x in learned), max(x[j] for x in learned)
+        assert all(low <= x[j] <= high for x, _ in vectors[STEADY:])
+    # Then the break scores above the alert threshold (but where the moved channel happens to
+    # cross its old place: the mirror image of a load near 10 is that load), the readings before not
+    detector = make_vector(name)
+    scores = run_vector(detector, vectors)
+    threshold = float(getattr(detector, "alert_threshold", 0.5))
+    before, after = scores[STEADY - 100:STEADY], scores[STEADY:]
+    assert sum(s >= threshold for s in after) >= 16
+    assert max(before) < threshold
+    # and the channel that broke away contributes most
+    shares = detector.contributions(vectors[-1][0])
+    assert max(range(4), key=shares.__getitem__) == 1
+    assert sum(shares) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("name", VECTOR_NAMES)
+def test_vector_detectors_do_not_share_state(name: str) -> None:
+    a, b = make_vector(name), make_vector(name)
+    run_vector(a, vector_stream(seed=1))
+    assert run_vector(b, vector_stream(seed=2)) == run_vector(make_vector(name), vector_stream(seed=2))
+
+
+def test_unknown_vector_names_list_the_known_ones() -> None:
+    with pytest.raises(KeyError, match="known: .*pca_t2q"):
+        make_vector_detector("no_such_detector")

@@ -1,0 +1,360 @@
+"""Whole-machine detection: an online PCA over a sensor's vector of channels, Hotelling T² and Q (SPE).
+
+A pump skid's channels move together: more demand means more flow, less downstream pressure,
+more motor current. This detector learns that joint movement from normal readings and scores a
+vector by how far it leaves it, so a closing valve, a leak or a stuck gauge alarms while every
+channel is still inside its own usual range.
+
+* The channels are standardised by an exponentially weighted mean and covariance (``memory``
+  readings; a plain running average until that many have been seen).
+* The correlation matrix is eigendecomposed; the first ``k`` components that explain
+  ``variance`` of it span the *normal subspace*.
+* **T²** (Hotelling) is the squared distance inside that subspace, in units of each
+  component's spread: an operating point the machine has not been at.
+  **Q** (SPE) is the squared distance *off* the subspace: the channels no longer move as they
+  did. A reading's *ratio* is ``max(T²/T²_limit, Q/Q_limit)``.
+* The limits come from the running distribution of the two statistics over learned readings
+  (Box's scaled chi-square with the Wilson-Hilferty quantile at ``z``, so no scipy), and the
+  score is ``1 / (1 + (1/alert - 1) * ratio**-steepness)``: a ratio of 1 scores ``alert_threshold``.
+
+Cost: ``learn()`` only queues the reading; every ``refresh`` learned readings the queue is
+folded into the mean and covariance with matrix operations and the eigenbasis is recomputed.
+``score()`` is one subtraction, one small matrix product and one reduction: a few µs per
+8-channel vector. numpy is imported by this module only, which is imported only when a
+configuration asks for multichannel detection.
+
+Examples
+--------
+>>> import random
+>>> rng = random.Random(1)
+>>> d = PcaT2Q(warmup=200, warmup_s=0.0, refresh=20)
+>>> for i in range(400):
+...     load = rng.gauss(0.0, 1.0)
+...     d.learn([load + rng.gauss(0, 0.1), 2 * load + rng.gauss(0, 0.1), rng.gauss(0, 1)], float(i))
+>>> d.score([1.0, 2.0, 0.0], 400.0) < 0.5   # the channels agree: normal
+True
+>>> d.score([1.0, -2.0, 0.0], 400.0) > 0.9  # each in its range, relationship broken
+True
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+_TINY = 1e-12
+
+
+class VectorDetector(abc.ABC):
+    """The contract of a detector over a sensor's whole vector of channels.
+
+    Like edge/detectors/base.py's per-channel contract, split in two so that nothing is learned
+    while alarming: ``score(x, ts)`` changes no state; ``learn(x, ts)`` learns the vector and is
+    called by the pipeline only when it judged the vector normal. Scores are in [0, 1], 0 until
+    ``warm``; ``state()`` is JSON-serialisable with finite numbers only.
+    """
+
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def score(self, x: Sequence[float], ts: float) -> float:
+        """How anomalous the vector ``x`` (read at epoch seconds ``ts``) is; changes nothing."""
+
+    @abc.abstractmethod
+    def learn(self, x: Sequence[float], ts: float) -> None:
+        """Learn ``x`` as a normal vector."""
+
+    @abc.abstractmethod
+    def contributions(self, x: Sequence[float]) -> list[float]:
+        """Each channel's share (summing to 1) of what makes ``x`` anomalous."""
+
+    @property
+    @abc.abstractmethod
+    def warm(self) -> bool:
+        """True once the detector has learned enough to give meaningful scores."""
+
+    @abc.abstractmethod
+    def params(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild a fresh detector like this one."""
+
+    @abc.abstractmethod
+    def state(self) -> dict[str, Any]:
+        """A JSON-serialisable checkpoint of everything learned so far."""
+
+    @abc.abstractmethod
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load a checkpoint made by ``state()`` of a detector with the same params."""
+
+
+def chi2_quantile(dof: float, z: float) -> float:
+    """Wilson-Hilferty approximation of the chi-square quantile with ``dof`` degrees of freedom at
+    the standard-normal quantile ``z`` (good to a few per cent from dof ~ 1 up)."""
+    a = 2.0 / (9.0 * dof)
+    return dof * max(1.0 - a + z * math.sqrt(a), 0.0) ** 3
+
+
+class PcaT2Q(VectorDetector):
+    """Online PCA with Hotelling T² and the residual Q statistic.
+
+    Parameters
+    ----------
+    memory
+        Readings of memory of the exponentially weighted mean and covariance.
+    refresh
+        Learned readings between folding the queue into the model and recomputing the eigenbasis.
+    warmup
+        Learned readings before scoring.
+    warmup_s
+        Seconds of learned readings (from the first) before scoring: a machine's normal includes
+        its daily cycle and its regime changes (a second pump starting), and a model that has not
+        seen them would take them for a fault, and then never learn them.
+    variance
+        Fraction of the standardised variance the normal subspace explains.
+    z
+        Standard-normal quantile of the statistics' limits (5.0: about one in 3.5 million under
+        the fitted distribution; picked on the equipment benchmark's tuning split, see
+        docs/benchmarks.md).
+    use_t2
+        Also alarm on T² (an operating point unlike the learned ones), not only on Q.
+    min_rel_sd, noise_frac
+        Every channel is taken to carry independent noise of at least ``min_rel_sd`` of its
+        level and ``noise_frac`` of its spread (added to the covariance's diagonal), so neither a
+        channel that never moved nor two channels that moved as one turn a change below the
+        instruments' resolution into an alarm.
+    min_eig
+        Eigenvalues are taken as at least this fraction of the largest, so a direction in which
+        the channels never varied (two meters of one flow, quantised) does not divide by 0.
+    stat_memory
+        Readings of memory of the statistics' running mean and variance.
+    steepness
+        Slope of the score in log-ratio units.
+    alert_threshold
+        The score of a reading exactly at the limit.
+    seed
+        Unused (the model is deterministic); kept so every detector takes one.
+    """
+
+    name = "pca_t2q"
+
+    def __init__(self, memory: int = 50_000, refresh: int = 50, warmup: int = 300,
+                 warmup_s: float = 86_400.0, variance: float = 0.95, z: float = 5.0,
+                 use_t2: bool = True, min_rel_sd: float = 1e-3, noise_frac: float = 0.01,
+                 min_eig: float = 1e-5, stat_memory: int = 20_000, steepness: float = 6.0,
+                 alert_threshold: float = 0.9, seed: int = 0) -> None:
+        if not 0.0 < variance < 1.0:
+            raise ValueError(f"variance must be in (0, 1), got {variance}")
+        if refresh < 1 or warmup < refresh or memory < 2:
+            raise ValueError("need refresh >= 1, warmup >= refresh and memory >= 2")
+        self.memory = memory
+        self.refresh = refresh
+        self.warmup = warmup
+        self.warmup_s = warmup_s
+        self.variance = variance
+        self.z = z
+        self.use_t2 = use_t2
+        self.min_rel_sd = min_rel_sd
+        self.min_eig = min_eig
+        self.noise_frac = noise_frac
+        self.stat_memory = stat_memory
+        self.steepness = steepness
+        self.alert_threshold = alert_threshold
+        self.seed = seed
+        self._odds = 1.0 / alert_threshold - 1.0
+        self._n = 0  # readings folded into the model
+        self._first_ts: float | None = None  # of the first learned reading
+        self._last_ts: float | None = None  # of the last learned reading
+        self._pending: list[list[float]] = []
+        self._mean: Any = None  # np.ndarray once the first reading is learned
+        self._cov: Any = None
+        # running mean of T²/k and Q/(n-k) over learned readings (1 for a perfect Gaussian fit)
+        self._stats = [1.0, 1.0]
+        self._stat_n = 0
+        self._model: tuple[Any, Any, int] | None = None  # (projection M, selector S, k)
+        self._inv_limits = (0.0, 0.0)
+        self._eig: Any = None
+        self._vecs: Any = None
+        self._inv_sd: Any = None
+
+    # --- the contract ---------------------------------------------------------------------
+
+    @property
+    def warm(self) -> bool:
+        return (self._n >= self.warmup and self._model is not None and self._stat_n > 0
+                and self._first_ts is not None and self._last_ts is not None
+                and self._last_ts - self._first_ts >= self.warmup_s)
+
+    def score(self, x: Sequence[float], ts: float) -> float:
+        if not self.warm or len(x) != len(self._mean):  # a sensor whose columns changed: see learn()
+            return 0.0
+        ratio = self._ratio(x)
+        if math.isnan(ratio):
+            return 0.0  # a missing channel is the health monitor's business, not a hazard
+        if ratio <= 0.0:
+            return 0.0
+        if math.isinf(ratio):
+            return 1.0
+        return float(1.0 / (1.0 + self._odds * ratio ** -self.steepness))
+
+    def learn(self, x: Sequence[float], ts: float) -> None:
+        row = [float(v) for v in x]
+        if not all(math.isfinite(v) for v in row):
+            return
+        width = len(self._mean) if self._mean is not None else (
+            len(self._pending[0]) if self._pending else len(row))
+        if len(row) != width:  # the sensor's columns changed since the checkpoint: learn afresh
+            self.restore(type(self)(**self.params()).state())
+        self._pending.append(row)
+        if self._first_ts is None:
+            self._first_ts = ts
+        self._last_ts = ts
+        if len(self._pending) >= self.refresh:
+            self._fold()
+
+    def contributions(self, x: Sequence[float]) -> list[float]:
+        if self._model is None or self._mean is None:
+            return [1.0 / max(len(x), 1)] * len(x)
+        proj, _, k = self._model
+        d = np.asarray(x, dtype=float) - self._mean
+        y = proj @ d
+        t_part = float(y[:k] @ y[:k]) * self._inv_limits[0]
+        q_part = float(y[k:] @ y[k:]) * self._inv_limits[1]
+        part = slice(k, None) if q_part >= t_part else slice(0, k)
+        # reconstruction-based contribution (Alcala & Qin 2009): how much the statistic over the
+        # components in `part` (z' M z, M = V diag(1/lambda) V') drops when channel i alone is
+        # put back where the others say it should be: (M z)_i^2 / M_ii. Unlike z_i (M z)_i it
+        # does not smear a broken channel's blame onto the channels tied to it.
+        zed = d * self._inv_sd
+        vecs = self._vecs[:, part]
+        inv_eig = 1.0 / self._eig[part]
+        mz = vecs @ ((vecs.T @ zed) * inv_eig)
+        shares = np.square(mz) / np.maximum(np.square(vecs) @ inv_eig, _TINY)
+        total = float(shares.sum())
+        if not math.isfinite(total) or total <= 0.0:
+            return [1.0 / len(x)] * len(x)
+        return [float(v) / total for v in shares]
+
+    def params(self) -> dict[str, Any]:
+        return {"memory": self.memory, "refresh": self.refresh, "warmup": self.warmup,
+                "warmup_s": self.warmup_s, "variance": self.variance, "z": self.z,
+                "use_t2": self.use_t2, "min_rel_sd": self.min_rel_sd, "noise_frac": self.noise_frac,
+                "min_eig": self.min_eig, "stat_memory": self.stat_memory,
+                "steepness": self.steepness, "alert_threshold": self.alert_threshold,
+                "seed": self.seed}
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "n": self._n,
+            "first_ts": self._first_ts,
+            "last_ts": self._last_ts,
+            "pending": [list(r) for r in self._pending],
+            "mean": None if self._mean is None else [float(v) for v in self._mean],
+            "cov": None if self._cov is None else [[float(v) for v in r] for r in self._cov],
+            "stats": list(self._stats),
+            "stat_n": self._stat_n,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        n = int(state["n"])
+        pending = [[float(v) for v in r] for r in state["pending"]]
+        mean = None if state["mean"] is None else np.asarray(state["mean"], dtype=float)
+        cov = None if state["cov"] is None else np.asarray(state["cov"], dtype=float)
+        stats = [float(v) for v in state["stats"]]
+        if len(stats) != 2 or (mean is not None and (cov is None or cov.shape != (len(mean), len(mean)))):
+            raise ValueError("inconsistent multichannel checkpoint")
+        for arr in (mean, cov):
+            if arr is not None and not np.all(np.isfinite(arr)):
+                raise ValueError("non-finite value in multichannel checkpoint")
+        self._n, self._pending, self._mean, self._cov = n, pending, mean, cov
+        self._stats, self._stat_n = stats, int(state["stat_n"])
+        first, last = state.get("first_ts"), state.get("last_ts")
+        self._first_ts = None if first is None else float(first)
+        self._last_ts = None if last is None else float(last)
+        self._model = None
+        if self._mean is not None:
+            self._rebuild()
+
+    # --- the model --------------------------------------------------------------------------
+
+    def _ratio(self, x: Sequence[float]) -> float:
+        assert self._model is not None
+        proj, sel, _ = self._model
+        t2, q = (sel @ np.square(proj @ (np.asarray(x, dtype=float) - self._mean))).tolist()
+        return float(max(t2 * self._inv_limits[0], q * self._inv_limits[1]))
+
+    def _regularised(self) -> Any:
+        """The covariance plus each channel's noise floor on its diagonal.
+
+        A direction in which the learned channels were almost perfectly tied (two meters of one
+        flow, a pressure that barely moved) must not turn a change below the instruments'
+        resolution into an alarm: every channel is taken to carry at least ``noise_frac`` of its
+        own spread, and ``min_rel_sd`` of its level, as independent noise."""
+        var = np.maximum(np.diag(self._cov), 0.0)
+        floor = (self.min_rel_sd * np.abs(self._mean)) ** 2 + self.noise_frac ** 2 * var + 1e-18
+        return self._cov + np.diag(floor)
+
+    def _fold(self) -> None:
+        """Fold the queued readings into the statistics, mean and covariance; rebuild the model."""
+        batch = np.asarray(self._pending, dtype=float)
+        self._pending = []
+        count = len(batch)
+        if self._model is not None and self._n >= self.warmup:
+            proj, sel, k = self._model  # the statistics of these readings under the model they met
+            stats = np.square((batch - self._mean) @ proj.T) @ sel.T  # (count, 2)
+            self._track_stats(stats, k)
+        b_mean = batch.mean(axis=0)
+        centred = batch - b_mean
+        b_cov = centred.T @ centred / count
+        if self._mean is None:
+            self._mean, self._cov = b_mean, b_cov
+        else:
+            # weight of the new block: a running average until `memory` readings, then EW
+            w = max(count / (self._n + count), 1.0 - (1.0 - 1.0 / self.memory) ** count)
+            delta = b_mean - self._mean
+            self._cov = (1.0 - w) * self._cov + w * b_cov + w * (1.0 - w) * np.outer(delta, delta)
+            self._mean = self._mean + w * delta
+        self._n += count
+        self._rebuild()
+
+    def _track_stats(self, stats: Any, k: int) -> None:
+        """Running mean of T²/k and Q/(n-k) over learned readings (exponentially weighted).
+
+        Under a well-fitted Gaussian model both are 1 (the statistics are chi-square with k and
+        n - k degrees of freedom); a machine whose normal is heavier-tailed or moves between
+        regimes runs higher, and its limits are raised by that factor."""
+        count = len(stats)
+        dof = np.array([k, max(len(self._mean) - k, 1)], dtype=float)
+        means = (stats / dof).mean(axis=0).tolist()
+        w = max(count / (self._stat_n + count), 1.0 - (1.0 - 1.0 / self.stat_memory) ** count)
+        self._stats = [old + w * (new - old) for old, new in zip(self._stats, means, strict=True)]
+        self._stat_n += count
+
+    def _set_limits(self, k: int) -> None:
+        n = len(self._mean)
+        t_limit = chi2_quantile(k, self.z) * max(self._stats[0], 1.0)
+        q_limit = chi2_quantile(max(n - k, 1), self.z) * max(self._stats[1], 1.0)
+        self._inv_limits = (1.0 / t_limit if self.use_t2 else 0.0, 1.0 / q_limit)
+
+    def _rebuild(self) -> None:
+        """Eigendecompose the correlation matrix; build the projection that gives T² and Q at once."""
+        n = len(self._mean)
+        cov = self._regularised()
+        inv_sd = 1.0 / np.sqrt(np.diag(cov))
+        corr = cov * np.outer(inv_sd, inv_sd)
+        eig, vecs = np.linalg.eigh(corr)
+        eig, vecs = eig[::-1], vecs[:, ::-1]  # largest first
+        eig = np.maximum(eig, _TINY)
+        explained = np.cumsum(eig) / float(eig.sum())
+        k = int(np.searchsorted(explained, self.variance) + 1)
+        k = min(max(k, 1), max(n - 1, 1))
+        eig = np.maximum(eig, float(eig[0]) * self.min_eig)
+        proj = (vecs / np.sqrt(eig)).T * inv_sd  # (n, n): x - mean -> component scores in sd units
+        sel = np.zeros((2, n))
+        sel[0, :k] = 1.0
+        sel[1, k:] = 1.0
+        self._eig, self._vecs, self._inv_sd = eig, vecs, inv_sd
+        self._model = (proj, sel, k)
+        self._set_limits(k)
