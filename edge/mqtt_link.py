@@ -19,8 +19,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import EdgeConfig
-from lifeline import mqtt_security, wire
-from lifeline.mqtt_session import connect_persistent, new_client
+from lifeline import wire
+from lifeline.mqtt_session import ConnectFailures, connect_persistent, new_client
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +70,12 @@ class MqttLink:
                                          "connect_failures": 0, "session_takeovers": 0}
         self.takeover = TakeoverWatch()
         self._takeover_said_at = -1e18
-        self._failing = 0  # connection attempts failed since the last success
         self.status_source: Any = None  # callable -> (sensors, outbox depth, counters)
         device = config.device
         self.client_id = client_id = config.mqtt.client_id or f"lifeline-edge-{device.id}"
         # TLS and credentials; a bad key or password file is a ConfigError (exit 2)
         self.client = new_client(config.mqtt, client_id)
+        self.connect_failures = ConnectFailures(config.mqtt)
         will = wire.Status(device=device.id, zone=device.zone, state="offline", ts=time.time(),
                            version=version)
         self.client.will_set(wire.status_topic(device.id), wire.encode(will), qos=1, retain=True)
@@ -140,7 +140,7 @@ class MqttLink:
                       reason_code)
             return
         self.counters["connects"] += 1
-        self._failing = 0
+        self.connect_failures.connected()
         self.takeover.connected(time.monotonic())
         log.info("connected to broker %s:%d device=%s session_present=%s", self.config.mqtt.host,
                  self.config.mqtt.port, self.config.device.id, flags.session_present)
@@ -154,15 +154,11 @@ class MqttLink:
         verified): paho retries with backoff and says nothing, so say it -- on the 1st,
         2nd, 4th, 8th ... failure in a row, not every retry."""
         self.counters["connect_failures"] += 1
-        self._failing += 1
-        failures = self._failing
-        if failures & (failures - 1) == 0:
-            mqtt_config = self.config.mqtt
-            why = mqtt_security.diagnose_connect(mqtt_config.host, mqtt_config.port,
-                                                 mqtt_config.security)
+        why = self.connect_failures.failed()
+        if why is not None:
             log.warning("cannot connect to broker %s:%d device=%s (%d failure(s) in a row): %s; "
-                        "retrying", mqtt_config.host, mqtt_config.port, self.config.device.id,
-                        failures, why)
+                        "retrying", self.config.mqtt.host, self.config.mqtt.port,
+                        self.config.device.id, self.connect_failures.in_a_row, why)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
                        reason_code: ReasonCode, properties: Properties | None) -> None:

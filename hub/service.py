@@ -39,8 +39,8 @@ from hub.retention import Pruner
 from hub.routing import MQTT_ROUTE, due_rows, mark_delivered, mark_failed, route_heads
 from hub.store import Store, StoreError
 from hub.webhook import WebhookSender
-from lifeline import mqtt_security, wire
-from lifeline.mqtt_session import connect_persistent, new_client
+from lifeline import wire
+from lifeline.mqtt_session import ConnectFailures, connect_persistent, new_client
 from lifeline.sdnotify import Notifier
 from lifeline.tomlconfig import ConfigError
 
@@ -97,7 +97,7 @@ class MqttInbox:
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         self.client.on_connect_fail = self._on_connect_fail
-        self._connect_failures = 0  # in a row, since the last connection
+        self.connect_failures = ConnectFailures(config.mqtt)
 
     def start(self) -> None:
         connect_persistent(self.client, self.config.mqtt, SESSION_EXPIRY_S, RECEIVE_MAXIMUM)
@@ -156,21 +156,17 @@ class MqttInbox:
                       self.config.mqtt.port, reason_code)
             return
         self.session += 1
-        self._connect_failures = 0
+        self.connect_failures.connected()
         log.info("connected to broker %s:%d session_present=%s", self.config.mqtt.host,
                  self.config.mqtt.port, getattr(flags, "session_present", "?"))
         client.subscribe([(wire.ALERT_SUBSCRIPTION, 1), (wire.STATUS_SUBSCRIPTION, 1)])
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
-        """Say why, on the 1st, 2nd, 4th, 8th ... failure in a row (paho retries quietly)."""
-        self._connect_failures += 1
-        failures = self._connect_failures
-        if failures & (failures - 1) == 0:
-            mqtt_config = self.config.mqtt
-            why = mqtt_security.diagnose_connect(mqtt_config.host, mqtt_config.port,
-                                                 mqtt_config.security)
+        why = self.connect_failures.failed()
+        if why is not None:
             log.warning("cannot reach broker %s:%d (%d failure(s) in a row): %s; retrying with "
-                        "backoff (1 s .. 30 s)", mqtt_config.host, mqtt_config.port, failures, why)
+                        "backoff (1 s .. 30 s)", self.config.mqtt.host, self.config.mqtt.port,
+                        self.connect_failures.in_a_row, why)
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
                       reason_codes: list[ReasonCode], properties: Properties | None) -> None:

@@ -14,7 +14,7 @@ from paho.mqtt.properties import Properties
 from lifeline import mqtt_security
 from lifeline.mqtt_config import MqttConfig
 
-__all__ = ["connect_persistent", "new_client"]
+__all__ = ["ConnectFailures", "connect_persistent", "new_client"]
 
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
@@ -42,3 +42,26 @@ def connect_persistent(client: mqtt.Client, config: MqttConfig, session_expiry_s
     client.connect_async(config.host, config.port, keepalive=config.keepalive, clean_start=False,
                          properties=props)
     client.loop_start()
+
+
+class ConnectFailures:
+    """Connection attempts that failed before any CONNACK, in a row.
+
+    paho retries with backoff and says nothing, so both sides say it on the 1st, 2nd, 4th,
+    8th ... failure in a row, with the reason ``diagnose_connect`` finds.
+    """
+
+    def __init__(self, config: MqttConfig) -> None:
+        self.config = config
+        self.in_a_row = 0
+
+    def connected(self) -> None:
+        self.in_a_row = 0
+
+    def failed(self) -> str | None:
+        """Count one failure; the reason to log when this one is worth saying, else None."""
+        self.in_a_row += 1
+        if self.in_a_row & (self.in_a_row - 1):
+            return None
+        return mqtt_security.diagnose_connect(self.config.host, self.config.port,
+                                              self.config.security)
