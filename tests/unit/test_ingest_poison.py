@@ -21,11 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.config import load_hub_config
 from hub.ingest import UNPROCESSABLE, Ingest, store_failure
-from hub.store import Store
 from lifeline import wire
 from lifeline.grades import Grade
+from tests.support.ingest import ingesting, make_ingest
 
 NOW = 1_790_000_000.0
 DEVICE = "edge-north-1"
@@ -58,20 +57,10 @@ def encoded(data: dict[str, Any]) -> bytes:
     return json.dumps(data).encode()
 
 
-def make_ingest(directory: Path) -> Ingest:
-    path = directory / "hub.toml"
-    path.write_text('[store]\npath = "hub.db"\n')
-    config = load_hub_config(path)
-    return Ingest(Store.open_writer(config.store.path), config, NOW)
-
-
 @pytest.fixture
 def ingest(tmp_path: Path) -> Iterator[Ingest]:
-    hub = make_ingest(tmp_path)
-    try:
+    with ingesting(tmp_path, NOW) as hub:
         yield hub
-    finally:
-        hub.store.close()
 
 
 def rows(ingest: Ingest, table: str) -> int:
@@ -142,7 +131,7 @@ def test_a_message_that_makes_the_store_refuse_its_values_is_rejected_alone(
 
 def test_a_store_that_fails_stops_the_batch_and_nothing_is_committed(tmp_path: Path) -> None:
     # Given a store that is full (no page may be added: SQLite's "database or disk is full")
-    ingest = make_ingest(tmp_path)
+    ingest = make_ingest(tmp_path, NOW)
     try:
         pages = ingest.store.db.execute("PRAGMA page_count").fetchone()[0]
         ingest.store.db.execute(f"PRAGMA max_page_count = {pages}")
@@ -205,7 +194,7 @@ def messages(draw: st.DrawFn) -> tuple[str, bytes]:
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingest]:
-    hub = make_ingest(tmp_path_factory.mktemp("fuzz"))
+    hub = make_ingest(tmp_path_factory.mktemp("fuzz"), NOW)
     try:
         yield hub
     finally:

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from hub.config import load_hub_config
 from hub.ingest import Ingest
 from hub.store import Store
 from lifeline import wire
 from lifeline.grades import Grade
+from tests.support.ingest import ingesting, make_ingest
 
 NOW = 1_790_000_000.0
 SHARED_ID = "0123456789abcdef0123456789abcdef"
@@ -33,20 +33,10 @@ def alert(device: str, zone: str = "north", **changes: Any) -> wire.Alert:
     return wire.Alert(**fields)
 
 
-def hub_ingest(directory: Path) -> Ingest:
-    path = directory / "hub.toml"
-    path.write_text('[store]\npath = "hub.db"\n')
-    config = load_hub_config(path)
-    return Ingest(Store.open_writer(config.store.path), config, NOW)
-
-
 @pytest.fixture
 def ingest(tmp_path: Path) -> Iterator[Ingest]:
-    hub = hub_ingest(tmp_path)
-    try:
+    with ingesting(tmp_path, NOW) as hub:
         yield hub
-    finally:
-        hub.store.close()
 
 
 def send(ingest: Ingest, *alerts: wire.Alert, now: float = NOW) -> dict[str, list[str]]:
@@ -92,7 +82,7 @@ CREATE TABLE pruned_alerts (id TEXT PRIMARY KEY) WITHOUT ROWID;
 def test_a_schema_3_store_is_upgraded_and_keeps_its_alerts(tmp_path: Path) -> None:
     # Given a store written by the schema 3 hub: alerts keyed by id alone, one of them in an
     # incident, one id pruned by retention
-    ingest = hub_ingest(tmp_path)
+    ingest = make_ingest(tmp_path, NOW)
     path = ingest.store.path
     send(ingest, alert("edge-north-1"), alert("edge-north-1", id="second", seq=2))
     incident_id = ingest.fusion.incidents[0].id
@@ -109,7 +99,7 @@ def test_a_schema_3_store_is_upgraded_and_keeps_its_alerts(tmp_path: Path) -> No
     db.commit()
     db.close()
     # When the new hub opens it
-    ingest = hub_ingest(tmp_path)
+    ingest = make_ingest(tmp_path, NOW)
     try:
         store = ingest.store
         # Then it is schema 4, every row kept (rowids too: retention walks by them)
