@@ -284,12 +284,9 @@ def provision_device(device: str, zone: str, *, registry: Path, out_dir: Path, a
 
 
 # -- command line (registered in hub/cli.py's table) ---------------------------------------
+# (--config and --log-level are added to every command by lifeline/clicommon.normalise_common)
 
 def add_provision_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, type=Path,
-                        help="path to hub.toml; its [security] registry is updated")
-    parser.add_argument("--log-level", default="WARNING",
-                        choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="default: WARNING")
     parser.add_argument("device", metavar="DEVICE_ID", help="the new device's id")
     parser.add_argument("--zone", required=True, help="the zone the device is installed in")
     parser.add_argument("--auth", choices=AUTH_KINDS, default="password",
@@ -337,9 +334,6 @@ def run_provision(args: argparse.Namespace, config: HubConfig) -> int:
 
 
 def add_make_ca_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, type=Path, help="path to hub.toml")
-    parser.add_argument("--log-level", default="WARNING",
-                        choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="default: WARNING")
     parser.add_argument("--out", required=True, type=Path,
                         help="directory for ca.crt, ca.key, broker.crt, broker.key, hub.crt, hub.key")
     parser.add_argument("--broker-name", action="append", default=[], required=True,
@@ -495,10 +489,6 @@ def _when(text: str, default: datetime) -> datetime:
 
 
 def add_revoke_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, type=Path,
-                        help="path to hub.toml; its [security] registry is updated")
-    parser.add_argument("--log-level", default="WARNING",
-                        choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="default: WARNING")
     parser.add_argument("device", metavar="DEVICE_ID", help="the device to revoke")
     parser.add_argument("--why", default="", help="reason, kept in the registry")
     parser.add_argument("--mosquitto-passwd", type=Path, default=DEFAULT_PASSWD_FILE,
@@ -578,9 +568,6 @@ def provision_consumer(name: str, *, acl_file: Path, passwd_file: Path, out_dir:
 
 
 def add_consumer_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, type=Path, help="path to hub.toml")
-    parser.add_argument("--log-level", default="WARNING",
-                        choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="default: WARNING")
     parser.add_argument("name", metavar="NAME",
                         help=f"the consumer; its broker user is {CONSUMER_PREFIX}NAME")
     parser.add_argument("--acl", type=Path, default=DEFAULT_ACL_FILE,
