@@ -29,7 +29,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,6 +219,17 @@ def _serial_problem(text: str) -> str | None:
                                              "(lower-case hex, at most 40 digits)")
 
 
+def _device_tables(table: Section) -> Iterator[tuple[str, Section]]:
+    """Each ``[TABLE.<device id>]`` of ``table`` whose id is a valid name (a bad one is a
+    problem recorded here)."""
+    for device in list(table.data):
+        table.read.add(device)
+        if (problem := name_problem(device)) is not None:
+            table.problem(device, problem)
+            continue
+        yield device, table.section(device)
+
+
 def load_registry(path: Path) -> Registry:
     """Read the registry; a missing file is an empty registry (every device refused).
 
@@ -229,12 +240,7 @@ def load_registry(path: Path) -> Registry:
     top = Section(str(path), "", load_toml(path), [])
     table = top.section("devices", required=False)
     devices: dict[str, DeviceEntry] = {}
-    for device in list(table.data):
-        table.read.add(device)
-        if (problem := name_problem(device)) is not None:
-            table.problem(device, problem)
-            continue
-        entry = table.section(device)
+    for device, entry in _device_tables(table):
         zone = entry.str("zone", check=name_problem)
         auth = entry.str("auth", "password", choices=AUTH_KINDS)
         provisioned = entry.str("provisioned", "")
@@ -246,12 +252,7 @@ def load_registry(path: Path) -> Registry:
     table.finish()
     gone = top.section("revoked", required=False)
     revoked: dict[str, RevokedEntry] = {}
-    for device in list(gone.data):
-        gone.read.add(device)
-        if (problem := name_problem(device)) is not None:
-            gone.problem(device, problem)
-            continue
-        entry = gone.section(device)
+    for device, entry in _device_tables(gone):
         revoked[device] = RevokedEntry(
             revoked=entry.str("revoked", "") or "", why=entry.str("why", "") or "",
             certificate_serial=entry.str("certificate_serial", "", check=_serial_problem) or "")
