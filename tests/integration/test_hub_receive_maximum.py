@@ -17,7 +17,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.config import HubConfig
-from hub.service import RECEIVE_MAXIMUM, MqttInbox
+from hub.service.run import RECEIVE_MAXIMUM, MqttInbox
 from lifeline import wire
 from lifeline.grades import Grade
 from lifeline.localbroker import Broker
