@@ -399,10 +399,8 @@ def main(argv: list[str] | None = None) -> int:
               f"exist; pass --config FILE or set ${HUB_CONFIG.variable}", file=sys.stderr)
         return 2
     args.config = path
-    import sqlite3
-
     from hub.config import load_hub_config
-    from hub.store import StoreError
+    from hub.store import DatabaseError, StoreError
     from lifeline.errors import EXIT_RUNTIME, LifelineError
     from lifeline.tomlconfig import ConfigError
 
@@ -418,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in str(exc).splitlines():
             print(f"lifeline-hub {args.command}: {line}", file=sys.stderr)
         return 2
-    except (StoreError, sqlite3.Error) as exc:
+    except (StoreError, DatabaseError) as exc:
         print(f"lifeline-hub: store error: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
     except LifelineError as exc:  # DeskError and every other error of ours: a runtime failure

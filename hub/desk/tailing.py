@@ -22,7 +22,7 @@ from types import FrameType
 from typing import Any
 
 from hub.config import HubConfig
-from hub.core.silences import covering_change, list_silences
+from hub.core.silences import covering_change
 from hub.core.topology import Topology
 from hub.desk.commitwatch import CommitWatch
 from hub.desk.render import Folder, event_line, use_colour
@@ -76,7 +76,7 @@ class TailFilter:
 def _silenced(store: Store, event: Event, topology: Topology) -> list[int]:
     """Ids of the silences in force when the change happened that cover it (routing held
     it back from webhooks); the incident's sensors are read only for a silence naming one."""
-    silences = [s for s in list_silences(store.db) if s.active_at(event.at)]
+    silences = [s for s in store.silences.all() if s.active_at(event.at)]
     sensors: set[str] = set()
     if any(s.sensor for s in silences) and event.payload.get("incident"):
         label = str(event.payload["incident"].get("id", ""))
