@@ -273,6 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           file=sys.stderr, flush=True)
     soak = subprocess.Popen(soak_argv)
     try:
+        step(script("bench_wire.py"), failed)
         step(script("bench_hub.py", "--backlog", str(args.backlog), "--seconds",
                     str(args.stream_seconds), "--store-alerts", str(args.store_alerts),
                     "--devices", str(args.devices)), failed)
