@@ -66,7 +66,7 @@ def check_config(config: HubConfig, as_json: bool) -> int:
         print(json.dumps(effective, indent=2, default=str))
         return 0
     topology = config.fusion.topology
-    print(f"{config.source}: ok: store {config.store.path}, "
+    print(f"{config.source}: ok: store {config.store.location}, "
           f"{len(topology.zones)} zone(s), {len(config.fusion.rules)} rule table(s), "
           f"{len(config.routing.routes)} route(s); {summary}")
     print(f"  mqtt: {config.mqtt.host}:{config.mqtt.port}, "

@@ -271,6 +271,27 @@ def _check(args: argparse.Namespace, config: HubConfig) -> int:
     return check_config(config, args.json)
 
 
+def _add_migrate(parser: argparse.ArgumentParser) -> None:
+    _common(parser, "WARNING")
+
+
+def _migrate(args: argparse.Namespace, config: HubConfig) -> int:
+    """Create the store, or upgrade its schema, and say what was done (the hub does the
+    same at every start; this is for doing it before, or by hand)."""
+    from hub.store import Store
+    from hub.store.schema import SCHEMA_VERSION
+
+    store = Store.writer(config.store)
+    try:
+        before = store.migrated_from
+    finally:
+        store.close()
+    what = ("created" if before == 0 else "already up to date" if before == SCHEMA_VERSION
+            else f"upgraded from schema {before}")
+    print(f"store {config.store.location}: schema {SCHEMA_VERSION} ({what})")
+    return 0
+
+
 def _add_completion(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("shell", choices=["bash"], help="the shell (bash)")
 
@@ -317,6 +338,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                _status),
     "check-config": ("validate hub.toml (and the device registry) without starting the hub",
                      _add_check, _check),
+    "migrate": ("create the store or upgrade its schema (the hub also does at start)",
+                _add_migrate, _migrate),
     "completion": ("print a shell completion script: completion bash", _add_completion,
                    lambda args, config: _completion(args)),
 }

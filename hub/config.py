@@ -37,17 +37,25 @@ HAZARDS = (*FAMILIES, "maintenance", "device")
 
 @dataclass(frozen=True)
 class StoreConfig:
-    """``[store]``: where the SQLite store is, and how long it keeps what is over.
+    """``[store]``: where the store is, and how long it keeps what is over.
 
-    ``retain_days`` None keeps everything; otherwise the hub prunes alerts, resolved
-    incidents and their events once they are older than that (hub/store/retention.py)."""
+    ``path``: the SQLite file (the default); ``url``: a PostgreSQL database instead
+    (``postgresql://user@/db?host=/run/postgresql``), never both. ``retain_days`` None
+    keeps everything; otherwise the hub prunes alerts, resolved incidents and their
+    events once they are older than that (hub/store/retention.py)."""
 
     path: Path = Path("lifeline-hub.db")
     retain_days: float | None = None
+    url: str | None = None
 
     @property
     def retain_s(self) -> float | None:
         return None if self.retain_days is None else self.retain_days * 86400.0
+
+    @property
+    def location(self) -> str:
+        """The store, named for people: the SQLite file, or the PostgreSQL URL."""
+        return str(self.path) if self.url is None else self.url
 
 
 @dataclass(frozen=True)
@@ -155,17 +163,45 @@ def _security(section: Section, base: Path) -> SecurityConfig:
 RETAIN_DAYS_MAX = 36500.0  # a hundred years: a bigger number is a typo, not a policy
 
 
+def store_url_problem(text: str) -> str | None:
+    """Why ``text`` cannot be ``[store] url``, or None.
+
+    >>> store_url_problem("postgresql://lifeline@/lifeline?host=/run/postgresql") is None
+    True
+    >>> store_url_problem("mysql://db/lifeline")
+    "'mysql://db/lifeline' is not a PostgreSQL URL (postgresql://user@host/database)"
+    >>> store_url_problem("postgresql://hub:s3cret@db/lifeline")
+    'must not hold a password: put it in a libpq password file (~/.pgpass, or passfile=... in the URL)'
+    """
+    try:
+        parts = urlsplit(text)
+        password = parts.password
+    except ValueError:
+        parts, password = None, None
+    if parts is None or parts.scheme not in ("postgresql", "postgres"):
+        return f"{text!r} is not a PostgreSQL URL (postgresql://user@host/database)"
+    if password is not None or "password=" in parts.query:
+        return ("must not hold a password: put it in a libpq password file (~/.pgpass, or "
+                "passfile=... in the URL)")
+    return None
+
+
 def _store(section: Section, base: Path) -> StoreConfig:
-    text = section.str("path", str(StoreConfig.path),
+    text = section.str("path", None,
                        check=lambda t: None if t.strip() else "must not be empty")
+    url = section.str("url", None, check=store_url_problem)
     retain = section.float("retain_days", None, max=RETAIN_DAYS_MAX)
     if retain is not None and retain <= 0:
         section.problem("retain_days", f"{retain:g} is not a number of days above 0; leave "
                         "the key out to keep everything")
         retain = None
+    if text is not None and url is not None:
+        section.problem("url", "path and url are both set: path is a SQLite file, url a "
+                        "PostgreSQL database; keep one of them")
     section.finish()
     path = Path(text or str(StoreConfig.path)).expanduser()
-    return StoreConfig(path=path if path.is_absolute() else base / path, retain_days=retain)
+    return StoreConfig(path=path if path.is_absolute() else base / path, retain_days=retain,
+                       url=url if text is None else None)
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

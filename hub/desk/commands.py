@@ -65,9 +65,9 @@ def _when(ts: float | None) -> str:
 
 
 def _reader(config: HubConfig) -> Store:
-    store = Store.open_reader(config.store.path)
+    store = Store.reader(config.store)
     if store is None:
-        raise DeskError(f"There is no store at {config.store.path} yet; has the hub run?")
+        raise DeskError(f"There is no store at {config.store.location} yet; has the hub run?")
     return store
 
 
@@ -81,7 +81,7 @@ def incidents_list(config: HubConfig, as_json: bool, status: str | None, *,
         limit = TABLE_LIMIT
     if show_all:
         limit = None
-    store = Store.open_reader(config.store.path)
+    store = Store.reader(config.store)
     if store is None:
         print("[]" if as_json else incident_table([], False))
         return 0
@@ -189,9 +189,9 @@ def incident_action(config: HubConfig, text_id: str, by: str,
     """Apply one operator action in one transaction and print the timeline line it made."""
     from hub.core.lifecycle import LifecycleError
 
-    if not config.store.path.exists():
+    if config.store.url is None and not config.store.path.exists():
         raise DeskError(f"There is no store at {config.store.path} yet; has the hub run?")
-    store = Store.open_writer(config.store.path)
+    store = Store.writer(config.store)
     now = time.time()
     try:
         with store.transaction():
@@ -232,7 +232,7 @@ def silence_command(config: HubConfig, args: argparse.Namespace) -> int:
 
     now = time.time()
     if args.silence_action == "list":
-        store = Store.open_reader(config.store.path)
+        store = Store.reader(config.store)
         silences = [] if store is None else store.silences.all()
         if store is not None:
             store.close()
@@ -242,7 +242,7 @@ def silence_command(config: HubConfig, args: argparse.Namespace) -> int:
         else:
             print(_silence_table(shown, now))
         return 0
-    store = Store.open_writer(config.store.path)
+    store = Store.writer(config.store)
     try:
         with store.transaction():
             if args.silence_action == "add":
@@ -321,10 +321,10 @@ def status(config: HubConfig, as_json: bool) -> int:
         alerts = store.count_alerts()
         active = store.count_active_incidents()
         outbox = store.outbox.pending()
+        size = store.size_bytes()
+        where = store.location
     finally:
         store.close()
-    size = sum(p.stat().st_size for p in config.store.path.parent.glob(
-        config.store.path.name + "*") if p.is_file())
     stamp = format_ts if as_json else _when  # JSON: ISO 8601 UTC, as incidents --json
     rows = [{"device": d.device, "zone": d.zone, "state": d.state,
              "last_seen": None if d.last_seen is None else stamp(d.last_seen),
@@ -332,12 +332,12 @@ def status(config: HubConfig, as_json: bool) -> int:
              "last_alert": None if d.last_alert is None else stamp(d.last_alert),
              "zone_source": d.zone_source}
             for d in device_rows(devices, rates, _registry_zones(config))]
-    summary = {"store": str(config.store.path), "store_bytes": size, "alerts": alerts,
+    summary = {"store": where, "store_bytes": size, "alerts": alerts,
                "active_incidents": active, "outbox_pending": outbox, "devices": rows}
     if as_json:
         print(json.dumps(summary, indent=2))
         return 0
-    print(f"store {shown(str(config.store.path))}: {size / 1e6:.1f} MB, {alerts} alerts, "
+    print(f"store {shown(where)}: {size / 1e6:.1f} MB, {alerts} alerts, "
           f"{active} active incidents, {outbox} routed changes waiting")
     header = ("DEVICE", "ZONE", "STATE", "LAST SEEN (UTC)", "ALERTS/H", "LAST ALERT (UTC)")
     table = [header] + [(shown(str(r["device"])), shown(str(r["zone"])), shown(str(r["state"])),

@@ -111,7 +111,7 @@ def _store_names(config: HubConfig) -> tuple[frozenset[str], frozenset[str]]:
     query: one pass over the alerts)."""
     from hub.store import Store
 
-    store = Store.open_reader(config.store.path)
+    store = Store.reader(config.store)
     if store is None:
         return frozenset(), frozenset()
     try:
@@ -137,10 +137,10 @@ def incident_problem(config: HubConfig, incident_id: int) -> str | None:
     """Why ``--incident INC-n`` names nothing to silence (None: it exists)."""
     from hub.store import Store
 
-    store = Store.open_reader(config.store.path)
+    store = Store.reader(config.store)
     if store is None:
         return f"--incident {format_incident_id(incident_id)}: there are no incidents yet (no store at " \
-               f"{config.store.path})"
+               f"{config.store.location})"
     try:
         if store.incident(incident_id) is not None:
             return None

@@ -39,10 +39,28 @@ __all__ = ["TailFilter", "follow"]
 # storm folder's summaries are due on time). So it notices a commit within POLL_S and costs
 # next to nothing while the hub is quiet; without inotify it asks every POLL_S. The feed is
 # read only after a commit. OPEN_POLL_S: how often to look for a store not created yet.
+# On PostgreSQL tail LISTENs instead: the events table's trigger notifies on every commit
+# that adds to the feed, and tail sleeps until then (or WATCHED_POLL_S, for the folder).
 POLL_S = 0.005
 HOT_S = 0.25
 WATCHED_POLL_S = 0.1
 OPEN_POLL_S = 0.05
+
+
+class _FeedWatch:
+    """PostgreSQL's wake-up (LISTEN/NOTIFY), shaped as CommitWatch: a notification comes
+    after the commit, so the feed is read at once and nothing needs asking after it."""
+
+    watching = True
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def wait(self, timeout_s: float) -> bool:
+        return self._store.wait_for_events(timeout_s)
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -102,8 +120,8 @@ def follow(config: HubConfig, *, as_json: bool, from_start: bool, since_s: float
     store, last = None, 0
     events: list[Event] = []
     seen_version: int | None = None
-    watch: CommitWatch | None = None
-    hot_until = 0.0
+    watch: CommitWatch | _FeedWatch | None = None
+    hot_until = settle_s = 0.0
 
     def emit(event: Event) -> None:
         if not wanted.wants(event.payload, topology):
@@ -121,7 +139,7 @@ def follow(config: HubConfig, *, as_json: bool, from_start: bool, since_s: float
     try:
         while True:
             if store is None:
-                store = Store.open_reader(config.store.path)
+                store = Store.reader(config.store)
                 if store is not None and since_s is not None:
                     backlog = store.events_since(time.time() - since_s)
                     for event in backlog:
@@ -130,7 +148,10 @@ def follow(config: HubConfig, *, as_json: bool, from_start: bool, since_s: float
                 elif store is not None and not from_start:
                     last = store.last_event_id()
                 if store is not None and keep_following:
-                    watch = CommitWatch(config.store.path.parent, POLL_S)
+                    if store.listen():
+                        watch = _FeedWatch(store)
+                    else:
+                        watch, settle_s = CommitWatch(config.store.path.parent, POLL_S), HOT_S
             if store is None:
                 if not keep_following:
                     return 0  # no store yet: nothing is stored
@@ -163,7 +184,7 @@ def follow(config: HubConfig, *, as_json: bool, from_start: bool, since_s: float
                 elif not watch.watching or time.monotonic() < hot_until:
                     time.sleep(POLL_S)
                 elif watch.wait(WATCHED_POLL_S):
-                    hot_until = time.monotonic() + HOT_S
+                    hot_until = time.monotonic() + settle_s
     except BrokenPipeError:  # `tail | head`: the reader left, so do we
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

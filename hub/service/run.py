@@ -36,7 +36,7 @@ from hub.registry import RegistryGuard, load_registry
 from hub.service.ingest import Ingest
 from hub.service.routing import MQTT_ROUTE, mark_failed, route_heads
 from hub.service.webhook import WebhookSender
-from hub.store import DatabaseError, Store, StoreError
+from hub.store import BackendError, DatabaseError, Store, StoreError
 from hub.store.retention import Pruner
 from lifeline import wire
 from lifeline.mqtt_session import ConnectFailures, connect_persistent, new_client
@@ -243,7 +243,7 @@ class Hub:
     def run(self) -> int:
         active = sum(1 for i in self.ingest.fusion.incidents if i.active)
         log.info("hub starting broker=%s:%d store=%s active_incidents=%d client_id=%s",
-                 self.config.mqtt.host, self.config.mqtt.port, self.store.path, active,
+                 self.config.mqtt.host, self.config.mqtt.port, self.store.location, active,
                  self.config.mqtt.client_id)
         if self.config.store.retain_days is not None:
             log.info("retention: alerts, resolved incidents and their events are deleted "
@@ -384,7 +384,7 @@ def _registry_guard(config: HubConfig) -> RegistryGuard:
 def run_hub(config: HubConfig) -> int:
     """Run until SIGTERM/SIGINT (exit 0); 1 if the store cannot be opened or fails."""
     try:
-        store = Store.open_writer(config.store.path)
+        store = Store.writer(config.store)
     except StoreError as exc:
         log.error("%s", exc)
         return 1
@@ -403,7 +403,7 @@ def run_hub(config: HubConfig) -> int:
     signal.signal(signal.SIGHUP, reload)
     try:
         return hub.run()
-    except (DatabaseError, OSError):  # the store failed: nothing uncommitted was acked
+    except (DatabaseError, BackendError, OSError):  # the store failed: nothing uncommitted was acked
         log.exception("hub failed; unacknowledged messages will be redelivered after a restart")
         return 1
     finally:

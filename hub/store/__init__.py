@@ -1,16 +1,19 @@
-"""The hub's store: SQLite schema and migrations, row codecs and every query the hub runs.
+"""The hub's store: schema and migrations, row codecs and every query the hub runs, on SQLite
+(the default) or PostgreSQL (``[store] url``).
 
 The rest of the hub asks the store for named operations (save a batch, the incidents
 fusion still needs, due outbox rows, the silences in force, a retention step ...);
 no other module holds a cursor or writes SQL. ``from hub.store import Store`` is the
 interface: ``schema`` (tables, migrations), ``codec`` (rows and JSON to and from
-dataclasses), ``queries`` (``Store``), ``outbox`` and ``silences`` (their tables' operations,
+dataclasses), ``queries`` (``Store``), ``dialect`` (what differs between SQLite and PostgreSQL),
+``postgres`` and ``postgres_schema`` (psycopg, imported only for a PostgreSQL store),
+``outbox`` and ``silences`` (their tables' operations,
 ``Store.outbox`` and ``Store.silences``), ``retention`` (``Pruner``).
 """
 
 from hub.store.codec import EVENT_DEVICES_MAX, Event, IncidentRow, OutboxRow, change_json, incident_json
-from hub.store.errors import DatabaseError, StoreError, store_failure
+from hub.store.errors import BackendError, DatabaseError, StoreError, store_failure
 from hub.store.queries import Store
 
-__all__ = ["DatabaseError", "EVENT_DEVICES_MAX", "Event", "IncidentRow", "OutboxRow", "Store",
+__all__ = ["BackendError", "DatabaseError", "EVENT_DEVICES_MAX", "Event", "IncidentRow", "OutboxRow", "Store",
            "StoreError", "change_json", "incident_json", "store_failure"]

@@ -6,7 +6,7 @@ import sqlite3
 
 from lifeline.errors import HubError
 
-__all__ = ["DatabaseError", "StoreError", "store_failure"]
+__all__ = ["BackendError", "DatabaseError", "StoreError", "store_failure"]
 
 # The base class of what the database module raises (the hub's top level catches it with
 # StoreError)
@@ -15,6 +15,19 @@ DatabaseError: type[Exception] = sqlite3.Error
 
 class StoreError(HubError):
     """The store cannot be opened or used (wrong file, newer schema, disk trouble)."""
+
+
+class BackendError(StoreError):
+    """An error of PostgreSQL (psycopg), converted where the store's connection raised it
+    (hub/store/postgres.py), so nothing above the store sees the driver's classes.
+
+    ``value_error``: the values one statement bound were refused (a constraint, a value
+    out of range), as sqlite3's IntegrityError; otherwise the database failed (connection
+    lost, server gone, disk full)."""
+
+    def __init__(self, message: str, value_error: bool = False) -> None:
+        super().__init__(message)
+        self.value_error = value_error
 
 
 # sqlite3 errors about the values one message bound; every other sqlite3 error is the
@@ -31,9 +44,15 @@ def store_failure(exc: BaseException) -> bool:
     True
     >>> store_failure(sqlite3.IntegrityError("NOT NULL constraint failed"))
     False
+    >>> store_failure(BackendError("the connection to PostgreSQL was lost"))
+    True
+    >>> store_failure(BackendError("value too long", value_error=True))
+    False
     >>> store_failure(ValueError("year 0 is out of range"))
     False
     """
+    if isinstance(exc, BackendError):
+        return not exc.value_error
     if isinstance(exc, sqlite3.Error):
         return not isinstance(exc, _VALUE_ERRORS)
     return isinstance(exc, OSError | MemoryError)

@@ -6,11 +6,11 @@ takes the due ones and records each outcome. Rows of one route go strictly in or
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection
 from typing import Any
 
 from hub.store.codec import OutboxRow
+from hub.store.dialect import Database
 
 __all__ = ["Outbox"]
 
@@ -18,7 +18,7 @@ __all__ = ["Outbox"]
 class Outbox:
     """The store's named operations on the ``outbox`` table (``Store.outbox``)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     def add(self, route: str, url: str, body: str, now: float) -> None:

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.core.incident import (
     Change,
@@ -53,11 +53,16 @@ from hub.store.codec import (
     incident_row,
     readings_rows,
 )
+from hub.store.dialect import POSTGRES, SQLITE, Database, Dialect
 from hub.store.errors import StoreError
 from hub.store.outbox import Outbox
 from hub.store.schema import SCHEMA_VERSION, migrate, schema_version
 from hub.store.silences import Silences
 from lifeline.wire import Alert, Status
+
+if TYPE_CHECKING:
+    from hub.config import StoreConfig
+    from hub.store.postgres import PgConnection
 
 __all__ = ["ROUTED_CURSOR", "Store", "StoreError"]
 
@@ -70,28 +75,65 @@ _PLACEHOLDERS = ",".join("?" * len(INCIDENT_COLUMNS.split(", ")))
 _SAVE_INCIDENT = (f"INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ({_PLACEHOLDERS}) "
                   "ON CONFLICT (id) DO UPDATE SET "
                   + ", ".join(f"{c}=excluded.{c}" for c in INCIDENT_COLUMNS.split(", ")[1:]))
-# The same columns with a rule state cut down to the grade reasons and counts (Store.incidents)
-_LISTING_COLUMNS = INCIDENT_COLUMNS.replace(
-    "rule_state", "json_object('reasons', "
-    "json(coalesce(json_extract(rule_state, '$.reasons'), '[]')), "
-    "'flaps', coalesce(json_extract(rule_state, '$.flaps'), 0), "
-    "'device_count', coalesce(json_extract(rule_state, '$.device_count'), 0))")
+_ALERT_COLUMNS = ("id, device, zone, sensor, channel, kind, reason, grade, ts, received_at, "
+                  "value, unit, score, seq, cleared, message, body")
 
 
 class Store:
-    """A connection to the hub store. Use ``open_writer`` in the hub, ``open_reader`` elsewhere."""
+    """A connection to the hub store: ``writer``/``reader`` open what hub.toml's ``[store]``
+    names (a SQLite file, or a PostgreSQL database); ``open_writer``/``open_reader`` a
+    SQLite file.
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+    ``path`` is the SQLite file (None on PostgreSQL); ``location`` names the store for
+    people (the file, or the database's URL); ``sql`` is the dialect (hub/store/dialect.py);
+    ``migrated_from`` the schema a writer found before it upgraded the store."""
+
+    def __init__(self, connection: Database, path: Path | None, dialect: Dialect = SQLITE,
+                 location: str | None = None) -> None:
         self.db = connection
         self.path = path
+        self.sql = dialect
+        self.location = location if location is not None else str(path)
+        self.migrated_from = SCHEMA_VERSION
         self.outbox = Outbox(connection)
-        self.silences = Silences(connection)
+        self.silences = Silences(connection, dialect)
+        self._listener: PgConnection | None = None
         # per incident, the rule-state rows (by part and key) known to be in incident_state,
         # by identity: a save writes only the channels whose rows are new objects
         self._saved: dict[int, dict[tuple[str, str], object]] = {}
         self._state_table = False  # incident_state seen in this store (see _has_state_table)
 
     # -- opening --------------------------------------------------------------
+    @classmethod
+    def writer(cls, config: StoreConfig) -> Store:
+        """Open the store hub.toml names for writing: the SQLite file ``[store] path``
+        (created if need be), or the PostgreSQL database ``[store] url`` (schema created or
+        upgraded, hub/store/postgres_schema.py). StoreError if it cannot be."""
+        if config.url is None:
+            return cls.open_writer(config.path)
+        from hub.store import postgres, postgres_schema  # psycopg only for a PostgreSQL store
+
+        location = postgres.redacted(config.url)
+        db = postgres.connect(config.url)
+        try:
+            before = postgres_schema.migrate(db, location)
+        except BaseException:
+            db.close()
+            raise
+        store = cls(db, None, POSTGRES, location)
+        store.migrated_from = before
+        return store
+
+    @classmethod
+    def reader(cls, config: StoreConfig) -> Store | None:
+        """Open the store hub.toml names to read it while the hub writes; None if there is
+        no SQLite file yet (a PostgreSQL database without the tables reads as empty)."""
+        if config.url is None:
+            return cls.open_reader(config.path)
+        from hub.store import postgres
+
+        return cls(postgres.connect(config.url), None, POSTGRES, postgres.redacted(config.url))
+
     @classmethod
     def open_writer(cls, path: Path) -> Store:
         """Open (creating if needed) the store for the one process that writes it."""
@@ -113,7 +155,9 @@ class Store:
             migrate(db)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the store {path}: {exc}") from exc
-        return cls(db, path)
+        store = cls(db, path)
+        store.migrated_from = version
+        return store
 
     @classmethod
     def open_reader(cls, path: Path) -> Store | None:
@@ -131,15 +175,26 @@ class Store:
         self.db.close()
 
     def _has_schema(self) -> bool:
-        found = self.db.execute(
-            "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='events'").fetchone()
-        return bool(found[0])
+        return self.db.execute(self.sql.table_exists, ("events",)).fetchone() is not None
+
+    def has_schema(self) -> bool:
+        """The store has its tables (a PostgreSQL database may not, before the hub ran)."""
+        return self._has_schema()
+
+    def size_bytes(self) -> int:
+        """What the store takes on disk: the SQLite file with its -wal and -shm, or the
+        PostgreSQL database."""
+        if self.path is None:
+            return int(self.db.execute("SELECT pg_database_size(current_database())"
+                                       ).fetchone()[0])
+        return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*")
+                   if p.is_file())
 
     # -- writing (the hub) -------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction: everything inside commits together or not at all."""
-        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute(self.sql.begin)
         try:
             yield
         except BaseException:
@@ -167,11 +222,9 @@ class Store:
     def add_alert(self, alert: Alert, received_at: float, body: str) -> bool:
         """Store an alert unless its device already sent its id (stored, or pruned since);
         True if it was new. Another device's alert with the same id is a different alert."""
-        cursor = self.db.execute(
-            "INSERT OR IGNORE INTO alerts (id, device, zone, sensor, channel, kind, reason, grade,"
-            " ts, received_at, value, unit, score, seq, cleared, message, body)"
-            " SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
-            " WHERE NOT EXISTS (SELECT 1 FROM pruned_alerts WHERE device IN (?, '') AND id = ?)",
+        cursor = self.db.execute(self.sql.insert_ignore(
+            f"alerts ({_ALERT_COLUMNS})", "SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+            " WHERE NOT EXISTS (SELECT 1 FROM pruned_alerts WHERE device IN (?, '') AND id = ?)"),
             (alert.id, alert.device, alert.zone, alert.sensor, alert.channel, alert.kind,
              alert.reason.value, int(alert.grade), alert.ts, received_at, alert.value, alert.unit,
              alert.score, alert.seq, int(alert.cleared), alert.message, body, alert.device,
@@ -202,9 +255,9 @@ class Store:
                                 (change.incident.id, change.absorbed.id))
             alert = change.alert if isinstance(change, Opened | Joined) else None
             if alert is not None:
-                self.db.execute("INSERT OR REPLACE INTO incident_alerts (device, alert_id,"
-                                " incident_id) VALUES (?, ?, ?)",
-                                (alert.device, alert.id, change.incident.id))
+                self.db.execute(self.sql.insert_replace(
+                    "incident_alerts", ("device", "alert_id", "incident_id"),
+                    ("device", "alert_id")), (alert.device, alert.id, change.incident.id))
             if isinstance(change, Flapped):  # counters of a flapping device: saved, no event
                 continue
             self.db.execute("INSERT INTO events (at, kind, incident_id, payload) VALUES (?,?,?,?)",
@@ -231,8 +284,9 @@ class Store:
             for key, rows in state.items():
                 if saved.get((part, key)) is not rows:
                     self.db.execute(
-                        "INSERT OR REPLACE INTO incident_state (incident_id, part, key, rows)"
-                        " VALUES (?,?,?,?)",
+                        self.sql.insert_replace("incident_state",
+                                                ("incident_id", "part", "key", "rows"),
+                                                ("incident_id", "part", "key")),
                         (incident.id, part, key, json.dumps(rows, separators=(",", ":"))))
                     saved[part, key] = rows
         if not incident.active:  # keep identities for incidents still changing only
@@ -243,8 +297,7 @@ class Store:
         (a table is never dropped, and routing asks for every incident it routes)."""
         if not self._state_table:
             self._state_table = self.db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='incident_state'"
-            ).fetchone() is not None
+                self.sql.table_exists, ("incident_state",)).fetchone() is not None
         return self._state_table
 
     def _with_state(self, incidents: list[Incident], remember: bool = False) -> list[Incident]:
@@ -304,9 +357,10 @@ class Store:
         if not self._has_schema():
             return []
         where, args = self._listing_filter(status)
-        columns = INCIDENT_COLUMNS if rule_state else _LISTING_COLUMNS
+        columns = INCIDENT_COLUMNS if rule_state else INCIDENT_COLUMNS.replace(
+            "rule_state", self.sql.listing_rule_state)
         rows = self.db.execute(f"SELECT {columns} FROM incidents WHERE {where} "
-                               "ORDER BY id DESC LIMIT ?", (*args, -1 if limit is None else limit)
+                               "ORDER BY id DESC LIMIT ?", (*args, self._limit(limit))
                                ).fetchall()
         found = [incident_from_row(row) for row in rows]
         return self._with_state(found) if rule_state else found
@@ -323,7 +377,7 @@ class Store:
         return self.db.execute(
             "SELECT id, status, grade, hazard, zone, alert_count, devices, opened_at, updated_at "
             f"FROM incidents WHERE {where} ORDER BY id DESC LIMIT ?",
-            (*args, -1 if limit is None else limit)).fetchall()
+            (*args, self._limit(limit))).fetchall()
 
     def count_incidents(self, status: str | None = None) -> int:
         """How many incidents ``incidents(status)`` lists (from the status index alone)."""
@@ -339,6 +393,9 @@ class Store:
         return int(self.db.execute("SELECT count(*) FROM incidents WHERE status IN "
                                    "('open', 'acknowledged')").fetchone()[0])
 
+    def _limit(self, limit: int | None) -> int | None:
+        return self.sql.no_limit if limit is None else limit
+
     @staticmethod
     def _listing_filter(status: str | None) -> tuple[str, tuple[str, ...]]:
         return ("status = ?", (status,)) if status else ("status != 'merged'", ())
@@ -346,8 +403,32 @@ class Store:
     def data_version(self) -> int:
         """A number that changes whenever another connection commits (``PRAGMA
         data_version``): a few microseconds, no disk read (the WAL index is shared memory),
-        so ``tail`` can ask every few ms and read the feed only after a commit."""
+        so ``tail`` can ask every few ms and read the feed only after a commit.
+
+        On PostgreSQL: how many times ``wait_for_events`` was woken (after ``listen``), so
+        it changes after every commit that added to the feed; 0 before ``listen``."""
+        if self.path is None:
+            return 0 if self._listener is None else self._listener.notified
         return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
+    def listen(self) -> bool:
+        """Be woken by commits that add to the events feed (PostgreSQL's LISTEN/NOTIFY);
+        False on SQLite, whose readers watch the file instead (hub/desk/commitwatch.py)."""
+        if self.path is not None:
+            return False
+        from hub.store.postgres import PgConnection
+
+        assert isinstance(self.db, PgConnection)
+        self.db.listen()
+        self._listener = self.db
+        return True
+
+    def wait_for_events(self, timeout_s: float) -> bool:
+        """After ``listen``: wait until a commit added to the events feed, or ``timeout_s``;
+        True if one did (since the last wait, or during this one)."""
+        if self._listener is None:
+            raise StoreError("wait_for_events needs listen() first, on PostgreSQL")
+        return self._listener.wait(timeout_s)
 
     def alert_ids(self, incident_id: int) -> list[str]:
         rows = self.db.execute("SELECT alert_id FROM incident_alerts WHERE incident_id = ? "
@@ -443,6 +524,5 @@ class Store:
         """Per device: alerts received since ``since``, when the last one arrived, and its zone.
 
         (SQLite takes a bare column of an aggregate query with max() from the max row.)"""
-        return {r[0]: (r[1], r[2], r[3]) for r in self.db.execute(
-            "SELECT device, sum(received_at >= ?), max(received_at), zone FROM alerts "
-            "GROUP BY device", (since,))}
+        return {r[0]: (int(r[1]), r[2], r[3])
+                for r in self.db.execute(self.sql.alert_rates, (since,))}

@@ -142,7 +142,8 @@ class Pruner:
         """Delete ``root`` and the incidents merged into it, children first, within budget."""
         db = self.store.db
         family = [(r[0], r[1]) for r in db.execute(
-            "WITH RECURSIVE fam(id, depth) AS (SELECT ?, 0 UNION SELECT i.id, f.depth + 1"
+            "WITH RECURSIVE fam(id, depth) AS (SELECT CAST(? AS BIGINT), 0 UNION SELECT i.id,"
+            " f.depth + 1"
             " FROM incidents i JOIN fam f ON i.merged_into = f.id WHERE f.depth < 64)"
             " SELECT id, max(depth) FROM fam GROUP BY id ORDER BY max(depth) DESC, id",
             (root,))]
@@ -180,8 +181,9 @@ class Pruner:
         db = self.store.db
         pairs = ",".join("(?,?)" for _ in alerts)
         flat = [part for pair in alerts for part in pair]
-        db.execute(f"INSERT OR IGNORE INTO pruned_alerts (device, id) SELECT device, id FROM "
-                   f"alerts WHERE (device, id) IN (VALUES {pairs})", flat)
+        db.execute(self.store.sql.insert_ignore(
+            "pruned_alerts (device, id)",
+            f"SELECT device, id FROM alerts WHERE (device, id) IN (VALUES {pairs})"), flat)
         done.memberships += db.execute(
             f"DELETE FROM incident_alerts WHERE (device, alert_id) IN (VALUES {pairs})",
             flat).rowcount

@@ -6,10 +6,9 @@ What a silence covers, and whether one may be added or ended, are rules of
 
 from __future__ import annotations
 
-import sqlite3
-
 from hub.core.silences import Silence
 from hub.store.codec import SILENCE_COLUMNS, silence_from_row
+from hub.store.dialect import SQLITE, Database, Dialect
 
 __all__ = ["Silences"]
 
@@ -17,17 +16,17 @@ __all__ = ["Silences"]
 class Silences:
     """The store's named operations on the ``silences`` table (``Store.silences``)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Database, dialect: Dialect = SQLITE) -> None:
         self._db = db
+        self._sql = dialect
 
     def add(self, silence: Silence) -> int:
         """Keep a new silence (its ``id`` is ignored); returns the id it was given."""
-        cursor = self._db.execute(
-            "INSERT INTO silences (created_at, created_by, comment, expires_at, zone, device, "
-            "sensor, hazard, incident_id) VALUES (?,?,?,?,?,?,?,?,?)",
+        return self._sql.insert_id(
+            self._db, "INSERT INTO silences (created_at, created_by, comment, expires_at, zone, "
+            "device, sensor, hazard, incident_id) VALUES (?,?,?,?,?,?,?,?,?)",
             (silence.created_at, silence.created_by, silence.comment, silence.expires_at,
              silence.zone, silence.device, silence.sensor, silence.hazard, silence.incident_id))
-        return int(cursor.lastrowid or 0)
 
     def all(self) -> list[Silence]:
         """Every silence ever added, by id (ended and expired ones too)."""

@@ -1,0 +1,110 @@
+"""Where SQLite and PostgreSQL differ: every statement or fragment of the store that is not
+the same text in both, once per database, and the connection interface both satisfy.
+
+The store's queries are written once, with ``?`` placeholders, in the SQL both databases
+take (the PostgreSQL connection turns ``?`` into psycopg's ``%s``, hub/store/postgres.py).
+What cannot be written once -- "insert unless it exists", an upsert that replaces, JSON
+functions, "no limit", catalogue look-ups, how an id comes back -- is a member of
+``Dialect`` here, and nowhere else. The tables themselves are hub/store/schema.py
+(SQLite) and hub/store/postgres_schema.py (PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = ["POSTGRES", "SQLITE", "Cursor", "Database", "Dialect"]
+
+
+class Cursor(Protocol):
+    """What the store reads from a statement (sqlite3's and psycopg's cursors both are)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class Database(Protocol):
+    """The store's connection: sqlite3.Connection, or hub/store/postgres.py's PgConnection."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The statements and fragments that differ between the store's two databases."""
+
+    name: str
+    begin: str              # a write transaction (SQLite: take the write lock at once)
+    no_limit: int | None    # ``LIMIT ?`` bound to this means "all rows"
+    table_exists: str       # one row if the table named by ``?`` exists
+    listing_rule_state: str  # the rule_state column cut to grade reasons and counts
+    alert_rates: str        # per device: alerts since ``?``, last arrival, zone of the last
+    returning: bool         # ``INSERT ... RETURNING id`` (else the cursor's lastrowid)
+
+    def insert_ignore(self, into: str, rest: str) -> str:
+        """``INSERT INTO {into} {rest}`` that skips a row whose key already exists."""
+        if self.name == "sqlite":
+            return f"INSERT OR IGNORE INTO {into} {rest}"
+        return f"INSERT INTO {into} {rest} ON CONFLICT DO NOTHING"
+
+    def insert_replace(self, into: str, columns: Sequence[str], key: Sequence[str]) -> str:
+        """Insert a row of ``columns``, replacing the one with the same ``key``."""
+        marks = ",".join("?" * len(columns))
+        head = f"{into} ({', '.join(columns)}) VALUES ({marks})"
+        if self.name == "sqlite":
+            return f"INSERT OR REPLACE INTO {head}"
+        rest = [c for c in columns if c not in key]
+        return (f"INSERT INTO {head} ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+                + ", ".join(f"{c}=excluded.{c}" for c in rest))
+
+    def insert_id(self, db: Database, sql: str, parameters: Sequence[Any]) -> int:
+        """Run the INSERT ``sql``; the id the new row was given."""
+        if self.returning:
+            return int(db.execute(f"{sql} RETURNING id", parameters).fetchone()[0])
+        return int(getattr(db.execute(sql, parameters), "lastrowid", 0) or 0)
+
+
+SQLITE = Dialect(
+    name="sqlite",
+    begin="BEGIN IMMEDIATE",
+    no_limit=-1,
+    table_exists="SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+    listing_rule_state=(
+        "json_object('reasons', json(coalesce(json_extract(rule_state, '$.reasons'), '[]')), "
+        "'flaps', coalesce(json_extract(rule_state, '$.flaps'), 0), "
+        "'device_count', coalesce(json_extract(rule_state, '$.device_count'), 0))"),
+    # SQLite takes a bare column of an aggregate query with max() from the max row
+    alert_rates=("SELECT device, sum(received_at >= ?), max(received_at), zone FROM alerts "
+                 "GROUP BY device"),
+    returning=False,
+)
+
+POSTGRES = Dialect(
+    name="postgresql",
+    begin="BEGIN",
+    no_limit=None,  # LIMIT NULL: no limit
+    table_exists=("SELECT 1 FROM information_schema.tables WHERE table_schema = "
+                  "current_schema() AND table_name = ?"),
+    listing_rule_state=(
+        "json_build_object('reasons', coalesce(rule_state::json -> 'reasons', '[]'::json), "
+        "'flaps', coalesce(rule_state::json -> 'flaps', '0'::json), "
+        "'device_count', coalesce(rule_state::json -> 'device_count', '0'::json))::text"),
+    alert_rates=("SELECT device, count(*) FILTER (WHERE received_at >= ?), max(received_at), "
+                 "(array_agg(zone ORDER BY received_at DESC))[1] FROM alerts GROUP BY device"),
+    returning=True,
+)
