@@ -34,11 +34,14 @@ ZONE = "south-dma-7"
 BOUND_S = 20
 
 
-def hub_config(tmp_path: Path, broker: Broker) -> Path:
+def hub_config(tmp_path: Path, broker: Broker, store_url: str | None = None) -> Path:
+    """hub.toml for a hub on ``broker``, its store ``hub.db`` beside it (or the PostgreSQL
+    database at ``store_url``)."""
     path = tmp_path / "hub.toml"
+    store = 'path = "hub.db"' if store_url is None else f'url = "{store_url}"'
     path.write_text(f'[mqtt]\nhost = "127.0.0.1"\nport = {broker.port}\n'
                     f'client_id = "hub-{uuid.uuid4().hex[:8]}"\n\n'
-                    '[store]\npath = "hub.db"\n')
+                    f'[store]\n{store}\n')
     return path
 
 

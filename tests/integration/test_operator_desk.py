@@ -1,7 +1,8 @@
 """The operator's desk against a running hub: lifecycle actions, silences, tail filters, status.
 
 The hub runs as a subprocess on a real Mosquitto; a paho client plays the edge
-devices; every operator command is our console script as a subprocess.
+devices; every operator command is our console script as a subprocess. The lifecycle and
+the silenced-tail tests run twice: on SQLite, and on a real PostgreSQL (``[store] url``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from hub.config import StoreConfig
 from lifeline import wire
 from lifeline.grades import Grade
 from lifeline.localbroker import Broker
@@ -53,8 +55,9 @@ def hub_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_operator_actions_are_recorded_and_survive_the_running_hub(tmp_path: Path,
-                                                                  broker: Broker) -> None:
-    config = hub_config(tmp_path, broker)
+                                                                  broker: Broker,
+        store_config: StoreConfig) -> None:
+    config = hub_config(tmp_path, broker, store_config.url)
     config.write_text(config.read_text() + TOPOLOGY)
     log = tmp_path / "hub.log"
     with running("lifeline-hub", ["run", "--config", str(config)], log), \
@@ -163,8 +166,9 @@ def test_status_takes_zones_from_the_registry_and_says_what_it_knows(tmp_path: P
     assert status["devices"][2]["last_seen"] is None
 
 
-def test_tail_marks_the_changes_a_silence_covers(tmp_path: Path, broker: Broker) -> None:
-    config = hub_config(tmp_path, broker)
+def test_tail_marks_the_changes_a_silence_covers(tmp_path: Path, broker: Broker,
+        store_config: StoreConfig) -> None:
+    config = hub_config(tmp_path, broker, store_config.url)
     config.write_text(config.read_text() + TOPOLOGY)
     log = tmp_path / "hub.log"
     with running("lifeline-hub", ["run", "--config", str(config)], log), \

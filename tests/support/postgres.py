@@ -72,6 +72,15 @@ class Postgres:
                              (DATABASE,)).fetchone() is None:
                 admin.execute(f"CREATE DATABASE {DATABASE}")
 
+    def new_database(self, name: str) -> str:
+        """Create an empty database ``name`` in this cluster; its URL (as ``url``)."""
+        import psycopg
+
+        with psycopg.connect(f"postgresql://{ROLE}@/postgres?host={self.socket_dir}",
+                             autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql://{ROLE}@/{name}?host={self.socket_dir}"
+
     def stop(self, mode: str = "immediate") -> None:
         self._run(pg_bin("pg_ctl"), "-D", str(self.directory / "data"), "-m", mode, "-w",
                   "stop")

@@ -61,13 +61,19 @@ def payload(**changes: Any) -> bytes:
     return json.dumps(data).encode()
 
 
-@pytest.fixture(scope="module")
-def ingest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingest]:
-    """One hub ingest on a real SQLite store, shared by the examples (they use fresh ids)."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def ingest(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingest]:
+    """One hub ingest on a real SQLite store, and one on a real PostgreSQL database, shared
+    by the examples (they use fresh ids)."""
     path: Path = tmp_path_factory.mktemp("hub") / "hub.toml"
-    path.write_text('[store]\npath = "hub.db"\n')
+    if request.param == "sqlite":
+        path.write_text('[store]\npath = "hub.db"\n')
+    else:
+        cluster = request.getfixturevalue("shared_postgres")
+        path.write_text(f'[store]\nurl = "{cluster.new_database(path.parent.name)}"\n')
     config = load_hub_config(path)
-    store = Store.open_writer(config.store.path)
+    store = Store.writer(config.store)
     try:
         yield Ingest(store, config, NOW)
     finally:

@@ -1,13 +1,13 @@
-"""The router on a real SQLite store (no network): the events-feed cursor, silences holding
-changes back from webhooks, a failed row holding back its route. The pure rules (which
-routes, backoff) are tests/unit/test_route_rules.py."""
+"""The router on a real SQLite store and a real PostgreSQL database (no network): the
+events-feed cursor, silences holding changes back from webhooks, a failed row holding back
+its route. The pure rules (which routes, backoff) are tests/unit/test_route_rules.py."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import random
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
@@ -29,8 +29,9 @@ def incident(hazard: str = "water", zone: str = "main-1", grade: Grade = Grade.O
                     updated_at=T0, first_ts=T0, last_ts=T0, last_arrival=T0, devices=("d1",))
 
 
-def test_events_route_once_state_changes_only_and_silences_hush_webhooks(tmp_path: Path) -> None:
-    store = Store.open_writer(tmp_path / "hub.db")
+def test_events_route_once_state_changes_only_and_silences_hush_webhooks(
+        open_store: Callable[[], Store]) -> None:
+    store = open_store()
     routing = RoutingConfig(routes=(RouteConfig("w", "http://x/", hazards=("water",)),))
     with store.transaction():
         assert route_events(store, routing, TOPOLOGY, T0) == 0  # cursor starts at "now"
@@ -53,11 +54,11 @@ def test_events_route_once_state_changes_only_and_silences_hush_webhooks(tmp_pat
 
 
 def test_the_cursor_skips_unrouted_events_and_pages_through_routed_ones(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        open_store: Callable[[], Store], monkeypatch: pytest.MonkeyPatch) -> None:
     """Joined events are passed over in SQL; a page smaller than the events left must not
     move the cursor past routed events it has not read."""
     monkeypatch.setattr("hub.service.routing.ROUTE_BATCH", 2)
-    store = Store.open_writer(tmp_path / "hub.db")
+    store = open_store()
     routing = RoutingConfig(mqtt_republish=True)
     opened = incident()
     with store.transaction():
@@ -74,8 +75,8 @@ def test_the_cursor_skips_unrouted_events_and_pages_through_routed_ones(
     store.close()
 
 
-def test_a_failed_row_holds_back_its_route_until_due(tmp_path: Path) -> None:
-    store = Store.open_writer(tmp_path / "hub.db")
+def test_a_failed_row_holds_back_its_route_until_due(open_store: Callable[[], Store]) -> None:
+    store = open_store()
     routing = RoutingConfig(routes=(RouteConfig("w", "http://x/"),), mqtt_republish=False)
     with store.transaction():
         route_events(store, routing, TOPOLOGY, T0)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from hub.config import StoreConfig
 from hub.service.ingest import Ingest
 from hub.store import Store
 from lifeline import wire
@@ -34,8 +35,8 @@ def alert(device: str, zone: str = "north", **changes: Any) -> wire.Alert:
 
 
 @pytest.fixture
-def ingest(tmp_path: Path) -> Iterator[Ingest]:
-    with ingesting(tmp_path, NOW) as hub:
+def ingest(tmp_path: Path, store_config: StoreConfig) -> Iterator[Ingest]:
+    with ingesting(tmp_path, NOW, store_config) as hub:
         yield hub
 
 

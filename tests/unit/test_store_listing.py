@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
+from collections.abc import Callable
 
 from hub.config import HubConfig
 from hub.service.ingest import Ingest
@@ -23,9 +23,9 @@ def alert(zone: str, ts: float, grade: Grade, seq: int) -> wire.Alert:
         message="200 kPa below low limit 250")
 
 
-def test_a_listing_without_rule_state_has_every_public_field(tmp_path: Path) -> None:
+def test_a_listing_without_rule_state_has_every_public_field(open_store: Callable[[], Store]) -> None:
     # Given a store with incidents that grew and were regraded (reasons in their rule state)
-    store = Store.open_writer(tmp_path / "hub.db")
+    store = open_store()
     ingest = Ingest(store, HubConfig(), T0)
     rows = [alert(zone, T0 + n, grade, n) for zone in ("north", "south", "east")
             for n, grade in enumerate([Grade.YELLOW, Grade.ORANGE, Grade.RED])]
@@ -41,9 +41,9 @@ def test_a_listing_without_rule_state_has_every_public_field(tmp_path: Path) -> 
     assert any(i.evidence for i in full)
 
 
-def store_of(path: Path, zones: list[str]) -> Store:
+def store_of(open_store: Callable[[], Store], zones: list[str]) -> Store:
     """A store with one incident per zone (opened in this order), each of three alerts."""
-    store = Store.open_writer(path)
+    store = open_store()
     ingest = Ingest(store, HubConfig(), T0)
     for k, zone in enumerate(zones):
         rows = [alert(zone, T0 + 10 * k + n, grade, n)
@@ -52,9 +52,9 @@ def store_of(path: Path, zones: list[str]) -> Store:
     return store
 
 
-def test_table_rows_are_the_listing_without_the_rule_state(tmp_path: Path) -> None:
+def test_table_rows_are_the_listing_without_the_rule_state(open_store: Callable[[], Store]) -> None:
     # Given incidents, one of them resolved by an operator
-    store = store_of(tmp_path / "hub.db", ["north", "south", "east", "west"])
+    store = store_of(open_store, ["north", "south", "east", "west"])
     with store.transaction():
         store.db.execute("UPDATE incidents SET status = 'resolved' WHERE zone = 'south'")
     for status in (None, "open", "resolved", "merged"):

@@ -1,4 +1,5 @@
-"""Retention (``[store] retain_days``, hub/store/retention.py) on a real SQLite store.
+"""Retention (``[store] retain_days``, hub/store/retention.py) on a real SQLite store and a
+real PostgreSQL database.
 
 The data is made the way the hub makes it -- alerts through ``Ingest`` (stored, fused,
 routed), time passed with ``Ingest.tick``, an operator's action through ``hub.core.lifecycle`` --
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
@@ -69,8 +70,8 @@ def prune_all(store: Store, now: float, limit: int = 1000) -> PruneCounts:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store.open_writer(tmp_path / "hub.db")
+def store(open_store: Callable[[], Store]) -> Store:
+    return open_store()
 
 
 def test_old_resolved_data_goes_open_incidents_and_recent_data_stay(store: Store) -> None:

@@ -1,6 +1,7 @@
 """The rule state per channel (``incident_state``): written when it changes, read back whole.
 
-Real SQLite files; the fusion rule is fed directly and its changes applied as the
+Real SQLite files (and, where the test is not about SQLite, a real PostgreSQL database); the
+fusion rule is fed directly and its changes applied as the
 hub's ingest does, so what a restarted hub rebuilds is what the store holds.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -55,19 +57,19 @@ def test_a_batch_rewrites_only_the_channels_it_touched(tmp_path: Path) -> None:
     store.close()
 
 
-def test_a_restart_rebuilds_the_rule_state_the_fusion_had(tmp_path: Path) -> None:
-    store, fusion = Store.open_writer(tmp_path / "hub.db"), Fusion(CONFIG)
+def test_a_restart_rebuilds_the_rule_state_the_fusion_had(open_store: Callable[[], Store]) -> None:
+    store, fusion = open_store(), Fusion(CONFIG)
     for n in range(40):
         apply(store, fusion.alert(alert(n, f"g{n % 4}", n * 5.0, 20.0 + n), T0 + n * 5), T0)
     store.close()
     [before] = fusion.incidents
-    [after] = Store.open_writer(tmp_path / "hub.db").live_incidents(T0 + 200, 3600.0)
+    [after] = open_store().live_incidents(T0 + 200, 3600.0)
     assert after.evidence == before.evidence and after.readings == before.readings
     assert after.evidence and after.readings
 
 
-def test_after_a_rollback_the_next_save_writes_everything_again(tmp_path: Path) -> None:
-    store, fusion = Store.open_writer(tmp_path / "hub.db"), Fusion(CONFIG)
+def test_after_a_rollback_the_next_save_writes_everything_again(open_store: Callable[[], Store]) -> None:
+    store, fusion = open_store(), Fusion(CONFIG)
     changes = fusion.alert(alert(1, "g1", 0), T0)
     with pytest.raises(RuntimeError), store.transaction():
         store.apply(changes, T0)
@@ -78,8 +80,8 @@ def test_after_a_rollback_the_next_save_writes_everything_again(tmp_path: Path) 
     store.close()
 
 
-def test_a_merged_away_incident_leaves_no_rule_state(tmp_path: Path) -> None:
-    store, fusion = Store.open_writer(tmp_path / "hub.db"), Fusion(CONFIG)
+def test_a_merged_away_incident_leaves_no_rule_state(open_store: Callable[[], Store]) -> None:
+    store, fusion = open_store(), Fusion(CONFIG)
     east = Alert(id="e", device="g2", zone="mh-2", sensor="s1", channel="ch4",
                  kind="gas.methane", ts=T0 + 10, value=20.0, score=0.5, grade=Grade.YELLOW,
                  reason=Reason.LIMIT, seq=1)

@@ -1,9 +1,10 @@
-"""The store's named operations on its silences and outbox tables, on a real SQLite file."""
+"""The store's named operations on its silences and outbox tables, on a real SQLite file
+and a real PostgreSQL database."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
 from hub.core.silences import expired_by_hand, new_silence
 from hub.store import OutboxRow, Store
@@ -11,8 +12,8 @@ from hub.store import OutboxRow, Store
 T0 = 1_800_000_000.0
 
 
-def test_silences_are_kept_listed_and_ended(tmp_path: Path) -> None:
-    store = Store.open_writer(tmp_path / "hub.db")
+def test_silences_are_kept_listed_and_ended(open_store: Callable[[], Store]) -> None:
+    store = open_store()
     with store.transaction():
         first = store.silences.add(new_silence(by="ops", comment="works", expires_at=T0 + 60,
                                                now=T0, zone="north"))
@@ -33,8 +34,8 @@ def test_silences_are_kept_listed_and_ended(tmp_path: Path) -> None:
     store.close()
 
 
-def test_a_silence_tied_to_an_incident_ends_with_it(tmp_path: Path) -> None:
-    store = Store.open_writer(tmp_path / "hub.db")
+def test_a_silence_tied_to_an_incident_ends_with_it(open_store: Callable[[], Store]) -> None:
+    store = open_store()
     with store.transaction():
         store.silences.add(new_silence(by="ops", comment="c", expires_at=T0 + 60, now=T0,
                                        incident_id=4))
@@ -46,8 +47,8 @@ def test_a_silence_tied_to_an_incident_ends_with_it(tmp_path: Path) -> None:
     store.close()
 
 
-def test_the_outbox_keeps_order_attempts_and_delivery(tmp_path: Path) -> None:
-    store = Store.open_writer(tmp_path / "hub.db")
+def test_the_outbox_keeps_order_attempts_and_delivery(open_store: Callable[[], Store]) -> None:
+    store = open_store()
     with store.transaction():
         for n in range(3):
             store.outbox.add("w", "http://x/", f"body {n}", T0)
