@@ -14,10 +14,11 @@ import pytest
 from hub.store import Store
 
 # Modules that cost tens of ms and that no desk command needs (paho, ssl and cryptography:
-# the network and certificates; the service, ingest and fusion: `lifeline-hub run`).
+# the network and certificates; the service, ingest and fusion: `lifeline-hub run`; psycopg:
+# a store on SQLite never loads the PostgreSQL driver).
 HEAVY = ("paho", "ssl", "_ssl", "cryptography", "numpy", "hub.service.run", "hub.service.ingest",
          "hub.core.fusion", "hub.core.grading", "hub.desk.provision", "hub.desk.tailing",
-         "hub.service.routing", "hub.service.webhook")
+         "hub.service.routing", "hub.service.webhook", "psycopg")
 
 PROBE = """
 import json, sys
