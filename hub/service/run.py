@@ -10,6 +10,12 @@ before the commit means the broker redelivers; the store drops the duplicates.
 
 The session is persistent (stable client id, ``clean_start=False``, MQTT 5
 session expiry), so alerts published while the hub is down wait at the broker.
+
+A PostgreSQL store that fails while the hub runs (the server restarted, the connection
+lost) does not end the process: the hub leaves the broker without acknowledging anything
+uncommitted, reconnects to the database with backoff (1 s .. 30 s, pinging systemd's
+watchdog meanwhile), and starts over from what the store holds, as after a restart; the
+broker redelivers the rest. A SQLite store that fails still stops the hub (exit 1).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import logging
 import queue
 import random
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -59,6 +66,8 @@ OUT_QUEUE_MAX = 1000      # QoS 1 messages paho may hold unacknowledged by the b
 ACKS_WAITING_MAX = 200_000  # committed ids waiting for room (~12 MB); past it the oldest go
 PRUNE_BUSY_S = 1.0        # retention: a bounded step this often while there is work ...
 PRUNE_IDLE_S = 60.0       # ... and a look this often when there was none
+RECONNECT_MIN_S = 1.0     # a lost PostgreSQL store: first retry after this ...
+RECONNECT_MAX_S = 30.0    # ... doubling up to this
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +295,8 @@ class Hub:
                     next_stats = now + STATS_EVERY_S
         finally:
             self.stopping.set()
-            self.notifier.stopping()
+            if not resumable(self.config, sys.exc_info()[1]):  # else it resumes (run_hub)
+                self.notifier.stopping()
             self.inbox.stop()
             self.webhooks.stop()
             log.info("hub stopped; stats %s", self._stats_line())
@@ -381,30 +391,77 @@ def _registry_guard(config: HubConfig) -> RegistryGuard:
     return RegistryGuard(registry)
 
 
+def resumable(config: HubConfig, exc: BaseException | None) -> bool:
+    """``exc`` is a PostgreSQL store failing (not one message's values): the hub waits for
+    the database and resumes instead of stopping."""
+    return (config.store.url is not None and isinstance(exc, BackendError)
+            and not exc.value_error)
+
+
 def run_hub(config: HubConfig) -> int:
-    """Run until SIGTERM/SIGINT (exit 0); 1 if the store cannot be opened or fails."""
+    """Run until SIGTERM/SIGINT (exit 0); 1 if the store cannot be opened or fails (but a
+    PostgreSQL store failing while the hub runs: see the module's docstring)."""
     try:
         store = Store.writer(config.store)
     except StoreError as exc:
         log.error("%s", exc)
         return 1
-    hub = Hub(config, store)
+    stop_requested = threading.Event()
+    current: list[Hub] = []
 
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("received %s; stopping", signal.Signals(signum).name)
-        hub.stopping.set()
+        stop_requested.set()
+        for hub in current:
+            hub.stopping.set()
 
     def reload(signum: int, frame: FrameType | None) -> None:
         log.info("received SIGHUP; reloading %s", config.source)
-        hub.reload_requested.set()
+        for hub in current:
+            hub.reload_requested.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, reload)
     try:
-        return hub.run()
-    except (DatabaseError, BackendError, OSError):  # the store failed: nothing uncommitted was acked
-        log.exception("hub failed; unacknowledged messages will be redelivered after a restart")
-        return 1
+        while True:
+            try:
+                hub = Hub(config, store)
+                current[:] = [hub]
+                if stop_requested.is_set():
+                    hub.stopping.set()
+                return hub.run()
+            except (DatabaseError, BackendError, OSError) as exc:
+                if not resumable(config, exc):  # the store failed: nothing uncommitted was acked
+                    log.exception("hub failed; unacknowledged messages will be redelivered "
+                                  "after a restart")
+                    return 1
+                log.error("the store failed: %s; nothing uncommitted was acknowledged (the "
+                          "broker redelivers it); waiting for the database", exc)
+            if current:  # what SIGHUP reloaded is kept
+                config = current[0].config
+            store.close()
+            found = _reconnect(config, stop_requested)
+            if found is None:
+                return 0
+            store = found
+            log.info("store %s is back; resuming", store.location)
     finally:
         store.close()
+
+
+def _reconnect(config: HubConfig, stop_requested: threading.Event) -> Store | None:
+    """The store again once the database answers; None if asked to stop meanwhile. The
+    watchdog is pinged while waiting: the process is alive, only its database is not."""
+    notifier = Notifier()
+    delay = RECONNECT_MIN_S
+    while not stop_requested.is_set():
+        notifier.notify("WATCHDOG=1", "STATUS=waiting for the store")
+        if stop_requested.wait(delay):
+            break
+        try:
+            return Store.writer(config.store)
+        except StoreError as exc:
+            delay = min(delay * 2, RECONNECT_MAX_S)
+            log.warning("store still unreachable: %s; retrying in %.0f s", exc, delay)
+    return None
