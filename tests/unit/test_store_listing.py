@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 from hub.config import HubConfig
 from hub.service.ingest import Ingest
@@ -41,9 +42,10 @@ def test_a_listing_without_rule_state_has_every_public_field(open_store: Callabl
     assert any(i.evidence for i in full)
 
 
-def store_of(open_store: Callable[[], Store], zones: list[str]) -> Store:
-    """A store with one incident per zone (opened in this order), each of three alerts."""
-    store = open_store()
+def store_of(where: Path | Callable[[], Store], zones: list[str]) -> Store:
+    """A store with one incident per zone (opened in this order), each of three alerts: a
+    SQLite file at ``where``, or what ``where()`` opens."""
+    store = Store.open_writer(where) if isinstance(where, Path) else where()
     ingest = Ingest(store, HubConfig(), T0)
     for k, zone in enumerate(zones):
         rows = [alert(zone, T0 + 10 * k + n, grade, n)
