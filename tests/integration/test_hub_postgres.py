@@ -70,6 +70,9 @@ def following(config: Path) -> Iterator[queue.Queue[dict[str, Any]]]:
         proc.stdout.close()
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
 def stored_alerts(config: Path) -> int:
     return int(cli_json("lifeline-hub", ["status", "--config", str(config)])["alerts"])
 
@@ -162,3 +165,30 @@ def test_postgresql_restarted_under_load_loses_nothing(tmp_path: Path, broker: B
         wait_for(lambda: stored_alerts(config) == total, 60, f"all {total} alerts stored")
         wait_for(lambda: set(edge.acked) == {a.id for a in sent}, 60, "every alert acked")
         assert sum(i["alert_count"] for i in incidents(config)) == total
+
+
+def test_the_example_postgresql_config_is_valid_and_runs(tmp_path: Path, broker: Broker,
+                                                         postgres_url: str) -> None:
+    example = REPO / "configs" / "hub-postgres.toml"
+    # Given configs/hub-postgres.toml as shipped: valid, and naming its database
+    checked = hub_cli(example, "check-config")
+    assert checked.returncode == 0, checked.stderr
+    assert ("ok: store postgresql://lifeline@/lifeline?host=/run/postgresql, 0 zone(s)"
+            in checked.stdout)
+    # When it is used with this test's broker and database in its place
+    text = example.read_text()
+    assert text.count("port = 1883") == 1 and text.count('client_id = "lifeline-hub"') == 1
+    config = tmp_path / "hub.toml"
+    config.write_text(text.replace("port = 1883", f"port = {broker.port}")
+                      .replace('client_id = "lifeline-hub"', f'client_id = "hub-{uuid.uuid4().hex[:8]}"')
+                      .replace("postgresql://lifeline@/lifeline?host=/run/postgresql", postgres_url))
+    log = tmp_path / "hub.log"
+    with running("lifeline-hub", ["run", "--config", str(config)], log), \
+            edge_client(broker) as edge:
+        wait_subscribed(log)
+        edge.publish(wire.alert_topic("edge-a"), wire.encode(water("edge-a", "main-1", 1,
+                                                                   time.time())))
+        # Then the hub runs on it: the alert's incident is in the database
+        [incident] = wait_for(lambda: incidents(config), BOUND_S, "the incident")
+        assert (incident["zone"], incident["alert_count"]) == ("main-1", 1)
+    assert f"store={postgres_url}" in log.read_text()
