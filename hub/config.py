@@ -25,7 +25,7 @@ from hub.core.topology import REACHES, Topology, Zone
 from lifeline.grades import GRADE_NAMES, Grade
 from lifeline.mqtt_config import MqttConfig, parse_mqtt
 from lifeline.tomlconfig import Section, raise_if_problems, root, suggestion
-from lifeline.wire import FAMILIES, family_of
+from lifeline.wire import FAMILIES, family_of, share_group_problem
 
 HUB_CLIENT_ID = "lifeline-hub"  # the hub's MQTT client id unless [mqtt] client_id says otherwise
 
@@ -147,7 +147,10 @@ class HubConfig:
 
 
 def _mqtt(section: Section, base: Path) -> MqttConfig:
-    return parse_mqtt(section, base, default_client_id=HUB_CLIENT_ID)
+    """``[mqtt]`` as the edge reads it, and the hub's own ``share_group``."""
+    group = section.str("share_group", "", check=share_group_problem)
+    config = parse_mqtt(section, base, default_client_id=HUB_CLIENT_ID)
+    return replace(config, share_group=group)
 
 
 def _security(section: Section, base: Path) -> SecurityConfig:

@@ -26,6 +26,9 @@ class MqttConfig:
     keepalive: int = 30
     # TLS and credentials (lifeline/mqtt_security.py, docs/security.md)
     security: MqttSecurity = field(default_factory=plain_loopback)
+    # the hub's ``[mqtt] share_group`` (hub/config.py): alerts through an MQTT 5 shared
+    # subscription of this group; "" subscribes them plainly. The edge has no such key.
+    share_group: str = ""
 
 
 def host_problem(text: str) -> str | None:

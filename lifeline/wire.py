@@ -68,6 +68,27 @@ class WireError(LifelineError, ValueError):
         self.reason = reason
 
 
+def shared_subscription(group: str, topic_filter: str) -> str:
+    """``topic_filter`` taken as a member of the MQTT 5 shared-subscription ``group``: the
+    broker hands each message to one member of the group (``$share/<group>/<filter>``).
+
+    >>> shared_subscription("lifeline-hubs", ALERT_SUBSCRIPTION)
+    '$share/lifeline-hubs/lifeline/v1/+/alert'
+    """
+    if share_group_problem(group) is not None:
+        raise ValueError(share_group_problem(group))
+    return f"$share/{group}/{topic_filter}"
+
+
+def share_group_problem(group: str) -> str | None:
+    """Why ``group`` cannot name a shared-subscription group, or None (MQTT 5, 4.8.2: not
+    empty, no '/', '+' or '#')."""
+    if group and len(group) <= 64 and not any(c in group for c in "/+# ") and group.isprintable():
+        return None
+    return (f"{group!r} is not a usable share group name (1-64 characters, no '/', '+', '#' "
+            "or spaces)")
+
+
 def alert_topic(device: str) -> str:
     return f"{TOPIC_ROOT}/{_checked_name(device)}/alert"
 
@@ -583,5 +604,5 @@ __all__ = [
     "Ack", "Alert", "IncidentChange", "Reason", "Status", "decode_incident_change",
     "WireError", "ack_topic", "alert_topic", "check_ts",
     "decode_ack", "decode_alert", "decode_status", "encode", "family_of", "format_ts",
-    "parse_topic", "parse_ts", "status_topic",
+    "parse_topic", "parse_ts", "share_group_problem", "shared_subscription", "status_topic",
 ]

@@ -91,6 +91,11 @@ class MqttInbox:
         self.queue: PriorityInbox[Inbound] = PriorityInbox(QUEUE_SIZE)
         self.session = 0
         self.subscribed = threading.Event()
+        # [mqtt] share_group: alerts shared with the group's other members (each alert to
+        # one of them); statuses are not shared, every hub sees every device's
+        group = config.mqtt.share_group
+        self.alert_subscription = (wire.shared_subscription(group, wire.ALERT_SUBSCRIPTION)
+                                   if group else wire.ALERT_SUBSCRIPTION)
         # TLS and credentials; a bad key or password file is a ConfigError (exit 2)
         self.client = new_client(config.mqtt, config.mqtt.client_id, manual_ack=True)
         # Acks leave through a bounded queue. Past it they wait here, coalesced per device,
@@ -167,7 +172,7 @@ class MqttInbox:
         self.connect_failures.connected()
         log.info("connected to broker %s:%d session_present=%s", self.config.mqtt.host,
                  self.config.mqtt.port, getattr(flags, "session_present", "?"))
-        client.subscribe([(wire.ALERT_SUBSCRIPTION, 1), (wire.STATUS_SUBSCRIPTION, 1)])
+        client.subscribe([(self.alert_subscription, 1), (wire.STATUS_SUBSCRIPTION, 1)])
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         why = self.connect_failures.failed()
@@ -182,7 +187,8 @@ class MqttInbox:
         if refused:
             log.error("broker refused our subscriptions: %s", ", ".join(refused))
         else:
-            log.info("subscribed to %s and %s", wire.ALERT_SUBSCRIPTION, wire.STATUS_SUBSCRIPTION)
+            log.info("subscribed to %s and %s", self.alert_subscription,
+                     wire.STATUS_SUBSCRIPTION)
             self.subscribed.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
