@@ -15,7 +15,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["POSTGRES", "SQLITE", "Cursor", "Database", "Dialect"]
+__all__ = ["POSTGRES", "SQLITE", "WRITER_LOCK", "Cursor", "Database", "Dialect"]
+
+# pg_advisory_xact_lock key every write transaction of a PostgreSQL store holds ("lifewrit")
+WRITER_LOCK = 0x6C69666577726974
 
 
 class Cursor(Protocol):
@@ -49,7 +52,13 @@ class Dialect:
     """The statements and fragments that differ between the store's two databases."""
 
     name: str
-    begin: str              # a write transaction (SQLite: take the write lock at once)
+    # A write transaction, one writer at a time: SQLite takes its write lock at once (BEGIN
+    # IMMEDIATE); PostgreSQL takes an advisory lock of the store's, held until COMMIT. So the
+    # desk's actions and the hub's batches never interleave on either: a batch that began
+    # before an operator's action cannot overwrite it with what it held in memory.
+    begin: tuple[str, ...]
+    data_version: str | None  # SQLite's commit counter (PostgreSQL: NOTIFY, see Store)
+    size: str | None          # the store's size in bytes (SQLite: its files, see Store)
     no_limit: int | None    # ``LIMIT ?`` bound to this means "all rows"
     table_exists: str       # one row if the table named by ``?`` exists
     listing_rule_state: str  # the rule_state column cut to grade reasons and counts
@@ -81,7 +90,9 @@ class Dialect:
 
 SQLITE = Dialect(
     name="sqlite",
-    begin="BEGIN IMMEDIATE",
+    begin=("BEGIN IMMEDIATE",),
+    data_version="PRAGMA data_version",
+    size=None,
     no_limit=-1,
     table_exists="SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
     listing_rule_state=(
@@ -96,7 +107,9 @@ SQLITE = Dialect(
 
 POSTGRES = Dialect(
     name="postgresql",
-    begin="BEGIN",
+    begin=("BEGIN", f"SELECT pg_advisory_xact_lock({WRITER_LOCK})"),
+    data_version=None,
+    size="SELECT pg_database_size(current_database())",
     no_limit=None,  # LIMIT NULL: no limit
     table_exists=("SELECT 1 FROM information_schema.tables WHERE table_schema = "
                   "current_schema() AND table_name = ?"),

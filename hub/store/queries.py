@@ -184,9 +184,9 @@ class Store:
     def size_bytes(self) -> int:
         """What the store takes on disk: the SQLite file with its -wal and -shm, or the
         PostgreSQL database."""
-        if self.path is None:
-            return int(self.db.execute("SELECT pg_database_size(current_database())"
-                                       ).fetchone()[0])
+        if self.sql.size is not None:
+            return int(self.db.execute(self.sql.size).fetchone()[0])
+        assert self.path is not None
         return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*")
                    if p.is_file())
 
@@ -194,8 +194,10 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction: everything inside commits together or not at all."""
-        self.db.execute(self.sql.begin)
+        self.db.execute(self.sql.begin[0])
         try:
+            for statement in self.sql.begin[1:]:  # PostgreSQL: the store's writer lock
+                self.db.execute(statement)
             yield
         except BaseException:
             if self.db.in_transaction:  # SQLite rolls back itself on some errors (disk full)
@@ -407,9 +409,9 @@ class Store:
 
         On PostgreSQL: how many times ``wait_for_events`` was woken (after ``listen``), so
         it changes after every commit that added to the feed; 0 before ``listen``."""
-        if self.path is None:
+        if self.sql.data_version is None:
             return 0 if self._listener is None else self._listener.notified
-        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+        return int(self.db.execute(self.sql.data_version).fetchone()[0])
 
     def listen(self) -> bool:
         """Be woken by commits that add to the events feed (PostgreSQL's LISTEN/NOTIFY);

@@ -208,3 +208,26 @@ def test_a_sqlite_hub_never_imports_psycopg(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=60, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_write_transactions_take_turns_as_on_sqlite(open_store: Callable[[], Store],
+                                                    store_config: StoreConfig) -> None:
+    """The desk's action must not interleave with a hub batch already under way: the batch
+    would then write back the incident it holds in memory over the operator's change."""
+    hub, desk = open_store(), open_store()
+    # Given the desk's connection that gives up waiting for a lock after 0.1 s
+    if store_config.url is None:
+        desk.db.execute("PRAGMA busy_timeout=100")
+    else:
+        desk.db.execute("SET lock_timeout = '100ms'")
+    # When the hub is inside a write transaction
+    with hub.transaction():
+        hub.apply([opened(1)], NOW)
+        # Then the desk cannot start one until it ends
+        with pytest.raises(Exception, match=r"(?i)database is locked|lock timeout"), \
+                desk.transaction():
+            pass
+    # And once it has, the desk writes
+    with desk.transaction():
+        desk.bump_desk_revision()
+    assert hub.desk_revision() == 1
