@@ -20,7 +20,8 @@ the feed.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -87,6 +88,18 @@ class PgConnection:
         """Run ``sql`` as written (DDL with several statements, no placeholders)."""
         try:
             self._conn.execute(sql.encode())
+        except psycopg.Error as exc:
+            raise _converted(exc) from exc
+
+    @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """Statements run in the block are sent without waiting for each one's answer
+        (psycopg's pipeline mode); their errors are raised by the end of the block. For
+        writes whose results are not read (``Store.apply``): one round trip instead of one
+        per statement."""
+        try:
+            with self._conn.pipeline():
+                yield
         except psycopg.Error as exc:
             raise _converted(exc) from exc
 

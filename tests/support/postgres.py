@@ -41,6 +41,7 @@ class Postgres:
 
     directory: Path
     owner: str | None  # the unprivileged user it runs as, or None for ourselves
+    durable: bool = False  # fsync on, as a real server (benchmarks); tests need not
 
     @property
     def socket_dir(self) -> Path:
@@ -60,8 +61,9 @@ class Postgres:
         if not data.exists():
             self._run(pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", ROLE,
                       "--no-sync", "-E", "UTF8", "--locale", "C")
-        options = (f"-c listen_addresses='' -k {self.socket_dir} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off")
+        options = f"-c listen_addresses='' -k {self.socket_dir}"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l",
                   str(self.directory / "server.log"), "-w", "-t", "30", "start")
         import psycopg  # the hub's driver; only tests that start a cluster need it
@@ -90,7 +92,7 @@ class Postgres:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def new_cluster(parent: Path | None = None) -> Postgres:
+def new_cluster(parent: Path | None = None, durable: bool = False) -> Postgres:
     """A started cluster in a fresh directory the owner can write (temp dirs under a
     root-only tmp_path are not reachable by the unprivileged user, so it has its own)."""
     owner = UNPRIVILEGED if os.geteuid() == 0 else None
@@ -100,6 +102,6 @@ def new_cluster(parent: Path | None = None) -> Postgres:
         entry = pwd.getpwnam(owner)
         for path in (directory, directory / "socket"):
             os.chown(path, entry.pw_uid, entry.pw_gid)
-    cluster = Postgres(directory, owner)
+    cluster = Postgres(directory, owner, durable)
     cluster.start()
     return cluster
