@@ -231,3 +231,15 @@ def test_write_transactions_take_turns_as_on_sqlite(open_store: Callable[[], Sto
     with desk.transaction():
         desk.bump_desk_revision()
     assert hub.desk_revision() == 1
+
+
+def test_migrate_creates_or_upgrades_and_says_so(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from hub.cli import main
+
+    (tmp_path / "hub.toml").write_text('[store]\npath = "hub.db"\n')
+    argv = ["migrate", "--config", str(tmp_path / "hub.toml")]
+    assert main(argv) == 0
+    assert capsys.readouterr().out == f"store {tmp_path / 'hub.db'}: schema 4 (created)\n"
+    assert main(argv) == 0
+    assert capsys.readouterr().out.endswith(": schema 4 (already up to date)\n")
