@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from hub.board.config import BoardConfig, parse_board
 from hub.topology import REACHES, Topology, Zone
 from lifeline.grades import GRADE_NAMES, Grade
+from lifeline.metrics_config import MetricsConfig, parse_metrics
 from lifeline.mqtt_config import MqttConfig, parse_mqtt
 from lifeline.tomlconfig import Section, raise_if_problems, root
 from lifeline.wire import FAMILIES, family_of
@@ -131,6 +133,8 @@ class HubConfig:
     fusion: FusionConfig = field(default_factory=FusionConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     source: Path | None = None
+    board: BoardConfig = field(default_factory=BoardConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
 def _mqtt(section: Section, base: Path) -> MqttConfig:
@@ -248,9 +252,13 @@ def _topology(top: Section) -> Topology:
     zones = []
     for name in list(zones_section.data):
         s = zones_section.section(name)
+        x, y = s.float("x", None), s.float("y", None)  # the board's zone map
+        if (x is None) != (y is None):
+            s.problem("x" if x is None else "y", "give both x and y, or neither")
         zones.append(Zone(name=name, parent=s.str("parent", None),
                           neighbours=s.str_list("neighbours", ()),
-                          downstream=s.str_list("downstream", ())))
+                          downstream=s.str_list("downstream", ()),
+                          position=None if x is None or y is None else (x, y)))
         s.finish()
     zones_section.read.update(zones_section.data)
     devices_section = top.section("devices", required=False)
@@ -311,6 +319,8 @@ def load_hub_config(path: str | Path) -> HubConfig:
         fusion=_fusion(top),
         routing=_routing(top),
         source=Path(path),
+        board=parse_board(top.section("board", required=False), base),
+        metrics=parse_metrics(top.section("metrics", required=False), base),
     )
     top.finish()
     raise_if_problems(top)

@@ -597,6 +597,32 @@ class Store:
                                "ORDER BY id LIMIT ?", (at, limit)).fetchall()
         return [Event(id=r[0], at=r[1], kind=r[2], payload=json.loads(r[3])) for r in rows]
 
+    def recently_resolved(self, limit: int) -> list[Incident]:
+        """The ``limit`` incidents resolved last, last first (the board's strip); no rule
+        state, as ``incidents(rule_state=False)``."""
+        if not self._has_schema() or limit <= 0:
+            return []
+        rows = self.db.execute(f"SELECT {_LISTING_COLUMNS} FROM incidents WHERE status = "
+                               "'resolved' ORDER BY resolved_at DESC LIMIT ?", (limit,)).fetchall()
+        return [_incident_from_row(row) for row in rows]
+
+    def last_events_of(self, kind: str, incident_ids: Sequence[int]
+                       ) -> dict[int, tuple[float, dict[str, Any]]]:
+        """Per incident, when its last event of ``kind`` was recorded and its payload (who
+        acknowledged an incident and when, for the board's rows)."""
+        found: dict[int, tuple[float, dict[str, Any]]] = {}
+        ids = list(incident_ids)
+        if not self._has_schema():
+            return found
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for incident_id, at, payload in self.db.execute(
+                    "SELECT incident_id, at, payload FROM events WHERE id IN (SELECT max(id) "
+                    f"FROM events WHERE kind = ? AND incident_id IN ({','.join('?' * len(chunk))})"
+                    " GROUP BY incident_id)", (kind, *chunk)):
+                found[int(incident_id)] = (float(at), json.loads(payload))
+        return found
+
     # -- operators' desk ----------------------------------------------------------------
     def incident(self, incident_id: int) -> Incident | None:
         if not self._has_schema():
