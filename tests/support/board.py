@@ -30,6 +30,9 @@ from tests.support.processes import running, script, wait_for
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "correct-horse-battery"
 TOPOLOGY = """
+[rules.water]
+reach = "neighbours"
+
 [zones.north]
 [zones.main-1]
 parent = "north"

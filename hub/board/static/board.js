@@ -123,7 +123,7 @@
         "data-id": inc.id,
       },
       el("td", { class: "operator" }, el("input", { type: "checkbox", class: "pick", checked: state.selected.has(inc.id), title: "select" })),
-      el("td", {}, chip(inc)),
+      el("td", { class: "gcell" }, chip(inc)),
       el("td", { class: "id" }, inc.id),
       el("td", {}, inc.hazard),
       el("td", { class: "zone-cell" }, zonesOf(inc).join(", ")),

@@ -1,0 +1,162 @@
+"""The board in a real browser: Debian's chromium driven by Playwright (issue 18).
+
+Real processes throughout: Mosquitto, ``lifeline-hub run``, ``lifeline-hub board``;
+alerts published by a paho client as an edge device would. Playwright drives
+Debian's ``/usr/bin/chromium`` through ``executable_path`` (no browser download).
+Screenshots for a person to look at go to build/test-output/board/.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from lifeline.grades import Grade
+from lifeline.localbroker import Broker
+from tests.support.board import (
+    PASSWORD,
+    Rig,
+    board_rig,
+    chromium_path,
+    gas,
+    incident_json,
+    output_dir,
+    water,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+STEP_MS = 15_000  # the longest any one expectation waits
+expect.set_options(timeout=STEP_MS)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    path = chromium_path()
+    if path is None:
+        pytest.fail("Debian's chromium is missing: make test installs it "
+                    "(scripts/ensure-system-packages.sh chromium=chromium)")
+    with sync_playwright() as play:
+        launched = play.chromium.launch(executable_path=path, headless=True,
+                                        args=["--no-sandbox", "--disable-gpu"])
+        yield launched
+        launched.close()
+
+
+def open_board(browser: Browser, rig: Rig, outside: list[str], query: str = "",
+               theme: str = "dark") -> Page:
+    """A new page on the board that records any request not to the board itself."""
+    context = browser.new_context(viewport={"width": 1400, "height": 860},
+                                  color_scheme="light" if theme == "light" else "dark")
+    page = context.new_page()
+    page.set_default_timeout(STEP_MS)
+    page.on("request", lambda r: None if r.url.startswith(rig.url) else outside.append(r.url))
+    page.goto(rig.url + query)
+    expect(page.locator("#badge")).to_have_text("LIVE")
+    return page
+
+
+def log_in(page: Page, user: str = "alice") -> None:
+    page.fill("#login-user", user)
+    page.fill("#login-password", PASSWORD)
+    page.click("#login button[type=submit]")
+    expect(page.locator("#who")).to_have_text(f"operator: {user}")
+
+
+def test_alert_appears_live_and_an_ack_reaches_the_desk_and_a_second_browser(
+        tmp_path: Path, broker: Broker, browser: Browser) -> None:
+    outside: list[str] = []
+    shots = output_dir("board")
+    with board_rig(tmp_path, broker) as rig:
+        # Given two browsers on the board, one with an operator logged in
+        operator = open_board(browser, rig, outside)
+        watcher = open_board(browser, rig, outside, theme="light")
+        log_in(operator)
+        expect(operator.locator("#empty")).to_be_visible()
+        # When alerts reach the hub through the broker
+        now = time.time()
+        rig.publish(water("edge-water-1", "main-1", Grade.ORANGE, now - 30))
+        rig.publish(water("edge-water-2", "main-2", Grade.RED, now - 20))
+        rig.publish(gas("edge-gas-1", "gas-east-1", Grade.YELLOW, now - 10))
+        # Then they appear on both open boards without a reload, red first
+        for page in (operator, watcher):
+            expect(page.locator("#rows tr")).to_have_count(2)
+            expect(page.locator("#rows tr").first).to_have_class("g-red unacked")
+        first = operator.locator("#rows tr").first
+        expect(first.locator(".chip")).to_have_text("RED I")
+        expect(first.locator(".zone-cell")).to_have_text("main-1, main-2")
+        # And the zone map is filled by the worst open incident, up to the parent zone
+        expect(operator.locator('#map .zone[data-zone="main-2"]')).to_have_class("zone g-red")
+        expect(operator.locator('#map .zone[data-zone="north"]')).to_have_class("zone g-red")
+        expect(operator.locator('#map .zone[data-zone="gas-east-1"]')).to_have_class(
+            "zone g-yellow")
+        expect(operator.locator('#map .zone[data-zone="east"]')).to_have_class("zone g-yellow")
+        label = first.locator(".id").inner_text()
+        # And the detail panel shows the timeline and a sparkline of the alerts' context
+        first.click()
+        expect(operator.locator("#timeline li").first).to_contain_text("opened")
+        expect(operator.locator("#sensors svg.spark polyline")).to_have_count(2)
+        operator.screenshot(animations="disabled", path=str(shots / "board-dark-red-incident.png"))
+        watcher.screenshot(animations="disabled", path=str(shots / "board-light.png"))
+        operator.locator("#map").screenshot(animations="disabled", path=str(shots / "zone-map.png"))
+        # When the operator acknowledges it from the board with the keyboard
+        operator.keyboard.press("Escape")
+        operator.locator("body").press("a")
+        # Then `lifeline-hub incidents show` has it, under the operator's name
+        expect(operator.locator("#rows tr").first.locator(".status")).to_contain_text(
+            "acknowledged")
+        shown = incident_json(rig, label)
+        assert shown["incident"]["status"] == "acknowledged"
+        assert [e["by"] for e in shown["timeline"] if e["kind"] == "acknowledged"] == ["alice"]
+        # And the second browser sees who acknowledged it, without a reload
+        row = watcher.locator(f'#rows tr[data-id="{label}"]')
+        expect(row.locator(".status")).to_contain_text("acknowledged")
+        expect(row.locator(".acked")).to_contain_text("alice")
+        # When the operator selects every row and acknowledges them in bulk
+        operator.check("#select-all")
+        operator.click("#bulk-ack")
+        # Then the other incident is acknowledged too (the red one was already: refused, said)
+        expect(watcher.locator("#rows tr.unacked")).to_have_count(0)
+        # When the operator resolves one with a note (r, then the dialog)
+        operator.locator("body").press("r")
+        operator.fill("#note-text", "valve 12 closed, pressure back")
+        operator.click("#note-ok")
+        # Then it leaves the list for the recently-resolved strip on both boards
+        for page in (operator, watcher):
+            expect(page.locator("#rows tr")).to_have_count(1)
+            expect(page.locator("#resolved li")).to_have_count(1)
+        watcher.screenshot(animations="disabled", path=str(shots / "board-light-after-actions.png"))
+    # And no page asked anything of another host (no CDN, no fonts, no beacons)
+    assert outside == []
+
+
+def test_device_text_is_shown_as_text_and_the_read_only_board_refuses(
+        tmp_path: Path, broker: Broker, browser: Browser) -> None:
+    outside: list[str] = []
+    with board_rig(tmp_path, broker, users=False) as rig:
+        page = open_board(browser, rig, outside)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        # Given an alert whose message carries markup and terminal escapes
+        message = "<script>window.pwned=1</script><img src=x onerror=window.pwned=2> \x1b[2J\x1b]0;x\x07"
+        rig.publish(water("edge-water-1", "main-1", Grade.ORANGE, time.time() - 5,
+                          message=message))
+        expect(page.locator("#rows tr")).to_have_count(1)
+        page.locator("#rows tr").first.click()
+        # Then the detail panel shows it as text, escapes made visible, nothing run
+        msg = page.locator("#sensors .msg")
+        expect(msg).to_contain_text("<script>window.pwned=1</script>")
+        expect(msg).to_contain_text("\\x1b[2J")
+        assert page.evaluate("typeof window.pwned") == "undefined"
+        assert page.locator("#sensors script, #sensors img, #timeline script").count() == 0
+        # And a read-only board offers no actions, and refuses one sent anyway (403)
+        expect(page.locator("#detail-actions")).to_be_hidden()
+        status = page.evaluate("""async () => (await fetch('/api/incidents/INC-1/ack', {
+            method: 'POST', headers: {'Content-Type': 'application/json'},
+            body: '{}'})).status""")
+        assert status == 403
+        assert errors == []
+    assert outside == []
