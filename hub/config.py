@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hub.board.config import BoardConfig, parse_board
-from hub.topology import REACHES, Topology, Zone
+from hub.core.topology import REACHES, Topology, Zone
 from lifeline.grades import GRADE_NAMES, Grade
 from lifeline.metrics_config import MetricsConfig, parse_metrics
 from lifeline.mqtt_config import MqttConfig, parse_mqtt
@@ -39,7 +39,7 @@ class StoreConfig:
     """``[store]``: where the SQLite store is, and how long it keeps what is over.
 
     ``retain_days`` None keeps everything; otherwise the hub prunes alerts, resolved
-    incidents and their events once they are older than that (hub/retention.py)."""
+    incidents and their events once they are older than that (hub/store/retention.py)."""
 
     path: Path = Path("lifeline-hub.db")
     retain_days: float | None = None
@@ -82,7 +82,7 @@ class RuleConfig:
 
 @dataclass(frozen=True)
 class FusionConfig:
-    """Time constants of the fusion rule (see hub/fusion.py), in seconds, rules and topology."""
+    """Time constants of the fusion rule (see hub/core/fusion.py), in seconds, rules and topology."""
 
     window_s: float = 300.0
     quiet_s: float = 120.0

@@ -228,7 +228,7 @@ class BoardApp:
     def act(self, session: Session, text_id: str, action: str, body: dict[str, Any]
             ) -> dict[str, Any]:
         """Carry out an operator's action as ``incidents <action>`` does, under their name."""
-        from hub.desk import DeskError, apply_action, make_action
+        from hub.desk.commands import DeskError, apply_action, make_action
 
         if action not in ACTIONS:
             raise ActionRefused(404, f"{action!r} is not an action.")

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 
-from hub.topology import Topology
+from hub.core.topology import Topology
 
 __all__ = ["map_layout", "sparkline_svg", "zone_map_svg"]
 
@@ -60,7 +60,7 @@ def map_layout(topology: Topology, extra: Iterable[str] = ()
     and children in their parent's order. ``extra``: zones incidents name that the
     topology does not (on their own, at the bottom level).
 
-    >>> from hub.topology import Zone
+    >>> from hub.core.topology import Zone
     >>> t = Topology.build([Zone("north"), Zone("m1", parent="north"), Zone("m2", parent="north")], {})
     >>> sorted(map_layout(t).items())
     [('m1', (12.0, 92.0)), ('m2', (156.0, 92.0)), ('north', (12.0, 12.0))]

@@ -11,9 +11,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hub.incident import Incident
+from hub.core.incident import Incident
+from hub.core.topology import Topology
 from hub.store import incident_json
-from hub.topology import Topology
 from lifeline.grades import Grade
 
 __all__ = ["board_row", "parse_event_id", "sort_rows", "sse_comment", "sse_frame",
@@ -58,7 +58,7 @@ def worst_by_zone(rows: Iterable[Mapping[str, Any]], topology: Topology) -> dict
     """Zone -> the grade of its worst active incident; an incident counts for each of its
     zones and the zones above them (a district shows the worst of its mains).
 
-    >>> from hub.topology import Zone
+    >>> from hub.core.topology import Zone
     >>> t = Topology.build([Zone("north"), Zone("m1", parent="north")], {})
     >>> worst_by_zone([{"zones": ["m1"], "zone": "m1", "grade": "orange", "status": "open"},
     ...                {"zones": ["north"], "zone": "north", "grade": "blue", "status": "open"}], t)
