@@ -17,6 +17,7 @@ import signal
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -84,6 +85,7 @@ class SensorRuntime:
         self.device = DevicePipeline(sensor, self.channels)
         self.health = HealthMonitor.for_sensor(sensor, now)
         self.readings = 0
+        self.detect_s = 0.0  # CPU time in this sensor's detectors (the metrics' detector cost)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,14 @@ class Agent:
         self.running = False
         self.notifier = Notifier()
         self.counters: dict[str, int] = {"alerts": 0, "dropped": 0, "bad_lines": 0}
+        self.bad_reads: Counter[tuple[str, str]] = Counter()  # (sensor, reason)
+        self.alerts_by_reason: Counter[str] = Counter()
+        self.last_delivery = 0.0  # when the hub last acknowledged one of our alerts
+        self.metrics = None
+        if config.metrics.enabled:  # prometheus_client only then (512 MB boards)
+            from edge.metrics import EdgeMetrics
+
+            self.metrics = EdgeMetrics(self)
         # bad reads: a few WARNING lines per sensor and reason a minute, the rest counted
         self.bad_read_log = LogBudget(per_window=BAD_READ_LINES, window_s=60.0)
         restored = checkpoint.restore(self.checkpoint_path, self.detectors)
@@ -208,6 +218,8 @@ class Agent:
                  self.outbox.depth)
         started = time.monotonic()
         self.link.start()
+        if self.metrics is not None:
+            self.metrics.exporter.start()
         self.running = True
         for reader in self.readers.values():
             reader.start()
@@ -252,6 +264,8 @@ class Agent:
         self.save_checkpoint()
         self.apply_acks()
         self.link.stop(tuple(self.sensors))
+        if self.metrics is not None:
+            self.metrics.exporter.stop()
         self.outbox.close()
 
     def save_checkpoint(self) -> None:
@@ -276,7 +290,10 @@ class Agent:
     def apply_acks(self) -> None:
         try:
             while True:
+                before = self.delivery.counters["acked"]
                 self.delivery.acknowledged(self.link.acks.get_nowait())
+                if self.delivery.counters["acked"] > before:
+                    self.last_delivery = time.time()
         except queue.Empty:
             pass
 
@@ -309,6 +326,7 @@ class Agent:
         if event.kind == "bad":  # drivers decode in their thread; we count and log
             runtime.health.bad_read(event.ts, event.reason)
             self.counters["bad_lines"] += 1
+            self.bad_reads[event.sensor, event.reason] += 1
             left_out = self.bad_read_log.take((event.sensor, event.reason), event.ts)
             if left_out is not None:
                 log.warning("bad read sensor=%s port=%s reason=%s: %s%s", event.sensor,
@@ -321,6 +339,7 @@ class Agent:
         if not runtime.health.reading(event.ts, event.values):
             if problem is not None:  # a bad read: counted (health), logged, never detected
                 self.counters["bad_lines"] += 1
+                self.bad_reads[event.sensor, "non_finite"] += 1
                 left_out = self.bad_read_log.take((event.sensor, "non_finite"), event.ts)
                 if left_out is not None:
                     log.warning("bad read sensor=%s port=%s reason=non_finite: %s%s", event.sensor,
@@ -331,7 +350,10 @@ class Agent:
         ts = round(event.ts, 3)
         values = event.values
         learn = not runtime.health.active_faults  # a faulty sensor's readings teach nothing
-        for draft in runtime.device.process(ts, values, learn):
+        started = time.thread_time()  # this thread only: the readers run beside it
+        drafts = runtime.device.process(ts, values, learn)
+        runtime.detect_s += time.thread_time() - started
+        for draft in drafts:
             self.emit(draft)
 
     def check_health(self, now: float) -> None:
@@ -408,6 +430,7 @@ class Agent:
             return
         dropped = self.outbox.add(alert, keep=keep)
         self.counters["alerts"] += 1
+        self.alerts_by_reason[alert.reason.value] += 1
         if dropped:
             self.counters["dropped"] += len(dropped)
             log.warning("outbox full (%d): dropped %d lower-grade alert(s): ids=%s",

@@ -18,6 +18,7 @@ from edge.drivers.frames import FEATURES, MAX_AXES, MAX_SAMPLES, feature_names
 from edge.drivers.profiles import ProfileOrigin, apply_profile, blame_profile, default_profile_dirs
 from edge.drivers.registers import DATA_TYPES, ORDERS, TABLES, RegisterSpec
 from lifeline.kinds import kind_problem
+from lifeline.metrics_config import MetricsConfig, parse_metrics
 from lifeline.mqtt_config import MqttConfig, parse_mqtt
 from lifeline.tomlconfig import ConfigError, Section, raise_if_problems, root
 from lifeline.wire import FAMILIES
@@ -151,6 +152,7 @@ class EdgeConfig:
     detection: DetectionConfig
     outbox_max_alerts: int = 100_000
     profile_dirs: tuple[Path, ...] = ()
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
 MULTICHANNEL = ("auto", "none")
@@ -429,6 +431,7 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
     # every key has a default (docs/edge.md); the client id defaults to lifeline-edge-<id>
     mqtt = parse_mqtt(top.section("mqtt", required=False), Path(path).resolve().parent)
     detection = _detection(top.section("detection", required=False), DetectionConfig())
+    metrics = parse_metrics(top.section("metrics", required=False), base)
     sensors: list[SensorConfig] = []
     for own in top.sections("sensors"):
         sec, origin = apply_profile(own, profile_dirs)
@@ -462,6 +465,7 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
         detection=detection,
         outbox_max_alerts=outbox_max_alerts,
         profile_dirs=profile_dirs,
+        metrics=metrics,
     )
 
 def _channel_text(channel: ChannelConfig) -> str:

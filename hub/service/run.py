@@ -240,6 +240,11 @@ class Hub:
         self._rng = random.Random()
         retain_s = config.store.retain_s
         self.pruner = None if retain_s is None else Pruner(store, retain_s)
+        self.metrics = None
+        if config.metrics.enabled:  # prometheus_client only then (lifeline/metrics.py)
+            from hub.service.metrics import HubMetrics
+
+            self.metrics = HubMetrics(self)
 
     def run(self) -> int:
         active = sum(1 for i in self.ingest.fusion.incidents if i.active)
@@ -250,6 +255,8 @@ class Hub:
             log.info("retention: alerts, resolved incidents and their events are deleted "
                      "%g days after they are over", self.config.store.retain_days)
         self.inbox.start()
+        if self.metrics is not None:
+            self.metrics.exporter.start()
         ready = False
         next_tick = next_stats = next_deliver = next_watchdog = next_prune = 0.0
         try:
@@ -280,6 +287,8 @@ class Hub:
                     # between batches, one short transaction: ingest waits one step at most
                     step = self.pruner.step(self.clock(), self.config.fusion.max_span_s)
                     next_prune = now + (PRUNE_BUSY_S if step.busy else PRUNE_IDLE_S)
+                if self.metrics is not None:
+                    self.metrics.refresh(self.store, now)
                 if now >= next_stats:
                     if next_stats:
                         log.info("stats %s", self._stats_line())
@@ -290,6 +299,8 @@ class Hub:
             self.notifier.stopping()
             self.inbox.stop()
             self.webhooks.stop()
+            if self.metrics is not None:
+                self.metrics.exporter.stop()
             log.info("hub stopped; stats %s", self._stats_line())
         return 0
 
@@ -325,7 +336,10 @@ class Hub:
                  len(new.fusion.rules), len(new.fusion.topology.zones), len(new.routing.routes))
 
     def _commit(self, batch: list[Inbound]) -> None:
+        started = time.perf_counter()
         result = self.ingest.batch([(m.topic, m.payload) for m in batch], self.clock())
+        if self.metrics is not None:
+            self.metrics.committed(time.perf_counter() - started, time.time())
         for message in batch:
             self.inbox.ack(message)
         for device, ids in result.acks.items():
@@ -345,6 +359,8 @@ class Hub:
                         log.info("routed outbox id=%d route=%s", outcome.row.id,
                                  outcome.row.route)
                     else:
+                        if self.metrics is not None:
+                            self.metrics.route_failures[outcome.row.route] += 1
                         delay = mark_failed(db, outcome.row.id, outcome.error, now,
                                             self.config.routing.retry_max_s, self._rng)
                         log.warning("route %s failed outbox id=%d attempt=%d: %s; retrying in "

@@ -597,6 +597,24 @@ class Store:
                                "ORDER BY id LIMIT ?", (at, limit)).fetchall()
         return [Event(id=r[0], at=r[1], kind=r[2], payload=json.loads(r[3])) for r in rows]
 
+    def active_incident_counts(self) -> dict[tuple[str, int, bool], int]:
+        """(status, grade, latched) -> how many active incidents (the metrics' gauge; from
+        the status index, the active ones only)."""
+        if not self._has_schema():
+            return {}
+        return {(r[0], int(r[1]), bool(r[2])): int(r[3]) for r in self.db.execute(
+            "SELECT status, grade, latched, count(*) FROM incidents WHERE status IN "
+            "('open', 'acknowledged') GROUP BY status, grade, latched")}
+
+    def outbox_pending(self) -> dict[str, tuple[int, int]]:
+        """Per route: outbox rows not delivered yet, and how many of them failed at least
+        once (the metrics' routing gauges)."""
+        if not self._has_schema():
+            return {}
+        return {r[0]: (int(r[1]), int(r[2] or 0)) for r in self.db.execute(
+            "SELECT route, count(*), sum(attempts > 0) FROM outbox WHERE delivered_at IS NULL "
+            "GROUP BY route")}
+
     def recently_resolved(self, limit: int) -> list[Incident]:
         """The ``limit`` incidents resolved last, last first (the board's strip); no rule
         state, as ``incidents(rule_state=False)``."""
