@@ -356,6 +356,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 HUB_CONFIG = ConfigDefault("LIFELINE_HUB_CONFIG", "/etc/lifeline/hub.toml")
+# long-running commands: they log at INFO unless --log-level says otherwise
+SERVICES = ("run", "board")
 # commands that take no configuration
 NO_CONFIG = ("completion",)
 # commands that take --config for symmetry but never read it (make-ca writes what it names)
@@ -394,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
         return exc.code if isinstance(exc.code, int) else 2
     configure_logging(getattr(args, "log_level", None)
-                      or ("INFO" if args.command == "run" else "WARNING"), sys.stderr)
+                      or ("INFO" if args.command in SERVICES else "WARNING"), sys.stderr)
     if args.command in NO_CONFIG:
         return _completion(args)
     if args.command in CONFIG_NOT_READ:  # make-ca comes before hub.toml's TLS files exist

@@ -137,11 +137,12 @@ class MetricsExporter:
     """Serves a collector's metrics as ``[metrics]`` says, until ``stop``."""
 
     def __init__(self, config: MetricsConfig, collect: Callable[[], Iterable[Family]]) -> None:
-        from prometheus_client import CollectorRegistry
+        from prometheus_client import CollectorRegistry, ProcessCollector
 
         self.config = config
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(collect))
+        ProcessCollector(registry=self.registry)  # process_resident_memory_bytes, cpu, fds
         self._server: Any = None
         self._stopping = threading.Event()
         self._writer: threading.Thread | None = None
