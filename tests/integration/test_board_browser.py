@@ -8,6 +8,8 @@ Screenshots for a person to look at go to build/test-output/board/.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +18,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from lifeline.grades import Grade
-from lifeline.localbroker import Broker
+from lifeline.localbroker import Broker, free_port
+from tests.integration.test_hub import BOUND_S, edge_client, wait_subscribed
 from tests.support.board import (
     PASSWORD,
     Rig,
@@ -26,7 +29,9 @@ from tests.support.board import (
     incident_json,
     output_dir,
     water,
+    write_config,
 )
+from tests.support.processes import running, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 STEP_MS = 15_000  # the longest any one expectation waits
@@ -57,6 +62,12 @@ def open_board(browser: Browser, rig: Rig, outside: list[str], query: str = "",
     page.goto(rig.url + query)
     expect(page.locator("#badge")).to_have_text("LIVE")
     return page
+
+
+def started(log: Path, times: int) -> None:
+    """Wait until the board has printed its address ``times`` times (it listens then)."""
+    wait_for(lambda: log.exists() and log.read_text().count("board: http://") >= times,
+             BOUND_S, "the board to listen")
 
 
 def log_in(page: Page, user: str = "alice") -> None:
@@ -159,4 +170,61 @@ def test_device_text_is_shown_as_text_and_the_read_only_board_refuses(
             body: '{}'})).status""")
         assert status == 403
         assert errors == []
+    assert outside == []
+
+
+def test_filters_live_in_the_url_and_a_restarted_board_resumes_without_a_reload(
+        tmp_path: Path, broker: Broker, browser: Browser) -> None:
+    outside: list[str] = []
+    config = write_config(tmp_path, broker, keepalive_s=1.0)
+    port = free_port()
+    board_args = ["board", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
+    hub_log, board_log = tmp_path / "hub.log", tmp_path / "board.log"
+    with running("lifeline-hub", ["run", "--config", str(config)], hub_log), \
+            edge_client(broker) as edge:
+        wait_subscribed(hub_log)
+        rig = Rig(config=config, url=f"http://127.0.0.1:{port}/", edge=edge, hub_log=hub_log,
+                  board_log=board_log)
+        now = time.time()
+        rig.publish(water("edge-water-1", "main-1", Grade.ORANGE, now - 20))
+        rig.publish(gas("edge-gas-1", "gas-east-1", Grade.YELLOW, now - 10))
+        with running("lifeline-hub", board_args, board_log) as board:
+            started(board_log, 1)
+            # Given a board opened with a filter in its address
+            page = open_board(browser, rig, outside, query="?hazard=gas")
+            expect(page.locator("#rows tr")).to_have_count(1)
+            expect(page.locator("#rows tr .id")).to_have_text("INC-2")
+            expect(page.locator("#f-hazard")).to_have_value("gas")
+            # When the filter is cleared and a zone of the map is clicked
+            page.select_option("#f-hazard", "")
+            expect(page.locator("#rows tr")).to_have_count(2)
+            page.click('#map .zone[data-zone="north"]')
+            # Then only the incidents under that zone are listed, and the address says so
+            expect(page.locator("#rows tr")).to_have_count(1)
+            expect(page.locator("#rows tr .id")).to_have_text("INC-1")
+            assert "zone=north" in page.url and "hazard" not in page.url
+            # And a reload (a bookmark) opens the same view
+            page.reload()
+            expect(page.locator("#rows tr")).to_have_count(1)
+            expect(page.locator("#f-zone")).to_have_value("north")
+            page.click("#f-clear")
+            expect(page.locator("#rows tr")).to_have_count(2)
+            page.evaluate("window.notReloaded = true")
+            # When the board hangs (stopped, its connection still open): STALE, not LIVE
+            os.killpg(board.pid, signal.SIGSTOP)
+            expect(page.locator("#badge")).to_have_text("STALE")
+            os.killpg(board.pid, signal.SIGCONT)
+            expect(page.locator("#badge")).to_have_text("LIVE")
+        # When the board stops, an alert arrives meanwhile, and the board starts again
+        expect(page.locator("#badge")).to_have_text("RECONNECTING")
+        rig.publish(water("edge-water-9", "dma-9", Grade.RED, time.time() - 2))
+        wait_for(lambda: rig.hub("incidents", "show", "INC-3").returncode == 0, BOUND_S,
+                 "the hub to store the new incident")
+        with running("lifeline-hub", board_args, board_log):
+            started(board_log, 2)
+            # Then the page is LIVE again and shows what it missed, without a reload
+            expect(page.locator("#badge")).to_have_text("LIVE")
+            expect(page.locator("#rows tr")).to_have_count(3)
+            expect(page.locator("#rows tr").first.locator(".id")).to_have_text("INC-3")
+            assert page.evaluate("window.notReloaded") is True
     assert outside == []
