@@ -8,15 +8,21 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from hub.config import HubConfig
 from lifeline.clicommon import LOG_LEVELS
 from lifeline.errors import HubError
 from lifeline.listen import is_loopback, parse_listen
 
-__all__ = ["add_board_arguments", "add_user_arguments", "run_board", "run_board_user"]
+if TYPE_CHECKING:
+    from hub.board.server import BoardServer
+
+__all__ = ["add_board_arguments", "add_user_arguments", "run_board", "run_board_user",
+           "serve_with_hub", "start_board"]
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +46,6 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 
 def run_board(args: argparse.Namespace, config: HubConfig) -> int:
-    from hub.board.app import BoardApp
-    from hub.board.server import BoardServer
-
     listen = config.board.listen
     if args.listen:
         try:
@@ -53,26 +56,58 @@ def run_board(args: argparse.Namespace, config: HubConfig) -> int:
             raise BoardError(f"--listen: {listen[0]!r} is not a loopback address; add "
                              "--allow-remote to serve other machines (behind TLS: "
                              "docs/operators.md)")
-    app = BoardApp(config)
-    try:
-        server = BoardServer(app, listen)
-    except OSError as exc:
-        raise BoardError(f"cannot listen on {listen[0]}:{listen[1]}: {exc}") from exc
     signal.signal(signal.SIGTERM, _stop)
-    watcher = threading.Thread(target=app.watch_commits, name="board-watch", daemon=True)
-    watcher.start()
-    mode = "read-only" if config.board.users is None else f"operators from {config.board.users}"
-    log.info("board: serving %s on %s (%s)", config.store.path, server.url, mode)
+    server, stop = start_board(config, listen)
     print(f"board: {server.url}", flush=True)
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass
     finally:
-        app.stopping.set()
-        app.notify_commit()
-        server.server_close()
+        stop()
     return 0
+
+
+def start_board(config: HubConfig, listen: tuple[str, int] | None = None
+                ) -> tuple[BoardServer, Callable[[], None]]:
+    """A board server bound to ``listen`` (default ``[board] listen``) with its commit
+    watcher running; the caller serves it (``serve_forever``) and calls the returned
+    function to stop it."""
+    from hub.board.app import BoardApp
+    from hub.board.server import BoardServer
+
+    listen = listen or config.board.listen
+    app = BoardApp(config)
+    try:
+        server = BoardServer(app, listen)
+    except OSError as exc:
+        raise BoardError(f"cannot listen on {listen[0]}:{listen[1]}: {exc}") from exc
+    watcher = threading.Thread(target=app.watch_commits, name="board-watch", daemon=True)
+    watcher.start()
+    mode = "read-only" if config.board.users is None else f"operators from {config.board.users}"
+    log.info("board: serving %s on %s (%s)", config.store.path, server.url, mode)
+
+    def stop() -> None:
+        app.stopping.set()
+        app.notify_commit()  # wakes the streams, which then end
+        server.server_close()
+
+    return server, stop
+
+
+def serve_with_hub(config: HubConfig) -> Callable[[], None]:
+    """``[board] with_hub = true``: the board in threads of ``lifeline-hub run``'s process
+    (its own store connections, as a sibling process would have); returns the stopper."""
+    server, stop = start_board(config)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                              name="board", daemon=True)
+    thread.start()
+
+    def stop_all() -> None:
+        server.shutdown()
+        stop()
+
+    return stop_all
 
 
 def add_user_arguments(parser: argparse.ArgumentParser) -> None:

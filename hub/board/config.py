@@ -30,6 +30,7 @@ class BoardConfig:
     session_hours: float = 12.0
     max_streams: int = 64
     resolved_shown: int = 10
+    with_hub: bool = False  # lifeline-hub run serves the board too (threads of its process)
 
     def hosts(self, listen: tuple[str, int] | None = None) -> frozenset[str]:
         """The Host names (without port) the board answers when listening on ``listen``."""
@@ -47,6 +48,7 @@ def parse_board(section: Section, base: Path) -> BoardConfig:
     session_hours = section.float("session_hours", d.session_hours, min=0.1, max=24 * 30.0)
     streams = section.int("max_streams", d.max_streams, min=1, max=10_000)
     resolved = section.int("resolved_shown", d.resolved_shown, min=0, max=200)
+    with_hub = section.bool("with_hub", d.with_hub)
     section.finish()
     listen = d.listen
     if listen_text is not None and listen_problem(listen_text) is None:
@@ -60,4 +62,4 @@ def parse_board(section: Section, base: Path) -> BoardConfig:
         users_path = users_path if users_path.is_absolute() else base / users_path
     return BoardConfig(listen=listen, users=users_path, allowed_hosts=hosts,
                        keepalive_s=keepalive, session_hours=session_hours, max_streams=streams,
-                       resolved_shown=resolved)
+                       resolved_shown=resolved, with_hub=with_hub)

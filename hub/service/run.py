@@ -418,10 +418,21 @@ def run_hub(config: HubConfig) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, reload)
+    stop_board = None
+    if config.board.with_hub:  # [board] with_hub: the web board in this process's threads
+        from hub.board.commands import serve_with_hub
+        from lifeline.errors import HubError
+
+        try:
+            stop_board = serve_with_hub(config)
+        except HubError as exc:  # the hub's own work comes first: it runs without the board
+            log.error("%s; the hub runs without the board", exc)
     try:
         return hub.run()
     except (sqlite3.Error, OSError):  # the store failed: nothing uncommitted was acked
         log.exception("hub failed; unacknowledged messages will be redelivered after a restart")
         return 1
     finally:
+        if stop_board is not None:
+            stop_board()
         store.close()

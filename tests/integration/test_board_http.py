@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from lifeline.grades import Grade
-from lifeline.localbroker import Broker
-from tests.integration.test_hub import BOUND_S
-from tests.support.board import Rig, board_rig, incident_json, water
-from tests.support.processes import wait_for
+from lifeline.localbroker import Broker, free_port
+from tests.integration.test_hub import BOUND_S, edge_client, wait_subscribed
+from tests.support.board import Rig, board_rig, incident_json, water, write_config
+from tests.support.processes import running, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -141,3 +141,33 @@ def test_board_without_users_is_read_only(tmp_path: Path, broker: Broker) -> Non
         assert status == 403 and b"read-only" in body
         status, _, body = rig.request("GET", "/api/session")
         assert json.loads(body) == {"user": None, "csrf": None, "login": False}
+
+
+def test_run_serves_the_board_too_with_board_with_hub(tmp_path: Path, broker: Broker) -> None:
+    # Given hub.toml asking lifeline-hub run to serve the board itself
+    config = write_config(tmp_path, broker)
+    port = free_port()
+    config.write_text(config.read_text().replace(
+        "[board]\n", f'[board]\nwith_hub = true\nlisten = "127.0.0.1:{port}"\n'))
+    log = tmp_path / "hub.log"
+    with running("lifeline-hub", ["run", "--config", str(config)], log), \
+            edge_client(broker) as edge:
+        wait_subscribed(log)
+        rig = Rig(config=config, url=f"http://127.0.0.1:{port}/", edge=edge, hub_log=log,
+                  board_log=log)
+        # When an alert arrives
+        rig.publish(water("edge-a", "main-1", Grade.ORANGE, time.time() - 5))
+        # Then the hub's own process serves it on the board, snapshot and stream
+        board = wait_for(lambda: (got := rig.request("GET", "/api/board"))[0] == 200 and
+                         json.loads(got[2])["incidents"] and json.loads(got[2]), BOUND_S,
+                         "the incident on the hub's board")
+        assert board["incidents"][0]["id"] == "INC-1"
+        text = read_stream(rig, {"Last-Event-ID": "0"}, "event: change")
+        assert '"kind":"opened"' in text
+        # And an operator's action works there as in the sibling process
+        cookie, csrf = rig.login()
+        status, _, body = rig.request("POST", "/api/incidents/INC-1/ack", {},
+                                      {"Cookie": cookie, "X-CSRF-Token": csrf})
+        assert status == 200, body
+        assert incident_json(rig, "INC-1")["incident"]["status"] == "acknowledged"
+    assert "board: serving" in log.read_text()
