@@ -159,3 +159,17 @@ def test_histogram_buckets_are_cumulative_with_inf_equal_to_the_count() -> None:
     family = histogram.family("x_seconds", "x")
     assert list(family.buckets) == [(0.01, 1.0), (0.1, 3.0), (1.0, 3.0), (float("inf"), 4.0)]
     assert family.sum == pytest.approx(5.105)
+
+
+def test_check_config_says_where_the_board_and_metrics_are_and_what_is_missing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hub.cli import main
+
+    path = write(tmp_path, '[board]\nlisten = "0.0.0.0:8080"\nallow_remote = true\n'
+                 'users = "ops"\n[metrics]\nlisten = "127.0.0.1:9108"\n')
+    assert main(["check-config", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"  board: http://0.0.0.0:8080/ (operators from {tmp_path / 'ops'}; " in out
+    assert "  metrics: http://127.0.0.1:9108/metrics" in out
+    assert "warning: board operators file" in out and "does not exist yet" in out
+    assert "warning: board.listen 0.0.0.0 is not loopback but board.allowed_hosts" in out
