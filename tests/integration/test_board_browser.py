@@ -87,6 +87,9 @@ def test_alert_appears_live_and_an_ack_reaches_the_desk_and_a_second_browser(
         watcher = open_board(browser, rig, outside, theme="light")
         log_in(operator)
         expect(operator.locator("#empty")).to_be_visible()
+        # (the operator turns the sound on: a sample tone plays at once)
+        operator.check("#sound")
+        expect(operator.locator("body")).to_have_attribute("data-beeps", "1")
         # When alerts reach the hub through the broker
         now = time.time()
         rig.publish(water("edge-water-1", "main-1", Grade.ORANGE, now - 30))
@@ -98,6 +101,9 @@ def test_alert_appears_live_and_an_ack_reaches_the_desk_and_a_second_browser(
             expect(page.locator("#rows tr").first).to_have_class("g-red unacked")
         first = operator.locator("#rows tr").first
         expect(first.locator(".chip")).to_have_text("RED I")
+        # And the operator's board sounded the orange and the red, not the yellow
+        expect(operator.locator("body")).to_have_attribute("data-last-beep", "red")
+        assert operator.locator("body").get_attribute("data-beeps") in ("3", "4")
         expect(first.locator(".zone-cell")).to_have_text("main-1, main-2")
         # And the zone map is filled by the worst open incident, up to the parent zone
         expect(operator.locator('#map .zone[data-zone="main-2"]')).to_have_class("zone g-red")

@@ -477,6 +477,9 @@
   }
   function beep(grade) {
     if (!$("sound").checked || !state.audio) return;
+    // how many alarms sounded, and the last grade: what a test (or a curious operator) can read
+    document.body.dataset.beeps = String(Number(document.body.dataset.beeps || 0) + 1);
+    document.body.dataset.lastBeep = grade;
     const ctx = state.audio;
     const count = grade === "red" ? 3 : 2;
     const freq = grade === "red" ? 880 : 660;
@@ -495,7 +498,7 @@
     const on = $("sound").checked;
     try { localStorage.setItem("lifeline-sound", on ? "1" : ""); } catch (err) { /* private mode */ }
     if (on && !state.audio && window.AudioContext) state.audio = new AudioContext();  // needs this click
-    if (on) beep("orange");
+    if (on) beep("orange");  // a sample, so the operator hears the volume
   }
 
   // -- keyboard and clicks --------------------------------------------------------------
