@@ -215,6 +215,15 @@ def test_filters_live_in_the_url_and_a_restarted_board_resumes_without_a_reload(
             expect(page.locator("#f-zone")).to_have_value("north")
             page.click("#f-clear")
             expect(page.locator("#rows tr")).to_have_count(2)
+            # When the view is grouped by zone: a header per zone, worst first, in the address
+            page.select_option("#f-group", "zone")
+            expect(page.locator("#rows tr.group")).to_have_count(2)
+            expect(page.locator("#rows tr.group").first).to_contain_text("main-1 · 1 incident")
+            expect(page.locator("#rows tr[data-id]")).to_have_count(2)
+            assert "group=zone" in page.url
+            page.screenshot(animations="disabled", path=str(output_dir("board") /
+                                                             "board-by-zone.png"))
+            page.select_option("#f-group", "")
             page.evaluate("window.notReloaded = true")
             # When the board hangs (stopped, its connection still open): STALE, not LIVE
             os.killpg(board.pid, signal.SIGSTOP)

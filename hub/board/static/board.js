@@ -10,7 +10,7 @@
   const state = {
     incidents: new Map(), resolved: [], parents: {}, last: 0, keepalive: 15,
     selected: new Set(), cursor: null, me: null, csrf: null, loginAllowed: false,
-    filters: { zone: "", hazard: "", grade: "", status: "" }, lastMessage: Date.now(),
+    filters: { zone: "", hazard: "", grade: "", status: "" }, group: "", lastMessage: Date.now(),
     detailId: null, mapZones: new Set(), source: null, badge: "connecting", audio: null,
   };
   const $ = (id) => document.getElementById(id);
@@ -60,6 +60,7 @@
   function readFilters() {
     const q = new URLSearchParams(location.search);
     for (const key of Object.keys(state.filters)) state.filters[key] = q.get(key) || "";
+    state.group = q.get("group") === "zone" ? "zone" : "";
     if (q.get("kiosk")) document.body.classList.add("kiosk");
     if (q.get("theme")) setTheme(q.get("theme"), false);
   }
@@ -68,6 +69,7 @@
     for (const [key, value] of Object.entries(state.filters)) {
       if (value) q.set(key, value); else q.delete(key);
     }
+    if (state.group) q.set("group", state.group); else q.delete("group");
     const text = q.toString();
     history.replaceState(null, "", text ? `?${text}` : location.pathname);
   }
@@ -134,7 +136,7 @@
       el("td", { class: "devices" }, devices.slice(0, 3).join(", ") + (more > 0 ? ` +${more}` : "")));
       return tr;
     });
-    tbody.replaceChildren(...fresh);
+    tbody.replaceChildren(...(state.group === "zone" ? grouped(rows, fresh) : fresh));
     $("empty").hidden = rows.length > 0;
     $("empty").textContent = state.incidents.size ? "No active incident matches the filters." : "No active incidents.";
     const all = [...state.incidents.values()];
@@ -149,6 +151,26 @@
     }, `${inc.id} ${inc.hazard} ${inc.zone} `, el("span", { class: "when" }, clock(inc.resolved_at)))));
     colourMap();
     fillZoneFilter();
+  }
+  // Grouped by zone: a header row per zone (its worst grade, how many), zones in the order of
+  // their worst incident; within a zone the board's order.
+  function grouped(rows, trs) {
+    const groups = new Map();
+    rows.forEach((inc, i) => {
+      if (!groups.has(inc.zone)) groups.set(inc.zone, []);
+      groups.get(inc.zone).push([inc, trs[i]]);
+    });
+    const out = [];
+    for (const [zone, members] of groups) {
+      const worst = members[0][0].grade;  // rows come sorted: the first is the worst
+      const unacked = members.filter(([inc]) => inc.status === "open").length;
+      out.push(el("tr", { class: `group g-${worst}`, "data-zone": zone },
+        el("td", { colSpan: 10 }, el("span", { class: `chip g-${worst}` }, worst.toUpperCase()),
+          ` ${zone} · ${members.length} incident${members.length === 1 ? "" : "s"}` +
+          (unacked ? ` · ${unacked} unacknowledged` : ""))));
+      for (const [, tr] of members) out.push(tr);
+    }
+    return out;
   }
   function tick() {
     for (const cell of document.querySelectorAll("td.running")) cell.textContent = duration(cell.dataset.opened);
@@ -502,7 +524,7 @@
   }
 
   // -- keyboard and clicks --------------------------------------------------------------
-  function shownIds() { return [...document.querySelectorAll("#rows tr")].map((tr) => tr.dataset.id); }
+  function shownIds() { return [...document.querySelectorAll("#rows tr[data-id]")].map((tr) => tr.dataset.id); }
   function move(step) {
     const ids = shownIds();
     if (!ids.length) return;
@@ -532,7 +554,7 @@
     event.preventDefault();
   }
   function rowsClicked(event) {
-    const tr = event.target.closest("tr");
+    const tr = event.target.closest("tr[data-id]");
     if (!tr) return;
     const id = tr.dataset.id;
     if (event.target.classList.contains("pick")) {
@@ -559,6 +581,8 @@
       if (key !== "zone") select.value = state.filters[key];
       select.addEventListener("change", () => { state.filters[key] = select.value; writeFilters(); schedule(); });
     }
+    $("f-group").value = state.group;
+    $("f-group").addEventListener("change", () => { state.group = $("f-group").value; writeFilters(); schedule(); });
     $("f-clear").addEventListener("click", () => {
       for (const key of Object.keys(state.filters)) { state.filters[key] = ""; $(`f-${key}`).value = ""; }
       writeFilters(); schedule();
