@@ -55,7 +55,8 @@ def open_board(browser: Browser, rig: Rig, outside: list[str], query: str = "",
                theme: str = "dark") -> Page:
     """A new page on the board that records any request not to the board itself."""
     context = browser.new_context(viewport={"width": 1400, "height": 860},
-                                  color_scheme="light" if theme == "light" else "dark")
+                                  color_scheme="light" if theme == "light" else "dark",
+                                  permissions=["notifications"])
     page = context.new_page()
     page.set_default_timeout(STEP_MS)
     page.on("request", lambda r: None if r.url.startswith(rig.url) else outside.append(r.url))
@@ -90,6 +91,8 @@ def test_alert_appears_live_and_an_ack_reaches_the_desk_and_a_second_browser(
         # (the operator turns the sound on: a sample tone plays at once)
         operator.check("#sound")
         expect(operator.locator("body")).to_have_attribute("data-beeps", "1")
+        operator.check("#notify")  # and desktop notifications (the browser allows them)
+        expect(operator.locator("#notify")).to_be_checked()
         # When alerts reach the hub through the broker
         now = time.time()
         rig.publish(water("edge-water-1", "main-1", Grade.ORANGE, now - 30))
@@ -104,6 +107,8 @@ def test_alert_appears_live_and_an_ack_reaches_the_desk_and_a_second_browser(
         # And the operator's board sounded the orange and the red, not the yellow
         expect(operator.locator("body")).to_have_attribute("data-last-beep", "red")
         assert operator.locator("body").get_attribute("data-beeps") in ("3", "4")
+        assert operator.locator("body").get_attribute("data-notified") in ("2", "3")
+        assert watcher.locator("body").get_attribute("data-notified") is None  # not opted in
         expect(first.locator(".zone-cell")).to_have_text("main-1, main-2")
         # And the zone map is filled by the worst open incident, up to the parent zone
         expect(operator.locator('#map .zone[data-zone="main-2"]')).to_have_class("zone g-red")

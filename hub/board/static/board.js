@@ -271,6 +271,7 @@
     if (["opened", "grade_changed", "reopened"].includes(change.kind) && GRADES[row.grade] >= 3 &&
         (!old || GRADES[old.grade] < GRADES[row.grade] || change.kind !== "grade_changed")) {
       beep(row.grade);
+      notify(row, change);
     }
     if (state.detailId === row.id) refreshDetail();
     schedule();
@@ -516,6 +517,25 @@
       osc.stop(start + 0.15);
     }
   }
+  // Desktop notifications (opt-in): orange and red incidents opened or regraded, seen also when
+  // the board is behind other windows; one per incident (tag), replaced as it changes; a red
+  // one stays until it is clicked away.
+  function notify(row, change) {
+    if (!$("notify").checked || !window.Notification || Notification.permission !== "granted") return;
+    const what = change.kind === "grade_changed" ? "now" : "new";
+    const alert = change.alert || {};
+    new Notification(shown(`${row.grade.toUpperCase()} ${LEVELS[row.grade]}: ${what} ${row.hazard} incident in ${row.zone}`), {
+      body: shown(`${row.id} · ${alert.message || ""}`), tag: row.id, requireInteraction: row.grade === "red",
+    });
+    document.body.dataset.notified = String(Number(document.body.dataset.notified || 0) + 1);
+  }
+  async function notifyToggled() {
+    const box = $("notify");
+    if (!box.checked) return;
+    if (!window.Notification) { box.checked = false; toast("This browser shows no desktop notifications.", true); return; }
+    const answer = Notification.permission === "granted" ? "granted" : await Notification.requestPermission();
+    if (answer !== "granted") { box.checked = false; toast("Desktop notifications were not allowed.", true); }
+  }
   function soundToggled() {
     const on = $("sound").checked;
     try { localStorage.setItem("lifeline-sound", on ? "1" : ""); } catch (err) { /* private mode */ }
@@ -602,6 +622,7 @@
     });
     $("theme").addEventListener("click", () => setTheme(document.documentElement.dataset.theme === "light" ? "dark" : "light", true));
     $("sound").addEventListener("change", soundToggled);
+    $("notify").addEventListener("change", notifyToggled);
     $("login").addEventListener("submit", login);
     $("logout").addEventListener("click", logout);
     document.addEventListener("keydown", keydown);
