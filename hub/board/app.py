@@ -34,6 +34,10 @@ ACTIONS = ("ack", "assign", "comment", "resolve")
 TIMELINE_MAX = 500  # the newest events of an incident's timeline the detail panel shows
 LOGIN_FAILURES = 5  # per operator name within LOGIN_WINDOW_S: then refused for that long
 LOGIN_WINDOW_S = 60.0
+# the commit watcher (watch_commits): as tail's (hub/desk/tailing.py)
+POLL_S = 0.005
+HOT_S = 0.25
+IDLE_S = 0.1
 
 
 class ActionRefused(HubError):
@@ -155,26 +159,36 @@ class BoardApp:
                                   timeout)
             return self.generation
 
-    def watch_commits(self, poll_s: float = 0.05) -> None:
-        """Until stopped: notify the streams whenever another process commits to the store
-        (``PRAGMA data_version``, microseconds a call)."""
+    def watch_commits(self) -> None:
+        """Until stopped: notify the streams whenever another process commits to the store.
+
+        As ``tail`` does (hub/desk/tailing.py): ``PRAGMA data_version`` (microseconds) every
+        POLL_S for HOT_S after a file beside the store was written (inotify), otherwise
+        asleep until such a write or IDLE_S; every POLL_S without inotify."""
+        from hub.desk.commitwatch import CommitWatch
+
         store: Store | None = None
         version: int | None = None
+        watch = CommitWatch(self.config.store.path.parent, POLL_S)
+        hot_until = 0.0
         try:
-            while not self.stopping.wait(poll_s):
+            while not self.stopping.is_set():
                 try:
                     if store is None:
                         store = Store.open_reader(self.config.store.path)
-                        if store is None:
-                            continue
-                    now_version = store.data_version()
+                    now_version = None if store is None else store.data_version()
                 except HubError as exc:  # a store being replaced: try again
                     log.warning("board: cannot watch the store: %s", exc)
-                    continue
-                if now_version != version:
+                    now_version = None
+                if now_version is not None and now_version != version:
                     version = now_version
                     self.notify_commit()
+                if store is None or not watch.watching or time.monotonic() < hot_until:
+                    self.stopping.wait(POLL_S if store is not None else IDLE_S)
+                elif watch.wait(IDLE_S):
+                    hot_until = time.monotonic() + HOT_S
         finally:
+            watch.close()
             if store is not None:
                 store.close()
 
