@@ -12,6 +12,7 @@ every action from a logged-in operator with the session's CSRF token.
 from __future__ import annotations
 
 import functools
+import hmac
 import json
 import logging
 import socket
@@ -72,6 +73,8 @@ class BoardServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: BoardServer
     protocol_version = "HTTP/1.0"
+    # a socket read or write that waits this long fails: a stalled page frees its stream
+    timeout = 60
     server_version = "lifeline-board"
     sys_version = ""
 
@@ -279,7 +282,7 @@ class _Handler(BaseHTTPRequestHandler):
         if found is None:
             raise ActionRefused(403, "Read-only: log in as an operator to act on incidents.")
         session = found
-        if self.headers.get("X-CSRF-Token") != session.csrf:
+        if not hmac.compare_digest(self.headers.get("X-CSRF-Token") or "", session.csrf):
             log.warning("board: refused %s by %s: missing or wrong CSRF token", path,
                         session.user)
             raise ActionRefused(403, "The request has no valid CSRF token; reload the page.")
