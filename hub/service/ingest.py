@@ -9,7 +9,6 @@ fusion from the store while the broker redelivers what was never acknowledged.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -19,7 +18,7 @@ from hub.config import HubConfig
 from hub.core.fusion import Change, Flapped, Fusion, Joined, Opened
 from hub.service import security_events
 from hub.service.routing import route_events
-from hub.store import Store
+from hub.store import Store, store_failure
 from lifeline import wire
 
 log = logging.getLogger(__name__)
@@ -27,28 +26,6 @@ log = logging.getLogger(__name__)
 LOG_PER_REASON = 10  # invalid messages logged per reason between two stats lines
 LOG_STATUS_PER_DEVICE = 10  # status lines logged per device between two stats lines
 UNPROCESSABLE = "unprocessable"  # the reason of a message that raised what no check foresaw
-# sqlite3 errors about the values one message bound; every other sqlite3 error is the
-# database's (see store_failure).
-_VALUE_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError)
-
-
-def store_failure(exc: BaseException) -> bool:
-    """True if ``exc`` is the store failing (disk full, I/O error, database gone or corrupt),
-    not one message: then the batch is not committed, nothing is acknowledged, the hub
-    stops (hub/service/run.py) and the broker redelivers after a restart.
-
-    >>> store_failure(sqlite3.OperationalError("database or disk is full"))
-    True
-    >>> store_failure(sqlite3.IntegrityError("NOT NULL constraint failed"))
-    False
-    >>> store_failure(ValueError("year 0 is out of range"))
-    False
-    """
-    if isinstance(exc, sqlite3.Error):
-        return not isinstance(exc, _VALUE_ERRORS)
-    return isinstance(exc, OSError | MemoryError)
-
-
 @dataclass
 class BatchResult:
     """What one committed batch did; ``acks`` maps device -> alert ids now safe in the store."""

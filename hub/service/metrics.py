@@ -50,7 +50,7 @@ class HubMetrics:
         if mono < self._next_refresh:
             return
         self._next_refresh = mono + REFRESH_S
-        incidents, outbox = store.active_incident_counts(), store.outbox_pending()
+        incidents, outbox = store.active_incident_counts(), store.outbox.pending_by_route()
         with self._lock:
             self._incidents, self._outbox = incidents, outbox
 
