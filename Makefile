@@ -31,7 +31,8 @@ system-packages:
 	@scripts/ensure-system-packages.sh mosquitto=mosquitto mosquitto_sub=mosquitto-clients
 
 test-system-packages: system-packages
-	@scripts/ensure-system-packages.sh systemd-analyze=systemd ip=iproute2
+	@scripts/ensure-system-packages.sh systemd-analyze=systemd ip=iproute2 \
+	    '/usr/lib/postgresql/*/bin/initdb=postgresql' runuser=util-linux
 
 demo: setup system-packages
 	$(PY) scripts/demo.py --duration $(DURATION)

@@ -56,7 +56,7 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace, config: HubConfig) -> int:
-    from hub.service import run_hub  # paho is only needed here
+    from hub.service.run import run_hub  # paho is only needed here
 
     return run_hub(config)
 
@@ -75,7 +75,7 @@ def _positive(text: str) -> int:
 
 def _add_limit(parser: argparse.ArgumentParser, default: object) -> None:
     """``--limit N`` / ``--all`` (on ``incidents`` and again on ``incidents list``)."""
-    from hub.desk import TABLE_LIMIT
+    from hub.desk.commands import TABLE_LIMIT
 
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--limit", type=_positive, metavar="N", default=default,
@@ -86,7 +86,7 @@ def _add_limit(parser: argparse.ArgumentParser, default: object) -> None:
 
 
 def _add_incidents(parser: argparse.ArgumentParser) -> None:
-    from hub.incident import IncidentStatus
+    from hub.core.incident import IncidentStatus
 
     parser.add_argument("--config", type=Path, default=None, help="path to hub.toml")
     parser.add_argument("--log-level", default="WARNING", choices=LOG_LEVELS,
@@ -127,7 +127,7 @@ def _add_incidents(parser: argparse.ArgumentParser) -> None:
 
 
 def _incidents(args: argparse.Namespace, config: HubConfig) -> int:
-    from hub.desk import action_for, incident_action, incidents_list, incidents_show, operator
+    from hub.desk.commands import action_for, incident_action, incidents_list, incidents_show, operator
 
     action = args.action or "list"
     if action == "list":
@@ -161,9 +161,9 @@ def _add_tail(parser: argparse.ArgumentParser) -> None:
 
 
 def _tail(args: argparse.Namespace, config: HubConfig) -> int:
-    from hub.known import check_filters, known_to_hub
-    from hub.silences import parse_duration
-    from hub.tailing import TailFilter, follow
+    from hub.core.silences import parse_duration
+    from hub.desk.known import check_filters, known_to_hub
+    from hub.desk.tailing import TailFilter, follow
     from lifeline.grades import Grade
 
     since = None
@@ -206,12 +206,12 @@ def _add_silence(parser: argparse.ArgumentParser) -> None:
 
 
 def _silence(args: argparse.Namespace, config: HubConfig) -> int:
-    from hub.desk import DeskError, parse_incident_id, silence_command
+    from hub.desk.commands import DeskError, parse_incident_id, silence_command
 
     if args.silence_action == "add":
         _check_silence(args, config)
         if args.incident:
-            from hub.known import incident_problem
+            from hub.desk.known import incident_problem
 
             problem = incident_problem(config, parse_incident_id(args.incident))
             if problem:  # like `incidents show INC-99`: the request cannot be carried out
@@ -222,9 +222,9 @@ def _silence(args: argparse.Namespace, config: HubConfig) -> int:
 def _check_silence(args: argparse.Namespace, config: HubConfig) -> None:
     """What ``silence add`` is told to match must exist, or be forced (a zone or device not
     seen yet); a typo is a usage error with a did-you-mean, before anything is written."""
-    from hub.desk import DeskError, parse_incident_id
-    from hub.known import check_filters, known_to_hub
-    from hub.silences import parse_duration
+    from hub.core.silences import parse_duration
+    from hub.desk.commands import DeskError, parse_incident_id
+    from hub.desk.known import check_filters, known_to_hub
 
     problems = []
     try:
@@ -253,7 +253,7 @@ def _add_status(parser: argparse.ArgumentParser) -> None:
 
 
 def _status(args: argparse.Namespace, config: HubConfig) -> int:
-    from hub.desk import status
+    from hub.desk.commands import status
 
     return status(config, args.json)
 
@@ -280,7 +280,7 @@ def _completion(args: argparse.Namespace) -> int:
 
 
 def _lazy(module: str, attribute: str) -> Callable[..., Any]:
-    """``module.attribute``, imported on the first call (hub/provision.py needs the
+    """``module.attribute``, imported on the first call (hub/desk/provision.py needs the
     cryptography package, which costs more than the whole desk command)."""
     def call(*args: Any) -> Any:
         return getattr(importlib.import_module(module), attribute)(*args)
@@ -295,19 +295,19 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
     "incidents": ("list incidents (table or --json); show, ack, assign, comment, resolve one",
                   _add_incidents, _incidents),
     "tail": ("follow alerts and incident changes live until Ctrl-C", _add_tail, _tail),
-    # hub/provision.py (imported only for these: it needs the cryptography package)
+    # hub/desk/provision.py (imported only for these: it needs the cryptography package)
     "provision-device": ("create a device's credentials, register it, print its edge.toml",
-                         _lazy("hub.provision", "add_provision_arguments"),
-                         _lazy("hub.provision", "run_provision")),
+                         _lazy("hub.desk.provision", "add_provision_arguments"),
+                         _lazy("hub.desk.provision", "run_provision")),
     "revoke-device": ("revoke a device: registry, broker password, certificate revocation list",
-                      _lazy("hub.provision", "add_revoke_arguments"),
-                      _lazy("hub.provision", "run_revoke")),
+                      _lazy("hub.desk.provision", "add_revoke_arguments"),
+                      _lazy("hub.desk.provision", "run_revoke")),
     "provision-consumer": ("give a read-only consumer (dashboard, pager) access to the incident "
-                           "stream", _lazy("hub.provision", "add_consumer_arguments"),
-                           _lazy("hub.provision", "run_consumer")),
+                           "stream", _lazy("hub.desk.provision", "add_consumer_arguments"),
+                           _lazy("hub.desk.provision", "run_consumer")),
     "make-ca": ("create the project CA and the broker's and the hub's certificates",
-                _lazy("hub.provision", "add_make_ca_arguments"),
-                _lazy("hub.provision", "run_make_ca")),
+                _lazy("hub.desk.provision", "add_make_ca_arguments"),
+                _lazy("hub.desk.provision", "run_make_ca")),
     "silence": ("silences: add, list, expire (matching changes are stored, not notified)",
                 _add_silence, _silence),
     "status": ("devices with last seen, online/offline, alert rates; store size", _add_status,
@@ -391,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in NO_CONFIG:
         return _completion(args)
     if args.command in CONFIG_NOT_READ:  # make-ca comes before hub.toml's TLS files exist
-        from hub.provision import run_make_ca
+        from hub.desk.provision import run_make_ca
         return run_make_ca(args, None)
     path, how = HUB_CONFIG.resolve(args, os.environ)
     if how != "--config" and not path.exists():

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hub.topology import REACHES, Topology, Zone
+from hub.core.topology import REACHES, Topology, Zone
 from lifeline.grades import GRADE_NAMES, Grade
 from lifeline.mqtt_config import MqttConfig, parse_mqtt
 from lifeline.tomlconfig import Section, raise_if_problems, root
@@ -37,7 +37,7 @@ class StoreConfig:
     """``[store]``: where the SQLite store is, and how long it keeps what is over.
 
     ``retain_days`` None keeps everything; otherwise the hub prunes alerts, resolved
-    incidents and their events once they are older than that (hub/retention.py)."""
+    incidents and their events once they are older than that (hub/store/retention.py)."""
 
     path: Path = Path("lifeline-hub.db")
     retain_days: float | None = None
@@ -80,7 +80,7 @@ class RuleConfig:
 
 @dataclass(frozen=True)
 class FusionConfig:
-    """Time constants of the fusion rule (see hub/fusion.py), in seconds, rules and topology."""
+    """Time constants of the fusion rule (see hub/core/fusion.py), in seconds, rules and topology."""
 
     window_s: float = 300.0
     quiet_s: float = 120.0

@@ -262,6 +262,6 @@ def test_the_hub_logs_the_same_way_under_systemd(tmp_path: Path,
             log.read_text()), 30, "the hub's warning")
     # Then its lines carry priorities too: the one set-up both command lines share
     lines = text.splitlines()
-    assert any(line.startswith("<6>INFO hub.service: hub starting") for line in lines)
-    assert any(line.startswith("<4>WARNING hub.service: cannot reach broker") for line in lines)
+    assert any(line.startswith("<6>INFO hub.service.run: hub starting") for line in lines)
+    assert any(line.startswith("<4>WARNING hub.service.run: cannot reach broker") for line in lines)
     assert all(re.match(r"^<[2-7]>", line) for line in lines)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from hub.config import HubConfig
-from hub.ingest import Ingest
+from hub.service.ingest import Ingest
 from hub.store import Store
 from lifeline import wire
 from lifeline.grades import Grade

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from hub.provision import write_private
+from hub.desk.provision import write_private
 from lifeline import wire
 from lifeline.grades import Grade
 from lifeline.mqtt_security import MqttSecurity

@@ -11,8 +11,8 @@ import threading
 
 import pytest
 
-from hub import service
 from hub.config import HubConfig
+from hub.service import run as service
 from lifeline import wire
 
 

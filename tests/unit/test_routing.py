@@ -10,11 +10,19 @@ from pathlib import Path
 import pytest
 
 from hub.config import RouteConfig, RoutingConfig
-from hub.incident import Incident, IncidentStatus, Joined, Opened, Resolved
-from hub.routing import CURSOR_KEY, backoff, due_rows, mark_failed, route_events, route_heads, route_matches
-from hub.silences import add_silence, parse_duration
+from hub.core.incident import Incident, IncidentStatus, Joined, Opened, Resolved
+from hub.core.silences import add_silence, parse_duration
+from hub.core.topology import Topology, Zone
+from hub.service.routing import (
+    CURSOR_KEY,
+    backoff,
+    due_rows,
+    mark_failed,
+    route_events,
+    route_heads,
+    route_matches,
+)
 from hub.store import Store, incident_json
-from hub.topology import Topology, Zone
 from lifeline.grades import Grade
 
 TOPOLOGY = Topology.build([Zone("main-1", parent="north"), Zone("north", parent="city")], {})
@@ -80,7 +88,7 @@ def test_the_cursor_skips_unrouted_events_and_pages_through_routed_ones(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Joined events are passed over in SQL; a page smaller than the events left must not
     move the cursor past routed events it has not read."""
-    monkeypatch.setattr("hub.routing.ROUTE_BATCH", 2)
+    monkeypatch.setattr("hub.service.routing.ROUTE_BATCH", 2)
     store = Store.open_writer(tmp_path / "hub.db")
     routing = RoutingConfig(mqtt_republish=True)
     opened = incident()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from hub.ingest import Ingest
+from hub.service.ingest import Ingest
 from hub.store import Store
 from lifeline import wire
 from lifeline.grades import Grade

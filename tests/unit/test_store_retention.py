@@ -1,7 +1,7 @@
-"""Retention (``[store] retain_days``, hub/retention.py) on a real SQLite store.
+"""Retention (``[store] retain_days``, hub/store/retention.py) on a real SQLite store.
 
 The data is made the way the hub makes it -- alerts through ``Ingest`` (stored, fused,
-routed), time passed with ``Ingest.tick``, an operator's action through ``hub.lifecycle`` --
+routed), time passed with ``Ingest.tick``, an operator's action through ``hub.core.lifecycle`` --
 and then pruned step by step as the hub's main loop does between batches.
 """
 
@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from hub import lifecycle, security_events
 from hub.config import HubConfig
-from hub.incident import IncidentStatus
-from hub.ingest import Ingest
-from hub.retention import PruneCounts, Pruner
-from hub.routing import mark_delivered
+from hub.core import lifecycle
+from hub.core.incident import IncidentStatus
+from hub.service import security_events
+from hub.service.ingest import Ingest
+from hub.service.routing import mark_delivered
 from hub.store import Store
+from hub.store.retention import PruneCounts, Pruner
 from lifeline import wire
 from lifeline.grades import Grade
 

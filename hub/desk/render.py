@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from hub.incident import ACTIVE
+from hub.core.incident import ACTIVE
 from lifeline.grades import Grade
 from lifeline.wire import format_incident_id
 
@@ -110,7 +110,7 @@ def event_line(at: float, payload: dict[str, Any], colour: bool) -> str:
     ``19:20:01 ORANGE  water  north  INC-3 opened  edge-north-1/main-pressure pressure_kpa=201.3 kPa limit``
     (the grade is the alert's for alert lines, the incident's otherwise), ending in
     ``[silenced #2]`` when the payload carries the ids of the silences covering it."""
-    from hub import security_events  # here: the incidents table needs neither it nor the registry
+    from hub.service import security_events  # here: the incidents table needs neither it nor the registry
 
     if payload.get("kind") == security_events.KIND:  # a refused message, not an incident
         return security_events.security_line(at, payload, colour)

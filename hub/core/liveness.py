@@ -13,7 +13,7 @@ counters only: saved, no event, nothing routed), and ``Fusion.tick`` resolves it
 once the device has been online and quiet for ``flap_quiet_s``. 20,000 statuses
 from 10 devices made 10,000 incidents before.
 
-``DeviceLiveness`` is the part of ``hub.fusion.Fusion`` that does this; the state
+``DeviceLiveness`` is the part of ``hub.core.fusion.Fusion`` that does this; the state
 (incidents, indexes) and the bookkeeping it uses are Fusion's.
 """
 
@@ -22,8 +22,8 @@ from __future__ import annotations
 import dataclasses
 
 from hub.config import FusionConfig, RuleConfig
-from hub.grading import add_evidence
-from hub.incident import (
+from hub.core.grading import add_evidence
+from hub.core.incident import (
     DEVICE_GRADE,
     DEVICE_HAZARD,
     MAINTENANCE_HAZARD,
@@ -37,7 +37,7 @@ from hub.incident import (
     Reopened,
     Resolved,
 )
-from hub.running import Running
+from hub.core.running import Running
 from lifeline.wire import Alert, Status
 
 __all__ = ["DeviceLiveness", "status_key"]
@@ -53,7 +53,7 @@ def status_key(status: Status) -> str:
 
 
 class DeviceLiveness:
-    """Device statuses into device incidents (mixed into ``hub.fusion.Fusion``)."""
+    """Device statuses into device incidents (mixed into ``hub.core.fusion.Fusion``)."""
 
     config: FusionConfig
     _incidents: dict[int, Incident]

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from hub.commitwatch import CommitWatch
 from hub.config import HubConfig
-from hub.render import Folder, event_line, use_colour
-from hub.silences import covering_change, list_silences
+from hub.core.silences import covering_change, list_silences
+from hub.core.topology import Topology
+from hub.desk.commitwatch import CommitWatch
+from hub.desk.render import Folder, event_line, use_colour
 from hub.store import Event, Store
-from hub.topology import Topology
 from lifeline.grades import Grade
 from lifeline.wire import parse_incident_id
 
@@ -34,7 +34,7 @@ __all__ = ["TailFilter", "follow"]
 
 # tail asks the store whether anything was committed (Store.data_version, a few microseconds)
 # every POLL_S for HOT_S after SQLite wrote a file beside the store (inotify,
-# hub/commitwatch.py: a commit is visible only once its WAL write is synced, a few ms after
+# hub/desk/commitwatch.py: a commit is visible only once its WAL write is synced, a few ms after
 # that write), and otherwise sleeps until such a write, or for WATCHED_POLL_S at most (the
 # storm folder's summaries are due on time). So it notices a commit within POLL_S and costs
 # next to nothing while the hub is quiet; without inotify it asks every POLL_S. The feed is

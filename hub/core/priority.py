@@ -27,7 +27,7 @@ import queue
 import re
 from typing import Generic, TypeVar
 
-from hub.incident import DEVICE_GRADE
+from hub.core.incident import DEVICE_GRADE
 from lifeline import wire
 from lifeline.grades import Grade
 

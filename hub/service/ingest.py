@@ -14,10 +14,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from hub import registry, security_events
+from hub import registry
 from hub.config import HubConfig
-from hub.fusion import Change, Flapped, Fusion, Joined, Opened
-from hub.routing import route_events
+from hub.core.fusion import Change, Flapped, Fusion, Joined, Opened
+from hub.service import security_events
+from hub.service.routing import route_events
 from hub.store import Store
 from lifeline import wire
 
@@ -34,7 +35,7 @@ _VALUE_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceErr
 def store_failure(exc: BaseException) -> bool:
     """True if ``exc`` is the store failing (disk full, I/O error, database gone or corrupt),
     not one message: then the batch is not committed, nothing is acknowledged, the hub
-    stops (hub/service.py) and the broker redelivers after a restart.
+    stops (hub/service/run.py) and the broker redelivers after a restart.
 
     >>> store_failure(sqlite3.OperationalError("database or disk is full"))
     True
@@ -223,7 +224,7 @@ class Ingest:
 
     def _refused(self, topic: str, message: wire.Alert | wire.Status, now: float) -> bool:
         """A message from the wrong device (topic, registry, zone) becomes a security event;
-        it is never stored as an alert nor fused (hub/registry.py, hub/security_events.py)."""
+        it is never stored as an alert nor fused (hub/registry.py, hub/service/security_events.py)."""
         topic_device, _ = wire.parse_topic(topic)
         rejection = (self.guard.check(topic_device, message.device, message.zone, now)
                      if self.guard is not None

@@ -17,8 +17,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from hub.desk.render import shown
 from hub.registry import Rejection
-from hub.render import shown
 from hub.store import Store
 from lifeline import wire
 

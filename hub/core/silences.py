@@ -15,8 +15,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hub.incident import Incident
-from hub.topology import Topology
+from hub.core.incident import Incident
+from hub.core.topology import Topology
 from lifeline.errors import HubError
 from lifeline.wire import INCIDENT_PREFIX, parse_incident_id
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from hub.incident import (
+from hub.core.incident import (
     Acknowledged,
     Assigned,
     Change,

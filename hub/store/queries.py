@@ -10,7 +10,7 @@ keeps this to one fsync per batch.
 
 Times are epoch seconds (REAL); they are shown as ISO 8601 UTC. The ``events``
 table is the feed ``tail`` follows: one row per incident change, ids increasing.
-With ``[store] retain_days`` the hub deletes what is over (hub/retention.py); the
+With ``[store] retain_days`` the hub deletes what is over (hub/store/retention.py); the
 ids of deleted alerts stay in ``pruned_alerts`` so a resend is still a duplicate.
 """
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from hub.incident import (
+from hub.core.incident import (
     Acknowledged,
     Assigned,
     Change,
@@ -101,7 +101,7 @@ CREATE TABLE IF NOT EXISTS incident_state (
     incident_id INTEGER NOT NULL, part TEXT NOT NULL, key TEXT NOT NULL, rows TEXT NOT NULL,
     PRIMARY KEY (incident_id, part, key)) WITHOUT ROWID;
 """
-# ``pruned_alerts``: the (device, id) of alerts retention deleted (hub/retention.py), so a
+# ``pruned_alerts``: the (device, id) of alerts retention deleted (hub/store/retention.py), so a
 # resend of one is still a duplicate; device '' for ids pruned before schema 4 (any device).
 # An alert id is unique per device only: two devices may use the same id (schema 4), so one
 # device's alert can never be taken for another's duplicate. ``meta`` ``incident_id_floor``:

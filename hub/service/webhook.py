@@ -2,7 +2,7 @@
 
 The main thread owns the store: it hands due rows to ``WebhookSender`` and
 later collects the outcomes to record (``delivered`` or ``failed`` with the
-backoff, see ``hub.routing``). A slow or dead endpoint never blocks ingest;
+backoff, see ``hub.service.routing``). A slow or dead endpoint never blocks ingest;
 a hub restart resends what was not recorded as delivered (at least once: a
 receiver should dedup on ``event`` + ``incident.id``).
 """
@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from hub.routing import OutboxRow
+from hub.service.routing import OutboxRow
 
 __all__ = ["Outcome", "WebhookSender", "post_json"]
 

@@ -13,7 +13,7 @@ covered by an active silence is not sent to webhooks; the MQTT republish on
 ``lifeline/v1/hub/incident`` carries every change, with ``"silenced": true``
 where one applies, for other systems to decide.
 
-Delivery (``hub.webhook``) retries failed rows with capped, jittered exponential
+Delivery (``hub.service.webhook``) retries failed rows with capped, jittered exponential
 backoff (``backoff``), from the ``outbox`` table.
 """
 
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.config import RouteConfig, RoutingConfig
-from hub.silences import active_silences, end_silences_for, matching
+from hub.core.silences import active_silences, end_silences_for, matching
+from hub.core.topology import Topology
 from hub.store import Store
-from hub.topology import Topology
 from lifeline import wire
 from lifeline.grades import Grade
 from lifeline.wire import INCIDENT_TOPIC, parse_incident_id

@@ -20,7 +20,7 @@ by the one channel an alert changed:
 
 Successive ``Incident`` values of one incident share these mappings: they are
 the rule state of the incident as it is now, not as it was at that change. The
-reference -- every channel read again -- is ``hub.grading.tally``; the tests
+reference -- every channel read again -- is ``hub.core.grading.tally``; the tests
 compare the two.
 """
 
@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from hub.config import RuleConfig
-from hub.grading import (
+from hub.core.grading import (
     Tally,
     add_row,
     add_value,
@@ -43,8 +43,8 @@ from hub.grading import (
     merge_values,
     next_summary,
 )
-from hub.incident import MAX_DEVICES, Evidence, Incident, Readings
-from hub.topology import Topology
+from hub.core.incident import MAX_DEVICES, Evidence, Incident, Readings
+from hub.core.topology import Topology
 
 __all__ = ["Running"]
 
@@ -207,7 +207,7 @@ class Running:
 
     # -- reading -------------------------------------------------------------------------
     def tally(self, rule: RuleConfig) -> Tally:
-        """``hub.grading.tally`` of the incident, from the running counts."""
+        """``hub.core.grading.tally`` of the incident, from the running counts."""
         peak = max((p for p, count in self._peaks.items() if count and p), default=0)
         return Tally(peak=peak, episodes=self._most_episodes,
                      move=self._fastest(rule) if rule.escalate_rate else None)

@@ -26,14 +26,14 @@ downstream pressure-only incidents, whichever arrived first; a device that is
 offline absorbs its own sensor-fault alerts and maintenance incidents.
 
 Grade, confirmation, latching and flapping follow from the evidence
-(``hub.grading``); every grade change carries its reason. ``tick(now)``
+(``hub.core.grading``); every grade change carries its reason. ``tick(now)``
 resolves incidents quiet for ``quiet_s`` (``flap_quiet_s`` when flapping;
 never a latched one; a device incident only when flapping and the device is
 online). A connection that comes and goes is one device incident with a flap
 count (``status``).
 
 What each alert costs does not grow with its incident: fusion keeps per incident
-the running summaries of ``hub.running`` and updates the one channel an alert
+the running summaries of ``hub.core.running`` and updates the one channel an alert
 changed.
 
 The state is the set of ``Incident`` values (with their rule state), so the hub
@@ -47,8 +47,8 @@ import dataclasses
 from collections.abc import Iterable
 
 from hub.config import FusionConfig, RuleConfig
-from hub.grading import Tally, assess, readings_key
-from hub.incident import (
+from hub.core.grading import Tally, assess, readings_key
+from hub.core.incident import (
     ACTIVE,
     DEVICE_GRADE,
     DEVICE_HAZARD,
@@ -71,8 +71,8 @@ from hub.incident import (
     Reopened,
     Resolved,
 )
-from hub.liveness import DeviceLiveness
-from hub.running import Running
+from hub.core.liveness import DeviceLiveness
+from hub.core.running import Running
 from lifeline.wire import Alert, Reason
 
 __all__ = [
@@ -110,7 +110,7 @@ class Fusion(DeviceLiveness):
                  next_id: int = 1) -> None:
         self.config = config
         self._incidents: dict[int, Incident] = {}
-        # derived from _incidents: each one's rule state and running summaries (hub.running),
+        # derived from _incidents: each one's rule state and running summaries (hub.core.running),
         # incidents by zone of their evidence
         self._running: dict[int, Running] = {}
         self._in_zone: dict[str, set[int]] = {}
@@ -183,7 +183,7 @@ class Fusion(DeviceLiveness):
 
         ``mine`` is the alert's channel key. Its own channel is one lookup; the others
         are looked up by the zones near the alert's and, by ``radius_m``, the devices
-        near it (``hub.running``): the cost does not grow with the incident's size."""
+        near it (``hub.core.running``): the cost does not grow with the incident's size."""
         if self._span(incident, alert.ts) > self.config.max_span_s:
             return False
         window = rule.window_s or self.config.window_s
@@ -387,7 +387,7 @@ class Fusion(DeviceLiveness):
     def _with_alert(self, incident: Incident, alert: Alert, now: float, rule: RuleConfig
                     ) -> Incident:
         """``incident`` with ``alert`` in it: its channel's rows and running summaries
-        change (``hub.running``), nothing else of the incident is read."""
+        change (``hub.core.running``), nothing else of the incident is read."""
         running = self._running_of(incident)
         key = channel_key(alert)
         running.add_row(key, alert.ts, int(alert.grade), alert.cleared)

@@ -60,7 +60,7 @@ class Incident:
     ``kind device/sensor/channel@zone`` (for the rate of change).
 
     In the values fusion makes, ``evidence`` and ``readings`` are its live rule state
-    (``hub.running``): successive values of one incident share them, so they show the
+    (``hub.core.running``): successive values of one incident share them, so they show the
     incident as it is now, not as it was at that change. Everything else is the value's.
     """
 

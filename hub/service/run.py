@@ -2,7 +2,7 @@
 
 paho-mqtt's network thread only enqueues messages (a bounded queue whose
 blocking put is the back-pressure: while the hub is behind it stops reading, the
-broker stops sending; higher grades overtake lower ones in it, hub/priority.py).
+broker stops sending; higher grades overtake lower ones in it, hub/core/priority.py).
 The main thread drains the queue in batches, commits each batch in one transaction,
 then acknowledges every message of the batch to the broker (manual acks) and
 publishes a ``wire.Ack`` per device. A crash anywhere
@@ -32,13 +32,13 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from hub.config import HubConfig, load_hub_config
-from hub.ingest import Ingest
-from hub.priority import PriorityInbox, priority_of
+from hub.core.priority import PriorityInbox, priority_of
 from hub.registry import RegistryGuard, load_registry
-from hub.retention import Pruner
-from hub.routing import MQTT_ROUTE, due_rows, mark_delivered, mark_failed, route_heads
+from hub.service.ingest import Ingest
+from hub.service.routing import MQTT_ROUTE, due_rows, mark_delivered, mark_failed, route_heads
+from hub.service.webhook import WebhookSender
 from hub.store import Store, StoreError
-from hub.webhook import WebhookSender
+from hub.store.retention import Pruner
 from lifeline import wire
 from lifeline.mqtt_session import ConnectFailures, connect_persistent, new_client
 from lifeline.sdnotify import Notifier
@@ -79,7 +79,7 @@ class MqttInbox:
     def __init__(self, config: HubConfig, stopping: threading.Event) -> None:
         self.config = config
         self.stopping = stopping
-        # a higher grade overtakes a lower one (hub/priority.py)
+        # a higher grade overtakes a lower one (hub/core/priority.py)
         self.queue: PriorityInbox[Inbound] = PriorityInbox(QUEUE_SIZE)
         self.session = 0
         self.subscribed = threading.Event()

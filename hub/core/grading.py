@@ -26,7 +26,7 @@ incident resolved and reopened that often.
 
 An incident's channels enter the grade only through a ``Tally`` (highest alarming
 peak, most episodes, fastest move). ``tally`` computes it from every channel;
-fusion keeps one per incident up to date channel by channel (``hub.running``), so
+fusion keeps one per incident up to date channel by channel (``hub.core.running``), so
 grading an alert costs the same in an incident of ten channels or of ten thousand.
 """
 
@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hub.config import RuleConfig
-from hub.incident import (
+from hub.core.incident import (
     DEVICE_GRADE,
     DEVICE_HAZARD,
     MAINTENANCE_HAZARD,
@@ -199,7 +199,7 @@ class Tally:
     """What grading needs from an incident's channels: the highest alarming peak (0 when
     every channel is back to normal), the most episodes of one channel, and the fastest
     move (``escalate_rate``; None without one). Fusion keeps it up to date channel by
-    channel (``hub.running``); ``tally`` recomputes it from every channel."""
+    channel (``hub.core.running``); ``tally`` recomputes it from every channel."""
 
     peak: int
     episodes: int
@@ -207,7 +207,7 @@ class Tally:
 
 
 def tally(incident: Incident, rule: RuleConfig) -> Tally:
-    """The ``Tally`` of ``incident`` from all its channels (the reference for ``hub.running``)."""
+    """The ``Tally`` of ``incident`` from all its channels (the reference for ``hub.core.running``)."""
     summaries = [channel_summary(rows) for rows in incident.evidence.values()]
     return Tally(peak=max([peak for peak, _, _ in summaries], default=0),
                  episodes=max([count for _, count, _ in summaries], default=0),

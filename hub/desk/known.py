@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hub.topology import Topology
+from hub.core.topology import Topology
 from lifeline.wire import format_incident_id
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from hub.incident import ACTIVE
-from hub.render import event_line, incident_table, shown, sparkline, use_colour
+from hub.core.incident import ACTIVE
+from hub.desk.render import event_line, incident_table, shown, sparkline, use_colour
 from hub.store import Store, incident_json
 from lifeline import wire
 from lifeline.errors import HubError
@@ -29,8 +29,8 @@ if TYPE_CHECKING:  # the rest is imported by the commands that need it: listing 
     from collections.abc import Callable
 
     from hub.config import HubConfig
-    from hub.incident import Change, Incident
-    from hub.silences import Silence
+    from hub.core.incident import Change, Incident
+    from hub.core.silences import Silence
 
 __all__ = ["TABLE_LIMIT", "DeskError", "incident_action", "incidents_list", "incidents_show",
            "operator", "silence_command", "status"]
@@ -187,7 +187,7 @@ def _show_text(incident: Incident, timeline: list[tuple[float, dict[str, object]
 def incident_action(config: HubConfig, text_id: str, by: str,
                     act: Callable[[Incident, float], Change]) -> int:
     """Apply one operator action in one transaction and print the timeline line it made."""
-    from hub.lifecycle import LifecycleError
+    from hub.core.lifecycle import LifecycleError
 
     if not config.store.path.exists():
         raise DeskError(f"There is no store at {config.store.path} yet; has the hub run?")
@@ -213,7 +213,7 @@ def incident_action(config: HubConfig, text_id: str, by: str,
 
 
 def action_for(args: argparse.Namespace) -> Callable[[Incident, float], Change]:
-    from hub.lifecycle import acknowledge, assign, comment, resolve
+    from hub.core.lifecycle import acknowledge, assign, comment, resolve
 
     by = operator(args)
     why = getattr(args, "why", "") or ""
@@ -228,7 +228,7 @@ def action_for(args: argparse.Namespace) -> Callable[[Incident, float], Change]:
 
 # -- silences -------------------------------------------------------------------------
 def silence_command(config: HubConfig, args: argparse.Namespace) -> int:
-    from hub.silences import SilenceError, add_silence, expire_silence, list_silences, parse_duration
+    from hub.core.silences import SilenceError, add_silence, expire_silence, list_silences, parse_duration
 
     now = time.time()
     if args.silence_action == "list":
@@ -310,7 +310,7 @@ def _registry_zones(config: HubConfig) -> dict[str, str]:
 
 
 def status(config: HubConfig, as_json: bool) -> int:
-    from hub.device_status import device_rows
+    from hub.core.device_status import device_rows
 
     store = _reader(config)
     now = time.time()

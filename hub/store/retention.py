@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hub.routing import CURSOR_KEY
+from hub.service.routing import CURSOR_KEY
 from hub.store import Store
 
 __all__ = ["STEP_ROWS", "PruneCounts", "Pruner"]
