@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from hub import registry
 from hub.config import HubConfig
+from hub.core import maintenance
 from hub.core.fusion import Change, Flapped, Fusion, Joined, Opened
 from hub.service import security_events
 from hub.service.routing import route_events
@@ -96,6 +97,8 @@ class Ingest:
         self.config = config
         self.fusion = Fusion(config.fusion, store.live_incidents(now, config.fusion.max_span_s),
                              next_id=store.next_incident_id())
+        self.fusion.set_maintenance(store.maintenance_marks())
+        self.fusion.set_offline(store.offline_devices())
         self.counters = Counters()
         self._logged: Counter[str] = Counter()
         self._desk_revision = store.desk_revision()
@@ -166,6 +169,7 @@ class Ingest:
         revision = self.store.desk_revision()
         if revision != self._desk_revision:
             self.fusion.reload(self.store.live_incidents(now, self.config.fusion.max_span_s))
+            self.fusion.set_maintenance(self.store.maintenance_marks())
             self._desk_revision = revision
 
     def reset_log_budget(self) -> None:
@@ -209,7 +213,23 @@ class Ingest:
         status = message
         self.store.record_status(status, now, wire.encode(status).decode())
         self._log_status(status)
+        self._device_maintenance(status, now)
         return _Done(status=True, changes=self.fusion.status(status, now))
+
+    def _device_maintenance(self, status: wire.Status, now: float) -> None:
+        """A device's status that asks for maintenance (``lifeline-edge probe``) marks it,
+        for at most ``maintenance.DEVICE_MAX_S``; an operator's mark in effect stands."""
+        mark = maintenance.from_status(status, now)
+        if mark is None:
+            return
+        held = self.store.maintenance_mark(status.device)
+        if held is not None and held.active(now) and (
+                held.by != maintenance.BY_DEVICE or held.until == mark.until):
+            return
+        self.store.start_maintenance(mark)
+        self.fusion.set_maintenance(self.store.maintenance_marks())
+        log.info("maintenance device=%s until=%s by=device comment=%r", status.device,
+                 wire.format_ts(mark.until), mark.comment)
 
     def _count(self, done: _Done, result: BatchResult) -> None:
         """A message handled in full: its ack, its changes, its counters."""

@@ -44,6 +44,7 @@ from hub.core.incident import (
     Readings,
     Resolved,
 )
+from hub.store.maintenance import MAINTENANCE_SCHEMA, MaintenanceStore
 from lifeline.errors import HubError
 from lifeline.grades import Grade
 from lifeline.sdnotify import Notifier
@@ -53,9 +54,9 @@ __all__ = ["EVENT_DEVICES_MAX", "Event", "IncidentRow", "Store", "StoreError", "
 
 log = logging.getLogger(__name__)
 
-# 4: alerts, memberships and pruned ids keyed by (device, id); 3: incident_state (rule state
-# per channel); 2: incident columns
-SCHEMA_VERSION = 4
+# 5: maintenance marks (hub/store/maintenance.py); 4: alerts, memberships and pruned ids keyed
+# by (device, id); 3: incident_state (rule state per channel); 2: incident columns
+SCHEMA_VERSION = 5
 UPGRADE_S_PER_ALERT = 100e-6  # what the upgrade to schema 4 may take, per alert (see there)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -100,7 +101,7 @@ CREATE TABLE IF NOT EXISTS pruned_alerts (
 CREATE TABLE IF NOT EXISTS incident_state (
     incident_id INTEGER NOT NULL, part TEXT NOT NULL, key TEXT NOT NULL, rows TEXT NOT NULL,
     PRIMARY KEY (incident_id, part, key)) WITHOUT ROWID;
-"""
+""" + MAINTENANCE_SCHEMA
 # ``pruned_alerts``: the (device, id) of alerts retention deleted (hub/store/retention.py), so a
 # resend of one is still a duplicate; device '' for ids pruned before schema 4 (any device).
 # An alert id is unique per device only: two devices may use the same id (schema 4), so one
@@ -291,7 +292,7 @@ def _readings_rows(rows: list[list[Any]]) -> Readings:
     return tuple((float(r[0]), float(r[1])) for r in rows)
 
 
-class Store:
+class Store(MaintenanceStore):
     """A connection to the hub store. Use ``open_writer`` in the hub, ``open_reader`` elsewhere."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
