@@ -22,7 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from edge import checkpoint, maintenance
+from edge import board_state, checkpoint, maintenance
 from edge.config import EdgeConfig, SensorConfig, load_edge_config
 from edge.delivery import Delivery
 from edge.detectors import Detector
@@ -133,6 +133,7 @@ class Agent:
         if restored:
             log.info("restored %d detector checkpoint(s) from %s", restored, self.checkpoint_path)
         self.check_relearn(time.time())  # requests made while the agent was not running
+        self.board_failures = 0
         self.lock: IO[bytes] | None = None  # held while run() runs (edge/maintenance.py)
         self.maintenance_mtime: float | None = None
         self.check_maintenance(time.time())
@@ -224,6 +225,7 @@ class Agent:
         next_health = started + HEALTH_EVERY_S
         next_status = started + STATUS_EVERY_S
         next_checkpoint = started + CHECKPOINT_FIRST_S
+        next_board = started
         while not self.stop_event.is_set():
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
@@ -253,6 +255,9 @@ class Agent:
             if mono >= next_checkpoint:
                 next_checkpoint = mono + CHECKPOINT_EVERY_S
                 self.save_checkpoint()
+            if mono >= next_board:
+                next_board = mono + board_state.EVERY_S
+                self.save_board()
         self.shutdown()
         return 0
 
@@ -263,6 +268,8 @@ class Agent:
         self.save_checkpoint()
         self.apply_acks()
         self.link.stop(tuple(self.sensors))
+        self.link.connected.clear()  # disconnected by now, whatever paho's thread has said
+        self.save_board()  # the last word: lifeline-edge status shows it as not running
         self.outbox.close()
         if self.lock is not None:
             self.lock.close()
@@ -295,6 +302,15 @@ class Agent:
             log.info("maintenance device=%s until=%s comment=%r: statuses say so",
                      self.config.device.id, wire.format_ts(wanted[0]), wanted[1])
         return True
+
+    def save_board(self) -> None:
+        """``<state_dir>/board.json`` for ``lifeline-edge status`` (edge/board_state.py)."""
+        try:
+            board_state.write(self.state_dir, board_state.snapshot(self, time.time()))
+        except (OSError, ValueError) as exc:
+            self.board_failures += 1
+            if self.board_failures == 1:
+                log.error("could not write %s: %s", self.state_dir / board_state.BOARD_FILE, exc)
 
     def save_checkpoint(self) -> None:
         try:

@@ -170,10 +170,10 @@ def mark_maintenance(config: EdgeConfig, until: float, comment: str, out: TextIO
     hub told. False when the agent runs (it tells the hub; the technician must stop it to
     free the ports)."""
     from edge import maintenance
-    from edge.agent import state_dir_for
+    from edge.board_state import tool_state_dir
     from lifeline import wire
 
-    state_dir = state_dir_for(config)
+    state_dir = tool_state_dir(config)
     path = maintenance.write_mark(state_dir, maintenance.Mark(until, comment))
     device = config.device.id
     print(f"{device}: in maintenance until {wire.format_ts(until)} ({path})", file=out)
