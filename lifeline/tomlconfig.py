@@ -420,3 +420,9 @@ def with_lines(problems: Sequence[tuple[str, str, str]],
         number = line_of(key, lines, aliases) if lines is not None else None
         out.append((f"{file}:{number}" if number is not None else file, key, problem))
     return out
+
+
+def suggestion(word: str, options: Sequence[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``options``, or ``""`` (for checks made
+    outside a Section's getters)."""
+    return _suggest(word, options)

@@ -467,7 +467,7 @@ def _alert_json_decoder() -> Callable[[bytes], Any]:
     def decode(payload: bytes) -> Any:
         try:
             return decoder.decode(payload)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # deep nesting raises the latter
             return None
 
     return decode

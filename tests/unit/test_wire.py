@@ -57,6 +57,7 @@ def mutate(**changes: Any) -> bytes:
         (b"not json", "not_json"),
         (b"[1, 2]", "not_object"),
         (b'{"v": 2}', "schema_version"),
+        (b'{"a":' * 12_000, "not_json"),
         (mutate(v=2), "schema_version"),
         (mutate(v=True), "schema_version"),
         (mutate(seq=2**63), "bad_value"),
