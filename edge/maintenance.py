@@ -37,7 +37,9 @@ class Mark:
     comment: str = ""
 
     def active(self, now: float) -> bool:
-        """>>> Mark(until=100.0).active(99.0), Mark(until=100.0).active(100.0)
+        """Does the mark still hold at ``now``?
+
+        >>> Mark(until=100.0).active(99.0), Mark(until=100.0).active(100.0)
         (True, False)
         """
         return now < self.until
