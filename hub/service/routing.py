@@ -19,12 +19,14 @@ backoff (``backoff``), from the ``outbox`` table.
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from hub.config import RouteConfig, RoutingConfig
+from hub.core.alertmanager import webhook_body
 from hub.core.silences import active_silences, end_silences_for, matching
 from hub.core.topology import Topology
 from hub.store import Store
@@ -33,7 +35,7 @@ from lifeline.grades import Grade
 from lifeline.wire import INCIDENT_TOPIC, parse_incident_id
 
 __all__ = ["MQTT_ROUTE", "ROUTED_KINDS", "OutboxRow", "backoff", "due_rows", "mark_delivered",
-           "mark_failed", "route_events", "route_heads", "route_matches"]
+           "mark_failed", "route_body", "route_events", "route_heads", "route_matches"]
 
 ROUTED_KINDS = ("opened", "grade_changed", "acknowledged", "resolved", "reopened")
 MQTT_ROUTE = "mqtt"
@@ -94,20 +96,30 @@ def route_events(store: Store, routing: RoutingConfig, topology: Topology, now: 
         incident = store.incident(parse_incident_id(incident_json["id"]) or 0)
         hushed = [] if incident is None else matching(silences, incident, now,
                                                       payload.get("alert"), topology)
-        body = wire.encode(wire.IncidentChange(
+        change = wire.IncidentChange(
             event=event.id, kind=event.kind, at=event.to_json()["at"], incident=incident_json,
             why=payload.get("why"), by=payload.get("by"),
             previous_grade=payload.get("previous_grade"), silenced=bool(hushed),
-            silences=tuple(s.id for s in hushed))).decode()
+            silences=tuple(s.id for s in hushed))
+        body = wire.encode(change).decode()
         if routing.mqtt_republish:
             added += _enqueue(store.db, MQTT_ROUTE, INCIDENT_TOPIC, body, now)
         if not hushed:
             for route in routing.routes:
                 if route_matches(route, incident_json, topology):
-                    added += _enqueue(store.db, route.name, route.url, body, now)
+                    added += _enqueue(store.db, route.name, route.url,
+                                      route_body(route, change, body), now)
         if event.kind == "resolved" and incident is not None:
             end_silences_for(store.db, incident.id, now)
     return added
+
+
+def route_body(route: RouteConfig, change: wire.IncidentChange, generic: str) -> str:
+    """The body ``route`` posts for ``change``: its ``format``'s shape (``generic`` is the
+    wire's own, already encoded)."""
+    if route.format == "alertmanager":
+        return json.dumps(webhook_body(change, route.name), separators=(",", ":"))
+    return generic
 
 
 def _enqueue(db: sqlite3.Connection, route: str, url: str, body: str, now: float) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.config import load_hub_config
 from hub.core.deadlines import (
     ACKNOWLEDGE,
     RESOLVE,
@@ -17,7 +18,6 @@ from hub.core.deadlines import (
     start_clock,
     step,
 )
-from hub.config import load_hub_config
 from hub.core.ownership import OwnerPolicy, OwnerRule, owner_of
 from lifeline.grades import Grade
 from lifeline.tomlconfig import ConfigError
