@@ -118,6 +118,7 @@ class Fusion(DeviceLiveness):
         self._of_device: dict[str, set[int]] = {}  # one-device incidents (device, maintenance)
         self._marks = {}  # maintenance marks by device (hub.core.maintenance)
         self._offline = {}  # devices whose latest status is offline: (zone, ts)
+        self._settled = set()  # maintenance marks whose end has been handled
         self._next_id = next_id
         self.reload(incidents)
 

@@ -71,6 +71,7 @@ class DeviceLiveness:
     # devices whose latest status is offline: device -> (zone, offline ts)
     _marks: dict[str, Mark]
     _offline: dict[str, tuple[str, float]]
+    _settled: set[tuple[str, float]]  # (device, end) of marks whose end tick has handled
 
     # Fusion's bookkeeping, used here
     def rule(self, hazard: str) -> RuleConfig:
@@ -185,8 +186,10 @@ class DeviceLiveness:
     # -- maintenance -----------------------------------------------------------
     def set_maintenance(self, marks: Iterable[Mark]) -> None:
         """The maintenance marks the store holds, one per device (replacing those known).
-        An ended one is kept until ``maintenance_over`` has seen it end."""
-        self._marks = {mark.device: mark for mark in marks}
+        An ended one is kept until ``maintenance_over`` has seen it end (once: not again
+        when the store's marks are handed in again)."""
+        self._marks = {mark.device: mark for mark in marks
+                       if (mark.device, mark.end) not in self._settled}
 
     def set_offline(self, devices: Iterable[tuple[str, str, float]]) -> None:
         """(device, zone, offline ts) of the devices whose latest status is offline (from the
@@ -240,6 +243,7 @@ class DeviceLiveness:
             if mark.end > now:
                 continue
             del self._marks[device]
+            self._settled.add((device, mark.end))
             if device not in self._offline or self._device_incident(device) is not None:
                 continue
             zone, ts = self._offline[device]

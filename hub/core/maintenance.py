@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from lifeline.wire import MAX_TEXT, Status, format_ts
 
-__all__ = ["DEVICE_MAX_S", "Mark", "from_status"]
+__all__ = ["BY_DEVICE", "DEVICE_MAX_S", "Mark", "device_request", "from_status"]
 
 DEVICE_MAX_S = 4 * 3600.0
 BY_DEVICE = "device"
@@ -36,6 +36,9 @@ class Mark:
     by: str = BY_DEVICE
     ended_at: float | None = None
     ended_by: str | None = None
+    # a device's mark: the maintenance_until its status asked for (``until`` may be less,
+    # capped); one request is granted once, so repeating it neither extends nor revives it
+    asked_until: float | None = None
 
     def __post_init__(self) -> None:
         if self.until < self.since:
@@ -83,4 +86,36 @@ def from_status(status: Status, now: float) -> Mark | None:
     if until is None or until <= now:
         return None
     return Mark(status.device, since=now, until=min(until, now + DEVICE_MAX_S),
-                comment=status.maintenance_comment[:MAX_TEXT], by=BY_DEVICE)
+                comment=status.maintenance_comment[:MAX_TEXT], by=BY_DEVICE, asked_until=until)
+
+
+def device_request(held: Mark | None, status: Status, now: float) -> Mark | None:
+    """The mark to store for a device's status at ``now``, given the mark the store holds
+    for it; None to change nothing.
+
+    A request is granted once: the agent repeats it in every status (every minute, on every
+    reconnect), which must neither push the end further (past ``DEVICE_MAX_S``) nor bring
+    back a mark an operator ended. An operator's mark in effect stands.
+
+    >>> from lifeline.wire import Status
+    >>> asks = Status("edge-a", "north", "online", ts=0.0, maintenance_until=1800.0)
+    >>> granted = device_request(None, asks, now=10.0)
+    >>> granted.until
+    1800.0
+    >>> device_request(granted, asks, now=70.0) is None        # the same request again
+    True
+    >>> ended = Mark("edge-a", 10.0, 1800.0, by="device", ended_at=100.0, asked_until=1800.0)
+    >>> device_request(ended, asks, now=130.0) is None         # ended by hand: stays ended
+    True
+    >>> again = Status("edge-a", "north", "online", ts=0.0, maintenance_until=2400.0)
+    >>> device_request(ended, again, now=130.0).until           # a new probe: a new mark
+    2400.0
+    """
+    mark = from_status(status, now)
+    if mark is None:
+        return None
+    if held is not None and held.by == BY_DEVICE and held.asked_until == mark.asked_until:
+        return None
+    if held is not None and held.by != BY_DEVICE and held.active(now):
+        return None
+    return mark

@@ -218,13 +218,12 @@ class Ingest:
 
     def _device_maintenance(self, status: wire.Status, now: float) -> None:
         """A device's status that asks for maintenance (``lifeline-edge probe``) marks it,
-        for at most ``maintenance.DEVICE_MAX_S``; an operator's mark in effect stands."""
-        mark = maintenance.from_status(status, now)
-        if mark is None:
+        for at most ``maintenance.DEVICE_MAX_S`` (``maintenance.device_request``)."""
+        if status.maintenance_until is None:
             return
-        held = self.store.maintenance_mark(status.device)
-        if held is not None and held.active(now) and (
-                held.by != maintenance.BY_DEVICE or held.until == mark.until):
+        mark = maintenance.device_request(self.store.maintenance_mark(status.device), status,
+                                          now)
+        if mark is None:
             return
         self.store.start_maintenance(mark)
         self.fusion.set_maintenance(self.store.maintenance_marks())

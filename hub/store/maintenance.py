@@ -16,9 +16,9 @@ __all__ = ["MAINTENANCE_SCHEMA", "MaintenanceStore"]
 MAINTENANCE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS maintenance (
     device TEXT PRIMARY KEY, since REAL NOT NULL, until REAL NOT NULL, comment TEXT NOT NULL,
-    by TEXT NOT NULL, ended_at REAL, ended_by TEXT);
+    by TEXT NOT NULL, ended_at REAL, ended_by TEXT, asked_until REAL);
 """
-_COLUMNS = "device, since, until, comment, by, ended_at, ended_by"
+_COLUMNS = "device, since, until, comment, by, ended_at, ended_by, asked_until"
 
 
 class MaintenanceStore:
@@ -29,10 +29,11 @@ class MaintenanceStore:
     def start_maintenance(self, mark: Mark) -> None:
         """Put ``mark.device`` in maintenance, replacing any earlier mark of it."""
         self.db.execute(
-            f"INSERT INTO maintenance ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, NULL) "
+            f"INSERT INTO maintenance ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, NULL, ?) "
             "ON CONFLICT (device) DO UPDATE SET since = excluded.since, until = excluded.until,"
-            " comment = excluded.comment, by = excluded.by, ended_at = NULL, ended_by = NULL",
-            (mark.device, mark.since, mark.until, mark.comment, mark.by))
+            " comment = excluded.comment, by = excluded.by, ended_at = NULL, ended_by = NULL,"
+            " asked_until = excluded.asked_until",
+            (mark.device, mark.since, mark.until, mark.comment, mark.by, mark.asked_until))
 
     def end_maintenance(self, device: str, now: float, by: str) -> Mark | None:
         """End the device's mark now; the mark as it was, or None if none was in effect."""

@@ -4,12 +4,17 @@ ends by itself -- a device still offline then has its device incident opened."""
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 
-from hub.core.fusion import Fusion, Joined, Merged, Opened, Resolved
+from hub.core.fusion import Fusion, IncidentStatus, Joined, Merged, Opened, Resolved
 from hub.core.maintenance import DEVICE_MAX_S, Mark, from_status
+from hub.service.ingest import Ingest
 from lifeline import wire
 from lifeline.wire import Reason, Status
+from tests.support.ingest import ingesting
 from tests.unit.test_fusion_rules import CONFIG, T0, alert
 
 DEVICE = "edge-9"
@@ -139,3 +144,54 @@ def test_the_status_wire_form_carries_the_mark_only_when_set() -> None:
     assert (again.maintenance_until, again.maintenance_comment) == (T0 + 1800, "")
     with pytest.raises(wire.WireError, match="maintenance_until"):
         wire.decode_status(plain.replace(b'"version"', b'"maintenance_until": "soon", "version"'))
+
+
+# -- through the hub's ingest path, on a real store ------------------------------------------
+def send_status(ingest: Ingest, state: str, now: float, until: float | None) -> list[str]:
+    message = Status(device=DEVICE, zone="east", state=state, ts=now,
+                     maintenance_until=until, maintenance_comment="probe")
+    result = ingest.batch([(wire.status_topic(DEVICE), wire.encode(message))], now)
+    return [f"{c.kind} {c.incident.hazard}" for c in result.changes]
+
+
+def test_a_device_request_is_granted_once_and_an_ended_one_stays_ended(tmp_path: Path) -> None:
+    with ingesting(tmp_path, T0) as ingest:
+        # Given a device whose status asks for maintenance until +30 min
+        send_status(ingest, "online", T0, T0 + 1800)
+        mark = ingest.store.maintenance_mark(DEVICE)
+        assert mark is not None and (mark.until, mark.by, mark.comment) == (
+            T0 + 1800, "device", "probe")
+        # When an operator ends it, and the agent repeats its status a minute later
+        with ingest.store.transaction():
+            ingest.store.end_maintenance(DEVICE, T0 + 60, "desk:ana")
+            ingest.store.bump_desk_revision()
+        send_status(ingest, "online", T0 + 120, T0 + 1800)
+        # Then the mark stays ended: going offline opens a device incident
+        assert ingest.store.maintenance_mark(DEVICE).ended_at == T0 + 60  # type: ignore[union-attr]
+        assert send_status(ingest, "offline", T0 + 130, T0 + 1800) == ["opened device"]
+
+
+def test_a_request_beyond_the_cap_is_not_extended_by_repeating_it(tmp_path: Path) -> None:
+    with ingesting(tmp_path, T0) as ingest:
+        send_status(ingest, "online", T0, T0 + 7 * 86400)
+        send_status(ingest, "online", T0 + 3600, T0 + 7 * 86400)
+        mark = ingest.store.maintenance_mark(DEVICE)
+        assert mark is not None and mark.until == T0 + DEVICE_MAX_S
+        # and an outage after the capped end is a device incident again
+        ingest.tick(T0 + DEVICE_MAX_S + 1)
+        assert send_status(ingest, "offline", T0 + DEVICE_MAX_S + 2, T0 + 7 * 86400) == [
+            "opened device"]
+
+
+def test_a_mark_that_ended_is_handled_once_even_when_handed_in_again() -> None:
+    # Given a mark that ended with the device offline: its device incident opened
+    fusion = in_maintenance(until=1800)
+    fusion.status(status("offline", 10), T0 + 11)
+    assert [type(c) for c in fusion.tick(T0 + 1800)] == [Opened, Merged]
+    [device] = [i for i in fusion.incidents if i.hazard == "device"]
+    # and an operator resolved that incident by hand
+    fusion.reload([dataclasses.replace(device, status=IncidentStatus.RESOLVED,
+                                       resolved_at=T0 + 1900)])
+    # When the store's marks are handed in again (any desk action), Then nothing reopens
+    fusion.set_maintenance([Mark(DEVICE, since=T0, until=T0 + 1800, by="desk:ana")])
+    assert fusion.tick(T0 + 1901) == []
