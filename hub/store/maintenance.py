@@ -50,9 +50,15 @@ class MaintenanceStore:
         return None if row is None else Mark(*row)
 
     def maintenance_marks(self) -> list[Mark]:
-        """Every device's latest mark, ended or not, by device."""
-        return [Mark(*row) for row in self.db.execute(
-            f"SELECT {_COLUMNS} FROM maintenance ORDER BY device")]
+        """Every device's latest mark, ended or not, by device (none in a store a hub of
+        schema 4 still writes: a desk command may read it before the hub is upgraded)."""
+        try:
+            rows = self.db.execute(f"SELECT {_COLUMNS} FROM maintenance ORDER BY device")
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
+        return [Mark(*row) for row in rows]
 
     def offline_devices(self) -> list[tuple[str, str, float]]:
         """(device, zone, status ts) of the devices whose latest status is offline."""

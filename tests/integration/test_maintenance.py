@@ -75,6 +75,11 @@ def test_an_outage_in_maintenance_is_no_device_incident_until_the_mark_ends(
             until = time.time() + 8
             [mark] = hub_json(hub, "maintenance", "list")
             assert (mark["device"], mark["comment"], mark["active"]) == (DEVICE, "pump swap", True)
+            [row] = [d for d in hub_json(hub, "status")["devices"] if d["device"] == DEVICE]
+            assert row["maintenance_until"] == mark["until"]
+            done = cli("lifeline-hub", "status", "--config", str(hub))
+            assert f"online (maintenance until {mark['until'][:19].replace('T', ' ')})" in \
+                done.stdout
             agent.terminate()
             assert agent.wait(timeout=30) == 0
             # Then its outage is a maintenance incident, and no device incident opens
