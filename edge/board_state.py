@@ -108,9 +108,12 @@ def write(state_dir: Path, board: dict[str, Any]) -> None:
 
 
 def read(state_dir: Path) -> dict[str, Any] | None:
+    """The agent's last ``board.json``; None when there is none, or none this version can
+    read (no ``written_at`` time)."""
     try:
         data = json.loads((state_dir / BOARD_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        wire.parse_ts(str(data["written_at"]))
+    except (OSError, ValueError, KeyError, TypeError, OverflowError):
         return None
     return data if isinstance(data, dict) else None
 
