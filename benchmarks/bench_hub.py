@@ -18,7 +18,7 @@ Parts, each against a fresh private Mosquitto (``lifeline.localbroker``) and a r
   device offline after a mass disconnect, against a bare subscriber receiving the wills.
 * **store**: ``--store-alerts`` alerts (default 10 million: ~3 min, ~6 GB, deleted after the
   run unless ``--keep-store``): 100,000 through ``Store.add_alert``, copied in SQL to the full
-  count, incidents with their rule state by SQL on hub/store/queries.py's schema; then
+  count, incidents with their rule state by SQL on hub/store/schema.py's tables; then
   ``lifeline-hub incidents list|show`` against the process floor (the same command on an
   empty store) and the same calls in a warm process.
 
@@ -465,7 +465,7 @@ def bench_latency(rate: float, seconds: float, devices: int, zones: int
 
 # -- devices ------------------------------------------------------------------------------
 def device_counts(path: Path) -> tuple[int, int]:
-    """(online, offline) rows in the store's ``devices`` table (SQL on hub/store/queries.py's schema)."""
+    """(online, offline) rows in the store's ``devices`` table (SQL on hub/store/schema.py's tables)."""
     store = Store.open_reader(path)
     if store is None:
         return 0, 0
@@ -603,7 +603,7 @@ def build_store(path: Path, alerts: int, per_incident: int, base: int = 100_000)
     The first ``base`` alerts go through ``Store.add_alert`` (the hub's own insert); the
     rest are copies of them made in SQL (new id, seq, timestamps, and the same in the JSON
     body), which is what makes 10 million alerts fit in the benchmark's time. Incidents and
-    membership are inserted with SQL by column name on hub/store/queries.py's schema.
+    membership are inserted with SQL by column name on hub/store/schema.py's tables.
     """
     from lifeline.grades import Grade
 
@@ -766,7 +766,7 @@ def bench_store(alerts: int, per_incident: int, keep: bool = False
             f"open), built in {build_s:.0f} s: the first 100,000 alerts through "
             "`Store.add_alert` (the hub's own insert), the rest copied from them in SQL (new id, "
             "seq, device, zone and timestamps, in the columns and the JSON body), incidents and "
-            "membership by SQL on hub/store/queries.py's schema (created by `Store.open_writer`), each "
+            "membership by SQL on hub/store/schema.py's tables (created by `Store.open_writer`), each "
             "incident with the rule state (evidence, newest 200 readings) the hub keeps; no "
             f"events-feed rows. Database {size / 1e9:,.2f} GB = {size / alerts:,.0f} bytes per "
             "alert without the events feed (the throughput section has bytes per alert as the "

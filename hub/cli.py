@@ -147,6 +147,9 @@ def _add_tail(parser: argparse.ArgumentParser) -> None:
                         help="replay every stored event first, then follow")
     parser.add_argument("--since", metavar="DURATION",
                         help="replay this much recent history first (30s, 10m, 2h), then follow")
+    parser.add_argument("--no-follow", action="store_true",
+                        help="print what is stored (with --from-start or --since) and exit "
+                        "instead of following")
     parser.add_argument("--zone", help="only this zone (or zones under it)")
     parser.add_argument("--hazard", help="only this hazard (water, gas, structure, maintenance, "
                         "device)")
@@ -179,7 +182,7 @@ def _tail(args: argparse.Namespace, config: HubConfig) -> int:
     wanted = TailFilter(zone=args.zone, hazard=args.hazard,
                         min_grade=Grade.parse(args.min_grade), device=args.device)
     return follow(config, as_json=args.json, from_start=args.from_start, since_s=since,
-                  wanted=wanted, fold=not args.no_fold)
+                  wanted=wanted, fold=not args.no_fold, keep_following=not args.no_follow)
 
 
 def _add_silence(parser: argparse.ArgumentParser) -> None:
@@ -426,10 +429,8 @@ def main(argv: list[str] | None = None) -> int:
               f"exist; pass --config FILE or set ${HUB_CONFIG.variable}", file=sys.stderr)
         return 2
     args.config = path
-    import sqlite3
-
     from hub.config import load_hub_config
-    from hub.store import StoreError
+    from hub.store import DatabaseError, StoreError
     from lifeline.errors import EXIT_RUNTIME, LifelineError
     from lifeline.tomlconfig import ConfigError
 
@@ -445,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in str(exc).splitlines():
             print(f"lifeline-hub {args.command}: {line}", file=sys.stderr)
         return 2
-    except (StoreError, sqlite3.Error) as exc:
+    except (StoreError, DatabaseError) as exc:
         print(f"lifeline-hub: store error: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
     except LifelineError as exc:  # DeskError and every other error of ours: a runtime failure

@@ -2,17 +2,17 @@
 
 A silence names at least one of zone, device, sensor or hazard (all that are
 given must match), always has an expiry and a comment, and may be tied to an
-incident: it then ends when that incident resolves. ``matches`` is pure; the
-small SQL helpers below keep silences in the store's ``silences`` table, so the
-desk CLI adds them while the hub runs and the hub sees them on its next change.
+incident: it then ends when that incident resolves. These are the rules only
+(``new_silence``, ``expired_by_hand``, ``matches``, ``covering_change``); the store keeps
+the silences (``Store.silences``), so the desk CLI adds them while the hub runs and
+the hub sees them on its next change.
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from hub.core.incident import Incident
@@ -20,8 +20,8 @@ from hub.core.topology import Topology
 from lifeline.errors import HubError
 from lifeline.wire import INCIDENT_PREFIX, parse_incident_id
 
-__all__ = ["Silence", "SilenceError", "active_silences", "add_silence", "covering_change",
-           "end_silences_for", "expire_silence", "list_silences", "matching", "parse_duration"]
+__all__ = ["Silence", "SilenceError", "covering_change", "expired_by_hand", "matching",
+           "new_silence", "parse_duration"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -121,13 +121,19 @@ def covering_change(silences: Iterable[Silence], payload: Mapping[str, Any], at:
                 alert if isinstance(alert, Mapping) else None, topology)]
 
 
-_COLUMNS = ("id, created_at, created_by, comment, expires_at, zone, device, sensor, hazard, "
-            "incident_id, ended_at, ended_by, end_reason")
-
-
-def add_silence(db: sqlite3.Connection, *, by: str, comment: str, expires_at: float, now: float,
+def new_silence(*, by: str, comment: str, expires_at: float, now: float,
                 zone: str | None = None, device: str | None = None, sensor: str | None = None,
-                hazard: str | None = None, incident_id: int | None = None) -> int:
+                hazard: str | None = None, incident_id: int | None = None) -> Silence:
+    """A silence an operator asks for at ``now`` (id 0 until the store keeps it), or
+    SilenceError saying what it lacks.
+
+    >>> new_silence(by="ops", comment=" works ", expires_at=60.0, now=0.0, zone="north").comment
+    'works'
+    >>> new_silence(by="ops", comment="works", expires_at=60.0, now=0.0)
+    Traceback (most recent call last):
+    ...
+    hub.core.silences.SilenceError: Say what to silence: --zone, --device, --sensor, --hazard or --incident.
+    """
     if not comment.strip():
         raise SilenceError("A silence needs a comment saying why (--comment).")
     if expires_at <= now:
@@ -135,37 +141,16 @@ def add_silence(db: sqlite3.Connection, *, by: str, comment: str, expires_at: fl
     if not any((zone, device, sensor, hazard, incident_id)):
         raise SilenceError("Say what to silence: --zone, --device, --sensor, --hazard or "
                            "--incident.")
-    cursor = db.execute(
-        "INSERT INTO silences (created_at, created_by, comment, expires_at, zone, device, sensor,"
-        " hazard, incident_id) VALUES (?,?,?,?,?,?,?,?,?)",
-        (now, by, comment.strip(), expires_at, zone, device, sensor, hazard, incident_id))
-    return int(cursor.lastrowid or 0)
+    return Silence(id=0, created_at=now, created_by=by, comment=comment.strip(),
+                   expires_at=expires_at, zone=zone, device=device, sensor=sensor, hazard=hazard,
+                   incident_id=incident_id)
 
 
-def list_silences(db: sqlite3.Connection) -> list[Silence]:
-    return [Silence(*row) for row in db.execute(f"SELECT {_COLUMNS} FROM silences ORDER BY id")]
-
-
-def active_silences(db: sqlite3.Connection, now: float) -> list[Silence]:
-    rows = db.execute(f"SELECT {_COLUMNS} FROM silences WHERE ended_at IS NULL AND expires_at > ?"
-                      " ORDER BY id", (now,))
-    return [Silence(*row) for row in rows]
-
-
-def expire_silence(db: sqlite3.Connection, silence_id: int, by: str, now: float) -> None:
-    found = db.execute("SELECT ended_at, expires_at FROM silences WHERE id = ?",
-                       (silence_id,)).fetchone()
-    if found is None:
+def expired_by_hand(silence: Silence | None, silence_id: int, by: str, now: float) -> Silence:
+    """``silence`` (the store's silence ``silence_id``, None if there is none) ended by an
+    operator at ``now``; SilenceError if there is none or it is already over."""
+    if silence is None:
         raise SilenceError(f"There is no silence {silence_id}.")
-    if found[0] is not None or found[1] <= now:
+    if silence.ended_at is not None or silence.expires_at <= now:
         raise SilenceError(f"Silence {silence_id} has already ended.")
-    db.execute("UPDATE silences SET ended_at = ?, ended_by = ?, end_reason = 'expired by hand' "
-               "WHERE id = ?", (now, by, silence_id))
-
-
-def end_silences_for(db: sqlite3.Connection, incident_id: int, now: float) -> int:
-    """End the silences tied to an incident that has just resolved."""
-    cursor = db.execute("UPDATE silences SET ended_at = ?, ended_by = 'hub', end_reason = "
-                        "'incident resolved' WHERE incident_id = ? AND ended_at IS NULL",
-                        (now, incident_id))
-    return cursor.rowcount
+    return replace(silence, ended_at=now, ended_by=by, end_reason="expired by hand")

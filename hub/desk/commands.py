@@ -228,12 +228,12 @@ def action_for(args: argparse.Namespace) -> Callable[[Incident, float], Change]:
 
 # -- silences -------------------------------------------------------------------------
 def silence_command(config: HubConfig, args: argparse.Namespace) -> int:
-    from hub.core.silences import SilenceError, add_silence, expire_silence, list_silences, parse_duration
+    from hub.core.silences import SilenceError, expired_by_hand, new_silence, parse_duration
 
     now = time.time()
     if args.silence_action == "list":
         store = Store.open_reader(config.store.path)
-        silences = [] if store is None else list_silences(store.db)
+        silences = [] if store is None else store.silences.all()
         if store is not None:
             store.close()
         shown = [s for s in silences if args.all or s.active(now)]
@@ -251,13 +251,14 @@ def silence_command(config: HubConfig, args: argparse.Namespace) -> int:
                 except ValueError as exc:
                     raise DeskError(str(exc)) from exc
                 incident = parse_incident_id(args.incident) if args.incident else None
-                new_id = add_silence(store.db, by=operator(args), comment=args.comment or "",
-                                     expires_at=now + duration, now=now, zone=args.zone,
-                                     device=args.device, sensor=args.sensor, hazard=args.hazard,
-                                     incident_id=incident)
+                new_id = store.silences.add(new_silence(
+                    by=operator(args), comment=args.comment or "", expires_at=now + duration,
+                    now=now, zone=args.zone, device=args.device, sensor=args.sensor,
+                    hazard=args.hazard, incident_id=incident))
                 print(f"silence {new_id} added, until {_when(now + duration)} UTC")
             else:
-                expire_silence(store.db, args.id, operator(args), now)
+                store.silences.end(expired_by_hand(store.silences.get(args.id), args.id,
+                                                   operator(args), now))
                 print(f"silence {args.id} expired")
     except SilenceError as exc:
         raise DeskError(str(exc)) from exc
@@ -316,12 +317,11 @@ def status(config: HubConfig, as_json: bool) -> int:
     now = time.time()
     try:
         devices = store.devices()
-        marks = {m.device: m for m in store.maintenance_marks() if m.active(now)}
+        marks = {m.device: m for m in store.maintenance.marks() if m.active(now)}
         rates = store.alert_rates(now - 3600)
         alerts = store.count_alerts()
         active = store.count_active_incidents()
-        outbox = store.db.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL"
-                                  ).fetchone()[0]
+        outbox = store.outbox.pending()
     finally:
         store.close()
     size = sum(p.stat().st_size for p in config.store.path.parent.glob(

@@ -57,7 +57,7 @@ def maintenance_command(config: HubConfig, args: argparse.Namespace) -> int:
     now = time.time()
     if args.maintenance_action == "list":
         store = Store.open_reader(config.store.path)
-        marks = [] if store is None else store.maintenance_marks()
+        marks = [] if store is None else store.maintenance.marks()
         if store is not None:
             store.close()
         marks = [m for m in marks if args.all or m.active(now)]
@@ -72,12 +72,12 @@ def maintenance_command(config: HubConfig, args: argparse.Namespace) -> int:
             if args.maintenance_action == "start":
                 mark = Mark(args.device, since=now, until=now + parse_duration(args.duration),
                             comment=args.comment, by=f"desk:{operator(args)}")
-                store.start_maintenance(mark)
+                store.maintenance.start(mark)
                 store.bump_desk_revision()
                 print(f"{args.device} in maintenance until {format_ts(mark.until)}: its going "
                       "offline and its sensor faults are maintenance work until then")
             else:
-                ended = store.end_maintenance(args.device, now, f"desk:{operator(args)}")
+                ended = store.maintenance.end(args.device, now, f"desk:{operator(args)}")
                 if ended is None:
                     raise DeskError(f"{args.device} is not in maintenance.")
                 store.bump_desk_revision()

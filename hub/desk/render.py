@@ -220,6 +220,10 @@ class Folder:
                 out.extend(self._close(incident, now))
         return out
 
+    def close(self, now: float) -> list[str]:
+        """Summary lines for every window still open (the end of the output)."""
+        return [line for incident in list(self._windows) for line in self._close(incident, now)]
+
     def _close(self, incident: str, now: float) -> list[str]:
         start, _, folded, payload = self._windows.pop(incident)
         if not folded:

@@ -22,7 +22,7 @@ from types import FrameType
 from typing import Any
 
 from hub.config import HubConfig
-from hub.core.silences import covering_change, list_silences
+from hub.core.silences import covering_change
 from hub.core.topology import Topology
 from hub.desk.commitwatch import CommitWatch
 from hub.desk.render import Folder, event_line, use_colour
@@ -76,7 +76,7 @@ class TailFilter:
 def _silenced(store: Store, event: Event, topology: Topology) -> list[int]:
     """Ids of the silences in force when the change happened that cover it (routing held
     it back from webhooks); the incident's sensors are read only for a silence naming one."""
-    silences = [s for s in list_silences(store.db) if s.active_at(event.at)]
+    silences = [s for s in store.silences.all() if s.active_at(event.at)]
     sensors: set[str] = set()
     if any(s.sensor for s in silences) and event.payload.get("incident"):
         label = str(event.payload["incident"].get("id", ""))
@@ -90,8 +90,11 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def follow(config: HubConfig, *, as_json: bool, from_start: bool, since_s: float | None,
-           wanted: TailFilter, fold: bool = True) -> int:
-    """Print events as the hub commits them until Ctrl-C; the hub may start before or after."""
+           wanted: TailFilter, fold: bool = True, keep_following: bool = True) -> int:
+    """Print events as the hub commits them until Ctrl-C; the hub may start before or after.
+
+    ``keep_following=False`` (``--no-follow``): print what is stored now -- the history
+    ``from_start`` or ``since_s`` asks for, else nothing -- and return."""
     signal.signal(signal.SIGTERM, _interrupt)
     colour = use_colour(sys.stdout)
     folder = Folder(colour) if fold and not as_json else None
@@ -126,9 +129,11 @@ def follow(config: HubConfig, *, as_json: bool, from_start: bool, since_s: float
                     last = backlog[-1].id if backlog else store.last_event_id()
                 elif store is not None and not from_start:
                     last = store.last_event_id()
-                if store is not None:
+                if store is not None and keep_following:
                     watch = CommitWatch(config.store.path.parent, POLL_S)
             if store is None:
+                if not keep_following:
+                    return 0  # no store yet: nothing is stored
                 events = []
             else:
                 # read the feed after a commit, and again after a read that found some (more
@@ -145,6 +150,12 @@ def follow(config: HubConfig, *, as_json: bool, from_start: bool, since_s: float
             if folder is not None:
                 for line in folder.flush(time.time()):
                     print(line)
+            if not events and not keep_following:
+                if folder is not None:
+                    for line in folder.close(time.time()):
+                        print(line)
+                sys.stdout.flush()
+                return 0
             sys.stdout.flush()
             if not events:
                 if watch is None:

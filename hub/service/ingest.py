@@ -9,7 +9,6 @@ fusion from the store while the broker redelivers what was never acknowledged.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -20,7 +19,7 @@ from hub.core import maintenance
 from hub.core.fusion import Change, Flapped, Fusion, Joined, Opened
 from hub.service import security_events
 from hub.service.routing import route_events
-from hub.store import Store
+from hub.store import Store, store_failure
 from lifeline import wire
 
 log = logging.getLogger(__name__)
@@ -28,28 +27,6 @@ log = logging.getLogger(__name__)
 LOG_PER_REASON = 10  # invalid messages logged per reason between two stats lines
 LOG_STATUS_PER_DEVICE = 10  # status lines logged per device between two stats lines
 UNPROCESSABLE = "unprocessable"  # the reason of a message that raised what no check foresaw
-# sqlite3 errors about the values one message bound; every other sqlite3 error is the
-# database's (see store_failure).
-_VALUE_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError)
-
-
-def store_failure(exc: BaseException) -> bool:
-    """True if ``exc`` is the store failing (disk full, I/O error, database gone or corrupt),
-    not one message: then the batch is not committed, nothing is acknowledged, the hub
-    stops (hub/service/run.py) and the broker redelivers after a restart.
-
-    >>> store_failure(sqlite3.OperationalError("database or disk is full"))
-    True
-    >>> store_failure(sqlite3.IntegrityError("NOT NULL constraint failed"))
-    False
-    >>> store_failure(ValueError("year 0 is out of range"))
-    False
-    """
-    if isinstance(exc, sqlite3.Error):
-        return not isinstance(exc, _VALUE_ERRORS)
-    return isinstance(exc, OSError | MemoryError)
-
-
 @dataclass
 class BatchResult:
     """What one committed batch did; ``acks`` maps device -> alert ids now safe in the store."""
@@ -97,7 +74,7 @@ class Ingest:
         self.config = config
         self.fusion = Fusion(config.fusion, store.live_incidents(now, config.fusion.max_span_s),
                              next_id=store.next_incident_id())
-        self.fusion.set_maintenance(store.maintenance_marks())
+        self.fusion.set_maintenance(store.maintenance.marks())
         self.fusion.set_offline(store.offline_devices())
         self.counters = Counters()
         self._logged: Counter[str] = Counter()
@@ -169,7 +146,7 @@ class Ingest:
         revision = self.store.desk_revision()
         if revision != self._desk_revision:
             self.fusion.reload(self.store.live_incidents(now, self.config.fusion.max_span_s))
-            self.fusion.set_maintenance(self.store.maintenance_marks())
+            self.fusion.set_maintenance(self.store.maintenance.marks())
             self._desk_revision = revision
 
     def reset_log_budget(self) -> None:
@@ -221,12 +198,12 @@ class Ingest:
         for at most ``maintenance.DEVICE_MAX_S`` (``maintenance.device_request``)."""
         if status.maintenance_until is None:
             return
-        mark = maintenance.device_request(self.store.maintenance_mark(status.device), status,
+        mark = maintenance.device_request(self.store.maintenance.mark(status.device), status,
                                           now)
         if mark is None:
             return
-        self.store.start_maintenance(mark)
-        self.fusion.set_maintenance(self.store.maintenance_marks())
+        self.store.maintenance.start(mark)
+        self.fusion.set_maintenance(self.store.maintenance.marks())
         log.info("maintenance device=%s until=%s by=device comment=%r", status.device,
                  wire.format_ts(mark.until), mark.comment)
 

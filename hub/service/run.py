@@ -19,7 +19,6 @@ import logging
 import queue
 import random
 import signal
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -35,9 +34,9 @@ from hub.config import HubConfig, load_hub_config
 from hub.core.priority import PriorityInbox, priority_of
 from hub.registry import RegistryGuard, load_registry
 from hub.service.ingest import Ingest
-from hub.service.routing import MQTT_ROUTE, due_rows, mark_delivered, mark_failed, route_heads
+from hub.service.routing import MQTT_ROUTE, mark_failed, route_heads
 from hub.service.webhook import WebhookSender
-from hub.store import Store, StoreError
+from hub.store import DatabaseError, Store, StoreError
 from hub.store.retention import Pruner
 from lifeline import wire
 from lifeline.mqtt_session import ConnectFailures, connect_persistent, new_client
@@ -334,28 +333,28 @@ class Hub:
 
     def _deliver(self, now: float) -> None:
         """Send due outbox rows: webhooks via the sender thread, republish via MQTT (QoS 1)."""
-        db = self.store.db
+        outbox = self.store.outbox
         outcomes = self.webhooks.results()
         published = [rid for rid, info in self._published.items() if info.is_published()]
         if outcomes or published:
             with self.store.transaction():
                 for outcome in outcomes:
                     if outcome.error is None:
-                        mark_delivered(db, outcome.row.id, now)
+                        outbox.delivered(outcome.row.id, now)
                         log.info("routed outbox id=%d route=%s", outcome.row.id,
                                  outcome.row.route)
                     else:
-                        delay = mark_failed(db, outcome.row.id, outcome.error, now,
+                        delay = mark_failed(self.store, outcome.row.id, outcome.error, now,
                                             self.config.routing.retry_max_s, self._rng)
                         log.warning("route %s failed outbox id=%d attempt=%d: %s; retrying in "
                                     "%.1f s", outcome.row.route, outcome.row.id,
                                     outcome.row.attempts + 1, outcome.error, delay)
                 for rid in published:
-                    mark_delivered(db, rid, now)
+                    outbox.delivered(rid, now)
                     del self._published[rid]
         # only now, with outcomes recorded, look for what is due (no row is sent twice)
-        due = due_rows(db, now, route=MQTT_ROUTE, exclude=set(self._published))
-        batches = route_heads(db, now, self.webhooks.busy_routes)
+        due = outbox.due(now, route=MQTT_ROUTE, exclude=set(self._published))
+        batches = route_heads(self.store, now, self.webhooks.busy_routes)
         if self.inbox.subscribed.is_set():
             for row in due:
                 info = self.inbox.client.publish(row.url, row.body, qos=1)
@@ -404,7 +403,7 @@ def run_hub(config: HubConfig) -> int:
     signal.signal(signal.SIGHUP, reload)
     try:
         return hub.run()
-    except (sqlite3.Error, OSError):  # the store failed: nothing uncommitted was acked
+    except (DatabaseError, OSError):  # the store failed: nothing uncommitted was acked
         log.exception("hub failed; unacknowledged messages will be redelivered after a restart")
         return 1
     finally:

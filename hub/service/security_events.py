@@ -13,7 +13,6 @@ routing of incident changes ignores the kind.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,8 +52,7 @@ def payload(rejection: Rejection, topic: str, message: wire.Alert | wire.Status)
 
 def record(store: Store, now: float, data: dict[str, Any]) -> None:
     """Append a security event; call inside the batch's transaction."""
-    store.db.execute("INSERT INTO events (at, kind, incident_id, payload) VALUES (?,?,NULL,?)",
-                     (now, KIND, json.dumps(data, separators=(",", ":"))))
+    store.record_event(now, KIND, data)
 
 
 def security_line(at: float, data: dict[str, Any], colour: bool) -> str:

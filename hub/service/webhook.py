@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from hub.service.routing import OutboxRow
+from hub.store import OutboxRow
 
 __all__ = ["Outcome", "WebhookSender", "post_json"]
 

@@ -12,6 +12,13 @@ Times are epoch seconds (REAL); they are shown as ISO 8601 UTC. The ``events``
 table is the feed ``tail`` follows: one row per incident change, ids increasing.
 With ``[store] retain_days`` the hub deletes what is over (hub/store/retention.py); the
 ids of deleted alerts stay in ``pruned_alerts`` so a resend is still a duplicate.
+
+Every query the hub runs is a named operation here (``Store``), on the outbox
+(``Store.outbox``, hub/store/outbox.py), on the silences (``Store.silences``,
+hub/store/silences.py) or on the maintenance marks (``Store.maintenance``,
+hub/store/maintenance.py); the schema and its migrations are hub/store/schema.py, the row
+codecs hub/store/codec.py. ``Store.db`` is the connection, for the store's own modules
+and for tests that look at the rows.
 """
 
 from __future__ import annotations
@@ -22,282 +29,66 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from hub.core.incident import (
-    Acknowledged,
-    Assigned,
     Change,
-    Commented,
-    Confirmed,
     Evidence,
     Flapped,
-    Flapping,
-    GradeChanged,
     Incident,
     IncidentStatus,
     Joined,
     Merged,
     Opened,
     Readings,
-    Resolved,
 )
-from hub.store.maintenance import MAINTENANCE_SCHEMA, MaintenanceStore
-from lifeline.errors import HubError
-from lifeline.grades import Grade
-from lifeline.sdnotify import Notifier
-from lifeline.wire import Alert, Status, format_incident_id, format_ts
+from hub.store.codec import (
+    INCIDENT_COLUMNS,
+    Event,
+    IncidentRow,
+    change_json,
+    evidence_rows,
+    incident_from_row,
+    incident_row,
+    readings_rows,
+)
+from hub.store.errors import StoreError
+from hub.store.maintenance import Maintenance
+from hub.store.outbox import Outbox
+from hub.store.schema import SCHEMA_VERSION, migrate, schema_version
+from hub.store.silences import Silences
+from lifeline.wire import Alert, Status
 
-__all__ = ["EVENT_DEVICES_MAX", "Event", "IncidentRow", "Store", "StoreError", "change_json", "incident_json"]
+__all__ = ["ROUTED_CURSOR", "Store", "StoreError"]
 
 log = logging.getLogger(__name__)
 
-# 5: maintenance marks (hub/store/maintenance.py); 4: alerts, memberships and pruned ids keyed
-# by (device, id); 3: incident_state (rule state per channel); 2: incident columns
-SCHEMA_VERSION = 5
-UPGRADE_S_PER_ALERT = 100e-6  # what the upgrade to schema 4 may take, per alert (see there)
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS alerts (
-    id TEXT NOT NULL, device TEXT NOT NULL, zone TEXT NOT NULL, sensor TEXT NOT NULL,
-    channel TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL, grade INTEGER NOT NULL,
-    ts REAL NOT NULL, received_at REAL NOT NULL, value REAL, unit TEXT, score REAL NOT NULL,
-    seq INTEGER NOT NULL, cleared INTEGER NOT NULL, message TEXT NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (device, id));
-CREATE INDEX IF NOT EXISTS alerts_device_ts ON alerts (device, ts);
-CREATE TABLE IF NOT EXISTS incidents (
-    id INTEGER PRIMARY KEY, zone TEXT NOT NULL, hazard TEXT NOT NULL, grade INTEGER NOT NULL,
-    status TEXT NOT NULL, opened_at REAL NOT NULL, updated_at REAL NOT NULL, resolved_at REAL,
-    first_ts REAL NOT NULL, last_ts REAL NOT NULL, last_arrival REAL NOT NULL,
-    alert_count INTEGER NOT NULL, devices TEXT NOT NULL, merged_into INTEGER);
-CREATE INDEX IF NOT EXISTS incidents_status ON incidents (status, resolved_at);
-CREATE TABLE IF NOT EXISTS incident_alerts (
-    device TEXT NOT NULL, alert_id TEXT NOT NULL,
-    incident_id INTEGER NOT NULL REFERENCES incidents (id),
-    PRIMARY KEY (device, alert_id), FOREIGN KEY (device, alert_id) REFERENCES alerts (device, id));
-CREATE INDEX IF NOT EXISTS incident_alerts_incident ON incident_alerts (incident_id);
-CREATE TABLE IF NOT EXISTS devices (
-    device TEXT PRIMARY KEY, zone TEXT NOT NULL, state TEXT NOT NULL, status_ts REAL NOT NULL,
-    seen_at REAL NOT NULL, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL,
-    incident_id INTEGER, payload TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS events_incident ON events (incident_id);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS silences (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, created_at REAL NOT NULL, created_by TEXT NOT NULL,
-    comment TEXT NOT NULL, expires_at REAL NOT NULL, zone TEXT, device TEXT, sensor TEXT,
-    hazard TEXT, incident_id INTEGER, ended_at REAL, ended_by TEXT, end_reason TEXT);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, created_at REAL NOT NULL, route TEXT NOT NULL,
-    url TEXT NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL, delivered_at REAL, last_error TEXT);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_at, next_attempt_at);
-CREATE INDEX IF NOT EXISTS incidents_merged ON incidents (merged_into)
-    WHERE merged_into IS NOT NULL;
-CREATE TABLE IF NOT EXISTS pruned_alerts (
-    device TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (device, id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS incident_state (
-    incident_id INTEGER NOT NULL, part TEXT NOT NULL, key TEXT NOT NULL, rows TEXT NOT NULL,
-    PRIMARY KEY (incident_id, part, key)) WITHOUT ROWID;
-""" + MAINTENANCE_SCHEMA
-# ``pruned_alerts``: the (device, id) of alerts retention deleted (hub/store/retention.py), so a
-# resend of one is still a duplicate; device '' for ids pruned before schema 4 (any device).
-# An alert id is unique per device only: two devices may use the same id (schema 4), so one
-# device's alert can never be taken for another's duplicate. ``meta`` ``incident_id_floor``:
-# the highest incident id retention deleted, so ids are never given out twice.
-# Columns added by schema 2 (topology, lifecycle, rule state), with their defaults for old rows.
-_V2_COLUMNS = (("zones", "TEXT NOT NULL DEFAULT '[]'"), ("assignee", "TEXT"),
-               ("latched", "INTEGER NOT NULL DEFAULT 0"), ("flapping", "INTEGER NOT NULL DEFAULT 0"),
-               ("confirmed", "INTEGER NOT NULL DEFAULT 0"),
-               ("suppressed", "INTEGER NOT NULL DEFAULT 0"),
-               ("rule_state", "TEXT NOT NULL DEFAULT '{}'"))
-_INCIDENT_COLUMNS = ("id, zone, hazard, grade, status, opened_at, updated_at, resolved_at, "
-                     "first_ts, last_ts, last_arrival, alert_count, devices, merged_into, "
-                     "zones, assignee, latched, flapping, confirmed, suppressed, rule_state")
-_PLACEHOLDERS = ",".join("?" * len(_INCIDENT_COLUMNS.split(", ")))
+# ``meta`` key of the events-feed cursor routing keeps: the last event it routed
+ROUTED_CURSOR = "routed_event"
+_PLACEHOLDERS = ",".join("?" * len(INCIDENT_COLUMNS.split(", ")))
 # the incident upsert, built once: it runs for every incident of every batch
-_SAVE_INCIDENT = (f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES ({_PLACEHOLDERS}) "
+_SAVE_INCIDENT = (f"INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ({_PLACEHOLDERS}) "
                   "ON CONFLICT (id) DO UPDATE SET "
-                  + ", ".join(f"{c}=excluded.{c}" for c in _INCIDENT_COLUMNS.split(", ")[1:]))
+                  + ", ".join(f"{c}=excluded.{c}" for c in INCIDENT_COLUMNS.split(", ")[1:]))
 # The same columns with a rule state cut down to the grade reasons and counts (Store.incidents)
-_LISTING_COLUMNS = _INCIDENT_COLUMNS.replace(
+_LISTING_COLUMNS = INCIDENT_COLUMNS.replace(
     "rule_state", "json_object('reasons', "
     "json(coalesce(json_extract(rule_state, '$.reasons'), '[]')), "
     "'flaps', coalesce(json_extract(rule_state, '$.flaps'), 0), "
     "'device_count', coalesce(json_extract(rule_state, '$.device_count'), 0))")
 
 
-# One row of ``Store.incident_rows``: id, status, grade (an int), hazard, zone, alert count,
-# devices (JSON array text), opened_at, updated_at.
-IncidentRow = tuple[int, str, int, str, str, int, str, float, float]
-
-
-def _upgrade_to_v4(db: sqlite3.Connection) -> None:
-    """Schema 4: an alert is identified by (device, id), not by id alone (issue 13): a store
-    of an earlier schema gets its ``alerts``, ``incident_alerts`` and ``pruned_alerts``
-    rebuilt in one transaction (rows, and the alerts' rowids retention walks by, kept). Ids
-    pruned before keep device '' and stay duplicates for every device. The rebuild copies
-    the alerts once: ~45 s per million alerts, measured (docs/hub.md); systemd is asked to
-    wait that long (EXTEND_TIMEOUT_USEC)."""
-    keys = [r[1] for r in sorted(db.execute("PRAGMA table_info(alerts)"), key=lambda r: r[5])
-            if r[5]]
-    if not keys or keys == ["device", "id"]:
-        return  # a new store, or already schema 4
-    count = int(db.execute("SELECT count(*) FROM alerts").fetchone()[0])
-    # measured ~45 s per million alerts on a busy 2-core server: ask systemd for twice that
-    # (TimeoutStartSec would otherwise kill the upgrade, which then starts over for ever)
-    extra_s = 60 + count * UPGRADE_S_PER_ALERT
-    log.warning("upgrading the store to schema 4 (alerts deduplicated per device): copying "
-                "%d alerts, up to %.0f s; the hub starts when it is done", count, extra_s)
-    Notifier().notify(f"EXTEND_TIMEOUT_USEC={int(extra_s * 1e6)}",
-                      f"STATUS=upgrading the store: {count} alerts")
-    columns = ", ".join(r[1] for r in db.execute("PRAGMA table_info(alerts)"))
-    have = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    old = [t for t in ("alerts", "incident_alerts", "pruned_alerts") if t in have]
-    copy = [f"INSERT INTO alerts (rowid, {columns}) SELECT rowid, {columns} FROM alerts_v3;"]
-    if "incident_alerts" in have:
-        copy.append("INSERT OR IGNORE INTO incident_alerts (device, alert_id, incident_id)"
-                    " SELECT coalesce(a.device, ''), m.alert_id, m.incident_id"
-                    " FROM incident_alerts_v3 m LEFT JOIN alerts_v3 a ON a.id = m.alert_id;")
-    if "pruned_alerts" in have:
-        copy.append("INSERT OR IGNORE INTO pruned_alerts (device, id)"
-                    " SELECT '', id FROM pruned_alerts_v3;")
-    db.executescript("BEGIN;"
-                     + "".join(f"ALTER TABLE {t} RENAME TO {t}_v3;" for t in old)
-                     + "DROP INDEX IF EXISTS alerts_device_ts;"
-                     + "DROP INDEX IF EXISTS incident_alerts_incident;"
-                     + SCHEMA + "".join(copy)
-                     + "".join(f"DROP TABLE {t}_v3;" for t in reversed(old)) + "COMMIT;")
-
-
-class StoreError(HubError):
-    """The store cannot be opened or used (wrong file, newer schema, disk trouble)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One row of the events feed: ``payload`` is ``change_json`` of an incident change."""
-
-    id: int
-    at: float
-    kind: str
-    payload: dict[str, Any]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"event": self.id, "at": format_ts(self.at), **self.payload}
-
-
-def _iso(ts: float | None) -> str | None:
-    return None if ts is None else format_ts(ts)
-
-
-# Devices an events-feed row names (the first, by name); ``device_count`` says how many
-# there are. An earthquake's incident has thousands, and every change of it is a row.
-EVENT_DEVICES_MAX = 20
-
-
-def incident_json(incident: Incident, devices_max: int | None = None) -> dict[str, Any]:
-    """The public JSON shape of an incident (``incidents --json``, ``tail --json``).
-
-    ``devices_max``: name at most that many devices (events-feed rows); ``device_count``
-    is always the number of devices."""
-    return {
-        "id": incident.label,
-        "zone": incident.zone,
-        "hazard": incident.hazard,
-        "grade": incident.grade.label,
-        "status": incident.status.value,
-        "opened_at": format_ts(incident.opened_at),
-        "updated_at": format_ts(incident.updated_at),
-        "resolved_at": _iso(incident.resolved_at),
-        "alert_count": incident.alert_count,
-        "devices": list(incident.devices[:devices_max]),
-        "device_count": incident.n_devices,
-        "first_alert_ts": format_ts(incident.first_ts),
-        "last_alert_ts": format_ts(incident.last_ts),
-        "merged_into": None if incident.merged_into is None else format_incident_id(incident.merged_into),
-        "zones": list(incident.all_zones),
-        "assignee": incident.assignee,
-        "latched": incident.latched,
-        "flapping": incident.flapping,
-        "confirmed": incident.confirmed,
-        "suppressed": incident.suppressed,
-        "flaps": incident.flaps,
-        "reasons": list(incident.reasons),
-        "dedup_key": f"lifeline/{incident.hazard}/{incident.label}",
-    }
-
-
-def change_json(change: Change) -> dict[str, Any]:
-    """An incident change as the events feed stores it."""
-    alert = getattr(change, "alert", None)
-    data: dict[str, Any] = {"kind": change.kind,
-                            "incident": incident_json(change.incident, EVENT_DEVICES_MAX),
-                            "alert": alert.to_dict() if isinstance(alert, Alert) else None}
-    if isinstance(change, Opened) and change.device is not None:
-        data["device"] = change.device
-    if isinstance(change, GradeChanged):
-        data["previous_grade"] = change.previous.label
-    if isinstance(change, GradeChanged | Resolved | Merged | Confirmed | Flapping
-                  | Acknowledged | Assigned) or (isinstance(change, Joined) and change.why):
-        data["why"] = change.why
-    if isinstance(change, Merged) and change.absorbed is not None:
-        data["absorbed"] = change.absorbed.label
-    if isinstance(change, Resolved | Acknowledged | Assigned | Commented) and change.by:
-        data["by"] = change.by
-    if isinstance(change, Assigned):
-        data["assignee"] = change.assignee
-    if isinstance(change, Commented):
-        data["text"] = change.text
-    return data
-
-
-def _incident_row(incident: Incident) -> tuple[Any, ...]:
-    return (incident.id, incident.zone, incident.hazard, int(incident.grade),
-            incident.status.value, incident.opened_at, incident.updated_at, incident.resolved_at,
-            incident.first_ts, incident.last_ts, incident.last_arrival, incident.alert_count,
-            json.dumps(list(incident.devices)), incident.merged_into,
-            json.dumps(list(incident.zones)), incident.assignee, int(incident.latched),
-            int(incident.flapping), int(incident.confirmed), incident.suppressed,
-            json.dumps({"kinds": list(incident.kinds), "reasons": list(incident.reasons),
-                        "transitions": list(incident.transitions), "flaps": incident.flaps,
-                        "device_count": incident.n_devices},
-                       separators=(",", ":")))
-
-
-def _incident_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Incident:
-    state = json.loads(row[20] or "{}")
-    return Incident(
-        id=row[0], zone=row[1], hazard=row[2], grade=Grade(row[3]),
-        status=IncidentStatus(row[4]), opened_at=row[5], updated_at=row[6], resolved_at=row[7],
-        first_ts=row[8], last_ts=row[9], last_arrival=row[10], alert_count=row[11],
-        devices=tuple(json.loads(row[12])), merged_into=row[13],
-        zones=tuple(json.loads(row[14] or "[]")), assignee=row[15], latched=bool(row[16]),
-        flapping=bool(row[17]), confirmed=bool(row[18]), suppressed=row[19],
-        kinds=tuple(state.get("kinds", ())), reasons=tuple(state.get("reasons", ())),
-        transitions=tuple(state.get("transitions", ())), flaps=int(state.get("flaps", 0)),
-        device_count=int(state.get("device_count", 0)),
-        evidence={k: _evidence_rows(v) for k, v in state.get("evidence", {}).items()},
-        readings={k: _readings_rows(v) for k, v in state.get("readings", {}).items()})
-
-
-# One channel's rule state from its JSON (``incident_state.rows``, or a schema-2 row's)
-def _evidence_rows(rows: list[list[Any]]) -> Evidence:
-    return tuple((float(r[0]), int(r[1]), bool(r[2])) for r in rows)
-
-
-def _readings_rows(rows: list[list[Any]]) -> Readings:
-    return tuple((float(r[0]), float(r[1])) for r in rows)
-
-
-class Store(MaintenanceStore):
+class Store:
     """A connection to the hub store. Use ``open_writer`` in the hub, ``open_reader`` elsewhere."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self.db = connection
         self.path = path
+        self.outbox = Outbox(connection)
+        self.silences = Silences(connection)
+        self.maintenance = Maintenance(connection)
         # per incident, the rule-state rows (by part and key) known to be in incident_state,
         # by identity: a save writes only the channels whose rows are new objects
         self._saved: dict[int, dict[tuple[str, str], object]] = {}
@@ -318,16 +109,11 @@ class Store(MaintenanceStore):
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA busy_timeout=5000")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
+            version = schema_version(db)
             if version > SCHEMA_VERSION:
                 raise StoreError(f"{path} has store schema {version}, newer than this hub "
                                  f"understands ({SCHEMA_VERSION}); upgrade lifeline")
-            _upgrade_to_v4(db)
-            db.executescript(f"BEGIN; {SCHEMA} COMMIT;")
-            have = {r[1] for r in db.execute("PRAGMA table_info(incidents)")}
-            upgrade = "".join(f"ALTER TABLE incidents ADD COLUMN {name} {decl};"
-                              for name, decl in _V2_COLUMNS if name not in have)
-            db.executescript(f"BEGIN; {upgrade} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+            migrate(db)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the store {path}: {exc}") from exc
         return cls(db, path)
@@ -438,7 +224,7 @@ class Store(MaintenanceStore):
         alerts touched, not every channel of every incident they joined (that was most
         of the bytes the hub wrote). Rows are never deleted here but for a merged-away
         incident, so saving an incident loaded without its rule state loses nothing."""
-        self.db.execute(_SAVE_INCIDENT, _incident_row(incident))
+        self.db.execute(_SAVE_INCIDENT, incident_row(incident))
         if incident.status is IncidentStatus.MERGED:  # its evidence lives on in the survivor
             self.db.execute("DELETE FROM incident_state WHERE incident_id = ?", (incident.id,))
             self._saved.pop(incident.id, None)
@@ -479,9 +265,9 @@ class Store(MaintenanceStore):
                     f" IN ({','.join('?' * len(chunk))})", chunk):
                 evidence, readings = found.setdefault(incident_id, ({}, {}))
                 if part == "evidence":
-                    evidence[key] = _evidence_rows(json.loads(text))
+                    evidence[key] = evidence_rows(json.loads(text))
                 else:
-                    readings[key] = _readings_rows(json.loads(text))
+                    readings[key] = readings_rows(json.loads(text))
         out = []
         for incident in incidents:
             if incident.id not in found:
@@ -499,10 +285,10 @@ class Store(MaintenanceStore):
     def live_incidents(self, now: float, keep_resolved_s: float) -> list[Incident]:
         """Incidents fusion still needs after a restart: active ones and recently resolved ones."""
         rows = self.db.execute(
-            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE status IN ('open', 'acknowledged')"
+            f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status IN ('open', 'acknowledged')"
             " OR (status = 'resolved' AND resolved_at >= ?) ORDER BY id",
             (now - keep_resolved_s,)).fetchall()
-        return self._with_state([_incident_from_row(row) for row in rows], remember=True)
+        return self._with_state([incident_from_row(row) for row in rows], remember=True)
 
     def next_incident_id(self) -> int:
         """One more than any incident id ever given, including those retention deleted."""
@@ -521,11 +307,11 @@ class Store(MaintenanceStore):
         if not self._has_schema():
             return []
         where, args = self._listing_filter(status)
-        columns = _INCIDENT_COLUMNS if rule_state else _LISTING_COLUMNS
+        columns = INCIDENT_COLUMNS if rule_state else _LISTING_COLUMNS
         rows = self.db.execute(f"SELECT {columns} FROM incidents WHERE {where} "
                                "ORDER BY id DESC LIMIT ?", (*args, -1 if limit is None else limit)
                                ).fetchall()
-        found = [_incident_from_row(row) for row in rows]
+        found = [incident_from_row(row) for row in rows]
         return self._with_state(found) if rule_state else found
 
     def incident_rows(self, status: str | None = None, limit: int | None = None
@@ -602,9 +388,9 @@ class Store(MaintenanceStore):
     def incident(self, incident_id: int) -> Incident | None:
         if not self._has_schema():
             return None
-        row = self.db.execute(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?",
+        row = self.db.execute(f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?",
                               (incident_id,)).fetchone()
-        return None if row is None else self._with_state([_incident_from_row(row)])[0]
+        return None if row is None else self._with_state([incident_from_row(row)])[0]
 
     def timeline(self, incident_id: int) -> list[Event]:
         """The incident's events, with those of the incidents merged into it."""
@@ -631,6 +417,19 @@ class Store(MaintenanceStore):
         self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
                         "DO UPDATE SET value = excluded.value", (key, value))
 
+    def routed_event(self) -> int | None:
+        """The last event routing has routed; None before it ever ran on this store."""
+        cursor = int(self.meta(ROUTED_CURSOR, "-1"))
+        return None if cursor < 0 else cursor
+
+    def set_routed_event(self, event_id: int) -> None:
+        self.set_meta(ROUTED_CURSOR, str(event_id))
+
+    def record_event(self, at: float, kind: str, payload: dict[str, Any]) -> None:
+        """Append an event of no incident to the feed (a security event)."""
+        self.db.execute("INSERT INTO events (at, kind, incident_id, payload) VALUES (?,?,NULL,?)",
+                        (at, kind, json.dumps(payload, separators=(",", ":"))))
+
     def desk_revision(self) -> int:
         """Bumped by every operator action, so the hub knows to reload what people changed."""
         return int(self.meta("desk_revision", "0"))
@@ -642,6 +441,12 @@ class Store(MaintenanceStore):
         """(device, zone, state, seen_at) for every device that sent a status."""
         return [(r[0], r[1], r[2], r[3]) for r in self.db.execute(
             "SELECT device, zone, state, seen_at FROM devices ORDER BY device")]
+
+    def offline_devices(self) -> list[tuple[str, str, float]]:
+        """(device, zone, status ts) of the devices whose latest status is offline."""
+        return [(r[0], r[1], r[2]) for r in self.db.execute(
+            "SELECT device, zone, status_ts FROM devices WHERE state = 'offline' "
+            "ORDER BY device")]
 
     def alert_rates(self, since: float) -> dict[str, tuple[int, float | None, str | None]]:
         """Per device: alerts received since ``since``, when the last one arrived, and its zone.

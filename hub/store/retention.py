@@ -38,8 +38,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hub.service.routing import CURSOR_KEY
-from hub.store import Store
+from hub.store.queries import Store
 
 __all__ = ["STEP_ROWS", "PruneCounts", "Pruner"]
 
@@ -101,7 +100,7 @@ class Pruner:
         resolved_cut = min(cut, now - keep_resolved_s - RESOLVE_MARGIN_S)
         done = PruneCounts()
         with self.store.transaction():
-            routed = int(self.store.meta(CURSOR_KEY, "0"))
+            routed = self.store.routed_event() or 0
             self._incidents(cut, resolved_cut, routed, done)
             if done.rows < self.limit:
                 self._loose_alerts(cut, done)

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from hub.config import RouteConfig, load_hub_config
+from hub.config import RouteConfig, RoutingConfig, load_hub_config
 from hub.core.alertmanager import ZERO_TIME, webhook_body
-from hub.service.routing import ROUTED_KINDS, route_body
+from hub.core.routes import ROUTED_KINDS, route_body
 from lifeline import wire
 from lifeline.tomlconfig import ConfigError
 
@@ -120,10 +120,11 @@ def test_an_incident_merged_into_another_is_resolved_for_alertmanager() -> None:
 def test_the_generic_body_stays_the_default() -> None:
     the_change = change("opened")
     generic = wire.encode(the_change).decode()
-    assert route_body(RouteConfig(name="a", url="http://x/"), the_change, generic) is generic
-    shaped = route_body(RouteConfig(name="a", url="http://x/", format="alertmanager"),
-                        the_change, generic)
-    check_schema(json.loads(shaped))
+    routing = RoutingConfig(routes=(RouteConfig(name="a", url="http://x/"),
+                                    RouteConfig(name="b", url="http://y/", format="alertmanager")))
+    assert route_body(routing, "a", the_change, generic) is generic
+    assert route_body(routing, "mqtt", the_change, generic) is generic  # the republish
+    check_schema(json.loads(route_body(routing, "b", the_change, generic)))
 
 
 def test_a_route_chooses_its_format_in_hub_toml(tmp_path: Path) -> None:

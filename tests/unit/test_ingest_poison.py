@@ -21,7 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.service.ingest import UNPROCESSABLE, Ingest, store_failure
+from hub.service.ingest import UNPROCESSABLE, Ingest
+from hub.store import store_failure
 from lifeline import wire
 from lifeline.grades import Grade
 from tests.support.ingest import ingesting, make_ingest

@@ -158,16 +158,16 @@ def test_a_device_request_is_granted_once_and_an_ended_one_stays_ended(tmp_path:
     with ingesting(tmp_path, T0) as ingest:
         # Given a device whose status asks for maintenance until +30 min
         send_status(ingest, "online", T0, T0 + 1800)
-        mark = ingest.store.maintenance_mark(DEVICE)
+        mark = ingest.store.maintenance.mark(DEVICE)
         assert mark is not None and (mark.until, mark.by, mark.comment) == (
             T0 + 1800, "device", "probe")
         # When an operator ends it, and the agent repeats its status a minute later
         with ingest.store.transaction():
-            ingest.store.end_maintenance(DEVICE, T0 + 60, "desk:ana")
+            ingest.store.maintenance.end(DEVICE, T0 + 60, "desk:ana")
             ingest.store.bump_desk_revision()
         send_status(ingest, "online", T0 + 120, T0 + 1800)
         # Then the mark stays ended: going offline opens a device incident
-        assert ingest.store.maintenance_mark(DEVICE).ended_at == T0 + 60  # type: ignore[union-attr]
+        assert ingest.store.maintenance.mark(DEVICE).ended_at == T0 + 60  # type: ignore[union-attr]
         assert send_status(ingest, "offline", T0 + 130, T0 + 1800) == ["opened device"]
 
 
@@ -175,7 +175,7 @@ def test_a_request_beyond_the_cap_is_not_extended_by_repeating_it(tmp_path: Path
     with ingesting(tmp_path, T0) as ingest:
         send_status(ingest, "online", T0, T0 + 7 * 86400)
         send_status(ingest, "online", T0 + 3600, T0 + 7 * 86400)
-        mark = ingest.store.maintenance_mark(DEVICE)
+        mark = ingest.store.maintenance.mark(DEVICE)
         assert mark is not None and mark.until == T0 + DEVICE_MAX_S
         # and an outage after the capped end is a device incident again
         ingest.tick(T0 + DEVICE_MAX_S + 1)
