@@ -134,6 +134,7 @@ class Agent:
             log.info("restored %d detector checkpoint(s) from %s", restored, self.checkpoint_path)
         self.check_relearn(time.time())  # requests made while the agent was not running
         self.board_failures = 0
+        self.board_dir = board_state.board_dir(self.state_dir)
         self.lock: IO[bytes] | None = None  # held while run() runs (edge/maintenance.py)
         self.maintenance_mtime: float | None = None
         self.check_maintenance(time.time())
@@ -304,13 +305,13 @@ class Agent:
         return True
 
     def save_board(self) -> None:
-        """``<state_dir>/board.json`` for ``lifeline-edge status`` (edge/board_state.py)."""
+        """``board.json`` for ``lifeline-edge status`` (edge/board_state.py)."""
         try:
-            board_state.write(self.state_dir, board_state.snapshot(self, time.time()))
+            board_state.write(self.board_dir, board_state.snapshot(self, time.time()))
         except (OSError, ValueError) as exc:
             self.board_failures += 1
             if self.board_failures == 1:
-                log.error("could not write %s: %s", self.state_dir / board_state.BOARD_FILE, exc)
+                log.error("could not write %s: %s", self.board_dir / board_state.BOARD_FILE, exc)
 
     def save_checkpoint(self) -> None:
         try:

@@ -1,6 +1,6 @@
 """``lifeline-edge status``: a technician's live view of one board, from the running agent.
 
-The agent writes ``<state_dir>/board.json`` every ``EVERY_S`` seconds (atomically: a
+The agent writes ``board.json`` every ``EVERY_S`` seconds (atomically: a
 temporary file renamed over the old one, so a reader never sees half of it): its broker
 connection, outbox depth, maintenance mark, and per sensor the last reading of each
 channel, health faults and counters, and each channel's detector state. ``status``
@@ -8,7 +8,8 @@ reads that file; it opens no port and no broker connection, so it works beside t
 running agent, which keeps the ports. The file is the agent's own account: when its
 ``written_at`` is older than ``STALE_S`` (or no agent holds ``agent.lock``) the agent is
 not running and ``status`` says so (exit 1). Writing costs one small JSON file every
-two seconds.
+two seconds, in systemd's runtime directory (``/run/lifeline-edge``, a tmpfs: no wear on
+an SD card) under the shipped unit, else in the state directory.
 
 The broker's view is the device's retained status (docs/edge.md):
 ``mosquitto_sub -t lifeline/v1/DEVICE/status -v`` (with the broker's TLS options).
@@ -30,13 +31,21 @@ if TYPE_CHECKING:
     from edge.agent import Agent
     from edge.config import EdgeConfig
 
-__all__ = ["BOARD_FILE", "EVERY_S", "add_arguments", "read", "run", "snapshot",
-           "tool_state_dir", "write"]
+__all__ = ["BOARD_FILE", "EVERY_S", "add_arguments", "board_dir", "find", "read", "run",
+           "snapshot", "tool_state_dir", "write"]
 
 BOARD_FILE = "board.json"
 EVERY_S = 2.0
 STALE_S = 10.0
 SYSTEMD_STATE_DIR = Path("/var/lib/lifeline-edge")  # the unit's StateDirectory=lifeline-edge
+SYSTEMD_RUNTIME_DIR = Path("/run/lifeline-edge")  # the unit's RuntimeDirectory (a tmpfs)
+
+
+def board_dir(state_dir: Path) -> Path:
+    """Where the agent writes ``board.json``: systemd's $RUNTIME_DIRECTORY (a tmpfs: a
+    rewrite every two seconds must not wear a board's SD card), else the state directory."""
+    runtime = os.environ.get("RUNTIME_DIRECTORY")
+    return Path(runtime.split(":")[0]) if runtime else state_dir
 
 
 def tool_state_dir(config: EdgeConfig) -> Path:
@@ -107,6 +116,17 @@ def write(state_dir: Path, board: dict[str, Any]) -> None:
     os.replace(temporary, path)
 
 
+def find(config: EdgeConfig, state_dir: Path) -> tuple[Path, dict[str, Any]] | None:
+    """This device's newest ``board.json``: in $RUNTIME_DIRECTORY, the service's
+    ``/run/lifeline-edge`` or the state directory (a record of another device is not it)."""
+    places = [board_dir(state_dir), SYSTEMD_RUNTIME_DIR, state_dir]
+    found = [(place, board) for place in dict.fromkeys(places)
+             if (board := read(place)) is not None and board.get("device") == config.device.id]
+    if not found:
+        return None
+    return max(found, key=lambda pair: wire.parse_ts(str(pair[1]["written_at"])))
+
+
 def read(state_dir: Path) -> dict[str, Any] | None:
     """The agent's last ``board.json``; None when there is none, or none this version can
     read (no ``written_at`` time)."""
@@ -130,12 +150,13 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_edge_config(args.config)
     state_dir = tool_state_dir(config)
-    board = read(state_dir)
-    if board is None:
-        print(f"lifeline-edge status: no {state_dir / BOARD_FILE}: the agent of "
-              f"{config.device.id} has not run with this state directory (is [device] "
-              "state_dir the service's?)", file=sys.stderr)
+    located = find(config, state_dir)
+    if located is None:
+        print(f"lifeline-edge status: no {BOARD_FILE} of {config.device.id} in "
+              f"{board_dir(state_dir)} or {state_dir}: its agent has not run with this state "
+              "directory (is [device] state_dir the service's?)", file=sys.stderr)
         return 1
+    board = located[1]
     age = time.time() - wire.parse_ts(str(board.get("written_at")))
     live = age <= STALE_S and agent_running(state_dir)
     if args.json:
