@@ -21,8 +21,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import IO
 
-from edge import checkpoint
+from edge import board_state, checkpoint, maintenance
 from edge.config import EdgeConfig, SensorConfig, load_edge_config
 from edge.delivery import Delivery
 from edge.detectors import Detector
@@ -142,6 +143,11 @@ class Agent:
         if restored:
             log.info("restored %d detector checkpoint(s) from %s", restored, self.checkpoint_path)
         self.check_relearn(time.time())  # requests made while the agent was not running
+        self.board_failures = 0
+        self.board_dir = board_state.board_dir(self.state_dir)
+        self.lock: IO[bytes] | None = None  # held while run() runs (edge/maintenance.py)
+        self.maintenance_mtime: float | None = None
+        self.check_maintenance(time.time())
 
     @property
     def detectors(self) -> dict[str, Detector]:
@@ -216,6 +222,11 @@ class Agent:
                  "outbox_depth=%d", self.config.device.id, self.config.device.zone,
                  len(self.sensors), self.config.mqtt.host, self.config.mqtt.port, self.state_dir,
                  self.outbox.depth)
+        # probe asks whether an agent runs by this lock; not holding it is no reason to stop
+        self.lock = maintenance.hold_agent_lock(self.state_dir)
+        if self.lock is None:
+            log.warning("another process holds %s: is a second agent using this state "
+                        "directory?", self.state_dir / maintenance.LOCK_FILE)
         started = time.monotonic()
         self.link.start()
         if self.metrics is not None:
@@ -227,6 +238,7 @@ class Agent:
         next_health = started + HEALTH_EVERY_S
         next_status = started + STATUS_EVERY_S
         next_checkpoint = started + CHECKPOINT_FIRST_S
+        next_board = started
         while not self.stop_event.is_set():
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
@@ -247,6 +259,8 @@ class Agent:
                 next_health = mono + HEALTH_EVERY_S
                 self.check_health(time.time())
                 self.check_relearn(time.time())
+                if self.check_maintenance(time.time()):
+                    self.publish_status()
                 self.feed_watchdog(mono)
             if mono >= next_status:
                 next_status = mono + STATUS_EVERY_S
@@ -254,6 +268,9 @@ class Agent:
             if mono >= next_checkpoint:
                 next_checkpoint = mono + CHECKPOINT_EVERY_S
                 self.save_checkpoint()
+            if mono >= next_board:
+                next_board = mono + board_state.EVERY_S
+                self.save_board()
         self.shutdown()
         return 0
 
@@ -266,7 +283,49 @@ class Agent:
         self.link.stop(tuple(self.sensors))
         if self.metrics is not None:
             self.metrics.exporter.stop()
+        self.link.connected.clear()  # disconnected by now, whatever paho's thread has said
+        self.save_board()  # the last word: lifeline-edge status shows it as not running
         self.outbox.close()
+        if self.lock is not None:
+            self.lock.close()
+            self.lock = None
+
+    def check_maintenance(self, now: float) -> bool:
+        """Follow ``<state_dir>/maintenance.json`` (``lifeline-edge probe --maintenance``):
+        the link's statuses carry the mark while it holds. True when it changed (a status
+        goes out at once); an expired mark file is removed."""
+        path = self.state_dir / maintenance.MARK_FILE
+        try:
+            mtime: float | None = path.stat().st_mtime
+        except OSError:
+            mtime = None
+        held = self.link.maintenance
+        if mtime == self.maintenance_mtime and (held is None or held[0] > now):
+            return False
+        self.maintenance_mtime = mtime
+        mark = maintenance.read_mark(self.state_dir) if mtime is not None else None
+        if mark is not None and not mark.active(now):
+            maintenance.clear_mark(self.state_dir)
+            self.maintenance_mtime, mark = None, None
+        wanted = None if mark is None else (mark.until, mark.comment)
+        if wanted == held:
+            return False
+        self.link.maintenance = wanted
+        if wanted is None:
+            log.info("maintenance over device=%s", self.config.device.id)
+        else:
+            log.info("maintenance device=%s until=%s comment=%r: statuses say so",
+                     self.config.device.id, wire.format_ts(wanted[0]), wanted[1])
+        return True
+
+    def save_board(self) -> None:
+        """``board.json`` for ``lifeline-edge status`` (edge/board_state.py)."""
+        try:
+            board_state.write(self.board_dir, board_state.snapshot(self, time.time()))
+        except (OSError, ValueError) as exc:
+            self.board_failures += 1
+            if self.board_failures == 1:
+                log.error("could not write %s: %s", self.board_dir / board_state.BOARD_FILE, exc)
 
     def save_checkpoint(self) -> None:
         try:

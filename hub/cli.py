@@ -250,6 +250,31 @@ def _check_silence(args: argparse.Namespace, config: HubConfig) -> None:
         raise UsageError("\n".join(problems))
 
 
+def _add_maintenance(parser: argparse.ArgumentParser) -> None:
+    from hub.desk.maintenance import add_maintenance_arguments
+
+    parser.add_argument("--config", type=Path, default=None, help="path to hub.toml")
+    parser.add_argument("--log-level", default="WARNING", choices=LOG_LEVELS)
+    sub = parser.add_subparsers(dest="maintenance_action", metavar="ACTION", required=True)
+    for child in add_maintenance_arguments(sub):
+        _sub_common(child)
+
+
+def _maintenance(args: argparse.Namespace, config: HubConfig) -> int:
+    from hub.desk.known import check_filters, known_to_hub
+    from hub.desk.maintenance import duration_problem, maintenance_command
+
+    if args.maintenance_action == "start":
+        problems = [p for p in (duration_problem(args.duration),) if p]
+        if not args.comment.strip():
+            problems.append("--comment: say why (it is shown with the mark)")
+        problems += [p.replace("--device ", "DEVICE ", 1) for p in check_filters(
+            known_to_hub(config), device=args.device, force=args.force)]
+        if problems:
+            raise UsageError("\n".join(problems))
+    return maintenance_command(config, args)
+
+
 def _add_status(parser: argparse.ArgumentParser) -> None:
     _common(parser, "WARNING")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -320,6 +345,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                    _lazy("hub.board.commands", "run_board_user")),
     "silence": ("silences: add, list, expire (matching changes are stored, not notified)",
                 _add_silence, _silence),
+    "maintenance": ("maintenance: start, end, list (a device's outage and sensor faults are "
+                    "maintenance work, not a device incident)", _add_maintenance, _maintenance),
     "status": ("devices with last seen, online/offline, alert rates; store size", _add_status,
                _status),
     "check-config": ("validate hub.toml (and the device registry) without starting the hub",

@@ -109,6 +109,8 @@ class FusionConfig:
         return found
 
 
+ROUTE_FORMATS = ("generic", "alertmanager")  # a route's webhook body (docs/hub.md)
+
 @dataclass(frozen=True)
 class RouteConfig:
     """One webhook: incident changes of these hazards and zones, at or above ``min_grade``."""
@@ -119,6 +121,8 @@ class RouteConfig:
     zones: tuple[str, ...] = ()
     min_grade: Grade = Grade.BLUE
     timeout_s: float = 5.0
+    # the body's shape: "generic" (wire.IncidentChange) or "alertmanager" (hub/core/alertmanager.py)
+    format: str = "generic"
 
 
 @dataclass(frozen=True)
@@ -302,7 +306,8 @@ def _routing(top: Section) -> RoutingConfig:
             name=name, url=url,
             hazards=s.str_list("hazards", ()), zones=s.str_list("zones", ()),
             min_grade=Grade.parse(grade) if grade in GRADE_NAMES else Grade.BLUE,
-            timeout_s=s.float("timeout_s", 5.0, min=0.1, max=120.0)))
+            timeout_s=s.float("timeout_s", 5.0, min=0.1, max=120.0),
+            format=s.str("format", "generic", choices=ROUTE_FORMATS)))
         for hazard in routes[-1].hazards:
             if hazard not in HAZARDS:
                 s.problem("hazards", f"{hazard!r} is not one of {', '.join(HAZARDS)}")

@@ -332,6 +332,7 @@ def status(config: HubConfig, as_json: bool) -> int:
     now = time.time()
     try:
         devices = store.devices()
+        marks = {m.device: m for m in store.maintenance.marks() if m.active(now)}
         rates = store.alert_rates(now - 3600)
         alerts = store.count_alerts()
         active = store.count_active_incidents()
@@ -345,7 +346,8 @@ def status(config: HubConfig, as_json: bool) -> int:
              "last_seen": None if d.last_seen is None else stamp(d.last_seen),
              "alerts_last_hour": d.alerts_last_hour,
              "last_alert": None if d.last_alert is None else stamp(d.last_alert),
-             "zone_source": d.zone_source}
+             "zone_source": d.zone_source,
+             "maintenance_until": stamp(marks[d.device].end) if d.device in marks else None}
             for d in device_rows(devices, rates, _registry_zones(config))]
     summary = {"store": str(config.store.path), "store_bytes": size, "alerts": alerts,
                "active_incidents": active, "outbox_pending": outbox, "devices": rows}
@@ -355,7 +357,9 @@ def status(config: HubConfig, as_json: bool) -> int:
     print(f"store {shown(str(config.store.path))}: {size / 1e6:.1f} MB, {alerts} alerts, "
           f"{active} active incidents, {outbox} routed changes waiting")
     header = ("DEVICE", "ZONE", "STATE", "LAST SEEN (UTC)", "ALERTS/H", "LAST ALERT (UTC)")
-    table = [header] + [(shown(str(r["device"])), shown(str(r["zone"])), shown(str(r["state"])),
+    table = [header] + [(shown(str(r["device"])), shown(str(r["zone"])),
+                         shown(str(r["state"])) + (f" (maintenance until {r['maintenance_until']})"
+                                                   if r["maintenance_until"] else ""),
                          r["last_seen"] or "-", str(r["alerts_last_hour"]), r["last_alert"] or "-")
                         for r in rows]
     widths = [max(len(str(r[c])) for r in table) for c in range(6)]
