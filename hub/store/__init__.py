@@ -7,8 +7,8 @@ no other module holds a cursor or writes SQL. ``from hub.store import Store`` is
 interface: ``schema`` (tables, migrations), ``codec`` (rows and JSON to and from
 dataclasses), ``queries`` (``Store``), ``dialect`` (what differs between SQLite and PostgreSQL),
 ``postgres`` and ``postgres_schema`` (psycopg, imported only for a PostgreSQL store),
-``outbox`` and ``silences`` (their tables' operations,
-``Store.outbox`` and ``Store.silences``), ``retention`` (``Pruner``).
+``outbox``, ``silences`` and ``maintenance`` (their tables' operations, ``Store.outbox``,
+``Store.silences`` and ``Store.maintenance``), ``retention`` (``Pruner``).
 """
 
 from hub.store.codec import EVENT_DEVICES_MAX, Event, IncidentRow, OutboxRow, change_json, incident_json

@@ -8,8 +8,8 @@ SQLite's rowid (retention walks the alerts by it), and a trigger that notifies
 ``lifeline_events`` when the events feed grows (``tail`` wakes on it instead of polling).
 
 Versions count as SQLite's do (``meta`` ``schema_version``): schema 4 is the first on
-PostgreSQL. Each step of ``MIGRATIONS`` runs in one transaction under an advisory lock, so
-two hubs (or a hub and ``lifeline-hub migrate``) starting at once upgrade it once.
+PostgreSQL, 5 adds ``maintenance``. Each step of ``MIGRATIONS`` runs in one transaction
+under an advisory lock, so two hubs (or a hub and ``lifeline-hub migrate``) starting at once upgrade it once.
 """
 
 from __future__ import annotations
@@ -84,8 +84,16 @@ CREATE TRIGGER events_notify AFTER INSERT ON events
 # store's writes rely on that (a membership is written before its incident's row); enforcing
 # them here would make PostgreSQL refuse at COMMIT what SQLite keeps.
 
+# Schema 5: the devices' maintenance marks (hub/store/maintenance.py), as SQLite's 5
+_SCHEMA_5 = """
+CREATE TABLE maintenance (
+    device TEXT PRIMARY KEY, since DOUBLE PRECISION NOT NULL, until DOUBLE PRECISION NOT NULL,
+    comment TEXT NOT NULL, by TEXT NOT NULL, ended_at DOUBLE PRECISION, ended_by TEXT,
+    asked_until DOUBLE PRECISION);
+"""
+
 # version -> the DDL that brings the version before it (0: an empty database) to it
-MIGRATIONS: dict[int, str] = {4: _SCHEMA_4}
+MIGRATIONS: dict[int, str] = {4: _SCHEMA_4, 5: _SCHEMA_5}
 assert max(MIGRATIONS) == SCHEMA_VERSION  # one schema number for both databases
 
 

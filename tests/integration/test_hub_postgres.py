@@ -83,8 +83,8 @@ def test_a_hub_on_postgresql_serves_the_desk_and_tail_follows_live(
     # Given a database the store was created in by hand (the hub would do it at start too)
     made = hub_cli(config, "migrate")
     assert (made.returncode, made.stdout.strip()) == (
-        0, f"store {postgres_url}: schema 4 (created)"), made.stderr
-    assert hub_cli(config, "migrate").stdout.strip().endswith("schema 4 (already up to date)")
+        0, f"store {postgres_url}: schema 5 (created)"), made.stderr
+    assert hub_cli(config, "migrate").stdout.strip().endswith("schema 5 (already up to date)")
     checked = hub_cli(config, "check-config")
     assert checked.returncode == 0 and f"ok: store {postgres_url}," in checked.stdout
     log = tmp_path / "hub.log"

@@ -240,6 +240,6 @@ def test_migrate_creates_or_upgrades_and_says_so(tmp_path: Path,
     (tmp_path / "hub.toml").write_text('[store]\npath = "hub.db"\n')
     argv = ["migrate", "--config", str(tmp_path / "hub.toml")]
     assert main(argv) == 0
-    assert capsys.readouterr().out == f"store {tmp_path / 'hub.db'}: schema 4 (created)\n"
+    assert capsys.readouterr().out == f"store {tmp_path / 'hub.db'}: schema 5 (created)\n"
     assert main(argv) == 0
-    assert capsys.readouterr().out.endswith(": schema 4 (already up to date)\n")
+    assert capsys.readouterr().out.endswith(": schema 5 (already up to date)\n")
