@@ -114,6 +114,12 @@ def test_a_hub_on_postgresql_serves_the_desk_and_tail_follows_live(
         acked = tail.get(timeout=BOUND_S)
         assert (acked["kind"], acked["by"], acked["incident"]["status"]) == (
             "acknowledged", "alice", "acknowledged")
+        # And a device put in maintenance is listed so, from the database
+        started = hub_cli(config, "maintenance", "start", "edge-a", "--for", "1h", "--comment",
+                          "pump swap")
+        assert started.returncode == 0, started.stderr
+        marks = cli_json("lifeline-hub", ["maintenance", "list", "--config", str(config)])
+        assert [(m["device"], m["comment"]) for m in marks] == [("edge-a", "pump swap")]
         # And status names the database and measures it
         status = cli_json("lifeline-hub", ["status", "--config", str(config)])
         assert (status["store"], status["alerts"], status["active_incidents"]) == (

@@ -1,9 +1,10 @@
-"""The store's maintenance marks (issue 14 item 2): named operations on a real SQLite file, and
-a schema 4 store upgraded to 5 with its rows kept."""
+"""The store's maintenance marks (issue 14 item 2): named operations on a real SQLite file and a
+real PostgreSQL database, and a schema 4 store upgraded to 5 with its rows kept."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from hub.core.maintenance import Mark
@@ -12,8 +13,8 @@ from hub.store import Store
 T0 = 1_800_000_000.0
 
 
-def test_start_end_and_list_marks(tmp_path: Path) -> None:
-    store = Store.open_writer(tmp_path / "hub.db")
+def test_start_end_and_list_marks(open_store: Callable[[], Store]) -> None:
+    store = open_store()
     with store.transaction():
         store.maintenance.start(Mark("edge-b", T0, T0 + 1800, "pump swap", "desk:ana"))
         store.maintenance.start(Mark("edge-a", T0, T0 + 600, "", "device"))

@@ -243,3 +243,23 @@ def test_migrate_creates_or_upgrades_and_says_so(tmp_path: Path,
     assert capsys.readouterr().out == f"store {tmp_path / 'hub.db'}: schema 5 (created)\n"
     assert main(argv) == 0
     assert capsys.readouterr().out.endswith(": schema 5 (already up to date)\n")
+
+
+def test_a_schema_4_database_gets_the_maintenance_table(postgres_url: str) -> None:
+    # Given a PostgreSQL store of schema 4 (before maintenance marks), with its rows
+    config = StoreConfig(url=postgres_url)
+    store = Store.writer(config)
+    with store.transaction():
+        store.set_meta("desk_revision", "7")
+        store.db.execute("DROP TABLE maintenance")
+        store.set_meta("schema_version", "4")
+    store.close()
+    # When a hub of schema 5 opens it
+    store = Store.writer(config)
+    try:
+        # Then it is upgraded in place, its rows kept, and marks can be kept
+        assert (store.migrated_from, store.meta("schema_version"), store.desk_revision()) == (
+            4, "5", 7)
+        assert store.maintenance.marks() == []
+    finally:
+        store.close()
