@@ -198,3 +198,32 @@ def test_the_example_postgresql_config_is_valid_and_runs(tmp_path: Path, broker:
         [incident] = wait_for(lambda: incidents(config), BOUND_S, "the incident")
         assert (incident["zone"], incident["alert_count"]) == ("main-1", 1)
     assert f"store={postgres_url}" in log.read_text()
+
+
+def test_the_board_serves_a_hub_on_postgresql_and_streams_live(
+        tmp_path: Path, broker: Broker, postgres_url: str) -> None:
+    import socket
+
+    from tests.integration.test_board_http import frames
+    from tests.support.board import board_rig
+
+    with board_rig(tmp_path, broker, keepalive_s=1.0, store_url=postgres_url) as rig:
+        # Given an incident the hub stored in PostgreSQL
+        now = time.time()
+        rig.publish(water("edge-a", "main-1", 1, now - 5))
+        wait_for(lambda: rig.hub("incidents", "show", "INC-1").returncode == 0, BOUND_S,
+                 "the first incident")
+        # When a page follows the stream from now on (its hello received) ...
+        with socket.create_connection(("127.0.0.1", rig.port), timeout=BOUND_S) as page:
+            page.sendall(f"GET /events HTTP/1.1\r\nHost: 127.0.0.1:{rig.port}\r\n\r\n".encode())
+            text = ""
+            while "event: hello" not in text:
+                text += page.recv(65536).decode()
+            # ... and another incident opens meanwhile
+            rig.publish(water("edge-g", "south-1", 2, now - 4))
+            deadline = time.monotonic() + BOUND_S
+            while '"INC-2"' not in text and time.monotonic() < deadline:
+                text += page.recv(65536).decode()
+        # Then the board reads it from PostgreSQL and sends the new change
+        changes = [f["data"]["incident"]["id"] for f in frames(text) if f.get("event") == "change"]
+        assert changes == ["INC-2"]

@@ -124,11 +124,14 @@ class Rig:
 
 
 def write_config(tmp_path: Path, broker: Broker, *, users: bool = True,
-                 keepalive_s: float = 2.0) -> Path:
+                 keepalive_s: float = 2.0, store_url: str | None = None) -> Path:
+    """hub.toml of a hub and its board; the store ``hub.db`` beside it, or the PostgreSQL
+    database at ``store_url``."""
     config = tmp_path / "hub.toml"
+    store = 'path = "hub.db"' if store_url is None else f'url = "{store_url}"'
     board = f'[board]\nkeepalive_s = {keepalive_s}\n' + ('users = "board-users"\n' if users else "")
     config.write_text(f'[mqtt]\nhost = "127.0.0.1"\nport = {broker.port}\n'
-                      f'client_id = "hub-{uuid.uuid4().hex[:8]}"\n\n[store]\npath = "hub.db"\n\n'
+                      f'client_id = "hub-{uuid.uuid4().hex[:8]}"\n\n[store]\n{store}\n\n'
                       f"{board}{TOPOLOGY}")
     if users:
         secret = tmp_path / "password"
@@ -143,9 +146,10 @@ def write_config(tmp_path: Path, broker: Broker, *, users: bool = True,
 
 @contextmanager
 def board_rig(tmp_path: Path, broker: Broker, *, users: bool = True,
-              keepalive_s: float = 2.0) -> Iterator[Rig]:
+              keepalive_s: float = 2.0, store_url: str | None = None) -> Iterator[Rig]:
     """The hub and the board running on one store, and an edge client, until the block ends."""
-    config = write_config(tmp_path, broker, users=users, keepalive_s=keepalive_s)
+    config = write_config(tmp_path, broker, users=users, keepalive_s=keepalive_s,
+                          store_url=store_url)
     hub_log, board_log = tmp_path / "hub.log", tmp_path / "board.log"
     with ExitStack() as stack:
         stack.enter_context(running("lifeline-hub", ["run", "--config", str(config)], hub_log))
