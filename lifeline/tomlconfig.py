@@ -277,3 +277,9 @@ def root(file: str | Path) -> Section:
 def raise_if_problems(section: Section) -> None:
     if section.problems:
         raise ConfigError(section.problems)
+
+
+def suggestion(word: str, options: Sequence[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``options``, or ``""`` (for checks made
+    outside a Section's getters)."""
+    return _suggest(word, options)
