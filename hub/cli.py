@@ -250,6 +250,31 @@ def _check_silence(args: argparse.Namespace, config: HubConfig) -> None:
         raise UsageError("\n".join(problems))
 
 
+def _add_maintenance(parser: argparse.ArgumentParser) -> None:
+    from hub.desk.maintenance import add_maintenance_arguments
+
+    parser.add_argument("--config", type=Path, default=None, help="path to hub.toml")
+    parser.add_argument("--log-level", default="WARNING", choices=LOG_LEVELS)
+    sub = parser.add_subparsers(dest="maintenance_action", metavar="ACTION", required=True)
+    for child in add_maintenance_arguments(sub):
+        _sub_common(child)
+
+
+def _maintenance(args: argparse.Namespace, config: HubConfig) -> int:
+    from hub.desk.known import check_filters, known_to_hub
+    from hub.desk.maintenance import duration_problem, maintenance_command
+
+    if args.maintenance_action == "start":
+        problems = [p for p in (duration_problem(args.duration),) if p]
+        if not args.comment.strip():
+            problems.append("--comment: say why (it is shown with the mark)")
+        problems += [p.replace("--device ", "DEVICE ", 1) for p in check_filters(
+            known_to_hub(config), device=args.device, force=args.force)]
+        if problems:
+            raise UsageError("\n".join(problems))
+    return maintenance_command(config, args)
+
+
 def _add_status(parser: argparse.ArgumentParser) -> None:
     _common(parser, "WARNING")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -311,8 +336,17 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
     "make-ca": ("create the project CA and the broker's and the hub's certificates",
                 _lazy("hub.desk.provision", "add_make_ca_arguments"),
                 _lazy("hub.desk.provision", "run_make_ca")),
+    # hub/board/ (imported only for these)
+    "board": ("serve the live incident board in a browser (read-only unless logged in)",
+              _lazy("hub.board.commands", "add_board_arguments"),
+              _lazy("hub.board.commands", "run_board")),
+    "board-user": ("add, remove or list the board's operators (scrypt hashes in [board] users)",
+                   _lazy("hub.board.commands", "add_user_arguments"),
+                   _lazy("hub.board.commands", "run_board_user")),
     "silence": ("silences: add, list, expire (matching changes are stored, not notified)",
                 _add_silence, _silence),
+    "maintenance": ("maintenance: start, end, list (a device's outage and sensor faults are "
+                    "maintenance work, not a device incident)", _add_maintenance, _maintenance),
     "status": ("devices with last seen, online/offline, alert rates; store size", _add_status,
                _status),
     "check-config": ("validate hub.toml (and the device registry) without starting the hub",
@@ -352,6 +386,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 HUB_CONFIG = ConfigDefault("LIFELINE_HUB_CONFIG", "/etc/lifeline/hub.toml")
+# long-running commands: they log at INFO unless --log-level says otherwise
+SERVICES = ("run", "board")
 # commands that take no configuration
 NO_CONFIG = ("completion",)
 # commands that take --config for symmetry but never read it (make-ca writes what it names)
@@ -390,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
         return exc.code if isinstance(exc.code, int) else 2
     configure_logging(getattr(args, "log_level", None)
-                      or ("INFO" if args.command == "run" else "WARNING"), sys.stderr)
+                      or ("INFO" if args.command in SERVICES else "WARNING"), sys.stderr)
     if args.command in NO_CONFIG:
         return _completion(args)
     if args.command in CONFIG_NOT_READ:  # make-ca comes before hub.toml's TLS files exist

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from hub.board.config import BoardConfig, parse_board
 from hub.core.deadlines import ACKNOWLEDGE, RESOLVE, DeadlinePolicy
 from hub.core.ownership import OwnerPolicy, OwnerRule
 from hub.core.silences import parse_duration
 from hub.core.topology import REACHES, Topology, Zone
 from lifeline.grades import GRADE_NAMES, Grade
+from lifeline.metrics_config import MetricsConfig, parse_metrics
 from lifeline.mqtt_config import MqttConfig, parse_mqtt
 from lifeline.tomlconfig import Section, raise_if_problems, root, suggestion
 from lifeline.wire import FAMILIES, family_of
@@ -107,6 +109,8 @@ class FusionConfig:
         return found
 
 
+ROUTE_FORMATS = ("generic", "alertmanager")  # a route's webhook body (docs/hub.md)
+
 @dataclass(frozen=True)
 class RouteConfig:
     """One webhook: incident changes of these hazards and zones, at or above ``min_grade``."""
@@ -117,6 +121,8 @@ class RouteConfig:
     zones: tuple[str, ...] = ()
     min_grade: Grade = Grade.BLUE
     timeout_s: float = 5.0
+    # the body's shape: "generic" (wire.IncidentChange) or "alertmanager" (hub/core/alertmanager.py)
+    format: str = "generic"
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,8 @@ class HubConfig:
     owners: OwnerPolicy = field(default_factory=OwnerPolicy)
     deadlines: DeadlinePolicy = field(default_factory=DeadlinePolicy)
     source: Path | None = None
+    board: BoardConfig = field(default_factory=BoardConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
 def _mqtt(section: Section, base: Path) -> MqttConfig:
@@ -253,9 +261,13 @@ def _topology(top: Section) -> Topology:
     zones = []
     for name in list(zones_section.data):
         s = zones_section.section(name)
+        x, y = s.float("x", None), s.float("y", None)  # the board's zone map
+        if (x is None) != (y is None):
+            s.problem("x" if x is None else "y", "give both x and y, or neither")
         zones.append(Zone(name=name, parent=s.str("parent", None),
                           neighbours=s.str_list("neighbours", ()),
-                          downstream=s.str_list("downstream", ())))
+                          downstream=s.str_list("downstream", ()),
+                          position=None if x is None or y is None else (x, y)))
         s.finish()
     zones_section.read.update(zones_section.data)
     devices_section = top.section("devices", required=False)
@@ -294,7 +306,8 @@ def _routing(top: Section) -> RoutingConfig:
             name=name, url=url,
             hazards=s.str_list("hazards", ()), zones=s.str_list("zones", ()),
             min_grade=Grade.parse(grade) if grade in GRADE_NAMES else Grade.BLUE,
-            timeout_s=s.float("timeout_s", 5.0, min=0.1, max=120.0)))
+            timeout_s=s.float("timeout_s", 5.0, min=0.1, max=120.0),
+            format=s.str("format", "generic", choices=ROUTE_FORMATS)))
         for hazard in routes[-1].hazards:
             if hazard not in HAZARDS:
                 s.problem("hazards", f"{hazard!r} is not one of {', '.join(HAZARDS)}")
@@ -384,6 +397,8 @@ def load_hub_config(path: str | Path) -> HubConfig:
         owners=_owners(top, fusion.topology),
         deadlines=_deadlines(top),
         source=Path(path),
+        board=parse_board(top.section("board", required=False), base),
+        metrics=parse_metrics(top.section("metrics", required=False), base),
     )
     top.finish()
     raise_if_problems(top)

@@ -244,6 +244,11 @@ class Status:
     counters: Mapping[str, int] = field(default_factory=dict)
     outbox_depth: int = 0
     version: str = ""
+    # the device is in maintenance until then (a technician's `lifeline-edge probe`): its
+    # outage and sensor faults are maintenance work, not a device incident (docs/edge.md).
+    # Optional: absent from the JSON when None, so older hubs and edges are unaffected.
+    maintenance_until: float | None = None
+    maintenance_comment: str = ""
     v: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -253,9 +258,13 @@ class Status:
             if not _NAME_PATTERN.match(getattr(self, name)):
                 raise WireError("bad_value", f"{name} {getattr(self, name)!r} is not a valid name")
         check_ts(self.ts)
+        if self.maintenance_until is not None:
+            check_ts(self.maintenance_until, "maintenance_until")
+        if len(self.maintenance_comment) > MAX_TEXT:
+            raise WireError("bad_value", f"maintenance_comment is longer than {MAX_TEXT}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "v": self.v,
             "device": self.device,
             "zone": self.zone,
@@ -266,6 +275,10 @@ class Status:
             "outbox_depth": self.outbox_depth,
             "version": self.version,
         }
+        if self.maintenance_until is not None:
+            out["maintenance_until"] = format_ts(self.maintenance_until)
+            out["maintenance_comment"] = self.maintenance_comment
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -555,11 +568,26 @@ def decode_status(payload: bytes, *, topic_device: str | None = None) -> Status:
         counters=dict(counters),
         outbox_depth=_get(data, "outbox_depth", int, default=0),
         version=_get(data, "version", str, default=""),
+        maintenance_until=_maintenance_until(data),
+        maintenance_comment=_get(data, "maintenance_comment", str, default=""),
     )
     if topic_device is not None and status.device != topic_device:
         raise WireError("device_mismatch", f"payload names device {status.device!r} "
                         f"but arrived on the topic of {topic_device!r}")
     return status
+
+
+def _maintenance_until(data: Mapping[str, Any]) -> float | None:
+    text = _get(data, "maintenance_until", str, default=None, nullable=True)
+    if text is None:
+        return None
+    try:
+        until = parse_ts(text)
+    except (ValueError, OverflowError) as exc:
+        raise WireError("bad_timestamp", f"maintenance_until {text[:40]!r} is not ISO 8601 "
+                        f"UTC: {exc}") from exc
+    check_ts(until, f"maintenance_until {text[:40]!r}")
+    return until
 
 
 def decode_ack(payload: bytes) -> Ack:

@@ -116,6 +116,9 @@ class Fusion(DeviceLiveness):
         self._in_zone: dict[str, set[int]] = {}
         self._unplaced: set[int] = set()  # incidents without evidence: candidates everywhere
         self._of_device: dict[str, set[int]] = {}  # one-device incidents (device, maintenance)
+        self._marks = {}  # maintenance marks by device (hub.core.maintenance)
+        self._offline = {}  # devices whose latest status is offline: (zone, ts)
+        self._settled = set()  # maintenance marks whose end has been handled
         self._next_id = next_id
         self.reload(incidents)
 
@@ -359,12 +362,15 @@ class Fusion(DeviceLiveness):
 
     # -- time ------------------------------------------------------------------
     def tick(self, now: float) -> list[Change]:
-        """Resolve quiet incidents; forget resolved ones too old to reopen."""
-        changes: list[Change] = []
+        """Resolve quiet incidents; forget resolved ones too old to reopen; open the device
+        incident of a device still offline when its maintenance ends."""
+        changes: list[Change] = self.maintenance_over(now)
         for incident in self.incidents:
             quiet = self.config.flap_quiet_s if incident.flapping else self.config.quiet_s
             if not incident.active or incident.latched or now - incident.last_arrival < quiet:
                 continue
+            if incident.hazard == MAINTENANCE_HAZARD and self._holds_outage(incident):
+                continue  # a device offline in maintenance: until it is back, or the mark ends
             if incident.hazard != DEVICE_HAZARD:
                 changes.append(self._resolve(incident, now, f"no new alert for {quiet:g} s"))
             elif incident.flapping and self._device_online(incident):

@@ -9,18 +9,20 @@ decide.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hub.config import RouteConfig, RoutingConfig
+from hub.core.alertmanager import webhook_body
 from hub.core.topology import Topology
 from lifeline import wire
 from lifeline.grades import Grade
 from lifeline.wire import INCIDENT_TOPIC
 
 __all__ = ["MQTT_ROUTE", "ROUTED_KINDS", "backoff", "change_message", "destinations",
-           "route_matches"]
+           "route_body", "route_matches"]
 
 # Only state changes are routed, never each joining alert: no repeat spam
 ROUTED_KINDS = ("opened", "grade_changed", "acknowledged", "resolved", "reopened")
@@ -60,6 +62,17 @@ def change_message(event: int, kind: str, at: str, payload: Mapping[str, Any],
         event=event, kind=kind, at=at, incident=payload["incident"], why=payload.get("why"),
         by=payload.get("by"), previous_grade=payload.get("previous_grade"),
         silenced=bool(silences), silences=tuple(silences))
+
+
+def route_body(routing: RoutingConfig, name: str, change: wire.IncidentChange,
+               generic: str) -> str:
+    """The body route ``name`` posts for ``change``: in its ``format`` (``"alertmanager"``:
+    Alertmanager's webhook body, hub.core.alertmanager), else ``generic``, the wire's own
+    encoding of the change (also what the MQTT republish carries)."""
+    for route in routing.routes:
+        if route.name == name and route.format == "alertmanager":
+            return json.dumps(webhook_body(change, route.name), separators=(",", ":"))
+    return generic
 
 
 def backoff(attempts: int, cap_s: float, rng: random.Random) -> float:

@@ -24,6 +24,8 @@ class Zone:
     parent: str | None = None
     neighbours: tuple[str, ...] = ()
     downstream: tuple[str, ...] = ()
+    # where the board's zone map draws it (any unit; only relative positions matter)
+    position: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ if TYPE_CHECKING:  # the rest is imported by the commands that need it: listing 
     from hub.core.incident import Change, Incident
     from hub.core.silences import Silence
 
-__all__ = ["TABLE_LIMIT", "DeskError", "incident_action", "incidents_list", "incidents_show",
-           "operator", "silence_command", "status"]
+__all__ = ["TABLE_LIMIT", "DeskError", "apply_action", "incident_action", "incidents_list",
+           "incidents_show", "make_action", "operator", "silence_command", "status"]
 
 # The incidents table shows this many, newest first, unless --limit or --all says otherwise:
 # every incident of a store of a few months, and an answer in well under 100 ms at 10,000
@@ -187,6 +187,17 @@ def _show_text(incident: Incident, timeline: list[tuple[float, dict[str, object]
 def incident_action(config: HubConfig, text_id: str, by: str,
                     act: Callable[[Incident, float], Change]) -> int:
     """Apply one operator action in one transaction and print the timeline line it made."""
+    from hub.store import change_json
+
+    change, now = apply_action(config, text_id, act)
+    print(event_line(now, change_json(change), use_colour(sys.stdout)))
+    return 0
+
+
+def apply_action(config: HubConfig, text_id: str, act: Callable[[Incident, float], Change]
+                 ) -> tuple[Change, float]:
+    """Apply one operator action in one transaction (the timeline event, the desk revision
+    the hub reloads on); the change and when. ``incidents ack`` and the board both act here."""
     from hub.core.lifecycle import LifecycleError
 
     if not config.store.path.exists():
@@ -206,24 +217,28 @@ def incident_action(config: HubConfig, text_id: str, by: str,
             store.bump_desk_revision()
     finally:
         store.close()
-    from hub.store import change_json
-
-    print(event_line(now, change_json(change), use_colour(sys.stdout)))
-    return 0
+    return change, now
 
 
 def action_for(args: argparse.Namespace) -> Callable[[Incident, float], Change]:
+    return make_action(args.action, operator(args), why=getattr(args, "why", "") or "",
+                       who=getattr(args, "who", "") or "", text=getattr(args, "text", "") or "")
+
+
+def make_action(action: str, by: str, *, why: str = "", who: str = "", text: str = ""
+                ) -> Callable[[Incident, float], Change]:
+    """The lifecycle step of ``action`` (ack, assign, comment, resolve) done by ``by``."""
     from hub.core.lifecycle import acknowledge, assign, comment, resolve
 
-    by = operator(args)
-    why = getattr(args, "why", "") or ""
-    if args.action == "ack":
+    if action == "ack":
         return lambda i, now: acknowledge(i, by, why, now)
-    if args.action == "assign":
-        return lambda i, now: assign(i, by, args.who, why, now)
-    if args.action == "comment":
-        return lambda i, now: comment(i, by, args.text, now)
-    return lambda i, now: resolve(i, by, why, now)
+    if action == "assign":
+        return lambda i, now: assign(i, by, who, why, now)
+    if action == "comment":
+        return lambda i, now: comment(i, by, text, now)
+    if action == "resolve":
+        return lambda i, now: resolve(i, by, why, now)
+    raise DeskError(f"{action!r} is not an action; expected ack, assign, comment or resolve.")
 
 
 # -- silences -------------------------------------------------------------------------
@@ -317,6 +332,7 @@ def status(config: HubConfig, as_json: bool) -> int:
     now = time.time()
     try:
         devices = store.devices()
+        marks = {m.device: m for m in store.maintenance.marks() if m.active(now)}
         rates = store.alert_rates(now - 3600)
         alerts = store.count_alerts()
         active = store.count_active_incidents()
@@ -330,7 +346,8 @@ def status(config: HubConfig, as_json: bool) -> int:
              "last_seen": None if d.last_seen is None else stamp(d.last_seen),
              "alerts_last_hour": d.alerts_last_hour,
              "last_alert": None if d.last_alert is None else stamp(d.last_alert),
-             "zone_source": d.zone_source}
+             "zone_source": d.zone_source,
+             "maintenance_until": stamp(marks[d.device].end) if d.device in marks else None}
             for d in device_rows(devices, rates, _registry_zones(config))]
     summary = {"store": str(config.store.path), "store_bytes": size, "alerts": alerts,
                "active_incidents": active, "outbox_pending": outbox, "devices": rows}
@@ -340,7 +357,9 @@ def status(config: HubConfig, as_json: bool) -> int:
     print(f"store {shown(str(config.store.path))}: {size / 1e6:.1f} MB, {alerts} alerts, "
           f"{active} active incidents, {outbox} routed changes waiting")
     header = ("DEVICE", "ZONE", "STATE", "LAST SEEN (UTC)", "ALERTS/H", "LAST ALERT (UTC)")
-    table = [header] + [(shown(str(r["device"])), shown(str(r["zone"])), shown(str(r["state"])),
+    table = [header] + [(shown(str(r["device"])), shown(str(r["zone"])),
+                         shown(str(r["state"])) + (f" (maintenance until {r['maintenance_until']})"
+                                                   if r["maintenance_until"] else ""),
                          r["last_seen"] or "-", str(r["alerts_last_hour"]), r["last_alert"] or "-")
                         for r in rows]
     widths = [max(len(str(r[c])) for r in table) for c in range(6)]

@@ -89,7 +89,8 @@ def _detail(payload: dict[str, Any]) -> str:
         why = f" [{payload['why']}]" if payload.get("why") else ""
         return _alert_detail(alert) + why
     if kind == "opened" and payload.get("device"):
-        return f"{payload['device']} offline"
+        maintenance = payload.get("incident", {}).get("hazard") == "maintenance"
+        return f"{payload['device']} offline" + (", in maintenance" if maintenance else "")
     by = f"by {payload['by']}: " if payload.get("by") else ""
     if kind == "grade_changed":
         why = f" ({payload['why']})" if payload.get("why") else ""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from hub import registry
 from hub.config import HubConfig
+from hub.core import maintenance
 from hub.core.fusion import Change, Flapped, Fusion, Joined, Opened
 from hub.service import security_events
 from hub.service.routing import route_events
@@ -73,6 +74,8 @@ class Ingest:
         self.config = config
         self.fusion = Fusion(config.fusion, store.live_incidents(now, config.fusion.max_span_s),
                              next_id=store.next_incident_id())
+        self.fusion.set_maintenance(store.maintenance.marks())
+        self.fusion.set_offline(store.offline_devices())
         self.counters = Counters()
         self._logged: Counter[str] = Counter()
         self._desk_revision = store.desk_revision()
@@ -143,6 +146,7 @@ class Ingest:
         revision = self.store.desk_revision()
         if revision != self._desk_revision:
             self.fusion.reload(self.store.live_incidents(now, self.config.fusion.max_span_s))
+            self.fusion.set_maintenance(self.store.maintenance.marks())
             self._desk_revision = revision
 
     def reset_log_budget(self) -> None:
@@ -186,7 +190,22 @@ class Ingest:
         status = message
         self.store.record_status(status, now, wire.encode(status).decode())
         self._log_status(status)
+        self._device_maintenance(status, now)
         return _Done(status=True, changes=self.fusion.status(status, now))
+
+    def _device_maintenance(self, status: wire.Status, now: float) -> None:
+        """A device's status that asks for maintenance (``lifeline-edge probe``) marks it,
+        for at most ``maintenance.DEVICE_MAX_S`` (``maintenance.device_request``)."""
+        if status.maintenance_until is None:
+            return
+        mark = maintenance.device_request(self.store.maintenance.mark(status.device), status,
+                                          now)
+        if mark is None:
+            return
+        self.store.maintenance.start(mark)
+        self.fusion.set_maintenance(self.store.maintenance.marks())
+        log.info("maintenance device=%s until=%s by=device comment=%r", status.device,
+                 wire.format_ts(mark.until), mark.comment)
 
     def _count(self, done: _Done, result: BatchResult) -> None:
         """A message handled in full: its ack, its changes, its counters."""

@@ -24,7 +24,14 @@ import random
 from collections.abc import Collection
 
 from hub.config import RoutingConfig
-from hub.core.routes import MQTT_ROUTE, ROUTED_KINDS, backoff, change_message, destinations
+from hub.core.routes import (
+    MQTT_ROUTE,
+    ROUTED_KINDS,
+    backoff,
+    change_message,
+    destinations,
+    route_body,
+)
 from hub.core.silences import matching
 from hub.core.topology import Topology
 from hub.store import OutboxRow, Store
@@ -63,10 +70,11 @@ def route_events(store: Store, routing: RoutingConfig, topology: Topology, now: 
         incident = store.incident(parse_incident_id(incident_json["id"]) or 0)
         hushed = [] if incident is None else matching(silences, incident, now,
                                                       payload.get("alert"), topology)
-        body = wire.encode(change_message(event.id, event.kind, event.to_json()["at"], payload,
-                                          [s.id for s in hushed])).decode()
+        change = change_message(event.id, event.kind, event.to_json()["at"], payload,
+                                [s.id for s in hushed])
+        body = wire.encode(change).decode()
         for route, url in destinations(incident_json, bool(hushed), routing, topology):
-            store.outbox.add(route, url, body, now)
+            store.outbox.add(route, url, route_body(routing, route, change, body), now)
             added += 1
         if event.kind == "resolved" and incident is not None:
             store.silences.end_for_incident(incident.id, now)

@@ -239,6 +239,11 @@ class Hub:
         self._rng = random.Random()
         retain_s = config.store.retain_s
         self.pruner = None if retain_s is None else Pruner(store, retain_s)
+        self.metrics = None
+        if config.metrics.enabled:  # prometheus_client only then (lifeline/metrics.py)
+            from hub.service.metrics import HubMetrics
+
+            self.metrics = HubMetrics(self)
 
     def run(self) -> int:
         active = sum(1 for i in self.ingest.fusion.incidents if i.active)
@@ -249,6 +254,8 @@ class Hub:
             log.info("retention: alerts, resolved incidents and their events are deleted "
                      "%g days after they are over", self.config.store.retain_days)
         self.inbox.start()
+        if self.metrics is not None:
+            self.metrics.exporter.start()
         ready = False
         next_tick = next_stats = next_deliver = next_watchdog = next_prune = 0.0
         try:
@@ -279,6 +286,8 @@ class Hub:
                     # between batches, one short transaction: ingest waits one step at most
                     step = self.pruner.step(self.clock(), self.config.fusion.max_span_s)
                     next_prune = now + (PRUNE_BUSY_S if step.busy else PRUNE_IDLE_S)
+                if self.metrics is not None:
+                    self.metrics.refresh(self.store, now)
                 if now >= next_stats:
                     if next_stats:
                         log.info("stats %s", self._stats_line())
@@ -289,6 +298,8 @@ class Hub:
             self.notifier.stopping()
             self.inbox.stop()
             self.webhooks.stop()
+            if self.metrics is not None:
+                self.metrics.exporter.stop()
             log.info("hub stopped; stats %s", self._stats_line())
         return 0
 
@@ -324,7 +335,10 @@ class Hub:
                  len(new.fusion.rules), len(new.fusion.topology.zones), len(new.routing.routes))
 
     def _commit(self, batch: list[Inbound]) -> None:
+        started = time.perf_counter()
         result = self.ingest.batch([(m.topic, m.payload) for m in batch], self.clock())
+        if self.metrics is not None:
+            self.metrics.committed(time.perf_counter() - started, time.time())
         for message in batch:
             self.inbox.ack(message)
         for device, ids in result.acks.items():
@@ -344,6 +358,8 @@ class Hub:
                         log.info("routed outbox id=%d route=%s", outcome.row.id,
                                  outcome.row.route)
                     else:
+                        if self.metrics is not None:
+                            self.metrics.route_failures[outcome.row.route] += 1
                         delay = mark_failed(self.store, outcome.row.id, outcome.error, now,
                                             self.config.routing.retry_max_s, self._rng)
                         log.warning("route %s failed outbox id=%d attempt=%d: %s; retrying in "
@@ -401,10 +417,21 @@ def run_hub(config: HubConfig) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, reload)
+    stop_board = None
+    if config.board.with_hub:  # [board] with_hub: the web board in this process's threads
+        from hub.board.commands import serve_with_hub
+        from lifeline.errors import HubError
+
+        try:
+            stop_board = serve_with_hub(config)
+        except HubError as exc:  # the hub's own work comes first: it runs without the board
+            log.error("%s; the hub runs without the board", exc)
     try:
         return hub.run()
     except (DatabaseError, OSError):  # the store failed: nothing uncommitted was acked
         log.exception("hub failed; unacknowledged messages will be redelivered after a restart")
         return 1
     finally:
+        if stop_board is not None:
+            stop_board()
         store.close()

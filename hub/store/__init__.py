@@ -4,8 +4,9 @@ The rest of the hub asks the store for named operations (save a batch, the incid
 fusion still needs, due outbox rows, the silences in force, a retention step ...);
 no other module holds a cursor or writes SQL. ``from hub.store import Store`` is the
 interface: ``schema`` (tables, migrations), ``codec`` (rows and JSON to and from
-dataclasses), ``queries`` (``Store``), ``outbox`` and ``silences`` (their tables' operations,
-``Store.outbox`` and ``Store.silences``), ``retention`` (``Pruner``).
+dataclasses), ``queries`` (``Store``), ``outbox``, ``silences`` and ``maintenance`` (their
+tables' operations, ``Store.outbox``, ``Store.silences`` and ``Store.maintenance``),
+``retention`` (``Pruner``).
 """
 
 from hub.store.codec import EVENT_DEVICES_MAX, Event, IncidentRow, OutboxRow, change_json, incident_json

@@ -74,3 +74,10 @@ class Outbox:
         """Rows not delivered yet (``status``'s "routed changes waiting")."""
         return int(self._db.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL"
                                     ).fetchone()[0])
+
+    def pending_by_route(self) -> dict[str, tuple[int, int]]:
+        """Per route: rows not delivered yet, and how many of them failed at least once
+        (the hub's metrics: ``lifeline_hub_outbox_pending``/``_failing``)."""
+        return {r[0]: (int(r[1]), int(r[2] or 0)) for r in self._db.execute(
+            "SELECT route, count(*), sum(attempts > 0) FROM outbox WHERE delivered_at IS NULL "
+            "GROUP BY route")}

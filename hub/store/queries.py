@@ -14,8 +14,9 @@ With ``[store] retain_days`` the hub deletes what is over (hub/store/retention.p
 ids of deleted alerts stay in ``pruned_alerts`` so a resend is still a duplicate.
 
 Every query the hub runs is a named operation here (``Store``), on the outbox
-(``Store.outbox``, hub/store/outbox.py) or on the silences (``Store.silences``,
-hub/store/silences.py); the schema and its migrations are hub/store/schema.py, the row
+(``Store.outbox``, hub/store/outbox.py), on the silences (``Store.silences``,
+hub/store/silences.py) or on the maintenance marks (``Store.maintenance``,
+hub/store/maintenance.py); the schema and its migrations are hub/store/schema.py, the row
 codecs hub/store/codec.py. ``Store.db`` is the connection, for the store's own modules
 and for tests that look at the rows.
 """
@@ -54,6 +55,7 @@ from hub.store.codec import (
     readings_rows,
 )
 from hub.store.errors import StoreError
+from hub.store.maintenance import Maintenance
 from hub.store.outbox import Outbox
 from hub.store.schema import SCHEMA_VERSION, migrate, schema_version
 from hub.store.silences import Silences
@@ -86,6 +88,7 @@ class Store:
         self.path = path
         self.outbox = Outbox(connection)
         self.silences = Silences(connection)
+        self.maintenance = Maintenance(connection)
         # per incident, the rule-state rows (by part and key) known to be in incident_state,
         # by identity: a save writes only the channels whose rows are new objects
         self._saved: dict[int, dict[tuple[str, str], object]] = {}
@@ -381,6 +384,41 @@ class Store:
                                "ORDER BY id LIMIT ?", (at, limit)).fetchall()
         return [Event(id=r[0], at=r[1], kind=r[2], payload=json.loads(r[3])) for r in rows]
 
+    def active_incident_counts(self) -> dict[tuple[str, int, bool], int]:
+        """(status, grade, latched) -> how many active incidents (the metrics' gauge; from
+        the status index, the active ones only)."""
+        if not self._has_schema():
+            return {}
+        return {(r[0], int(r[1]), bool(r[2])): int(r[3]) for r in self.db.execute(
+            "SELECT status, grade, latched, count(*) FROM incidents WHERE status IN "
+            "('open', 'acknowledged') GROUP BY status, grade, latched")}
+
+    def recently_resolved(self, limit: int) -> list[Incident]:
+        """The ``limit`` incidents resolved last, last first (the board's strip); no rule
+        state, as ``incidents(rule_state=False)``."""
+        if not self._has_schema() or limit <= 0:
+            return []
+        rows = self.db.execute(f"SELECT {_LISTING_COLUMNS} FROM incidents WHERE status = "
+                               "'resolved' ORDER BY resolved_at DESC LIMIT ?", (limit,)).fetchall()
+        return [incident_from_row(row) for row in rows]
+
+    def last_events_of(self, kind: str, incident_ids: Sequence[int]
+                       ) -> dict[int, tuple[float, dict[str, Any]]]:
+        """Per incident, when its last event of ``kind`` was recorded and its payload (who
+        acknowledged an incident and when, for the board's rows)."""
+        found: dict[int, tuple[float, dict[str, Any]]] = {}
+        ids = list(incident_ids)
+        if not self._has_schema():
+            return found
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for incident_id, at, payload in self.db.execute(
+                    "SELECT incident_id, at, payload FROM events WHERE id IN (SELECT max(id) "
+                    f"FROM events WHERE kind = ? AND incident_id IN ({','.join('?' * len(chunk))})"
+                    " GROUP BY incident_id)", (kind, *chunk)):
+                found[int(incident_id)] = (float(at), json.loads(payload))
+        return found
+
     # -- operators' desk ----------------------------------------------------------------
     def incident(self, incident_id: int) -> Incident | None:
         if not self._has_schema():
@@ -438,6 +476,12 @@ class Store:
         """(device, zone, state, seen_at) for every device that sent a status."""
         return [(r[0], r[1], r[2], r[3]) for r in self.db.execute(
             "SELECT device, zone, state, seen_at FROM devices ORDER BY device")]
+
+    def offline_devices(self) -> list[tuple[str, str, float]]:
+        """(device, zone, status ts) of the devices whose latest status is offline."""
+        return [(r[0], r[1], r[2]) for r in self.db.execute(
+            "SELECT device, zone, status_ts FROM devices WHERE state = 'offline' "
+            "ORDER BY device")]
 
     def alert_rates(self, since: float) -> dict[str, tuple[int, float | None, str | None]]:
         """Per device: alerts received since ``since``, when the last one arrived, and its zone.

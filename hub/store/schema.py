@@ -1,7 +1,8 @@
 """The store's SQLite schema and its migrations: what ``Store.open_writer`` creates or upgrades.
 
 Schema 2 added incident columns (topology, lifecycle, rule state), 3 the ``incident_state``
-table (rule state per channel), 4 keys alerts, memberships and pruned ids by (device, id).
+table (rule state per channel), 4 keys alerts, memberships and pruned ids by (device, id),
+5 added the ``maintenance`` table (created where it is missing, nothing to copy).
 An existing store of any earlier schema opens and is upgraded in place; ``PRAGMA
 user_version`` says which schema a file has.
 """
@@ -17,9 +18,10 @@ __all__ = ["SCHEMA", "SCHEMA_VERSION", "migrate", "schema_version"]
 
 log = logging.getLogger(__name__)
 
-# 4: alerts, memberships and pruned ids keyed by (device, id); 3: incident_state (rule state
-# per channel); 2: incident columns
-SCHEMA_VERSION = 4
+# 5: maintenance (devices' maintenance marks, hub/store/maintenance.py); 4: alerts,
+# memberships and pruned ids keyed by (device, id); 3: incident_state (rule state per
+# channel); 2: incident columns
+SCHEMA_VERSION = 5
 UPGRADE_S_PER_ALERT = 100e-6  # what the upgrade to schema 4 may take, per alert (see there)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -64,6 +66,9 @@ CREATE TABLE IF NOT EXISTS pruned_alerts (
 CREATE TABLE IF NOT EXISTS incident_state (
     incident_id INTEGER NOT NULL, part TEXT NOT NULL, key TEXT NOT NULL, rows TEXT NOT NULL,
     PRIMARY KEY (incident_id, part, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS maintenance (
+    device TEXT PRIMARY KEY, since REAL NOT NULL, until REAL NOT NULL, comment TEXT NOT NULL,
+    by TEXT NOT NULL, ended_at REAL, ended_by TEXT, asked_until REAL);
 """
 # ``pruned_alerts``: the (device, id) of alerts retention deleted (hub/store/retention.py), so a
 # resend of one is still a duplicate; device '' for ids pruned before schema 4 (any device).
