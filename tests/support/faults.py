@@ -130,12 +130,13 @@ class NumberedStream:
 
 # -- configs ---------------------------------------------------------------------------------
 
-def edge_toml(state_dir: Path, port: int, sensors: str | Sequence[Mapping[str, Any]],
+def edge_toml(state_dir: Path, port: int,
+              sensors: str | Mapping[str, Any] | Sequence[Mapping[str, Any]],
               host: str = "127.0.0.1", max_alerts: int = 100_000, keepalive: int = 5) -> str:
     """An edge.toml whose detector never alerts (limits only), repeating every second.
 
-    ``sensors``: tables (``numbered_sensor``, ``lines_sensor``), or TOML text to append (a
-    test of how the edge reads a sensor's keys). Plain TCP everywhere: a broker outside
+    ``sensors``: one sensor's table or several (``numbered_sensor``, ``lines_sensor``), or
+    TOML text to append (a test of how the edge reads a sensor's keys). Plain TCP everywhere: a broker outside
     loopback (the partition's veth address) needs the explicit opt-in, or the agent tries
     TLS against the test broker's plain listener.
     """
@@ -147,7 +148,8 @@ def edge_toml(state_dir: Path, port: int, sensors: str | Sequence[Mapping[str, A
         outbox={"max_alerts": max_alerts},
         detection={"threshold": 1.0, "clear_threshold": 0.0, "min_readings": 10000,
                    "repeat_s": 1.0},
-        sensors=() if isinstance(sensors, str) else sensors)
+        sensors=() if isinstance(sensors, str) else [sensors] if isinstance(sensors, Mapping)
+        else sensors)
     return head + sensors if isinstance(sensors, str) else head
 
 
