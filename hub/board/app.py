@@ -22,6 +22,7 @@ from hub.board.svg import sparkline_svg, zone_map_svg
 from hub.board.users import UsersError, load_users, verify_password
 from hub.board.view import board_row, sort_rows, worst_by_zone
 from hub.config import HubConfig
+from hub.desk.render import latest_per_channel
 from hub.store import Store, change_json
 from lifeline.errors import HubError
 from lifeline.wire import parse_incident_id
@@ -119,12 +120,7 @@ class BoardApp:
             timeline = store.timeline(number)
             alerts = store.incident_alerts(number)
             acks = store.last_events_of("acknowledged", [number])
-        latest: dict[str, dict[str, Any]] = {}
-        counts: dict[str, int] = {}
-        for alert in alerts:
-            key = f"{alert['device']}/{alert['sensor']} {alert['channel']}"
-            latest[key] = alert
-            counts[key] = counts.get(key, 0) + 1
+        latest, counts = latest_per_channel(alerts)
         sensors = []
         for key, alert in latest.items():
             values = [float(v) for v in alert.get("context") or []]

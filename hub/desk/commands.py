@@ -18,7 +18,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from hub.core.incident import ACTIVE
-from hub.desk.render import event_line, incident_table, shown, sparkline, use_colour
+from hub.desk.render import (
+    event_line,
+    incident_table,
+    latest_per_channel,
+    shown,
+    sparkline,
+    use_colour,
+)
 from hub.store import Store, incident_json
 from lifeline import wire
 from lifeline.errors import HubError
@@ -166,15 +173,10 @@ def _show_text(incident: Incident, timeline: list[tuple[float, dict[str, object]
     if joined_run > 5:
         lines.append(f"  ... {joined_run - 5} more alerts joined")
     lines.extend(["", "sensors (context values of the latest alert):"])
-    latest: dict[str, dict[str, object]] = {}
-    counts: dict[str, int] = {}
-    for alert in alerts:
-        key = f"{alert['device']}/{alert['sensor']} {alert['channel']}"
-        latest[key] = alert
-        counts[key] = counts.get(key, 0) + 1
+    latest, counts = latest_per_channel(alerts)
     width = max((len(k) for k in latest), default=0)
     for key, alert in latest.items():
-        values = [float(v) for v in alert.get("context") or []]  # type: ignore[attr-defined]
+        values = [float(v) for v in alert.get("context") or []]
         span = f"{min(values):g} .. {max(values):g} {alert.get('unit') or ''}".rstrip() \
             if values else str(alert.get("message", ""))
         lines.append(shown(f"  {key:<{width}}  {sparkline(values):<16}  {span}  "

@@ -10,7 +10,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -235,3 +235,16 @@ class Folder:
         if self.colour:
             text = f"{_DIM}{text}{_RESET}"
         return [text]
+
+
+def latest_per_channel(alerts: Sequence[Mapping[str, Any]]
+                       ) -> tuple[dict[str, Mapping[str, Any]], dict[str, int]]:
+    """Per sensor channel (``device/sensor channel``) of an incident's alerts, oldest
+    first: its latest alert, and how many it sent (``incidents show`` and the board)."""
+    latest: dict[str, Mapping[str, Any]] = {}
+    counts: dict[str, int] = {}
+    for alert in alerts:
+        key = f"{alert['device']}/{alert['sensor']} {alert['channel']}"
+        latest[key] = alert
+        counts[key] = counts.get(key, 0) + 1
+    return latest, counts
