@@ -38,7 +38,7 @@ from hub.store import OutboxRow, Store
 from lifeline import wire
 from lifeline.wire import parse_incident_id
 
-__all__ = ["MQTT_ROUTE", "ROUTED_KINDS", "OutboxRow", "mark_failed", "route_events", "route_heads"]
+__all__ = ["MQTT_ROUTE", "ROUTED_KINDS", "mark_failed", "route_events", "route_heads"]
 
 ROUTE_BATCH = 5000  # events routed per call at most
 

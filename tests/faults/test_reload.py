@@ -10,6 +10,7 @@ import pytest
 
 from edge.agent import Agent, plan_reload
 from edge.config import load_edge_config
+from tests.support.edgetoml import lines_sensor
 from tests.support.faults import edge_toml, wait_for_log
 from tests.support.processes import running
 from tests.support.pty import PtySensor
@@ -17,24 +18,28 @@ from tests.support.pty import PtySensor
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def sensor_block(sensor_id: str, port: str, high: float = 600.0) -> str:
-    return (f'\n[[sensors]]\nid = "{sensor_id}"\nkind = "water.pressure"\ndriver = "lines"\n'
-            f'port = "{port}"\ncolumns = ["p"]\nhigh = {high}\n')
+def config(state_dir: Path, *sensors: tuple[str, str] | tuple[str, str, float]) -> str:
+    """An edge.toml with no broker (port 1: it buffers) and these (id, port[, high]) sensors."""
+    return edge_toml(state_dir, port=1, sensors=[
+        lines_sensor(sensor_id, port, high=rest[0] if rest else 600.0)
+        for sensor_id, port, *rest in sensors])
+
+
+BROKEN = "\n[[sensors]]\nid = 3\n"  # a sensor whose id is not a string
 
 
 def test_reload_keeps_unchanged_sensors_and_their_detectors(tmp_path: Path) -> None:
     # Given an agent (not started: no threads, no broker) with sensors a, b and c
     path = tmp_path / "edge.toml"
-    head = edge_toml(tmp_path / "state", port=1, sensors="")
-    path.write_text(head + sensor_block("a", "/dev/null-a") + sensor_block("b", "/dev/null-b")
-                    + sensor_block("c", "/dev/null-c"))
+    state = tmp_path / "state"
+    path.write_text(config(state, ("a", "/dev/null-a"), ("b", "/dev/null-b"), ("c", "/dev/null-c")))
     agent = Agent(load_edge_config(path))
     a, b = agent.sensors["a"], agent.sensors["b"]
     detector_a = agent.detectors["a/p"]
     try:
         # When a stays, b changes its limit, c goes and d arrives
-        path.write_text(head + sensor_block("a", "/dev/null-a") + sensor_block("b", "/dev/null-b", 700)
-                        + sensor_block("d", "/dev/null-d"))
+        path.write_text(config(state, ("a", "/dev/null-a"), ("b", "/dev/null-b", 700),
+                               ("d", "/dev/null-d")))
         plan = agent.reload()
         # Then a keeps its runtime (detector, decider, health); b is rebuilt; c is gone
         assert plan is not None
@@ -44,7 +49,7 @@ def test_reload_keeps_unchanged_sensors_and_their_detectors(tmp_path: Path) -> N
         assert agent.sensors["b"] is not b and agent.sensors["b"].channels[0].channel.high == 700
         assert list(agent.sensors) == ["a", "b", "d"] and list(agent.readers) == ["a", "b", "d"]
         # When the next file is broken, Then nothing changes
-        path.write_text(head + sensor_block("a", "/dev/null-a") + "[[sensors]]\nid = 3\n")
+        path.write_text(config(state, ("a", "/dev/null-a")) + BROKEN)
         assert agent.reload() is None
         assert list(agent.sensors) == ["a", "b", "d"] and agent.sensors["a"] is a
     finally:
@@ -53,7 +58,7 @@ def test_reload_keeps_unchanged_sensors_and_their_detectors(tmp_path: Path) -> N
 
 def test_plan_reload_uses_config_equality(tmp_path: Path) -> None:
     path = tmp_path / "edge.toml"
-    path.write_text(edge_toml(tmp_path, port=1, sensors="") + sensor_block("a", "/dev/x"))
+    path.write_text(config(tmp_path, ("a", "/dev/x")))
     one = load_edge_config(path).sensors
     two = load_edge_config(path).sensors
     assert plan_reload(one, two).kept == ("a",)
@@ -63,8 +68,8 @@ def test_plan_reload_uses_config_equality(tmp_path: Path) -> None:
 def test_sighup_on_a_running_agent(tmp_path: Path) -> None:
     with PtySensor() as first, PtySensor() as second:
         path = tmp_path / "edge.toml"
-        head = edge_toml(tmp_path / "state", port=1, sensors="")  # no broker: it buffers
-        path.write_text(head + sensor_block("a", first.path))
+        state = tmp_path / "state"
+        path.write_text(config(state, ("a", first.path)))
         log = tmp_path / "edge.log"
         first.stream(lambda n: b"700\n" if n % 2 == 0 else b"300\n", 20)
         second.stream(lambda n: b"900\n" if n % 2 == 0 else b"300\n", 20)
@@ -72,13 +77,13 @@ def test_sighup_on_a_running_agent(tmp_path: Path) -> None:
             # Given a running agent raising alerts for sensor a
             wait_for_log(log, "sensor=a channel=p reason=limit", 15)
             # When sensor b is added and SIGHUP arrives
-            path.write_text(head + sensor_block("a", first.path) + sensor_block("b", second.path))
+            path.write_text(config(state, ("a", first.path), ("b", second.path)))
             os.kill(agent.pid, signal.SIGHUP)
             # Then b starts alerting while a's port is never reopened
             wait_for_log(log, "kept=a added=b removed=- changed=-", 10)
             wait_for_log(log, "sensor=b channel=p reason=limit", 10)
             # When the file becomes invalid and SIGHUP arrives, Then the agent keeps going
-            path.write_text(head + "[[sensors]]\nid = 3\n")
+            path.write_text(config(state) + BROKEN)
             os.kill(agent.pid, signal.SIGHUP)
             wait_for_log(log, "config reload failed", 10)
             assert agent.poll() is None

@@ -17,6 +17,7 @@ import pytest
 
 from edge import agent as agent_module
 from edge.config import load_edge_config
+from tests.support.edgetoml import edge_toml, lines_sensor
 from tests.support.faults import wait_for_log
 from tests.support.processes import running, wait_for
 from tests.support.pty import PtySensor
@@ -28,26 +29,11 @@ WARMUP = 150  # the default detector's warm-up, in readings
 RATE_HZ = 100
 
 
-def edge_toml(state_dir: Path, port: str) -> str:
+def checkpoint_toml(state_dir: Path, port: str) -> str:
     # No limits: only the (default) detector can alert. Port 1: no broker, so it buffers.
-    return f"""
-[device]
-id = "edge-checkpoint"
-zone = "z"
-state_dir = "{state_dir}"
-
-[mqtt]
-host = "127.0.0.1"
-port = 1
-
-[[sensors]]
-id = "{SENSOR}"
-kind = "water.pressure"
-driver = "lines"
-port = "{port}"
-columns = ["p"]
-unit = "kPa"
-"""
+    return edge_toml(device="edge-checkpoint", state_dir=state_dir,
+                     mqtt={"host": "127.0.0.1", "port": 1},
+                     sensors=[lines_sensor(SENSOR, port, unit="kPa")])
 
 
 class Feed:
@@ -86,7 +72,7 @@ def test_sigterm_saves_the_detector_and_a_restart_is_warm_at_once(tmp_path: Path
     log = tmp_path / "edge.log"
     saved = state / "detectors.json"
     with PtySensor() as sensor:
-        config.write_text(edge_toml(state, sensor.path))
+        config.write_text(checkpoint_toml(state, sensor.path))
         feed = Feed(sensor)
         with running("lifeline-edge", ["run", "--config", str(config)], log) as agent:
             # Given an agent that has read twice its detector's warm-up of normal readings
@@ -125,7 +111,7 @@ def test_the_first_checkpoint_is_saved_soon_after_start_then_on_the_regular_cade
     monkeypatch.setattr(agent_module, "CHECKPOINT_EVERY_S", 3600.0)
     with PtySensor() as sensor:
         config = tmp_path / "edge.toml"
-        config.write_text(edge_toml(tmp_path / "state", sensor.path))
+        config.write_text(checkpoint_toml(tmp_path / "state", sensor.path))
         agent = agent_module.Agent(load_edge_config(config))
         runner = threading.Thread(target=agent.run, daemon=True)
         runner.start()

@@ -18,28 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.edgetoml import lines_sensor, write_edge_toml
 from tests.support.processes import running, script, wait_for
 
 pytestmark = pytest.mark.integration
-
-EDGE = """
-[device]
-id = "edge-north-1"
-zone = "north"
-state_dir = "{state}"
-
-[mqtt]
-host = "127.0.0.1"
-port = {port}
-
-[[sensors]]
-id = "main-pressure"
-kind = "{kind}"
-driver = "lines"
-port = "{state}/no-such-port"
-baudrate = 115200
-columns = ["pressure_kpa"]
-"""
 
 HUB = """
 [store]
@@ -56,10 +38,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def edge_toml(tmp_path: Path, kind: str = "water.pressure") -> Path:
+def edge_toml(tmp_path: Path, kind: str = "water.pressure", port: int | None = None) -> Path:
+    """edge-north-1's edge.toml: one sensor on a port that is not there; the broker at
+    ``port`` (default: a free port, nobody listening)."""
     path = tmp_path / "edge.toml"
-    path.write_text(EDGE.format(state=tmp_path, port=free_port(), kind=kind))
-    return path
+    return write_edge_toml(
+        path, device="edge-north-1", zone="north", state_dir=tmp_path,
+        mqtt={"host": "127.0.0.1", "port": port or free_port()},
+        sensors=[lines_sensor("main-pressure", tmp_path / "no-such-port", kind=kind,
+                              baudrate=115200, columns=["pressure_kpa"])])
 
 
 def run(name: str, *args: str, env: dict[str, str] | None = None

@@ -18,38 +18,20 @@ from edge.drivers.registers import RegisterSpec, encode
 from hardware.simulator.modbus_peer import ModbusPeer
 from hardware.simulator.nullmodem import NullModem
 from tests.integration.drivers_rig import Rig
+from tests.support.edgetoml import write_edge_toml
 
 pytestmark = pytest.mark.integration
 
 UNIT = 7
 
 
-def sensor_config(tmp_path: Path, port: str, extra: str = "") -> SensorConfig:
-    path = tmp_path / "edge.toml"
-    path.write_text(f"""
-[device]
-id = "edge-test"
-zone = "z"
-[mqtt]
-[[sensors]]
-id = "gas"
-profile = "methane-lel-modbus"
-port = "{port}"
-baudrate = 38400
-unit_id = {UNIT}
-poll_s = 0.1
-timeout_s = 0.15
-silence_s = 1.0
-{extra}
-[[sensors.registers]]
-name = "methane_lel"
-address = 0
-[[sensors.registers]]
-name = "temp_c"
-address = 4
-type = "float32"
-word_order = "little"
-""")
+def sensor_config(tmp_path: Path, port: str) -> SensorConfig:
+    path = write_edge_toml(tmp_path / "edge.toml", sensors=[{
+        "id": "gas", "profile": "methane-lel-modbus", "port": port, "baudrate": 38400,
+        "unit_id": UNIT, "poll_s": 0.1, "timeout_s": 0.15, "silence_s": 1.0,
+        "registers": [{"name": "methane_lel", "address": 0},
+                      {"name": "temp_c", "address": 4, "type": "float32",
+                       "word_order": "little"}]}])
     return load_edge_config(path).sensors[0]
 
 

@@ -12,6 +12,7 @@ import os
 import random
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,15 +20,14 @@ from edge.config import SensorConfig, load_edge_config
 from edge.drivers.frames import encode_frame
 from edge.lines import nmea_checksum
 from tests.integration.drivers_rig import Rig
+from tests.support.edgetoml import write_edge_toml
 from tests.support.pty import PtySensor
 
 pytestmark = pytest.mark.integration
 
 
-def config(tmp_path: Path, sensor: str) -> SensorConfig:
-    path = tmp_path / "edge.toml"
-    path.write_text(f'[device]\nid = "e"\nzone = "z"\n[mqtt]\n[[sensors]]\n{sensor}\n')
-    return load_edge_config(path).sensors[0]
+def config(tmp_path: Path, **sensor: Any) -> SensorConfig:
+    return load_edge_config(write_edge_toml(tmp_path / "edge.toml", sensors=[sensor])).sensors[0]
 
 
 def tilt_line(n: int) -> bytes:
@@ -41,8 +41,7 @@ def test_checksummed_key_value_lines_garbage_silence_and_a_port_that_comes_back(
     quiet = threading.Event()
     with PtySensor() as first:
         os.symlink(first.path, link)
-        rig = Rig(config(tmp_path, f'id = "tilt"\nprofile = "tilt-lines"\nport = "{link}"\n'
-                                   "silence_s = 1.0"))
+        rig = Rig(config(tmp_path, id="tilt", profile="tilt-lines", port=link, silence_s=1.0))
         try:
             # Given a tilt sensor sending key=value lines with NMEA checksums
             first.stream(lambda n: b"" if quiet.is_set() else tilt_line(n) if n % 4 else
@@ -97,8 +96,8 @@ def frames(rate: int, n: int, amplitude_counts: int, freq: float, rng: random.Ra
 def test_vibration_frames_corrupt_frames_silence_and_a_vanished_port(tmp_path: Path) -> None:
     rng = random.Random(3)
     link = tmp_path / "rs485-accel"  # like udev's /dev/lifeline/<name>
-    sensor = config(tmp_path, f'id = "deck-accel"\nprofile = "accelerometer-triaxial"\n'
-                              f'port = "{link}"\nwindow_s = 0.4\nsilence_s = 1.0')
+    sensor = config(tmp_path, id="deck-accel", profile="accelerometer-triaxial", port=link,
+                    window_s=0.4, silence_s=1.0)
 
     steady = frames(500, 50, 2000, 25.0, rng, seq0=10, count=200)  # the sine goes on
 

@@ -16,17 +16,15 @@ from edge.agent import Agent
 from edge.config import SensorConfig, load_edge_config
 from edge.drivers import SensorEvent, make_reader
 from edge.drivers.stream import StreamMux, StreamReader
-from tests.support.faults import edge_toml
+from tests.support.edgetoml import lines_sensor, write_edge_toml
 from tests.support.pty import PtySensor
 
 pytestmark = pytest.mark.integration
 
 
 def sensors(tmp_path: Path, ports: dict[str, str]) -> tuple[SensorConfig, ...]:
-    path = tmp_path / "edge.toml"
-    path.write_text('[device]\nid = "e"\nzone = "z"\n[mqtt]\n' + "".join(
-        f'[[sensors]]\nid = "{sid}"\nkind = "water.pressure"\ndriver = "lines"\n'
-        f'port = "{port}"\ncolumns = ["p"]\n' for sid, port in ports.items()))
+    path = write_edge_toml(tmp_path / "edge.toml",
+                           sensors=[lines_sensor(sid, port) for sid, port in ports.items()])
     return load_edge_config(path).sensors
 
 
@@ -147,10 +145,9 @@ def test_a_port_that_cannot_be_opened_is_retried_while_the_thread_keeps_beating(
 
 def test_the_agent_serves_its_streaming_sensors_from_one_mux(tmp_path: Path) -> None:
     # Given an agent (not started: no threads, no broker) with three line sensors
-    path = tmp_path / "edge.toml"
-    path.write_text(edge_toml(tmp_path / "state", port=1, sensors="".join(
-        f'\n[[sensors]]\nid = "{s}"\nkind = "water.pressure"\ndriver = "lines"\n'
-        f'port = "/dev/null-{s}"\ncolumns = ["p"]\n' for s in "abc")))
+    path = write_edge_toml(tmp_path / "edge.toml", state_dir=tmp_path / "state",
+                           mqtt={"host": "127.0.0.1", "port": 1},
+                           sensors=[lines_sensor(s, f"/dev/null-{s}") for s in "abc"])
     agent = Agent(load_edge_config(path))
     try:
         # Then every reader is served by the agent's one mux, which no reader has started yet

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from lifeline.localbroker import Broker
+from tests.support.edgetoml import lines_sensor, write_edge_toml
 from tests.support.processes import cli_json, running, wait_for
 from tests.support.pty import PtySensor
 
@@ -26,26 +27,11 @@ def configs(tmp_path: Path, broker: Broker, pty_path: str) -> tuple[Path, Path]:
     hub = tmp_path / "hub.toml"
     hub.write_text(f'[mqtt]\nhost = "127.0.0.1"\nport = {broker.port}\n\n'
                    f'[store]\npath = "{tmp_path / "hub.db"}"\n')
-    edge = tmp_path / "edge.toml"
-    edge.write_text(f"""
-[device]
-id = "edge-north-1"
-zone = "{ZONE}"
-state_dir = "{tmp_path / 'edge-state'}"
-
-[mqtt]
-host = "127.0.0.1"
-port = {broker.port}
-
-[[sensors]]
-id = "main-pressure"
-kind = "water.pressure"
-driver = "lines"
-port = "{pty_path}"
-baudrate = 115200
-columns = ["pressure_kpa"]
-low = 250.0
-""")
+    edge = write_edge_toml(
+        tmp_path / "edge.toml", device="edge-north-1", zone=ZONE,
+        state_dir=tmp_path / "edge-state", mqtt={"host": "127.0.0.1", "port": broker.port},
+        sensors=[lines_sensor("main-pressure", pty_path, columns=["pressure_kpa"],
+                              baudrate=115200, low=250.0)])
     return hub, edge
 
 

@@ -56,6 +56,14 @@ class AckWatcher:
     def close(self) -> None:
         self.paho.disconnect()
         self.paho.loop_stop()
+        release(self.paho)
+
+
+def release(client: mqtt.Client) -> None:
+    """Close the socket pair paho's network thread woke on, now. paho keeps it until the
+    client is garbage-collected, and a client in a reference cycle (its callbacks refer to
+    their owner) may have its sockets finalised first: an unclosed-socket warning at exit."""
+    client.reinitialise()
 
 
 @pytest.fixture
@@ -74,6 +82,7 @@ def inbox(broker: Broker) -> Iterator[service.MqttInbox]:
     yield found
     stopping.set()
     found.stop()
+    release(found.client)
 
 
 def flushed(inbox: service.MqttInbox) -> bool:

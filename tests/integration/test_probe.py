@@ -9,6 +9,7 @@ import pytest
 
 from hardware.simulator.modbus_peer import ModbusPeer
 from hardware.simulator.nullmodem import NullModem
+from tests.support.edgetoml import write_edge_toml
 from tests.support.processes import script
 from tests.support.pty import PtySensor
 
@@ -16,27 +17,10 @@ pytestmark = pytest.mark.integration
 
 
 def edge_toml(tmp_path: Path, modbus_port: str, lines_port: str) -> Path:
-    path = tmp_path / "edge.toml"
-    path.write_text(f"""
-[device]
-id = "edge-probe"
-zone = "z"
-[mqtt]
-
-[[sensors]]
-id = "manhole-methane"
-profile = "methane-lel-modbus"
-port = "{modbus_port}"
-baudrate = 19200
-unit_id = 5
-poll_s = 0.2
-
-[[sensors]]
-id = "deck-crack"
-profile = "crack-width-lines"
-port = "{lines_port}"
-""")
-    return path
+    return write_edge_toml(tmp_path / "edge.toml", device="edge-probe", sensors=[
+        {"id": "manhole-methane", "profile": "methane-lel-modbus", "port": modbus_port,
+         "baudrate": 19200, "unit_id": 5, "poll_s": 0.2},
+        {"id": "deck-crack", "profile": "crack-width-lines", "port": lines_port}])
 
 
 def probe(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

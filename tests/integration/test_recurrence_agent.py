@@ -15,6 +15,7 @@ import subprocess
 import threading
 import uuid
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -23,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from lifeline import wire
 from lifeline.localbroker import Broker
 from tests.integration.test_checkpoint_restart import WARMUP, Feed
+from tests.support.edgetoml import edge_toml, lines_sensor
 from tests.support.faults import wait_for_log
 from tests.support.processes import running, wait_for
 from tests.support.pty import PtySensor
@@ -32,27 +34,11 @@ pytestmark = pytest.mark.integration
 SENSOR = "main-pressure"
 
 
-def edge_toml(state_dir: Path, port: str, columns: str = '["p"]', extra: str = "",
-              mqtt_port: int = 1) -> str:
-    return f"""
-[device]
-id = "edge-recurrence"
-zone = "z"
-state_dir = "{state_dir}"
-
-[mqtt]
-host = "127.0.0.1"
-port = {mqtt_port}
-
-[[sensors]]
-id = "{SENSOR}"
-kind = "water.pressure"
-driver = "lines"
-port = "{port}"
-columns = {columns}
-unit = "kPa"
-{extra}
-"""
+def recurrence_toml(state_dir: Path, port: str, columns: tuple[str, ...] = ("p",),
+                    mqtt_port: int = 1, **keys: Any) -> str:
+    return edge_toml(device="edge-recurrence", state_dir=state_dir,
+                     mqtt={"host": "127.0.0.1", "port": mqtt_port},
+                     sensors=[lines_sensor(SENSOR, port, columns=columns, unit="kPa", **keys)])
 
 
 def stop(agent: subprocess.Popen[bytes]) -> None:
@@ -89,7 +75,7 @@ def test_a_burst_alarms_again_after_a_restart_with_the_checkpoint_restored(
     anomaly = f"sensor={SENSOR} channel=p reason=anomaly"
     subscriber = AlertSubscriber(broker.port)
     with PtySensor() as sensor:
-        config.write_text(edge_toml(state, sensor.path, mqtt_port=broker.port))
+        config.write_text(recurrence_toml(state, sensor.path, mqtt_port=broker.port))
         feed = Feed(sensor)
         with running("lifeline-edge", ["run", "--config", str(config)], log) as agent:
             # Given an agent warm on normal readings that sees a burst (pressure collapses)
@@ -129,9 +115,9 @@ def test_a_burst_alarms_again_after_a_restart_with_the_checkpoint_restored(
 
 def test_non_finite_calibrated_values_are_bad_reads_and_the_agent_goes_on(tmp_path: Path) -> None:
     state, config, log = tmp_path / "state", tmp_path / "edge.toml", tmp_path / "edge.log"
-    extra = "[sensors.channels.p]\nscale = 10.0\n"
     with PtySensor() as sensor:
-        config.write_text(edge_toml(state, sensor.path, '["p", "q"]', extra))
+        config.write_text(recurrence_toml(state, sensor.path, ("p", "q"),
+                                          channels={"p": {"scale": 10.0}}))
         poison: list[bytes] = []
 
         def line(n: int) -> bytes:

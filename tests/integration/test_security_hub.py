@@ -26,6 +26,7 @@ from lifeline import wire
 from lifeline.grades import Grade
 from lifeline.mqtt_security import MqttSecurity
 from tests.integration.test_security_broker import Session, connect
+from tests.support.edgetoml import lines_sensor, write_edge_toml
 from tests.support.processes import cli_json, running, script, wait_for
 from tests.support.pty import PtySensor
 from tests.support.secure_broker import HUB_USER, SecureBroker
@@ -248,30 +249,12 @@ def test_the_hub_will_not_turn_tls_off_unless_told(site: Site) -> None:
 
 
 def edge_toml(site: Site, pty_path: str) -> Path:
-    path = site.tmp / "edge.toml"
-    path.write_text(f"""
-[device]
-id = "edge-a"
-zone = "{ZONE}"
-state_dir = "{site.tmp / 'edge-state'}"
-
-[mqtt]
-host = "localhost"
-port = {site.broker.port}
-ca_file = "ca.crt"
-username = "edge-a"
-password_file = "{site.secret_file('edge-a')}"
-
-[[sensors]]
-id = "main-pressure"
-kind = "water.pressure"
-driver = "lines"
-port = "{pty_path}"
-baudrate = 115200
-columns = ["pressure_kpa"]
-low = 250.0
-""")
-    return path
+    return write_edge_toml(
+        site.tmp / "edge.toml", device="edge-a", zone=ZONE, state_dir=site.tmp / "edge-state",
+        mqtt={"host": "localhost", "port": site.broker.port, "ca_file": "ca.crt",
+              "username": "edge-a", "password_file": site.secret_file("edge-a")},
+        sensors=[lines_sensor("main-pressure", pty_path, columns=["pressure_kpa"],
+                              baudrate=115200, low=250.0)])
 
 
 def test_an_edge_over_tls_raises_an_incident_and_says_no_secret(site: Site) -> None:

@@ -12,7 +12,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge.config import load_edge_config
 from edge.mqtt_link import MqttLink
 from lifeline.localbroker import Broker
-from tests.integration.test_cli_commissioning import EDGE
+from tests.integration.test_cli_commissioning import edge_toml
 from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.integration
@@ -21,9 +21,7 @@ pytestmark = pytest.mark.integration
 
 def test_another_client_with_this_device_id_is_named_as_the_cause(
         broker: Broker, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    config_path = tmp_path / "edge.toml"
-    config_path.write_text(EDGE.format(state=tmp_path, port=broker.port, kind="water.pressure"))
-    link = MqttLink(load_edge_config(config_path), "test")
+    link = MqttLink(load_edge_config(edge_toml(tmp_path, port=broker.port)), "test")
     # Given a second board configured with the same identity, reconnecting as paho does
     twin = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=link.client_id,
                        protocol=mqtt.MQTTv5)

@@ -27,7 +27,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from lifeline import wire
 from lifeline.grades import Grade
 from lifeline.localbroker import Broker, stop_process
 from lifeline.mqtt_security import is_loopback
+from tests.support import edgetoml
 from tests.support.processes import script, wait_for
 from tests.support.pty import PtySensor as Pty  # the test writes its master, the agent opens path
 
@@ -129,50 +130,33 @@ class NumberedStream:
 
 # -- configs ---------------------------------------------------------------------------------
 
-def edge_toml(state_dir: Path, port: int, sensors: str, host: str = "127.0.0.1",
-              max_alerts: int = 100_000, keepalive: int = 5) -> str:
+def edge_toml(state_dir: Path, port: int,
+              sensors: str | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+              host: str = "127.0.0.1", max_alerts: int = 100_000, keepalive: int = 5) -> str:
     """An edge.toml whose detector never alerts (limits only), repeating every second.
 
-    Plain TCP everywhere: a broker outside loopback (the partition's veth address) needs the
-    explicit opt-in, or the agent tries TLS against the test broker's plain listener.
+    ``sensors``: one sensor's table or several (``numbered_sensor``, ``lines_sensor``), or
+    TOML text to append (a test of how the edge reads a sensor's keys). Plain TCP everywhere: a broker outside
+    loopback (the partition's veth address) needs the explicit opt-in, or the agent tries
+    TLS against the test broker's plain listener.
     """
-    plain = "" if is_loopback(host) else "insecure_plain_tcp = true\n"
-    return f"""
-[device]
-id = "{DEVICE}"
-zone = "{ZONE}"
-state_dir = "{state_dir}"
-
-[mqtt]
-host = "{host}"
-port = {port}
-keepalive = {keepalive}
-{plain}
-[outbox]
-max_alerts = {max_alerts}
-
-[detection]
-threshold = 1.0
-clear_threshold = 0.0
-min_readings = 10000
-repeat_s = 1.0
-{sensors}"""
+    mqtt: dict[str, Any] = {"host": host, "port": port, "keepalive": keepalive}
+    if not is_loopback(host):
+        mqtt["insecure_plain_tcp"] = True
+    head = edgetoml.edge_toml(
+        device=DEVICE, zone=ZONE, state_dir=state_dir, mqtt=mqtt,
+        outbox={"max_alerts": max_alerts},
+        detection={"threshold": 1.0, "clear_threshold": 0.0, "min_readings": 10000,
+                   "repeat_s": 1.0},
+        sensors=() if isinstance(sensors, str) else [sensors] if isinstance(sensors, Mapping)
+        else sensors)
+    return head + sensors if isinstance(sensors, str) else head
 
 
-def numbered_sensor(port: str) -> str:
-    return f"""
-[[sensors]]
-id = "{SENSOR}"
-kind = "water.pressure"
-driver = "lines"
-port = "{port}"
-baudrate = 115200
-columns = ["pressure_kpa"]
-unit = "kPa"
-high = {HIGH}
-high_critical = {HIGH_CRITICAL}
-silence_s = 3.0
-"""
+def numbered_sensor(port: str) -> dict[str, Any]:
+    return edgetoml.lines_sensor(SENSOR, port, columns=["pressure_kpa"], baudrate=115200,
+                                 unit="kPa", high=HIGH, high_critical=HIGH_CRITICAL,
+                                 silence_s=3.0)
 
 
 def hub_toml(port: int, store: Path, host: str = "127.0.0.1") -> str:
@@ -376,7 +360,7 @@ class Rig:
         self.broker.start()
         self.hub_config.write_text(hub_toml(self.broker.port, self.store))
         self.edge_config.write_text(edge_toml(self.state_dir, self.edge_port or self.broker.port,
-                                              numbered_sensor(str(self.port_link)),
+                                              [numbered_sensor(str(self.port_link))],
                                               host=self.edge_host, max_alerts=self.max_alerts))
         return self
 

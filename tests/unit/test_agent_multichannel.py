@@ -13,31 +13,16 @@ from edge.agent import Agent
 from edge.config import load_edge_config
 from edge.drivers.base import SensorEvent
 from lifeline import wire
+from tests.support.edgetoml import edge_toml, lines_sensor
 
-TOML = """
-[device]
-id = "pump-station-1"
-zone = "z"
-state_dir = "{state}"
 
-[mqtt]
-host = "127.0.0.1"
-port = 1
-
-[[sensors]]
-id = "skid-1"
-kind = "water.pump"
-driver = "lines"
-port = "/dev/null"
-columns = ["a", "b", "c", "d"]
-
-[[sensors]]
-id = "single"
-kind = "water.pressure"
-driver = "lines"
-port = "/dev/zero"
-columns = ["p"]
-"""
+def multichannel_toml(state_dir: Path) -> str:
+    """A pump skid with four channels on one port, and a one-channel sensor beside it."""
+    return edge_toml(device="pump-station-1", state_dir=state_dir,
+                     mqtt={"host": "127.0.0.1", "port": 1},
+                     sensors=[lines_sensor("skid-1", "/dev/null", kind="water.pump",
+                                           columns=["a", "b", "c", "d"]),
+                              lines_sensor("single", "/dev/zero")])
 
 
 def rows(normal: int, broken: int) -> list[tuple[float, ...]]:
@@ -56,7 +41,7 @@ def rows(normal: int, broken: int) -> list[tuple[float, ...]]:
 
 def test_the_agent_alerts_on_a_broken_machine_and_checkpoints_its_model(tmp_path: Path) -> None:
     config = tmp_path / "edge.toml"
-    config.write_text(TOML.format(state=tmp_path / "state"))
+    config.write_text(multichannel_toml(tmp_path / "state"))
     agent = Agent(load_edge_config(config))
     try:
         # Given the agent's device pipelines: the 4-column sensor has a multichannel detector,

@@ -11,28 +11,13 @@ from pathlib import Path
 
 import pytest
 
-EDGE_TOML = """
-[device]
-id = "bench-1"
-zone = "lab"
+from tests.support.edgetoml import edge_toml, lines_sensor
 
-[mqtt]
-host = "127.0.0.1"
-
-[[sensors]]
-id = "main-pressure"
-kind = "water.pressure"
-driver = "lines"
-port = "/dev/null"
-columns = ["pressure_kpa"]
-low = 250.0
-
-[sensors.detection]
-detector = "robust_z"
-threshold = 0.8
-clear_threshold = 0.5
-min_readings = 1
-"""
+EDGE_TOML = edge_toml(
+    device="bench-1", zone="lab", mqtt={"host": "127.0.0.1"},
+    sensors=[lines_sensor("main-pressure", "/dev/null", columns=["pressure_kpa"], low=250.0,
+                          detection={"detector": "robust_z", "threshold": 0.8,
+                                     "clear_threshold": 0.5, "min_readings": 1})])
 
 
 def write_csv(path: Path, column: str = "value", drop_to: float = 280.0) -> list[float]:

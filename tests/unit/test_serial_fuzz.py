@@ -24,32 +24,16 @@ from edge.drivers.base import DecodeError, SensorEvent
 from edge.drivers.lines import LinesDecoder
 from edge.lines import REASONS, nmea_checksum
 from lifeline import wire
+from tests.support.edgetoml import lines_sensor, write_edge_toml
 
 T0 = 1_790_000_000.0
 
 
 def edge_config(tmp_path: Path, scale: float = 1.0) -> Path:
-    path = tmp_path / "edge.toml"
-    path.write_text(f"""
-[device]
-id = "edge-fuzz-1"
-zone = "north"
-state_dir = "{tmp_path / 'state'}"
-
-[mqtt]
-host = "127.0.0.1"
-port = 1
-
-[[sensors]]
-id = "pressure"
-kind = "water.pressure"
-driver = "lines"
-port = "/dev/null"
-columns = ["p", "q"]
-scale = {scale}
-low = 250.0
-""")
-    return path
+    return write_edge_toml(tmp_path / "edge.toml", device="edge-fuzz-1", zone="north",
+                           state_dir=tmp_path / "state", mqtt={"host": "127.0.0.1", "port": 1},
+                           sensors=[lines_sensor("pressure", "/dev/null", columns=["p", "q"],
+                                                 scale=scale, low=250.0)])
 
 
 @pytest.fixture

@@ -15,13 +15,13 @@ from edge.config import SensorConfig, load_edge_config
 from edge.drivers.base import DecodeError, SensorEvent, put_batch
 from edge.drivers.lines import MAX_PENDING, LinesDecoder
 from edge.drivers.stream import StreamMux, StreamReader
+from tests.support.edgetoml import lines_sensor as edge_sensor
+from tests.support.edgetoml import write_edge_toml
 
 
 def lines_sensor(tmp_path: Path, sensor_id: str = "p") -> SensorConfig:
-    path = tmp_path / f"{sensor_id}.toml"
-    path.write_text('[device]\nid = "e"\nzone = "z"\n[mqtt]\n[[sensors]]\n'
-                    f'id = "{sensor_id}"\nkind = "water.pressure"\ndriver = "lines"\n'
-                    'port = "/dev/null"\ncolumns = ["a", "b"]\n')
+    path = write_edge_toml(tmp_path / f"{sensor_id}.toml",
+                           sensors=[edge_sensor(sensor_id, "/dev/null", columns=["a", "b"])])
     return load_edge_config(path).sensors[0]
 
 
