@@ -84,7 +84,10 @@ def test_sigterm_saves_the_detector_and_a_restart_is_warm_at_once(tmp_path: Path
         # Then its warm detector's state is in the state directory, and the log says so
         wait_for_log(log, f"saved 1 detector checkpoint(s) to {saved}", 1, at)
         state_of = json.loads(saved.read_text())[f"{SENSOR}/p"]
-        assert state_of["name"] == "profile_novelty" and state_of["state"]["n"] > WARMUP
+        # warm means n >= WARMUP (ProfileNovelty.warm). Under load the agent may read the
+        # readings past the warm-up in bursts that it holds back as suspect and never learns,
+        # so n can stop at WARMUP exactly (it was asserted > WARMUP and failed so, 2 in 6 runs)
+        assert state_of["name"] == "profile_novelty" and state_of["state"]["n"] >= WARMUP
         assert "reason=anomaly" not in log.read_text()  # normal readings never alerted
 
         with running("lifeline-edge", ["run", "--config", str(config)], log) as agent:
