@@ -106,8 +106,10 @@ def test_alert_appears_live_and_an_ack_reaches_the_desk_and_a_second_browser(
         expect(first.locator(".chip")).to_have_text("RED I")
         # And the operator's board sounded the orange and the red, not the yellow
         expect(operator.locator("body")).to_have_attribute("data-last-beep", "red")
-        assert operator.locator("body").get_attribute("data-beeps") in ("3", "4")
-        assert operator.locator("body").get_attribute("data-notified") in ("2", "3")
+        # (the sample tone, then one or two for the water incident: when the hub takes the
+        # orange and the red alerts in one batch it opens red at once; the yellow never)
+        assert operator.locator("body").get_attribute("data-beeps") in ("2", "3", "4")
+        assert operator.locator("body").get_attribute("data-notified") in ("1", "2", "3")
         assert watcher.locator("body").get_attribute("data-notified") is None  # not opted in
         expect(first.locator(".zone-cell")).to_have_text("main-1, main-2")
         # And the zone map is filled by the worst open incident, up to the parent zone
