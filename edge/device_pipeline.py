@@ -18,6 +18,7 @@ sensor, and not itself (its score below the threshold). ``[sensors.detection] mu
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +36,19 @@ OFF = "none"
 # pump's few-second start-up surge. Picked on the equipment benchmark's tuning split (3, 6, 8).
 MIN_READINGS = 6
 TOP_CHANNELS = 3
+# A channel's own score that stands without the machine's confirmation: far outside anything the
+# channel learned (for the default detector, beyond its range by about a quarter of the range
+# more than its tolerance).
+ALONE = 0.999
+# While the multichannel detector learns the machine (its warm-up: a day), a channel's own score
+# never confirms itself: the first day is the device's commissioning, when every channel learns
+# its daily cycle and regimes (only limits and sensor faults alarm). A regime first met then and
+# alarmed would never be learned (alarmed readings never are) and would alarm every time after.
+COMMISSIONING_ALONE = math.inf
+# When the machine confirms (its score at least `confirm`, or its alarm up), a channel's score
+# stands if the channel carries at least this share of the multichannel excess (10 channels: a
+# fair share), so a leak alarms the flow meters and not every channel that happens to be high.
+SHARE = 0.1
 
 
 def multichannel_name(sensor: SensorConfig) -> str | None:
@@ -64,7 +78,10 @@ class DevicePipeline:
 
     def __init__(self, sensor: SensorConfig,
                  channel_pipelines: Sequence[ChannelPipeline] | None = None,
-                 multichannel: Any = "default", min_readings: int = MIN_READINGS) -> None:
+                 multichannel: Any = "default", min_readings: int = MIN_READINGS,
+                 confirm: float | None = None, alone: float = ALONE,
+                 confirm_scores: bool = True, share: float = SHARE,
+                 commissioning_alone: float = COMMISSIONING_ALONE) -> None:
         from edge.detectors import make_vector_detector
 
         self.sensor = sensor
@@ -77,6 +94,11 @@ class DevicePipeline:
         self.multichannel = multichannel
         self.decider = ChannelDecider(ChannelConfig(name="multichannel"),
                                       multichannel_detection(sensor.detection, min_readings))
+        self.confirm = sensor.detection.clear_threshold if confirm is None else confirm
+        self.alone = alone
+        self.confirm_scores = confirm_scores
+        self.share = share
+        self.commissioning_alone = commissioning_alone
         self.score = 0.0  # the multichannel score of the last vector
         self.scores: list[float] = [0.0] * len(self.channels)  # each channel's last score
         self._owner: int | None = None  # the channel the active multichannel alarm is sent on
@@ -92,29 +114,69 @@ class DevicePipeline:
 
     def process(self, ts: float, raws: Sequence[float], learn: bool = True) -> list[AlertDraft]:
         """Run one vector through every channel, then the multichannel detector; return the drafts.
-        ``learn=False`` (the sensor has an active fault): nothing is learned, by any detector."""
+        ``learn=False`` (the sensor has an active fault): nothing is learned, by any detector.
+
+        With a multichannel detector, a channel's anomaly score is arbitrated before its decider
+        sees it (``arbitrate``): a channel that leaves its own range while the whole machine is
+        consistent is in a new regime, not a hazard."""
         drafts: list[AlertDraft] = []
-        values: list[float] = []
-        for i, (pipeline, raw) in enumerate(zip(self.channels, raws, strict=True)):
-            draft = pipeline.process(ts, raw, learn)
+        values = [raw * p.channel.scale + p.channel.offset
+                  for p, raw in zip(self.channels, raws, strict=True)]
+        scores = [p.observe(ts, v) for p, v in zip(self.channels, values, strict=True)]
+        mc_score = None
+        if self.multichannel is not None:
+            mc_score = self.multichannel.score(values, ts)
+            scores = self.arbitrate(scores, mc_score, values)
+        for i, (pipeline, value, score) in enumerate(zip(self.channels, values, scores, strict=True)):
+            if score is None:  # a non-finite value: no reading (the agent counts it as a bad read)
+                continue
+            draft = pipeline.conclude(ts, value, score, learn)
             if draft is not None:
                 drafts.append(draft)
             self.scores[i] = _last_score(pipeline, draft)
-            values.append(raw * pipeline.channel.scale + pipeline.channel.offset)
         if self.multichannel is not None:
             draft = self.process_whole(ts, values, any(p.decider.active for p in self.channels)
-                                       or not learn)
+                                       or not learn, mc_score)
             if draft is not None:
                 drafts.append(draft)
         return drafts
 
-    def process_whole(self, ts: float, values: list[float], channels_active: bool) -> AlertDraft | None:
+    def arbitrate(self, scores: list[float | None], mc_score: float,
+                  values: list[float]) -> list[float | None]:
+        """What each channel's decider sees, given the multichannel score of the same vector.
+
+        A channel's own score stands when the machine confirms it: the multichannel score is at
+        least ``confirm`` (the channels no longer move as they did, or the operating point is
+        one the machine was never at), or the multichannel alarm is up, or the channel alone is
+        far outside anything it learned (its score at least ``alone``). Otherwise the channel is
+        in a regime the machine knows how to be in (a second pump started, a large consumer
+        switched on): its score is taken as 0, so no alarm starts and the reading is normal, and
+        both the channel and the multichannel detector learn it. While the multichannel detector
+        is still learning the machine (its warm-up, ``commissioning``), only ``alone`` confirms.
+        Limit breaches and sensor faults are decided elsewhere and never pass through here.
+        """
+        detector = self.multichannel
+        if not self.confirm_scores or detector is None:
+            return scores
+        warm = detector.warm
+        alone = self.alone if warm else self.commissioning_alone
+        if warm and (mc_score >= self.confirm or self.decider.active):
+            if self.share <= 0.0 or not any(s for s in scores):
+                return scores
+            shares = detector.contributions(values)
+            return [s if s is None or s >= alone or share >= self.share else 0.0
+                    for s, share in zip(scores, shares, strict=True)]
+        return [s if s is None or s >= alone else 0.0 for s in scores]
+
+    def process_whole(self, ts: float, values: list[float], channels_active: bool,
+                      score: float | None = None) -> AlertDraft | None:
         """The multichannel step alone, given whether it must not learn (a channel alarm is active,
-        or the sensor has a fault) (``process``
-        runs it after the channels; the tuning benchmark runs it over recorded channel alarms)."""
+        or the sensor has a fault) and, if already known, the vector's score (``process`` runs it
+        after the channels; the tuning benchmark runs it over recorded channel alarms)."""
         detector = self.multichannel
         was_active = self.decider.active
-        score = detector.score(values, ts)
+        if score is None:
+            score = detector.score(values, ts)
         self.score = score
         decision = self.decider.decide(ts, 0.0, score)
         active = self.decider.active

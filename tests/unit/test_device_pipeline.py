@@ -177,3 +177,77 @@ def test_relearn_starts_the_multichannel_model_afresh_and_clears_its_alarm() -> 
     assert draft is not None and draft.cleared and draft.channel == "b"
     assert not dev.multichannel_active and dev.multichannel.state()["n"] == 0
     assert dev.multichannel.params() == make_vector_detector("pca_t2q", {"warmup_s": 600.0}).params()
+
+
+def shifted(rows: list[list[float]], shift: float) -> list[list[float]]:
+    """The machine at a new operating point: the load ``shift`` higher, every channel following it
+    as it always did (a = load, b = 2 load + 5, c = 100 - load), d untouched."""
+    return [[r[0] + shift, r[1] + 2.0 * shift, r[2] - shift, r[3]] for r in rows]
+
+
+def channel_anomalies(drafts: list[tuple[int, AlertDraft]]) -> list[tuple[int, AlertDraft]]:
+    return [(i, d) for i, d in drafts if d.reason == "anomaly" and not d.cleared
+            and not d.message.startswith("multichannel")]
+
+
+def test_a_new_operating_point_the_machine_is_consistent_with_is_learned_not_alarmed() -> None:
+    # Given a warm device, and the load then running 1.0 higher than ever (a, b and c a little
+    # beyond their learned ranges, scoring 0.9 to 0.999 on their own), the channels moving
+    # together as they always did
+    rows = vectors()
+    dev = device()
+    run(dev, rows[:NORMAL])
+    before = dev.channels[0].detector.state()
+    # When it runs at that operating point for 10 minutes
+    drafts, peak = [], 0.0
+    for i, row in enumerate(shifted(rows[NORMAL - 600:NORMAL], 1.0), NORMAL):
+        drafts += [(i, d) for d in dev.process(1_700_000_000.0 + i, row)]
+        peak = max(peak, *(p.last_score for p in dev.channels[:3]))
+    # Then the channels' own detectors saw it as new (each alone would have alarmed) ...
+    assert peak >= 0.9
+    # ... but no alarm was raised: the machine is consistent, it is a new regime, and it is learned
+    assert channel_anomalies(drafts) == [] and multichannel(drafts) == []
+    assert dev.channels[0].detector.state() != before
+    assert not dev.alarm
+
+
+def test_a_channel_off_its_joint_pattern_and_out_of_its_range_alarms_on_its_own_channel() -> None:
+    # Given a warm device, then b leaving its line by 12 (beyond its range) while a, c and d agree
+    rows = vectors()
+    dev = device()
+    run(dev, rows[:NORMAL])
+    broken = [[r[0], r[1] + 12.0, r[2], r[3]] for r in rows[NORMAL:NORMAL + BROKEN]]
+    # When it runs so for two minutes
+    drafts = run(dev, broken, start=NORMAL)
+    # Then b's own anomaly alarm is raised (confirmed by the machine), within seconds
+    onsets = channel_anomalies(drafts)
+    assert onsets and onsets[0][1].channel == "b" and onsets[0][0] <= NORMAL + 10
+
+
+def test_while_the_machine_is_commissioned_only_limits_alarm_and_every_channel_learns() -> None:
+    # Given a device whose multichannel detector is still in its warm-up (it wants a day), and
+    # channel d with a high limit of 70
+    rows = vectors()
+    dev = DevicePipeline(sensor(high_d=70.0), multichannel=make_vector_detector("pca_t2q", {}))
+    run(dev, rows[:NORMAL])
+    assert not dev.multichannel.warm
+    # When the load runs 1.0 higher than ever and d jumps far beyond anything it saw (inside
+    # its limit)
+    before = dev.channels[3].detector.state()
+    drafts = run(dev, [[*r[:3], 60.0] for r in shifted(rows[NORMAL - 300:NORMAL], 1.0)], start=NORMAL)
+    # Then no anomaly alarm: the device is still learning its normal, and learns this too
+    assert channel_anomalies(drafts) == [] and not dev.alarm
+    assert dev.channels[3].detector.state() != before
+    # But a limit breach alarms at once, as always
+    drafts = run(dev, [[*rows[NORMAL][:3], 75.0]], start=NORMAL + 300)
+    assert [d.reason for _, d in drafts] == ["limit"]
+
+
+def test_limits_alarm_whatever_the_machine_says() -> None:
+    # Given a warm device whose channel d has a high limit of 25, Then d over it alarms at once,
+    # whether or not the multichannel detector finds the vector consistent
+    dev = device(sensor(high_d=25.0))
+    run(dev, vectors()[:NORMAL])
+    row = vectors()[NORMAL - 1]
+    drafts = run(dev, [[*row[:3], 25.5]], start=NORMAL)
+    assert [d.reason for _, d in drafts] == ["limit"]
