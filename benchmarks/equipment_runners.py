@@ -28,7 +28,7 @@ from edge.detectors import make_vector_detector
 from edge.device_pipeline import DevicePipeline
 
 Z_SIGMA = 6.0
-DEVICE_KEYS = ("min_readings", "confirm", "alone", "confirm_scores", "share", "commissioning_alone")
+DEVICE_KEYS = ("min_readings", "confirm", "alone", "confirm_scores", "share")
 WARMUP = 400
 
 
