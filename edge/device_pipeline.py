@@ -57,6 +57,10 @@ ALONE = math.inf
 # stands if the channel carries at least this share of the multichannel excess (10 channels: a
 # fair share), so a leak alarms the flow meters and not every channel that happens to be high.
 SHARE = 0.1
+# A gauge is stuck when its value has not changed for STUCK_FACTOR times the longest run of
+# unchanged readings it had in normal running, and for STUCK_MIN readings at least.
+STUCK_FACTOR = 2.0
+STUCK_MIN = 30
 
 
 def multichannel_name(sensor: SensorConfig) -> str | None:
@@ -105,6 +109,10 @@ class DevicePipeline:
         self.alone = alone
         self.confirm_scores = confirm_scores
         self.share = share
+        self._last: list[float] = []  # each channel's last value, its run of unchanged readings,
+        self._run: list[int] = []  # and whether every reading of that run was normal
+        self._run_clean: list[bool] = []
+        self._learned = True  # whether the multichannel detector learned the last vector
         self.score = 0.0  # the multichannel score of the last vector
         self.scores: list[float] = [0.0] * len(self.channels)  # each channel's last score
         self._owner: int | None = None  # the channel the active multichannel alarm is sent on
@@ -128,16 +136,23 @@ class DevicePipeline:
         drafts: list[AlertDraft] = []
         values = [raw * p.channel.scale + p.channel.offset
                   for p, raw in zip(self.channels, raws, strict=True)]
+        ended = self._track_runs(values)
         scores = [p.observe(ts, v) for p, v in zip(self.channels, values, strict=True)]
         mc_score = None
+        stuck: list[int] = []
         if self.multichannel is not None:
             mc_score = self.multichannel.score(values, ts)
             scores = self.arbitrate(scores, mc_score, values)
+            stuck = self.stuck()
+            for i in stuck:
+                scores[i] = 1.0 if scores[i] is not None else None
         for i, (pipeline, value, score) in enumerate(zip(self.channels, values, scores, strict=True)):
             if score is None:  # a non-finite value: no reading (the agent counts it as a bad read)
                 continue
             draft = pipeline.conclude(ts, value, score, learn)
             if draft is not None:
+                if i in stuck and draft.reason is Reason.ANOMALY and not draft.cleared:
+                    draft = dataclasses.replace(draft, message=f"{draft.message}; {self._stuck_words(i)}")
                 drafts.append(draft)
             self.scores[i] = _last_score(pipeline, draft)
         if self.multichannel is not None:
@@ -145,7 +160,47 @@ class DevicePipeline:
                                        or not learn, mc_score)
             if draft is not None:
                 drafts.append(draft)
+            if any(ended):
+                self.multichannel.learn_runs(ended)
+            if not self._learned:  # this reading was not normal: the run it is part of is not either
+                self._run_clean = [False] * len(self._run_clean)
         return drafts
+
+    def _track_runs(self, values: list[float]) -> list[int]:
+        """Count each channel's run of unchanged readings; return the length of every run that
+        ended with this reading and was normal throughout (0 for the others)."""
+        if len(self._run) != len(values):
+            self._last = [math.nan] * len(values)
+            self._run = [0] * len(values)
+            self._run_clean = [True] * len(values)
+        ended = [0] * len(values)
+        for i, value in enumerate(values):
+            if value == self._last[i]:
+                self._run[i] += 1
+                continue
+            if self._run_clean[i]:
+                ended[i] = self._run[i]
+            self._last[i], self._run[i], self._run_clean[i] = value, 1, True
+        return ended
+
+    def stuck(self) -> list[int]:
+        """Channels whose value has not changed for longer than the machine's normal allows:
+        ``STUCK_FACTOR`` times the longest run learned in normal running, and ``STUCK_MIN``
+        readings at least (a gauge stuck on its last value stays inside every range and, while
+        the other channels are quiet, inside the machine's model too)."""
+        detector = self.multichannel
+        if detector is None or not detector.warm:
+            return []
+        longest = detector.longest_runs()
+        if len(longest) != len(self._run):
+            return []
+        return [i for i, (run, known) in enumerate(zip(self._run, longest, strict=True))
+                if run >= max(STUCK_MIN, STUCK_FACTOR * known)]
+
+    def _stuck_words(self, i: int) -> str:
+        known = self.multichannel.longest_runs()[i]
+        return (f"value unchanged for {self._run[i]} readings (at most {known} in normal running): "
+                "a stuck gauge?")
 
     def arbitrate(self, scores: list[float | None], mc_score: float,
                   values: list[float]) -> list[float | None]:
@@ -187,7 +242,8 @@ class DevicePipeline:
         decision = self.decider.decide(ts, 0.0, score)
         active = self.decider.active
         quiet = not active and not channels_active
-        if quiet and score < self.decider.detection.threshold:
+        self._learned = quiet and score < self.decider.detection.threshold
+        if self._learned:
             detector.learn(values, ts)
         if active and self._owner is None:
             shares = detector.contributions(values)

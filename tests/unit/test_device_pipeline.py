@@ -129,6 +129,8 @@ def test_the_checkpoint_holds_the_multichannel_detector(tmp_path: Path) -> None:
     # When a fresh device restores it, Then it alarms on the break at once, as the original would
     fresh = device()
     assert checkpoint.restore(path, fresh.detectors()) == len(detectors)
+    # (with how long each gauge may sit still: a stuck gauge after a restart alarms as before)
+    assert fresh.multichannel.longest_runs() == dev.multichannel.longest_runs() != []
     alerts = multichannel(run(fresh, vectors()[NORMAL:NORMAL + BROKEN], start=NORMAL))
     assert alerts and alerts[0][0] <= NORMAL + 10
 
@@ -251,3 +253,31 @@ def test_limits_alarm_whatever_the_machine_says() -> None:
     row = vectors()[NORMAL - 1]
     drafts = run(dev, [[*row[:3], 25.5]], start=NORMAL)
     assert [d.reason for _, d in drafts] == ["limit"]
+
+
+def test_a_stuck_gauge_alarms_every_time_it_sticks() -> None:
+    # Given a warm device whose channel d reads in whole units (so it often repeats a value in
+    # normal running) and is independent of the others (the multichannel model cannot tell a
+    # stuck d from a quiet one)
+    rows = [[*r[:3], float(round(r[3]))] for r in vectors()]
+    dev = device()
+    normal = run(dev, rows[:NORMAL])
+    assert channel_anomalies(normal) == []
+    longest = dev.multichannel.longest_runs()[3]
+    assert 2 <= longest < 30
+    stuck_at = rows[NORMAL - 1][3]
+    later = rows[NORMAL - 600:NORMAL]
+    for start in (NORMAL, NORMAL + 1000):
+        # When d holds its last value for two minutes while a, b and c go on as usual
+        held = [[*r[:3], stuck_at] for r in later[:120]]
+        drafts = run(dev, held, start=start)
+        # Then d alarms once its run passes twice the longest learned (and 30 readings), saying why
+        onsets = channel_anomalies(drafts)
+        assert onsets and onsets[0][1].channel == "d"
+        assert start + 20 <= onsets[0][0] <= start + max(30, 2 * longest) + 3
+        assert "stuck gauge" in onsets[0][1].message
+        # and clears once d moves again; the stuck run is not learned as normal
+        drafts = run(dev, later[120:], start=start + 120)
+        assert [d for _, d in drafts if d.cleared and d.channel == "d"]
+        assert dev.multichannel.longest_runs()[3] == longest
+        stuck_at = later[-1][3]
