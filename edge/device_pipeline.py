@@ -61,6 +61,7 @@ SHARE = 0.1
 # unchanged readings it had in normal running, and for STUCK_MIN readings at least.
 STUCK_FACTOR = 2.0
 STUCK_MIN = 30
+STUCK_LIVE = 5.0  # a live gauge: its value changed every 5 readings or more often, on average
 
 
 def multichannel_name(sensor: SensorConfig) -> str | None:
@@ -160,7 +161,7 @@ class DevicePipeline:
                                        or not learn, mc_score)
             if draft is not None:
                 drafts.append(draft)
-            if any(ended):
+            if any(ended) and self._learned:  # nothing is learned from a reading that alarms
                 self.multichannel.learn_runs(ended)
             if not self._learned:  # this reading was not normal: the run it is part of is not either
                 self._run_clean = [False] * len(self._run_clean)
@@ -194,8 +195,12 @@ class DevicePipeline:
         longest = detector.longest_runs()
         if len(longest) != len(self._run):
             return []
+        # Only a live gauge can stick: one whose value changed every few readings in normal
+        # running (a pump's status, a flow that is often exactly 0, a channel that never changed
+        # while learned: none of them is a gauge that moves by itself).
+        mean = detector.mean_runs()
         return [i for i, (run, known) in enumerate(zip(self._run, longest, strict=True))
-                if run >= max(STUCK_MIN, STUCK_FACTOR * known)]
+                if known > 0 and mean[i] <= STUCK_LIVE and run >= max(STUCK_MIN, STUCK_FACTOR * known)]
 
     def _stuck_words(self, i: int) -> str:
         known = self.multichannel.longest_runs()[i]

@@ -281,3 +281,12 @@ def test_a_stuck_gauge_alarms_every_time_it_sticks() -> None:
         assert [d for _, d in drafts if d.cleared and d.channel == "d"]
         assert dev.multichannel.longest_runs()[3] == longest
         stuck_at = later[-1][3]
+
+
+def test_a_channel_that_never_moved_in_normal_running_is_not_stuck() -> None:
+    # Given a warm device whose channel d (a pump's status) never changed while it learned
+    rows = [[*r[:3], 1.0] for r in vectors()]
+    dev = device()
+    run(dev, rows[:NORMAL])
+    # When it keeps not changing, Then it never alarms as a stuck gauge
+    assert channel_anomalies(run(dev, rows[NORMAL:NORMAL + 300], start=NORMAL)) == []
