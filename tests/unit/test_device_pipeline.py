@@ -290,3 +290,14 @@ def test_a_channel_that_never_moved_in_normal_running_is_not_stuck() -> None:
     run(dev, rows[:NORMAL])
     # When it keeps not changing, Then it never alarms as a stuck gauge
     assert channel_anomalies(run(dev, rows[NORMAL:NORMAL + 300], start=NORMAL)) == []
+
+
+def test_a_status_channel_that_holds_its_value_for_a_while_is_not_a_stuck_gauge() -> None:
+    # Given a warm device whose channel d is a pump's status: 0 or 1, switching every 20 readings
+    rows = [[*r[:3], float((i // 20) % 2)] for i, r in enumerate(vectors())]
+    dev = device()
+    run(dev, rows[:NORMAL])
+    assert dev.multichannel.longest_runs()[3] == 20
+    # When it stays on for 100 readings (five times its usual), Then it is no stuck gauge
+    held = [[*r[:3], 1.0] for r in rows[NORMAL:NORMAL + 100]]
+    assert channel_anomalies(run(dev, held, start=NORMAL)) == []
