@@ -30,8 +30,10 @@ lock:
 system-packages:
 	@scripts/ensure-system-packages.sh mosquitto=mosquitto mosquitto_sub=mosquitto-clients
 
+# chromium: Debian's browser, driven by Playwright in the board's tests (never a browser download)
 test-system-packages: system-packages
-	@scripts/ensure-system-packages.sh systemd-analyze=systemd ip=iproute2
+	@scripts/ensure-system-packages.sh systemd-analyze=systemd ip=iproute2 chromium=chromium \
+	    '/usr/lib/postgresql/*/bin/initdb=postgresql' runuser=util-linux
 
 demo: setup system-packages
 	$(PY) scripts/demo.py --duration $(DURATION)

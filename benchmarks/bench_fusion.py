@@ -138,7 +138,7 @@ def _payloads(scenario: Scenario) -> list[tuple[str, bytes, str]]:
 def replay_in_process(scenario: Scenario, workdir: Path) -> Replay:
     """The hub's ingest (validation, store, fusion, one transaction per batch) without MQTT."""
     from hub.config import load_hub_config
-    from hub.ingest import Ingest
+    from hub.service.ingest import Ingest
 
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "hub.toml"

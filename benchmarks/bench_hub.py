@@ -18,7 +18,7 @@ Parts, each against a fresh private Mosquitto (``lifeline.localbroker``) and a r
   device offline after a mass disconnect, against a bare subscriber receiving the wills.
 * **store**: ``--store-alerts`` alerts (default 10 million: ~3 min, ~6 GB, deleted after the
   run unless ``--keep-store``): 100,000 through ``Store.add_alert``, copied in SQL to the full
-  count, incidents with their rule state by SQL on hub/store.py's schema; then
+  count, incidents with their rule state by SQL on hub/store/schema.py's tables; then
   ``lifeline-hub incidents list|show`` against the process floor (the same command on an
   empty store) and the same calls in a warm process.
 
@@ -74,7 +74,7 @@ from benchmarks.loadgen import (  # noqa: E402
     mosquitto_sub_drain,
     paced,
 )
-from hub.desk import TABLE_LIMIT  # noqa: E402
+from hub.desk.commands import TABLE_LIMIT  # noqa: E402
 from hub.store import Store  # noqa: E402
 from lifeline import wire  # noqa: E402
 
@@ -442,7 +442,7 @@ def bench_latency(rate: float, seconds: float, devices: int, zones: int
             f"the last tenth {drift[1]:.1f} ms (a growing figure means the hub fell behind the "
             "offered rate as its incidents grew). "
             "`lifeline-hub tail` sleeps until SQLite writes beside the store (inotify), then "
-            "asks the store every 5 ms (hub/tailing.py `POLL_S`) until the commit shows.\n\n"
+            "asks the store every 5 ms (hub/desk/tailing.py `POLL_S`) until the commit shows.\n\n"
             + table(["publish →", "seen", "p50 ms", "p99 ms", "max ms", "p50 vs broker",
                      "p99 vs broker"], rows))
     b50, b99, _ = lat_of["broker"]
@@ -465,7 +465,7 @@ def bench_latency(rate: float, seconds: float, devices: int, zones: int
 
 # -- devices ------------------------------------------------------------------------------
 def device_counts(path: Path) -> tuple[int, int]:
-    """(online, offline) rows in the store's ``devices`` table (SQL on hub/store.py's schema)."""
+    """(online, offline) rows in the store's ``devices`` table (SQL on hub/store/schema.py's tables)."""
     store = Store.open_reader(path)
     if store is None:
         return 0, 0
@@ -589,7 +589,7 @@ def insert_row(db: sqlite3.Connection, name: str, known: dict[str, object]) -> N
 
 
 def rule_state(k: int, first: float, per_incident: int) -> str:
-    """An incident's stored rule state as hub/store.py writes it for one channel that sent
+    """An incident's stored rule state as hub/store/queries.py writes it for one channel that sent
     ``per_incident`` alerts: its evidence is capped at the newest 200 (ts, grade, cleared)."""
     key = f"load-{k % 997:05d}/s0/pressure_kpa@z{k % 50:03d}"
     rows = [[first + i * 0.3, 3, False] for i in range(max(0, per_incident - 200), per_incident)]
@@ -603,7 +603,7 @@ def build_store(path: Path, alerts: int, per_incident: int, base: int = 100_000)
     The first ``base`` alerts go through ``Store.add_alert`` (the hub's own insert); the
     rest are copies of them made in SQL (new id, seq, timestamps, and the same in the JSON
     body), which is what makes 10 million alerts fit in the benchmark's time. Incidents and
-    membership are inserted with SQL by column name on hub/store.py's schema.
+    membership are inserted with SQL by column name on hub/store/schema.py's tables.
     """
     from lifeline.grades import Grade
 
@@ -681,7 +681,7 @@ IN_PROCESS = """
 import contextlib, io, json, statistics, sys, time
 from pathlib import Path
 from hub.config import load_hub_config
-from hub.desk import incidents_list, incidents_show
+from hub.desk.commands import incidents_list, incidents_show
 config = load_hub_config(Path(sys.argv[1]))
 calls = {"list": lambda: incidents_list(config, False, None),
          "list --all": lambda: incidents_list(config, False, None, show_all=True),
@@ -766,7 +766,7 @@ def bench_store(alerts: int, per_incident: int, keep: bool = False
             f"open), built in {build_s:.0f} s: the first 100,000 alerts through "
             "`Store.add_alert` (the hub's own insert), the rest copied from them in SQL (new id, "
             "seq, device, zone and timestamps, in the columns and the JSON body), incidents and "
-            "membership by SQL on hub/store.py's schema (created by `Store.open_writer`), each "
+            "membership by SQL on hub/store/schema.py's tables (created by `Store.open_writer`), each "
             "incident with the rule state (evidence, newest 200 readings) the hub keeps; no "
             f"events-feed rows. Database {size / 1e9:,.2f} GB = {size / alerts:,.0f} bytes per "
             "alert without the events feed (the throughput section has bytes per alert as the "

@@ -1,7 +1,7 @@
 """What the per-message savepoint of issue 13 (item 1) costs the hub's ingest.
 
 ``python benchmarks/bench_ingest_savepoint.py [--batches 40] [--batch 500]`` ingests the same
-kind of batches through ``hub.ingest.Ingest`` on a real SQLite store (``synchronous=FULL``, as
+kind of batches through ``hub.service.ingest.Ingest`` on a real SQLite store (``synchronous=FULL``, as
 the hub runs) twice in one run, alternating batch by batch: with ``Store.savepoint`` as shipped,
 and with it replaced by a no-op (the old behaviour, where one bad message could stop the
 batch). Prints the median milliseconds per batch of each and their ratio.
@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from hub.config import load_hub_config  # noqa: E402
-from hub.ingest import Ingest  # noqa: E402
+from hub.service.ingest import Ingest  # noqa: E402
 from hub.store import Store  # noqa: E402
 from lifeline import wire  # noqa: E402
 from lifeline.grades import Grade  # noqa: E402

@@ -6,7 +6,7 @@ Prints three tables:
   channels (one device with that many sensors in one zone, and that many devices),
   with fusion's running summaries, against the same fusion grading by reading every
   channel (``grading.tally``, what ``assess`` did before) in the same run: the ratio;
-* **queue**: in-process through ``hub.ingest.Ingest`` on a real SQLite store, a storm of
+* **queue**: in-process through ``hub.service.ingest.Ingest`` on a real SQLite store, a storm of
   yellow alerts then one red alarm of another zone, drained in the hub's batches from its
   priority inbox and, in the same run, in arrival order: how many storm alerts and how
   long before the red alarm is committed;
@@ -46,12 +46,12 @@ from benchmarks.common import (  # noqa: E402
     start_broker,
     table,
 )
-from hub import grading  # noqa: E402
 from hub.config import FusionConfig, HubConfig, RuleConfig  # noqa: E402
-from hub.fusion import Fusion, Incident  # noqa: E402
-from hub.ingest import Ingest  # noqa: E402
-from hub.priority import PriorityInbox, priority_of  # noqa: E402
-from hub.service import Inbound, drain  # noqa: E402
+from hub.core import grading  # noqa: E402
+from hub.core.fusion import Fusion, Incident  # noqa: E402
+from hub.core.priority import PriorityInbox, priority_of  # noqa: E402
+from hub.service.ingest import Ingest  # noqa: E402
+from hub.service.run import Inbound, drain  # noqa: E402
 from hub.store import Store  # noqa: E402
 from lifeline import wire  # noqa: E402
 from lifeline.grades import Grade  # noqa: E402

@@ -144,7 +144,7 @@ LIMITS = {
         "is the hub's own capacity."),
     "latency at 1,000/s, publish → printed by `tail`": (
         "**Latency to `tail`.** `tail` wakes on inotify when SQLite writes beside the store "
-        "and checks `PRAGMA data_version` every 5 ms for 0.25 s after (hub/commitwatch.py), "
+        "and checks `PRAGMA data_version` every 5 ms for 0.25 s after (hub/desk/commitwatch.py), "
         "so it adds a few ms to the commit latency; see the commit rows for the rest."),
     "latency at 1,000/s, publish → committed": (
         "**Latency to commit at 1,000/s.** Below its capacity the hub commits each batch "
@@ -171,7 +171,7 @@ LIMITS = {
         "store's share (the table's newest 1,000 of 10,000 incidents, read without their "
         "rule state). The process floor (`lifeline-hub incidents` on an empty store) is "
         "itself at or above the limit on this machine when it is busy: the interpreter "
-        "(`python -c pass`), then imports, of which `hub.incident` and `hub.config` "
+        "(`python -c pass`), then imports, of which `hub.core.incident` and `hub.config` "
         "defining ~28 dataclasses (each `@dataclass` compiles its methods with `exec`, "
         "~20 ms in all), `lifeline.wire`, `logging`, the setuptools editable-install "
         "finder (~15 ms in `python -X importtime`; an installed wheel has none), then "
@@ -184,7 +184,7 @@ LIMITS = {
     "retention": (
         "**Retention.** Pruning shares the hub's one writer connection: each step is one "
         "write transaction of at most 1,000 deletes between two ingest batches "
-        "(hub/retention.py `STEP_ROWS`), so a batch can wait for a step. *What would move "
+        "(hub/store/retention.py `STEP_ROWS`), so a batch can wait for a step. *What would move "
         "it*: smaller steps (`STEP_ROWS`), or steps only when the inbox is empty."),
     "end to end": (
         "**End to end.** See the section: the share of each stage is the difference between "
@@ -273,6 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           file=sys.stderr, flush=True)
     soak = subprocess.Popen(soak_argv)
     try:
+        step(script("bench_wire.py"), failed)
         step(script("bench_hub.py", "--backlog", str(args.backlog), "--seconds",
                     str(args.stream_seconds), "--store-alerts", str(args.store_alerts),
                     "--devices", str(args.devices)), failed)

@@ -17,11 +17,13 @@ import signal
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import IO
 
-from edge import checkpoint
+from edge import board_state, checkpoint, maintenance
 from edge.config import EdgeConfig, SensorConfig, load_edge_config
 from edge.delivery import Delivery
 from edge.detectors import Detector
@@ -84,6 +86,7 @@ class SensorRuntime:
         self.device = DevicePipeline(sensor, self.channels)
         self.health = HealthMonitor.for_sensor(sensor, now)
         self.readings = 0
+        self.detect_s = 0.0  # CPU time in this sensor's detectors (the metrics' detector cost)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +129,25 @@ class Agent:
         self.running = False
         self.notifier = Notifier()
         self.counters: dict[str, int] = {"alerts": 0, "dropped": 0, "bad_lines": 0}
+        self.bad_reads: Counter[tuple[str, str]] = Counter()  # (sensor, reason)
+        self.alerts_by_reason: Counter[str] = Counter()
+        self.last_delivery = 0.0  # when the hub last acknowledged one of our alerts
+        self.metrics = None
+        if config.metrics.enabled:  # prometheus_client only then (512 MB boards)
+            from edge.metrics import EdgeMetrics
+
+            self.metrics = EdgeMetrics(self)
         # bad reads: a few WARNING lines per sensor and reason a minute, the rest counted
         self.bad_read_log = LogBudget(per_window=BAD_READ_LINES, window_s=60.0)
         restored = checkpoint.restore(self.checkpoint_path, self.detectors)
         if restored:
             log.info("restored %d detector checkpoint(s) from %s", restored, self.checkpoint_path)
         self.check_relearn(time.time())  # requests made while the agent was not running
+        self.board_failures = 0
+        self.board_dir = board_state.board_dir(self.state_dir)
+        self.lock: IO[bytes] | None = None  # held while run() runs (edge/maintenance.py)
+        self.maintenance_mtime: float | None = None
+        self.check_maintenance(time.time())
 
     @property
     def detectors(self) -> dict[str, Detector]:
@@ -206,8 +222,15 @@ class Agent:
                  "outbox_depth=%d", self.config.device.id, self.config.device.zone,
                  len(self.sensors), self.config.mqtt.host, self.config.mqtt.port, self.state_dir,
                  self.outbox.depth)
+        # probe asks whether an agent runs by this lock; not holding it is no reason to stop
+        self.lock = maintenance.hold_agent_lock(self.state_dir)
+        if self.lock is None:
+            log.warning("another process holds %s: is a second agent using this state "
+                        "directory?", self.state_dir / maintenance.LOCK_FILE)
         started = time.monotonic()
         self.link.start()
+        if self.metrics is not None:
+            self.metrics.exporter.start()
         self.running = True
         for reader in self.readers.values():
             reader.start()
@@ -215,6 +238,7 @@ class Agent:
         next_health = started + HEALTH_EVERY_S
         next_status = started + STATUS_EVERY_S
         next_checkpoint = started + CHECKPOINT_FIRST_S
+        next_board = started
         while not self.stop_event.is_set():
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
@@ -235,6 +259,8 @@ class Agent:
                 next_health = mono + HEALTH_EVERY_S
                 self.check_health(time.time())
                 self.check_relearn(time.time())
+                if self.check_maintenance(time.time()):
+                    self.publish_status()
                 self.feed_watchdog(mono)
             if mono >= next_status:
                 next_status = mono + STATUS_EVERY_S
@@ -242,6 +268,9 @@ class Agent:
             if mono >= next_checkpoint:
                 next_checkpoint = mono + CHECKPOINT_EVERY_S
                 self.save_checkpoint()
+            if mono >= next_board:
+                next_board = mono + board_state.EVERY_S
+                self.save_board()
         self.shutdown()
         return 0
 
@@ -252,7 +281,51 @@ class Agent:
         self.save_checkpoint()
         self.apply_acks()
         self.link.stop(tuple(self.sensors))
+        if self.metrics is not None:
+            self.metrics.exporter.stop()
+        self.link.connected.clear()  # disconnected by now, whatever paho's thread has said
+        self.save_board()  # the last word: lifeline-edge status shows it as not running
         self.outbox.close()
+        if self.lock is not None:
+            self.lock.close()
+            self.lock = None
+
+    def check_maintenance(self, now: float) -> bool:
+        """Follow ``<state_dir>/maintenance.json`` (``lifeline-edge probe --maintenance``):
+        the link's statuses carry the mark while it holds. True when it changed (a status
+        goes out at once); an expired mark file is removed."""
+        path = self.state_dir / maintenance.MARK_FILE
+        try:
+            mtime: float | None = path.stat().st_mtime
+        except OSError:
+            mtime = None
+        held = self.link.maintenance
+        if mtime == self.maintenance_mtime and (held is None or held[0] > now):
+            return False
+        self.maintenance_mtime = mtime
+        mark = maintenance.read_mark(self.state_dir) if mtime is not None else None
+        if mark is not None and not mark.active(now):
+            maintenance.clear_mark(self.state_dir)
+            self.maintenance_mtime, mark = None, None
+        wanted = None if mark is None else (mark.until, mark.comment)
+        if wanted == held:
+            return False
+        self.link.maintenance = wanted
+        if wanted is None:
+            log.info("maintenance over device=%s", self.config.device.id)
+        else:
+            log.info("maintenance device=%s until=%s comment=%r: statuses say so",
+                     self.config.device.id, wire.format_ts(wanted[0]), wanted[1])
+        return True
+
+    def save_board(self) -> None:
+        """``board.json`` for ``lifeline-edge status`` (edge/board_state.py)."""
+        try:
+            board_state.write(self.board_dir, board_state.snapshot(self, time.time()))
+        except (OSError, ValueError) as exc:
+            self.board_failures += 1
+            if self.board_failures == 1:
+                log.error("could not write %s: %s", self.board_dir / board_state.BOARD_FILE, exc)
 
     def save_checkpoint(self) -> None:
         try:
@@ -276,7 +349,10 @@ class Agent:
     def apply_acks(self) -> None:
         try:
             while True:
+                before = self.delivery.counters["acked"]
                 self.delivery.acknowledged(self.link.acks.get_nowait())
+                if self.delivery.counters["acked"] > before:
+                    self.last_delivery = time.time()
         except queue.Empty:
             pass
 
@@ -309,6 +385,7 @@ class Agent:
         if event.kind == "bad":  # drivers decode in their thread; we count and log
             runtime.health.bad_read(event.ts, event.reason)
             self.counters["bad_lines"] += 1
+            self.bad_reads[event.sensor, event.reason] += 1
             left_out = self.bad_read_log.take((event.sensor, event.reason), event.ts)
             if left_out is not None:
                 log.warning("bad read sensor=%s port=%s reason=%s: %s%s", event.sensor,
@@ -321,6 +398,7 @@ class Agent:
         if not runtime.health.reading(event.ts, event.values):
             if problem is not None:  # a bad read: counted (health), logged, never detected
                 self.counters["bad_lines"] += 1
+                self.bad_reads[event.sensor, "non_finite"] += 1
                 left_out = self.bad_read_log.take((event.sensor, "non_finite"), event.ts)
                 if left_out is not None:
                     log.warning("bad read sensor=%s port=%s reason=non_finite: %s%s", event.sensor,
@@ -331,7 +409,10 @@ class Agent:
         ts = round(event.ts, 3)
         values = event.values
         learn = not runtime.health.active_faults  # a faulty sensor's readings teach nothing
-        for draft in runtime.device.process(ts, values, learn):
+        started = time.thread_time()  # this thread only: the readers run beside it
+        drafts = runtime.device.process(ts, values, learn)
+        runtime.detect_s += time.thread_time() - started
+        for draft in drafts:
             self.emit(draft)
 
     def check_health(self, now: float) -> None:
@@ -408,6 +489,7 @@ class Agent:
             return
         dropped = self.outbox.add(alert, keep=keep)
         self.counters["alerts"] += 1
+        self.alerts_by_reason[alert.reason.value] += 1
         if dropped:
             self.counters["dropped"] += len(dropped)
             log.warning("outbox full (%d): dropped %d lower-grade alert(s): ids=%s",

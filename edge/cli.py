@@ -126,6 +126,9 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                _lazy("edge.replay", "add_arguments"), _lazy("edge.replay", "run")),
     "probe": ("open the configured sensors and print live decoded readings, errors and health",
               _lazy("edge.probe", "add_arguments"), _lazy("edge.probe", "run")),
+    "status": ("a live view of the running agent: broker, outbox, each sensor's last reading, "
+               "health and detector state", _lazy("edge.board_state", "add_arguments"),
+               _lazy("edge.board_state", "run")),
     "relearn": ("reset one sensor's learned model (after a repair or a replaced pump)",
                 _add_relearn, _relearn),
     "completion": ("print a shell completion script: completion bash",
@@ -135,7 +138,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
 
 EDGE_CONFIG = ConfigDefault("LIFELINE_EDGE_CONFIG", "/etc/lifeline/edge.toml")
 # commands whose --config is edge.toml, required (else the default); replay's is optional
-WITH_CONFIG = ("run", "check-config", "probe")
+WITH_CONFIG = ("run", "check-config", "probe", "status")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -145,7 +148,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="lifeline-edge", description="Lifeline edge agent: read sensors, detect, publish alerts.")
     parser.add_argument("--version", action=VersionAction, help="print the version and exit")
     parser.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="FILE",
-                        help=EDGE_CONFIG.help("edge.toml") + " (run, check-config, probe)")
+                        help=EDGE_CONFIG.help("edge.toml") + " (run, check-config, probe, status)")
     parser.add_argument("--log-level", default=argparse.SUPPRESS, choices=LOG_LEVELS,
                         help="default: INFO")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

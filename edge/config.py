@@ -18,6 +18,7 @@ from edge.drivers.frames import FEATURES, MAX_AXES, MAX_SAMPLES, feature_names
 from edge.drivers.profiles import ProfileOrigin, apply_profile, blame_profile, default_profile_dirs
 from edge.drivers.registers import DATA_TYPES, ORDERS, TABLES, RegisterSpec
 from lifeline.kinds import kind_problem
+from lifeline.metrics_config import MetricsConfig, parse_metrics
 from lifeline.mqtt_config import MqttConfig, parse_mqtt
 from lifeline.tomlconfig import ConfigError, Section, raise_if_problems, root
 from lifeline.wire import FAMILIES
@@ -153,6 +154,7 @@ class EdgeConfig:
     detection: DetectionConfig
     outbox_max_alerts: int = 100_000
     profile_dirs: tuple[Path, ...] = ()
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
 MULTICHANNEL = ("auto", "none")
@@ -384,7 +386,9 @@ def _sensor(sec: Section, base: DetectionConfig,
             sec.problem("columns", _name_check(column) or "")
         if column in per_channel.data:
             per_channel.read.add(column)
-            channels.append(_limits(per_channel.section(column), defaults, column))
+            own_channel = per_channel.section(column)
+            channels.append(_limits(own_channel, defaults, column))
+            own_channel.finish()  # "hihg" in [sensors.channels.x] is a mistake, not a no-op
         else:
             channels.append(ChannelConfig(**{**defaults.__dict__, "name": column,
                                              "unit": _feature_unit(column, defaults.unit,
@@ -431,8 +435,11 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
     # every key has a default (docs/edge.md); the client id defaults to lifeline-edge-<id>
     mqtt = parse_mqtt(top.section("mqtt", required=False), Path(path).resolve().parent)
     detection = _detection(top.section("detection", required=False), DetectionConfig())
+    metrics = parse_metrics(top.section("metrics", required=False), base)
     sensors: list[SensorConfig] = []
-    for own in top.sections("sensors"):
+    paths: list[str] = []
+    # a sensor is named by its id in errors (sensors['manhole-methane']), by index without one
+    for own in top.sections("sensors", label_by="id"):
         sec, origin = apply_profile(own, profile_dirs)
         if origin is None and "profile" in own.data:
             continue  # the profile could not be applied: its one line says it all
@@ -441,19 +448,20 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
         blame_profile(top.problems, before, own.path, origin)
         if sensor is not None:
             sensors.append(sensor)
+            paths.append(own.path)
     seen: set[str] = set()
     ports: dict[str, str] = {}
-    for index, sensor in enumerate(sensors):
+    for where, sensor in zip(paths, sensors, strict=True):
         if sensor.id in seen:
-            top.problem(f"sensors[{index}].id", f"duplicate sensor id {sensor.id!r}")
+            top.problem(f"{where}.id", f"duplicate sensor id {sensor.id!r}")
         seen.add(sensor.id)
         if sensor.port in ports:
-            top.problem(f"sensors[{index}].port", f"{sensor.port} is already read by sensor "
+            top.problem(f"{where}.port", f"{sensor.port} is already read by sensor "
                         f"{ports[sensor.port]!r}: a port has one reader (several Modbus units "
                         "on one bus are not supported yet)")
         ports.setdefault(sensor.port, sensor.id)
     top.finish()
-    raise_if_problems(top)
+    raise_if_problems(top, lines=True)
     assert device_id is not None and zone is not None  # else a problem was raised just above
     return EdgeConfig(
         path=Path(path),
@@ -464,6 +472,7 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
         detection=detection,
         outbox_max_alerts=outbox_max_alerts,
         profile_dirs=profile_dirs,
+        metrics=metrics,
     )
 
 def _channel_text(channel: ChannelConfig) -> str:

@@ -71,6 +71,9 @@ class MqttLink:
         self.takeover = TakeoverWatch()
         self._takeover_said_at = -1e18
         self.status_source: Any = None  # callable -> (sensors, outbox depth, counters)
+        # (until, comment) while the board is in maintenance (edge/maintenance.py): every
+        # status carries it, the goodbye too, so the hub files the outage as maintenance
+        self.maintenance: tuple[float, str] | None = None
         device = config.device
         self.client_id = client_id = config.mqtt.client_id or f"lifeline-edge-{device.id}"
         # TLS and credentials; a bad key or password file is a ConfigError (exit 2)
@@ -103,10 +106,15 @@ class MqttLink:
 
     def _status(self, state: str, sensors: tuple[str, ...], depth: int = 0,
                 counters: dict[str, int] | None = None) -> wire.Status:
+        now = time.time()
+        until, comment = self.maintenance if self.maintenance is not None else (None, "")
+        if until is not None and until <= now:
+            until, comment = None, ""
         return wire.Status(device=self.config.device.id, zone=self.config.device.zone,
-                           state=state, ts=time.time(), sensors=sensors,
+                           state=state, ts=now, sensors=sensors,
                            counters={**self.counters, **(counters or {})}, outbox_depth=depth,
-                           version=self.version)
+                           version=self.version, maintenance_until=until,
+                           maintenance_comment=comment)
 
     def publish_status(self, sensors: tuple[str, ...], depth: int = 0,
                        counters: dict[str, int] | None = None) -> None:

@@ -31,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sensor", action="append", default=[], metavar="ID",
                         help="probe only this sensor (repeatable; default: all)")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to listen (10)")
+    parser.add_argument("--maintenance", metavar="DURATION", default=None,
+                        help="first tell the hub this device is in maintenance for DURATION "
+                        "(30m, 2h): its outage and sensor faults are then maintenance work, "
+                        "not a device incident")
+    parser.add_argument("--comment", default="lifeline-edge probe",
+                        help="why, shown with the maintenance mark at the hub")
 
 
 def format_reading(sensor: SensorConfig, values: tuple[float, ...]) -> str:
@@ -140,4 +146,89 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError([(str(args.config), "sensors", "no sensor is configured")])
     if args.seconds <= 0:
         raise ConfigError([("(command line)", "--seconds", "must be positive")])
+    if args.maintenance is not None:
+        seconds = _duration(args.maintenance)
+        if not mark_maintenance(config, time.time() + seconds, args.comment, sys.stdout):
+            return 1  # the agent runs and holds the ports: stop it, then probe again
     return Probe(config, chosen, sys.stdout).run(args.seconds)
+
+
+def _duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        seconds = float(text[:-1]) * units[text[-1]]
+    except (ValueError, KeyError, IndexError):
+        seconds = -1.0
+    if not 0 < seconds <= 86400 or seconds != seconds:
+        raise ConfigError([("(command line)", "--maintenance",
+                            f"{text!r} is not a duration like 30m or 2h (at most 1d)")])
+    return seconds
+
+
+def mark_maintenance(config: EdgeConfig, until: float, comment: str, out: TextIO) -> bool:
+    """Put the board in maintenance until ``until``: the mark file for the agent, and the
+    hub told. False when the agent runs (it tells the hub; the technician must stop it to
+    free the ports)."""
+    from edge import maintenance
+    from edge.board_state import tool_state_dir
+    from lifeline import wire
+
+    state_dir = tool_state_dir(config)
+    path = maintenance.write_mark(state_dir, maintenance.Mark(until, comment))
+    device = config.device.id
+    print(f"{device}: in maintenance until {wire.format_ts(until)} ({path})", file=out)
+    if maintenance.agent_running(state_dir):
+        print(f"the running agent tells the hub within a second. It holds the ports: stop it "
+              f"now (sudo systemctl stop lifeline-edge); its goodbye carries the mark, so the "
+              f"hub files the outage as maintenance, not a device incident. Then run probe "
+              f"again, and start the agent when done. The mark ends by itself at "
+              f"{wire.format_ts(until)} (or: lifeline-hub maintenance end {device})",
+              file=out, flush=True)
+        return False
+    why = publish_maintenance(config, until, comment)
+    if why is None:
+        print("the hub is told (retained status, offline, in maintenance)", file=out, flush=True)
+    else:
+        print(f"could not tell the hub ({why}): ask an operator for "
+              f"`lifeline-hub maintenance start {device} --for ...`", file=out, flush=True)
+    return True
+
+
+def publish_maintenance(config: EdgeConfig, until: float, comment: str,
+                        timeout_s: float = 5.0) -> str | None:
+    """Publish the device's retained status (offline, in maintenance until ``until``) as the
+    device, the agent not running; None when the broker took it, else why not.
+
+    Same client id and persistent session as the agent (a broker with
+    ``use_username_as_clientid`` allows no other): an ack waiting for the agent may reach
+    us instead, and the agent then resends that alert, which the hub counts as a duplicate."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    from edge.mqtt_link import SESSION_EXPIRY_S
+    from lifeline import wire
+    from lifeline.mqtt_session import new_client
+
+    device = config.device
+    client = new_client(config.mqtt, config.mqtt.client_id or f"lifeline-edge-{device.id}")
+    status = wire.Status(device=device.id, zone=device.zone, state="offline", ts=time.time(),
+                         sensors=tuple(s.id for s in config.sensors), maintenance_until=until,
+                         maintenance_comment=comment)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = SESSION_EXPIRY_S
+    try:
+        client.connect(config.mqtt.host, config.mqtt.port, keepalive=config.mqtt.keepalive,
+                       clean_start=False, properties=props)
+        client.loop_start()
+        info = client.publish(wire.status_topic(device.id), wire.encode(status), qos=1,
+                              retain=True)
+        info.wait_for_publish(timeout=timeout_s)
+        if not info.is_published():
+            return f"the broker did not acknowledge within {timeout_s:g} s"
+        return None
+    except (OSError, RuntimeError, ValueError, mqtt.WebsocketConnectionError) as exc:
+        return f"{config.mqtt.host}:{config.mqtt.port}: {exc}"
+    finally:
+        client.disconnect()
+        client.loop_stop()

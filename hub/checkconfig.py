@@ -44,7 +44,33 @@ def warnings(config: HubConfig) -> list[str]:
         found.append(f"device registry {config.security.registry} does not exist yet: every "
                      "device's messages are refused until `lifeline-hub provision-device` "
                      "writes it")
-    return found + rule_warnings(config)
+    return found + rule_warnings(config) + board_warnings(config)
+
+
+def board_warnings(config: HubConfig) -> list[str]:
+    """What would keep the board from being usable as configured."""
+    from lifeline.listen import is_loopback
+
+    board, found = config.board, []
+    if board.users is not None and not board.users.exists():
+        found.append(f"board operators file {board.users} does not exist yet: the board is "
+                     "read-only until `lifeline-hub board-user add NAME` writes it")
+    if not is_loopback(board.listen[0]) and not board.allowed_hosts:
+        found.append(f"board.listen {board.listen[0]} is not loopback but board.allowed_hosts "
+                     "is not set: browsers reaching it by a host name get 421")
+    return found
+
+
+def _service_lines(config: HubConfig) -> list[str]:
+    board, metrics = config.board, config.metrics
+    host = f"[{board.listen[0]}]" if ":" in board.listen[0] else board.listen[0]
+    who = "read-only" if board.users is None else f"operators from {board.users}"
+    lines = [f"  board: http://{host}:{board.listen[1]}/ ({who}; "
+             f"{'served by run' if board.with_hub else 'lifeline-hub board'})"]
+    where = [f"http://{metrics.listen[0]}:{metrics.listen[1]}/metrics"] if metrics.listen else []
+    where += [f"textfile {metrics.textfile}"] if metrics.textfile else []
+    lines.append(f"  metrics: {', '.join(where) if where else 'off (no [metrics])'}")
+    return lines
 
 
 def _registry_summary(config: HubConfig) -> str:
@@ -71,6 +97,8 @@ def check_config(config: HubConfig, as_json: bool) -> int:
           f"{len(config.routing.routes)} route(s); {summary}")
     print(f"  mqtt: {config.mqtt.host}:{config.mqtt.port}, "
           f"{mqtt_security.describe(config.mqtt.security)}")
+    for line in _service_lines(config):
+        print(line)
     for warning in warnings(config):
         print(f"  warning: {warning}")
     return 0

@@ -56,7 +56,7 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace, config: HubConfig) -> int:
-    from hub.service import run_hub  # paho is only needed here
+    from hub.service.run import run_hub  # paho is only needed here
 
     return run_hub(config)
 
@@ -75,7 +75,7 @@ def _positive(text: str) -> int:
 
 def _add_limit(parser: argparse.ArgumentParser, default: object) -> None:
     """``--limit N`` / ``--all`` (on ``incidents`` and again on ``incidents list``)."""
-    from hub.desk import TABLE_LIMIT
+    from hub.desk.commands import TABLE_LIMIT
 
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--limit", type=_positive, metavar="N", default=default,
@@ -86,7 +86,7 @@ def _add_limit(parser: argparse.ArgumentParser, default: object) -> None:
 
 
 def _add_incidents(parser: argparse.ArgumentParser) -> None:
-    from hub.incident import IncidentStatus
+    from hub.core.incident import IncidentStatus
 
     parser.add_argument("--config", type=Path, default=None, help="path to hub.toml")
     parser.add_argument("--log-level", default="WARNING", choices=LOG_LEVELS,
@@ -127,7 +127,7 @@ def _add_incidents(parser: argparse.ArgumentParser) -> None:
 
 
 def _incidents(args: argparse.Namespace, config: HubConfig) -> int:
-    from hub.desk import action_for, incident_action, incidents_list, incidents_show, operator
+    from hub.desk.commands import action_for, incident_action, incidents_list, incidents_show, operator
 
     action = args.action or "list"
     if action == "list":
@@ -147,6 +147,9 @@ def _add_tail(parser: argparse.ArgumentParser) -> None:
                         help="replay every stored event first, then follow")
     parser.add_argument("--since", metavar="DURATION",
                         help="replay this much recent history first (30s, 10m, 2h), then follow")
+    parser.add_argument("--no-follow", action="store_true",
+                        help="print what is stored (with --from-start or --since) and exit "
+                        "instead of following")
     parser.add_argument("--zone", help="only this zone (or zones under it)")
     parser.add_argument("--hazard", help="only this hazard (water, gas, structure, maintenance, "
                         "device)")
@@ -161,9 +164,9 @@ def _add_tail(parser: argparse.ArgumentParser) -> None:
 
 
 def _tail(args: argparse.Namespace, config: HubConfig) -> int:
-    from hub.known import check_filters, known_to_hub
-    from hub.silences import parse_duration
-    from hub.tailing import TailFilter, follow
+    from hub.core.silences import parse_duration
+    from hub.desk.known import check_filters, known_to_hub
+    from hub.desk.tailing import TailFilter, follow
     from lifeline.grades import Grade
 
     since = None
@@ -179,7 +182,7 @@ def _tail(args: argparse.Namespace, config: HubConfig) -> int:
     wanted = TailFilter(zone=args.zone, hazard=args.hazard,
                         min_grade=Grade.parse(args.min_grade), device=args.device)
     return follow(config, as_json=args.json, from_start=args.from_start, since_s=since,
-                  wanted=wanted, fold=not args.no_fold)
+                  wanted=wanted, fold=not args.no_fold, keep_following=not args.no_follow)
 
 
 def _add_silence(parser: argparse.ArgumentParser) -> None:
@@ -206,12 +209,12 @@ def _add_silence(parser: argparse.ArgumentParser) -> None:
 
 
 def _silence(args: argparse.Namespace, config: HubConfig) -> int:
-    from hub.desk import DeskError, parse_incident_id, silence_command
+    from hub.desk.commands import DeskError, parse_incident_id, silence_command
 
     if args.silence_action == "add":
         _check_silence(args, config)
         if args.incident:
-            from hub.known import incident_problem
+            from hub.desk.known import incident_problem
 
             problem = incident_problem(config, parse_incident_id(args.incident))
             if problem:  # like `incidents show INC-99`: the request cannot be carried out
@@ -222,9 +225,9 @@ def _silence(args: argparse.Namespace, config: HubConfig) -> int:
 def _check_silence(args: argparse.Namespace, config: HubConfig) -> None:
     """What ``silence add`` is told to match must exist, or be forced (a zone or device not
     seen yet); a typo is a usage error with a did-you-mean, before anything is written."""
-    from hub.desk import DeskError, parse_incident_id
-    from hub.known import check_filters, known_to_hub
-    from hub.silences import parse_duration
+    from hub.core.silences import parse_duration
+    from hub.desk.commands import DeskError, parse_incident_id
+    from hub.desk.known import check_filters, known_to_hub
 
     problems = []
     try:
@@ -247,13 +250,38 @@ def _check_silence(args: argparse.Namespace, config: HubConfig) -> None:
         raise UsageError("\n".join(problems))
 
 
+def _add_maintenance(parser: argparse.ArgumentParser) -> None:
+    from hub.desk.maintenance import add_maintenance_arguments
+
+    parser.add_argument("--config", type=Path, default=None, help="path to hub.toml")
+    parser.add_argument("--log-level", default="WARNING", choices=LOG_LEVELS)
+    sub = parser.add_subparsers(dest="maintenance_action", metavar="ACTION", required=True)
+    for child in add_maintenance_arguments(sub):
+        _sub_common(child)
+
+
+def _maintenance(args: argparse.Namespace, config: HubConfig) -> int:
+    from hub.desk.known import check_filters, known_to_hub
+    from hub.desk.maintenance import duration_problem, maintenance_command
+
+    if args.maintenance_action == "start":
+        problems = [p for p in (duration_problem(args.duration),) if p]
+        if not args.comment.strip():
+            problems.append("--comment: say why (it is shown with the mark)")
+        problems += [p.replace("--device ", "DEVICE ", 1) for p in check_filters(
+            known_to_hub(config), device=args.device, force=args.force)]
+        if problems:
+            raise UsageError("\n".join(problems))
+    return maintenance_command(config, args)
+
+
 def _add_status(parser: argparse.ArgumentParser) -> None:
     _common(parser, "WARNING")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _status(args: argparse.Namespace, config: HubConfig) -> int:
-    from hub.desk import status
+    from hub.desk.commands import status
 
     return status(config, args.json)
 
@@ -280,7 +308,7 @@ def _completion(args: argparse.Namespace) -> int:
 
 
 def _lazy(module: str, attribute: str) -> Callable[..., Any]:
-    """``module.attribute``, imported on the first call (hub/provision.py needs the
+    """``module.attribute``, imported on the first call (hub/desk/provision.py needs the
     cryptography package, which costs more than the whole desk command)."""
     def call(*args: Any) -> Any:
         return getattr(importlib.import_module(module), attribute)(*args)
@@ -295,21 +323,30 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
     "incidents": ("list incidents (table or --json); show, ack, assign, comment, resolve one",
                   _add_incidents, _incidents),
     "tail": ("follow alerts and incident changes live until Ctrl-C", _add_tail, _tail),
-    # hub/provision.py (imported only for these: it needs the cryptography package)
+    # hub/desk/provision.py (imported only for these: it needs the cryptography package)
     "provision-device": ("create a device's credentials, register it, print its edge.toml",
-                         _lazy("hub.provision", "add_provision_arguments"),
-                         _lazy("hub.provision", "run_provision")),
+                         _lazy("hub.desk.provision", "add_provision_arguments"),
+                         _lazy("hub.desk.provision", "run_provision")),
     "revoke-device": ("revoke a device: registry, broker password, certificate revocation list",
-                      _lazy("hub.provision", "add_revoke_arguments"),
-                      _lazy("hub.provision", "run_revoke")),
+                      _lazy("hub.desk.provision", "add_revoke_arguments"),
+                      _lazy("hub.desk.provision", "run_revoke")),
     "provision-consumer": ("give a read-only consumer (dashboard, pager) access to the incident "
-                           "stream", _lazy("hub.provision", "add_consumer_arguments"),
-                           _lazy("hub.provision", "run_consumer")),
+                           "stream", _lazy("hub.desk.provision", "add_consumer_arguments"),
+                           _lazy("hub.desk.provision", "run_consumer")),
     "make-ca": ("create the project CA and the broker's and the hub's certificates",
-                _lazy("hub.provision", "add_make_ca_arguments"),
-                _lazy("hub.provision", "run_make_ca")),
+                _lazy("hub.desk.provision", "add_make_ca_arguments"),
+                _lazy("hub.desk.provision", "run_make_ca")),
+    # hub/board/ (imported only for these)
+    "board": ("serve the live incident board in a browser (read-only unless logged in)",
+              _lazy("hub.board.commands", "add_board_arguments"),
+              _lazy("hub.board.commands", "run_board")),
+    "board-user": ("add, remove or list the board's operators (scrypt hashes in [board] users)",
+                   _lazy("hub.board.commands", "add_user_arguments"),
+                   _lazy("hub.board.commands", "run_board_user")),
     "silence": ("silences: add, list, expire (matching changes are stored, not notified)",
                 _add_silence, _silence),
+    "maintenance": ("maintenance: start, end, list (a device's outage and sensor faults are "
+                    "maintenance work, not a device incident)", _add_maintenance, _maintenance),
     "status": ("devices with last seen, online/offline, alert rates; store size", _add_status,
                _status),
     "check-config": ("validate hub.toml (and the device registry) without starting the hub",
@@ -349,6 +386,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 HUB_CONFIG = ConfigDefault("LIFELINE_HUB_CONFIG", "/etc/lifeline/hub.toml")
+# long-running commands: they log at INFO unless --log-level says otherwise
+SERVICES = ("run", "board")
 # commands that take no configuration
 NO_CONFIG = ("completion",)
 # commands that take --config for symmetry but never read it (make-ca writes what it names)
@@ -387,11 +426,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
         return exc.code if isinstance(exc.code, int) else 2
     configure_logging(getattr(args, "log_level", None)
-                      or ("INFO" if args.command == "run" else "WARNING"), sys.stderr)
+                      or ("INFO" if args.command in SERVICES else "WARNING"), sys.stderr)
     if args.command in NO_CONFIG:
         return _completion(args)
     if args.command in CONFIG_NOT_READ:  # make-ca comes before hub.toml's TLS files exist
-        from hub.provision import run_make_ca
+        from hub.desk.provision import run_make_ca
         return run_make_ca(args, None)
     path, how = HUB_CONFIG.resolve(args, os.environ)
     if how != "--config" and not path.exists():
@@ -399,10 +438,8 @@ def main(argv: list[str] | None = None) -> int:
               f"exist; pass --config FILE or set ${HUB_CONFIG.variable}", file=sys.stderr)
         return 2
     args.config = path
-    import sqlite3
-
     from hub.config import load_hub_config
-    from hub.store import StoreError
+    from hub.store import DatabaseError, StoreError
     from lifeline.errors import EXIT_RUNTIME, LifelineError
     from lifeline.tomlconfig import ConfigError
 
@@ -418,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in str(exc).splitlines():
             print(f"lifeline-hub {args.command}: {line}", file=sys.stderr)
         return 2
-    except (StoreError, sqlite3.Error) as exc:
+    except (StoreError, DatabaseError) as exc:
         print(f"lifeline-hub: store error: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
     except LifelineError as exc:  # DeskError and every other error of ours: a runtime failure

@@ -18,10 +18,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hub.topology import REACHES, Topology, Zone
+from hub.board.config import BoardConfig, parse_board
+from hub.core.deadlines import ACKNOWLEDGE, RESOLVE, DeadlinePolicy
+from hub.core.ownership import OwnerPolicy, OwnerRule
+from hub.core.silences import parse_duration
+from hub.core.topology import REACHES, Topology, Zone
 from lifeline.grades import GRADE_NAMES, Grade
+from lifeline.metrics_config import MetricsConfig, parse_metrics
 from lifeline.mqtt_config import MqttConfig, parse_mqtt
-from lifeline.tomlconfig import Section, raise_if_problems, root
+from lifeline.tomlconfig import Section, raise_if_problems, root, suggestion
 from lifeline.wire import FAMILIES, family_of
 
 HUB_CLIENT_ID = "lifeline-hub"  # the hub's MQTT client id unless [mqtt] client_id says otherwise
@@ -37,7 +42,7 @@ class StoreConfig:
     """``[store]``: where the SQLite store is, and how long it keeps what is over.
 
     ``retain_days`` None keeps everything; otherwise the hub prunes alerts, resolved
-    incidents and their events once they are older than that (hub/retention.py)."""
+    incidents and their events once they are older than that (hub/store/retention.py)."""
 
     path: Path = Path("lifeline-hub.db")
     retain_days: float | None = None
@@ -80,7 +85,7 @@ class RuleConfig:
 
 @dataclass(frozen=True)
 class FusionConfig:
-    """Time constants of the fusion rule (see hub/fusion.py), in seconds, rules and topology."""
+    """Time constants of the fusion rule (see hub/core/fusion.py), in seconds, rules and topology."""
 
     window_s: float = 300.0
     quiet_s: float = 120.0
@@ -104,6 +109,8 @@ class FusionConfig:
         return found
 
 
+ROUTE_FORMATS = ("generic", "alertmanager")  # a route's webhook body (docs/hub.md)
+
 @dataclass(frozen=True)
 class RouteConfig:
     """One webhook: incident changes of these hazards and zones, at or above ``min_grade``."""
@@ -114,6 +121,8 @@ class RouteConfig:
     zones: tuple[str, ...] = ()
     min_grade: Grade = Grade.BLUE
     timeout_s: float = 5.0
+    # the body's shape: "generic" (wire.IncidentChange) or "alertmanager" (hub/core/alertmanager.py)
+    format: str = "generic"
 
 
 @dataclass(frozen=True)
@@ -130,7 +139,11 @@ class HubConfig:
     security: SecurityConfig = field(default_factory=SecurityConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
+    owners: OwnerPolicy = field(default_factory=OwnerPolicy)
+    deadlines: DeadlinePolicy = field(default_factory=DeadlinePolicy)
     source: Path | None = None
+    board: BoardConfig = field(default_factory=BoardConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
 def _mqtt(section: Section, base: Path) -> MqttConfig:
@@ -248,9 +261,13 @@ def _topology(top: Section) -> Topology:
     zones = []
     for name in list(zones_section.data):
         s = zones_section.section(name)
+        x, y = s.float("x", None), s.float("y", None)  # the board's zone map
+        if (x is None) != (y is None):
+            s.problem("x" if x is None else "y", "give both x and y, or neither")
         zones.append(Zone(name=name, parent=s.str("parent", None),
                           neighbours=s.str_list("neighbours", ()),
-                          downstream=s.str_list("downstream", ())))
+                          downstream=s.str_list("downstream", ()),
+                          position=None if x is None or y is None else (x, y)))
         s.finish()
     zones_section.read.update(zones_section.data)
     devices_section = top.section("devices", required=False)
@@ -289,7 +306,8 @@ def _routing(top: Section) -> RoutingConfig:
             name=name, url=url,
             hazards=s.str_list("hazards", ()), zones=s.str_list("zones", ()),
             min_grade=Grade.parse(grade) if grade in GRADE_NAMES else Grade.BLUE,
-            timeout_s=s.float("timeout_s", 5.0, min=0.1, max=120.0)))
+            timeout_s=s.float("timeout_s", 5.0, min=0.1, max=120.0),
+            format=s.str("format", "generic", choices=ROUTE_FORMATS)))
         for hazard in routes[-1].hazards:
             if hazard not in HAZARDS:
                 s.problem("hazards", f"{hazard!r} is not one of {', '.join(HAZARDS)}")
@@ -300,17 +318,87 @@ def _routing(top: Section) -> RoutingConfig:
     return RoutingConfig(routes=tuple(routes), mqtt_republish=republish, retry_max_s=retry_max)
 
 
+def _owners(top: Section, topology: Topology) -> OwnerPolicy:
+    """``[[owners]]``: the department owning each (hazard, zone, grade); one entry without
+    conditions is the default. No ``[[owners]]`` at all: one control room owns everything."""
+    sections = top.sections("owners")
+    if not sections:
+        return OwnerPolicy()
+    rules: list[OwnerRule] = []
+    for s in sections:
+        department = s.str("department")
+        hazards = s.str_list("hazards", ())
+        zones = s.str_list("zones", ())
+        grade = s.str("min_grade", "blue", choices=GRADE_NAMES)
+        escalation = s.str_list("escalation", ())
+        for hazard in hazards:
+            if hazard not in HAZARDS:
+                s.problem("hazards", f"{hazard!r} is not one of {', '.join(HAZARDS)}"
+                          f"{suggestion(hazard, HAZARDS)}")
+        for zone in zones:
+            if topology.zones and zone not in topology.zones:
+                s.problem("zones", f"{zone!r} is not a zone of [zones]"
+                          f"{suggestion(zone, sorted(topology.zones))}")
+        if department is not None and department in escalation:
+            s.problem("escalation", f"names the owner {department!r} itself")
+        s.finish()
+        if department is not None:
+            rules.append(OwnerRule(department, hazards, zones,
+                                   Grade.parse(grade) if grade in GRADE_NAMES else Grade.BLUE,
+                                   escalation))
+    defaults = [r for r in rules if r.unconditional]
+    if not defaults:
+        top.problem("owners", "no default owner: add an [[owners]] entry with only a "
+                    "department (no hazards, zones or min_grade), so no incident is unowned")
+        return OwnerPolicy(tuple(rules))
+    if len(defaults) > 1:
+        top.problem("owners", "more than one default owner (entries without hazards, zones "
+                    f"or min_grade): {', '.join(r.department for r in defaults)}")
+    return OwnerPolicy(tuple(r for r in rules if not r.unconditional), default=defaults[0])
+
+
+def _deadlines(top: Section) -> DeadlinePolicy:
+    """``[deadlines.acknowledge]`` and ``[deadlines.resolve]``: a duration per grade
+    (``"5m"``, ``"4h"``) or ``"none"``; a grade left out keeps its default."""
+    section = top.section("deadlines", required=False)
+    defaults = DeadlinePolicy()
+    tables = {}
+    for what, default in ((ACKNOWLEDGE, defaults.acknowledge_s), (RESOLVE, defaults.resolve_s)):
+        part = section.section(what, required=False)
+        table = dict(default)
+        for grade in Grade:
+            text = part.str(grade.label, None)
+            if text is None:
+                continue
+            if text.strip().lower() == "none":
+                table[grade] = None
+                continue
+            try:
+                table[grade] = parse_duration(text)
+            except ValueError as exc:
+                part.problem(grade.label, f"{exc} (or \"none\")")
+        part.finish()
+        tables[what] = table
+    section.finish()
+    return DeadlinePolicy(acknowledge_s=tables[ACKNOWLEDGE], resolve_s=tables[RESOLVE])
+
+
 def load_hub_config(path: str | Path) -> HubConfig:
     """Read and validate ``hub.toml``; raise ConfigError listing every problem at once."""
     top = root(path)
     base = Path(path).resolve().parent
+    fusion = _fusion(top)
     config = HubConfig(
         mqtt=_mqtt(top.section("mqtt", required=False), base),
         store=_store(top.section("store", required=False), base),
         security=_security(top.section("security", required=False), base),
-        fusion=_fusion(top),
+        fusion=fusion,
         routing=_routing(top),
+        owners=_owners(top, fusion.topology),
+        deadlines=_deadlines(top),
         source=Path(path),
+        board=parse_board(top.section("board", required=False), base),
+        metrics=parse_metrics(top.section("metrics", required=False), base),
     )
     top.finish()
     raise_if_problems(top)

@@ -12,7 +12,7 @@ written by ``lifeline-hub provision-device``::
     [revoked.edge-old-3]              # written by `lifeline-hub revoke-device`
     revoked = "2026-12-01T08:00:00.000Z"
     why = "board stolen from cabinet 12"
-    certificate_serial = "2a07..."   # listed in the broker's CRL (hub/provision.py)
+    certificate_serial = "2a07..."   # listed in the broker's CRL (hub/desk/provision.py)
 
 ``check_message`` is the pure rule the hub applies to every decoded alert and
 status: the device in the payload must be the device of the topic, must not be

@@ -1,7 +1,7 @@
 """A log budget: per key, a few lines per time window, the rest counted and said later.
 
 The hub already counts invalid messages and logs the first ten per reason between two stats
-lines (hub/ingest.py); the edge has no stats line, so this keeps a window per key instead:
+lines (hub/service/ingest.py); the edge has no stats line, so this keeps a window per key instead:
 at most ``per_window`` lines per ``window_s``, and the next line after a quiet spell says how
 many were left out. Pure: time is an argument; no logging here, the caller logs.
 

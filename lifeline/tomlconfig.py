@@ -1,8 +1,12 @@
 """Small validators that turn TOML tables into clean values or errors a technician can act on.
 
 Every error reads ``file: key: problem``, where ``key`` is the dotted path to the
-key (``sensors[2].baudrate``). Unknown keys are errors with a suggestion. A
-``Section`` records which keys were read so ``finish()`` can reject the rest.
+key (``sensors[2].baudrate``, or ``sensors['manhole-methane'].baudrate`` for an array of
+tables labelled by an id key, see ``Section.sections``). Unknown keys are errors with a
+suggestion. A ``Section`` records which keys were read so ``finish()`` can reject the rest.
+``raise_if_problems(..., lines=True)`` adds the line where the key (or its table) is
+written: ``file:LINE: key: problem``. tomllib gives lines only for syntax errors, so
+``key_lines`` finds them with a small scan of the file's headers and ``key =`` lines.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import builtins
 import difflib
 import math
+import re
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -56,10 +61,14 @@ class Section:
         path: builtins.str,
         data: Any,
         problems: list[tuple[builtins.str, builtins.str, builtins.str]],
+        aliases: dict[builtins.str, builtins.str] | None = None,
     ):
         self.file = file
         self.path = path
         self.problems = problems
+        # label -> index path of tables named by id (sensors['x'] -> sensors[0]), shared by
+        # every Section of one file so raise_if_problems can find their lines
+        self.aliases: dict[builtins.str, builtins.str] = {} if aliases is None else aliases
         if not isinstance(data, dict):
             self._problem("", f"must be a table, found {_kind(data)}")
             data = {}
@@ -212,21 +221,32 @@ class Section:
 
     def section(self, key: builtins.str, *, required: builtins.bool = True) -> Section:
         value = self._raw(key, _REQUIRED if required else {})
-        return Section(
-            self.file, self.key_path(key), {} if value is _REQUIRED else value, self.problems
-        )
+        return Section(self.file, self.key_path(key), {} if value is _REQUIRED else value,
+                       self.problems, self.aliases)
 
-    def sections(self, key: builtins.str, *, required: builtins.bool = False) -> list[Section]:
+    def sections(self, key: builtins.str, *, required: builtins.bool = False,
+                 label_by: builtins.str | None = None) -> list[Section]:
+        """The tables of an array of tables, each named ``key[i]``; with ``label_by``, a
+        table whose ``label_by`` key is a string no other table repeats is named by it
+        instead: ``sensors['manhole-methane']`` (a technician knows the id, not the index)."""
         value = self._raw(key, _REQUIRED if required else [])
         if value is _REQUIRED:
             return []
         if not isinstance(value, list):
             self._problem(key, f"expected an array of tables ([[{key}]]), found {_kind(value)}")
             return []
-        return [
-            Section(self.file, f"{self.key_path(key)}[{i}]", item, self.problems)
-            for i, item in enumerate(value)
-        ]
+        labels = [item.get(label_by) if label_by and isinstance(item, dict) else None
+                  for item in value]
+        out = []
+        for i, item in enumerate(value):
+            path = f"{self.key_path(key)}[{i}]"
+            label = labels[i]
+            if isinstance(label, builtins.str) and label and labels.count(label) == 1:
+                named = f"{self.key_path(key)}[{label!r}]"
+                self.aliases[named] = path
+                path = named
+            out.append(Section(self.file, path, item, self.problems, self.aliases))
+        return out
 
     def _range(
         self,
@@ -274,6 +294,135 @@ def root(file: str | Path) -> Section:
     return Section(str(file), "", data, [])
 
 
-def raise_if_problems(section: Section) -> None:
-    if section.problems:
-        raise ConfigError(section.problems)
+def raise_if_problems(section: Section, *, lines: bool = False) -> None:
+    """Raise the problems found; with ``lines``, each names the line of its key where the
+    file has it (``file:LINE: key: problem``)."""
+    if not section.problems:
+        return
+    if lines:
+        raise ConfigError(with_lines(section.problems, section.aliases))
+    raise ConfigError(section.problems)
+
+
+# -- where a key is written ------------------------------------------------------------------
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""
+                  r"""(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
+_PART = re.compile(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""")
+
+
+def _parts(dotted: str) -> list[str]:
+    return [p[1:-1] if p[0] in "\"'" else p for p in _PART.findall(dotted)]
+
+
+def _brackets(text: str) -> int:
+    """Open minus closed brackets of a value, outside strings and comments."""
+    depth, quote = 0, ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char == "#":
+            break
+        elif char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+    return depth
+
+
+def key_lines(text: str) -> dict[str, int]:
+    """The 1-based line of every table and key of a TOML text, by index path.
+
+    >>> lines = key_lines('a = 1\\n[[s]]\\nid = "x"\\n[s.c]\\nhigh = 2\\n[[s]]\\nid = "y"\\n')
+    >>> lines["a"], lines["s[0]"], lines["s[0].c.high"], lines["s[1].id"]
+    (1, 2, 5, 7)
+
+    A scan, not a parser: it follows table headers and ``key =`` lines, and skips the
+    inside of multi-line strings and arrays; a key inside an inline table or an array is
+    found at the line of the key that holds it.
+    """
+    found: dict[str, int] = {}
+    arrays: dict[str, int] = {}   # resolved path of an array of tables -> its last index
+    table = ""
+    quote: str | None = None      # inside a multi-line string ending with this mark
+    depth = 0                     # inside a multi-line array
+    for number, line in enumerate(text.splitlines(), start=1):
+        if quote is not None:
+            if line.count(quote) % 2 == 1:
+                quote = None
+            continue
+        if depth > 0:
+            depth += _brackets(line)
+            continue
+        key = _KEY.match(line)
+        header = None if key else _HEADER.match(line)
+        if header:
+            parts = _parts(header.group(2))
+            path = ""
+            for part in parts[:-1]:
+                path = f"{path}.{part}" if path else part
+                if path in arrays:
+                    path = f"{path}[{arrays[path]}]"
+            path = f"{path}.{parts[-1]}" if path else parts[-1]
+            if header.group(1) == "[[":
+                arrays[path] = arrays.get(path, -1) + 1
+                found.setdefault(path, number)
+                path = f"{path}[{arrays[path]}]"
+            table = path
+            found.setdefault(table, number)
+        elif key:
+            path = table
+            for part in _parts(key.group(1)):
+                path = f"{path}.{part}" if path else part
+                found.setdefault(path, number)
+            rest = line[key.end():]
+            for mark in ('"""', "\'\'\'"):
+                if rest.count(mark) % 2 == 1:
+                    quote = mark
+            if quote is None:
+                depth = max(0, _brackets(rest))
+    return found
+
+
+_LAST = re.compile(r"(\.[^.\[]+|\[[^\]]*\])$")
+
+
+def line_of(key: str, lines: dict[str, int], aliases: dict[str, str]) -> int | None:
+    """The line of ``key`` or of the nearest enclosing key or table that is written."""
+    for label in sorted(aliases, key=len, reverse=True):
+        if key == label or key.startswith((label + ".", label + "[")):
+            key = aliases[label] + key[len(label):]
+            break
+    while key:
+        if key in lines:
+            return lines[key]
+        shorter = _LAST.sub("", key)
+        if shorter == key:
+            return None
+        key = shorter
+    return None
+
+
+def with_lines(problems: Sequence[tuple[str, str, str]],
+               aliases: dict[str, str]) -> list[tuple[str, str, str]]:
+    """``(file, key, problem)`` with ``file:LINE`` where the file names the key's line."""
+    texts: dict[str, dict[str, int] | None] = {}
+    out = []
+    for file, key, problem in problems:
+        if file not in texts:
+            try:
+                texts[file] = key_lines(Path(file).read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError):
+                texts[file] = None
+        lines = texts[file]
+        number = line_of(key, lines, aliases) if lines is not None else None
+        out.append((f"{file}:{number}" if number is not None else file, key, problem))
+    return out
+
+
+def suggestion(word: str, options: Sequence[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``options``, or ``""`` (for checks made
+    outside a Section's getters)."""
+    return _suggest(word, options)

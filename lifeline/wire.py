@@ -15,10 +15,11 @@ Topics (``{device}`` is a device id)::
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -196,7 +197,7 @@ class Alert:
         if len(self.context) > MAX_CONTEXT_VALUES:
             raise WireError("too_large", f"context has {len(self.context)} values, "
                             f"at most {MAX_CONTEXT_VALUES} allowed")
-        if any(not math.isfinite(x) for x in self.context):
+        if not all(map(math.isfinite, self.context)):
             raise WireError("bad_value", "context holds NaN or infinite values")
         if len(self.message) > MAX_TEXT or (self.unit is not None and len(self.unit) > 32):
             raise WireError("too_large", "message or unit is too long")
@@ -243,6 +244,11 @@ class Status:
     counters: Mapping[str, int] = field(default_factory=dict)
     outbox_depth: int = 0
     version: str = ""
+    # the device is in maintenance until then (a technician's `lifeline-edge probe`): its
+    # outage and sensor faults are maintenance work, not a device incident (docs/edge.md).
+    # Optional: absent from the JSON when None, so older hubs and edges are unaffected.
+    maintenance_until: float | None = None
+    maintenance_comment: str = ""
     v: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -252,9 +258,13 @@ class Status:
             if not _NAME_PATTERN.match(getattr(self, name)):
                 raise WireError("bad_value", f"{name} {getattr(self, name)!r} is not a valid name")
         check_ts(self.ts)
+        if self.maintenance_until is not None:
+            check_ts(self.maintenance_until, "maintenance_until")
+        if len(self.maintenance_comment) > MAX_TEXT:
+            raise WireError("bad_value", f"maintenance_comment is longer than {MAX_TEXT}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "v": self.v,
             "device": self.device,
             "zone": self.zone,
@@ -265,6 +275,10 @@ class Status:
             "outbox_depth": self.outbox_depth,
             "version": self.version,
         }
+        if self.maintenance_until is not None:
+            out["maintenance_until"] = format_ts(self.maintenance_until)
+            out["maintenance_comment"] = self.maintenance_comment
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,10 +422,91 @@ def decode_alert(payload: bytes, *, topic_device: str | None = None, now: float 
     ``topic_device`` is the device the topic names; the payload must agree with it.
     ``now`` (epoch seconds) enables the plausibility window for ``ts``.
     """
+    fast = _decode_alert_fast(payload, topic_device, now, max_age_s, max_ahead_s)
+    if fast is not None:
+        return fast
     try:
         return _decode_alert(payload, topic_device, now, max_age_s, max_ahead_s)
     except (OverflowError, RecursionError) as exc:  # e.g. an integer too large for a float
         raise WireError("bad_value", f"a number is out of range: {exc}") from exc
+
+
+@functools.cache
+def _alert_json_decoder() -> Callable[[bytes], Any]:
+    """msgspec's C decoder for an alert's JSON form, built on first use.
+
+    Imported lazily: msgspec and what it imports cost ~30 ms of start-up, which an edge
+    board (it encodes alerts; it decodes only what it resends) should not pay at boot.
+    ``Alert`` stays the one definition of the contract: the struct mirrors its ``to_dict``,
+    and whatever it refuses (or would decode differently) falls back to the checking decoder,
+    which gives the precise, counted reason.
+    """
+    import msgspec
+
+    class AlertJson(msgspec.Struct, frozen=True):
+        v: int
+        id: str
+        device: str
+        zone: str
+        sensor: str
+        channel: str
+        kind: str
+        ts: str
+        value: float | None
+        score: float
+        grade: str
+        reason: str
+        seq: int
+        unit: str | None = None
+        context: list[float] = []
+        message: str = ""
+        cleared: bool = False
+
+    decoder = msgspec.json.Decoder(AlertJson)
+
+    def decode(payload: bytes) -> Any:
+        try:
+            return decoder.decode(payload)
+        except (msgspec.DecodeError, RecursionError):  # deep nesting raises the latter
+            return None
+
+    return decode
+
+
+_GRADE_BY_LABEL = {grade.label: grade for grade in Grade}
+_REASON_BY_VALUE = {reason.value: reason for reason in Reason}
+
+
+def _decode_alert_fast(payload: bytes, topic_device: str | None, now: float | None,
+                       max_age_s: float, max_ahead_s: float) -> Alert | None:
+    """A well-formed alert decoded at C speed, or None: then the checking decoder decides.
+
+    Valid alerts are nearly all of the traffic; this path costs a fraction of the checking
+    one (benchmarks/bench_wire.py). It never refuses: anything unusual (a grade written as
+    a Roman level, an escaped surrogate, a number out of range, a field of the wrong type)
+    returns None, so error reasons and messages are exactly those of ``_decode_alert``.
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return None
+    data = _alert_json_decoder()(payload)
+    if data is None:
+        return None
+    grade = _GRADE_BY_LABEL.get(data.grade)
+    reason = _REASON_BY_VALUE.get(data.reason)
+    if (data.v != SCHEMA_VERSION or grade is None or reason is None
+            or (topic_device is not None and data.device != topic_device)):
+        return None
+    try:
+        ts = parse_ts(data.ts)
+        if now is not None and not now - max_age_s <= ts <= now + max_ahead_s:
+            return None
+        return Alert(id=data.id, device=data.device, zone=data.zone, sensor=data.sensor,
+                     channel=data.channel, kind=data.kind, ts=ts, value=data.value,
+                     score=data.score, grade=grade, reason=reason, seq=data.seq,
+                     unit=data.unit, context=tuple(data.context), message=data.message,
+                     cleared=data.cleared)
+    except (ValueError, OverflowError):  # WireError is a ValueError
+        return None
 
 
 def _decode_alert(payload: bytes, topic_device: str | None, now: float | None, max_age_s: float,
@@ -473,11 +568,26 @@ def decode_status(payload: bytes, *, topic_device: str | None = None) -> Status:
         counters=dict(counters),
         outbox_depth=_get(data, "outbox_depth", int, default=0),
         version=_get(data, "version", str, default=""),
+        maintenance_until=_maintenance_until(data),
+        maintenance_comment=_get(data, "maintenance_comment", str, default=""),
     )
     if topic_device is not None and status.device != topic_device:
         raise WireError("device_mismatch", f"payload names device {status.device!r} "
                         f"but arrived on the topic of {topic_device!r}")
     return status
+
+
+def _maintenance_until(data: Mapping[str, Any]) -> float | None:
+    text = _get(data, "maintenance_until", str, default=None, nullable=True)
+    if text is None:
+        return None
+    try:
+        until = parse_ts(text)
+    except (ValueError, OverflowError) as exc:
+        raise WireError("bad_timestamp", f"maintenance_until {text[:40]!r} is not ISO 8601 "
+                        f"UTC: {exc}") from exc
+    check_ts(until, f"maintenance_until {text[:40]!r}")
+    return until
 
 
 def decode_ack(payload: bytes) -> Ack:

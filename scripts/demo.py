@@ -3,7 +3,8 @@
 
 Starts, in order: a private Mosquitto on a free loopback port, the field
 simulator (hardware/simulator) with one pseudo-terminal per sensor, the hub,
-three edge agents (water, gas, structure zones) reading those ptys, and the
+three edge agents (water, gas, structure zones) reading those ptys, the web
+board (``lifeline-hub board``, its address printed; operator ``demo``) and the
 operator tail in this terminal. After ``--duration`` seconds (or Ctrl-C) it
 stops everything and prints which scripted events became incidents and how
 long each took from the event to its incident. Logs of every process stay in
@@ -15,7 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,6 +34,18 @@ from lifeline.localbroker import Broker, stop_process  # noqa: E402
 from lifeline.wire import family_of, parse_ts  # noqa: E402
 
 SCENARIO = REPO / "hardware" / "simulator" / "scenarios" / "demo.toml"
+# the demo's zones on the board's map: two districts and a bridge, under the city
+BOARD_ZONES = """
+[zones.city]
+[zones.north]
+parent = "city"
+neighbours = ["east"]
+[zones.east]
+parent = "city"
+[zones.bridge-south]
+parent = "city"
+neighbours = ["north"]
+"""
 BIN = Path(sys.executable).parent
 
 
@@ -81,6 +97,7 @@ class Demo:
         self.duration = duration
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.broker = Broker(run_dir / "broker")
+        self.board_url = ""
 
     def spawn(self, name: str, argv: list[str], *, to_terminal: bool = False) -> None:
         log = open(self.run_dir / f"{name}.log", "wb")  # noqa: SIM115 - the child owns it
@@ -106,8 +123,10 @@ class Demo:
         hub_toml = self.run_dir / "hub.toml"
         hub_toml.write_text(f'[mqtt]\nhost = "127.0.0.1"\nport = {self.broker.port}\n\n'
                             f'[store]\npath = "lifeline-hub.db"\n\n'
-                            f'[fusion]\nwindow_s = 120\nquiet_s = 60\n')
+                            f'[fusion]\nwindow_s = 120\nquiet_s = 60\n\n'
+                            f'[board]\nusers = "board-users"\n{BOARD_ZONES}')
         self.spawn("hub", [str(BIN / "lifeline-hub"), "run", "--config", str(hub_toml)])
+        self.start_board(hub_toml)
         for device, (zone, _) in DEVICES.items():
             path = self.run_dir / f"{device}.toml"
             path.write_text(edge_toml(device, zone, self.broker.port, ptys,
@@ -116,6 +135,32 @@ class Demo:
         self.spawn("tail", [str(BIN / "lifeline-hub"), "tail", "--config", str(hub_toml),
                             "--from-start"], to_terminal=True)
         return manifest
+
+    def start_board(self, hub_toml: Path) -> None:
+        """The web board beside the hub, with a ``demo`` operator whose password is in
+        board-password; on 127.0.0.1:8080, or a free port when that one is taken."""
+        secret = self.run_dir / "board-password"
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(12) + "\n")
+        subprocess.run([str(BIN / "lifeline-hub"), "board-user", "add", "demo", "--password-file",
+                        str(secret), "--config", str(hub_toml)], check=True,
+                       capture_output=True, cwd=self.run_dir)
+        with socket.socket() as probe:
+            listen = "127.0.0.1:0" if probe.connect_ex(("127.0.0.1", 8080)) == 0 \
+                else "127.0.0.1:8080"
+        self.spawn("board", [str(BIN / "lifeline-hub"), "board", "--config", str(hub_toml),
+                             "--listen", listen])
+        log, deadline = self.run_dir / "board.log", time.monotonic() + 10
+        while time.monotonic() < deadline:
+            found = re.search(r"board: (http://\S+)", log.read_text() if log.exists() else "")
+            if found:
+                self.board_url = found.group(1)
+                print(f"Board: {self.board_url}  (operator demo, password in {secret})",
+                      flush=True)
+                return
+            time.sleep(0.05)
+        print(f"demo: the board did not start; see {log}", file=sys.stderr)
 
     def stop(self) -> None:
         for _name, proc in reversed(self.procs):  # all at once, then wait for each

@@ -2,6 +2,7 @@
 # Install the Debian packages Lifeline needs when their commands are missing.
 # Usage: scripts/ensure-system-packages.sh COMMAND=PACKAGE ...
 #   e.g. scripts/ensure-system-packages.sh mosquitto=mosquitto systemd-analyze=systemd
+#   COMMAND may be a path glob: '/usr/lib/postgresql/*/bin/initdb=postgresql'
 # As root it runs apt-get; otherwise it uses sudo if that works without a
 # password; otherwise it stops and prints the exact command to run.
 set -euo pipefail
@@ -9,7 +10,11 @@ export PATH="$PATH:/usr/sbin:/sbin"
 missing=()
 for pair in "$@"; do
     cmd="${pair%%=*}"; pkg="${pair#*=}"
-    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+    if [[ "$cmd" == */* ]]; then  # a path (a glob allowed): e.g. /usr/lib/postgresql/*/bin/initdb
+        compgen -G "$cmd" >/dev/null || missing+=("$pkg")
+    else
+        command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+    fi
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "lifeline: installing Debian packages: ${missing[*]}" >&2

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from lifeline.localbroker import Broker
+from tests.support.postgres import Postgres, new_cluster
 
 
 @pytest.fixture
@@ -17,3 +19,14 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
     instance.start()
     yield instance
     instance.stop()
+
+
+@pytest.fixture
+def postgres() -> Iterator[Postgres]:
+    """A real PostgreSQL (initdb into a temp dir, unix socket only), stopped after the test."""
+    cluster = new_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(cluster.directory, ignore_errors=True)

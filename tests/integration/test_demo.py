@@ -24,6 +24,9 @@ def test_demo_turns_every_scripted_event_into_an_incident(tmp_path: Path) -> Non
                           ("crack meter going bad", "maintenance")):
         line = next(row for row in summary.splitlines() if row.startswith(label))
         assert hazard in line and "NOT DETECTED" not in line
+    # And the board was started and its address printed
+    assert "Board: http://127.0.0.1:" in done.stdout
+    assert "board: serving" in (tmp_path / "board.log").read_text()
     # And the live tail showed the incidents opening
     assert done.stdout.count(" opened ") >= 3
     # And no process of this run is left behind

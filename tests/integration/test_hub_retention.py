@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from hub.config import load_hub_config
-from hub.ingest import Ingest
+from hub.service.ingest import Ingest
 from hub.store import Store
 from lifeline import wire
 from lifeline.grades import Grade

@@ -102,7 +102,7 @@ def test_webhook_retries_with_backoff_and_mqtt_republishes_state_changes(
             now = time.time()
             # Given a hook that fails twice, when a water incident opens and then escalates
             # (five alerts, one grade change). The red ones go once the incident is open: in
-            # one inbox batch the hub fuses a higher grade first (hub/priority.py), and the
+            # one inbox batch the hub fuses a higher grade first (hub/core/priority.py), and the
             # incident would open red at once, with no grade change to route.
             for n, grade in enumerate([Grade.YELLOW] * 3 + [Grade.RED] * 2):
                 if n == 3:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from hub.config import HubConfig
-from hub.ingest import Ingest
+from hub.service.ingest import Ingest
 from hub.store import Store
 from lifeline import wire
 from lifeline.grades import Grade
@@ -70,3 +70,33 @@ def test_tail_prints_what_is_committed_while_it_follows(tmp_path: Path) -> None:
         if tail.stdout is not None:
             tail.stdout.close()
         store.close()
+
+
+def test_tail_no_follow_prints_what_is_stored_and_exits(tmp_path: Path) -> None:
+    config = tmp_path / "hub.toml"
+    config.write_text(f'[store]\npath = "{tmp_path / "hub.db"}"\n')
+
+    def tail(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([script("lifeline-hub"), "tail", "--no-follow", "--config",
+                               str(config), *args], capture_output=True, text=True,
+                              timeout=BOUND_S, env={**os.environ, "NO_COLOR": "1"})
+
+    # Given no store yet, Then there is nothing to print, and tail exits at once
+    assert (tail("--from-start").returncode, tail("--from-start").stdout) == (0, "")
+    # Given three incidents in the store
+    store = Store.open_writer(tmp_path / "hub.db")
+    ingest = Ingest(store, HubConfig(), T0)
+    for seq, zone in enumerate(("north", "south", "east"), start=1):
+        a = alert(zone, T0 + seq, Grade.YELLOW, seq)
+        ingest.batch([(wire.alert_topic(a.device), wire.encode(a))], T0 + seq)
+    store.close()
+    # When tail replays the feed without following, Then it prints all of it and exits 0
+    done = tail("--from-start", "--json")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(e["kind"], e["incident"]["zone"]) for e in events] == [
+        ("opened", "north"), ("opened", "south"), ("opened", "east")]
+    # ... the same as lines, filtered as when following; and from the newest event: nothing
+    lines = tail("--from-start", "--zone", "south").stdout.splitlines()
+    assert len(lines) == 1 and "south" in lines[0] and "opened" in lines[0]
+    assert (tail().returncode, tail().stdout) == (0, "")

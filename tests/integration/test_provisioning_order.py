@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.provision import ProvisionError, certificate_names, provision_device
+from hub.desk.provision import ProvisionError, certificate_names, provision_device
 from hub.registry import load_registry
 from tests.support.processes import script
 

@@ -1,7 +1,7 @@
 """The shipped Mosquitto config (hardware/mosquitto/) against the attacks that matter.
 
 A real Mosquitto runs the shipped mosquitto.conf and acl (paths and port
-rewritten) with a CA, broker and client certificates made by hub.provision.
+rewritten) with a CA, broker and client certificates made by hub.desk.provision.
 Clients are configured with lifeline.mqtt_security.apply, as the edge and the
 hub are.
 """
@@ -25,7 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from hub.provision import issue_certificate, make_ca, write_private
+from hub.desk.provision import issue_certificate, make_ca, write_private
 from lifeline import wire
 from lifeline.mqtt_security import MqttSecurity, apply
 from tests.support.secure_broker import HUB_USER, SecureBroker

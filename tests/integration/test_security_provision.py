@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.provision import ProvisionError, make_ca, provision_device, write_private
+from hub.desk.provision import ProvisionError, make_ca, provision_device, write_private
 from hub.registry import load_registry
 from lifeline import wire
 from lifeline.mqtt_security import MqttSecurity

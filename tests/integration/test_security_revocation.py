@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.provision import provision_device, revoke
+from hub.desk.provision import provision_device, revoke
 from lifeline import wire
 from lifeline.grades import Grade
 from lifeline.mqtt_security import MqttSecurity

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.provision import make_ca
+from hub.desk.provision import make_ca
 from lifeline.localbroker import Broker, free_port
 from lifeline.mqtt_security import MqttSecurity, diagnose_connect
 from tests.support.secure_broker import SecureBroker

@@ -11,7 +11,7 @@ What the edge *accepted* is read from its log (``alert id=... seq=...``, written
 right after the outbox commit) plus, after a kill -9, the outbox itself; what the
 hub *stored* is read from its SQLite store, read-only. Incidents are compared
 in a canonical form (zone, hazard, grade, set of alert ids) with a fault-free
-reference: the same stored alerts fused in sequence order by ``hub.fusion``
+reference: the same stored alerts fused in sequence order by ``hub.core.fusion``
 (sensor-fault alerts only as far as ``split_incidents`` says).
 """
 
@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from hub.config import FusionConfig
-from hub.fusion import Fusion, Joined, Merged, Opened
-from hub.incident import DEVICE_HAZARD, MAINTENANCE_HAZARD
+from hub.core.fusion import Fusion, Joined, Merged, Opened
+from hub.core.incident import DEVICE_HAZARD, MAINTENANCE_HAZARD
 from lifeline import wire
 from lifeline.grades import Grade
 from lifeline.localbroker import Broker, stop_process

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hub.config import load_hub_config
-from hub.ingest import Ingest
+from hub.service.ingest import Ingest
 from hub.store import Store
 
 

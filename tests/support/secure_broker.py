@@ -4,7 +4,7 @@ The test broker uses ``hardware/mosquitto/mosquitto.conf`` and ``acl`` as shippe
 copied into the broker's directory), with only the paths, the port and the log destination
 rewritten, so the tests
 check the configuration a hub server really runs. Certificates come from
-``hub.provision`` (the code ``make-ca`` and ``provision-device`` use).
+``hub.desk.provision`` (the code ``make-ca`` and ``provision-device`` use).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub.provision import Issued, issue_certificate, make_ca, make_crl, mosquitto_passwd, write_private
+from hub.desk.provision import Issued, issue_certificate, make_ca, make_crl, mosquitto_passwd, write_private
 from lifeline.localbroker import find_mosquitto, free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,10 +1,10 @@
-"""hub/commitwatch.py: wake up when a file beside the store is written, not before."""
+"""hub/desk/commitwatch.py: wake up when a file beside the store is written, not before."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from hub.commitwatch import CommitWatch
+from hub.desk.commitwatch import CommitWatch
 
 
 def test_a_write_in_the_directory_wakes_the_watch(tmp_path: Path) -> None:

@@ -19,19 +19,19 @@ SENSOR = ('\n[[sensors]]\nid = "p"\nkind = "water.pressure"\ndriver = "lines"\n'
 
 @pytest.mark.parametrize(("detection", "problem"), [
     ('detector = "isolation-forest"',
-     r"edge.toml: sensors\[0\]\.detection\.detector: 'isolation-forest' is not one of default, "
+     r"edge.toml:\d+: sensors\['p'\]\.detection\.detector: 'isolation-forest' is not one of default, "
      r"half_space_trees, .*"),
     ('detector = "profile_novelti"',
-     r"sensors\[0\]\.detection\.detector: .*did you mean 'profile_novelty'\?"),
+     r"sensors\['p'\]\.detection\.detector: .*did you mean 'profile_novelty'\?"),
     ('detector = "range_novelty"\nparams = { tolerence = 0.1 }',
-     r"sensors\[0\]\.detection\.params\.tolerence: is not a parameter of detector 'range_novelty'; "
+     r"sensors\['p'\]\.detection\.params\.tolerence: is not a parameter of detector 'range_novelty'; "
      r"did you mean 'tolerance'\?"),
     ('params = { alert_threshold = 1.5 }',
-     r"sensors\[0\]\.detection\.params: detector 'profile_novelty' cannot be built .*alert_threshold"),
+     r"sensors\['p'\]\.detection\.params: detector 'profile_novelty' cannot be built .*alert_threshold"),
     ('multichannel = "pca"',
-     r"sensors\[0\]\.detection\.multichannel: 'pca' is not one of auto, none"),
-    ('accept_after_s = 0', r"sensors\[0\]\.detection\.accept_after_s: 0 is below the minimum"),
-    ('treshold = 0.8', r"sensors\[0\]\.detection\.treshold: is not a valid option .*did you mean "
+     r"sensors\['p'\]\.detection\.multichannel: 'pca' is not one of auto, none"),
+    ('accept_after_s = 0', r"sensors\['p'\]\.detection\.accept_after_s: 0 is below the minimum"),
+    ('treshold = 0.8', r"sensors\['p'\]\.detection\.treshold: is not a valid option .*did you mean "
                        r"'threshold'\?"),
 ])
 def test_check_config_refuses_a_detector_that_would_not_build(

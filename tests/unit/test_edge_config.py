@@ -57,18 +57,19 @@ def test_per_channel_table_overrides_sensor_defaults(tmp_path: Path) -> None:
     ("old", "new", "message"),
     [
         ("baudrate = 115200", "baudrat = 115200",
-         r"edge.toml: sensors\[0\]\.baudrat: is not a valid option .* did you mean 'baudrate'\?"),
+         r"edge.toml:15: sensors\['main-pressure'\]\.baudrat: is not a valid option for "
+         r"\[sensors\['main-pressure'\]\]; did you mean 'baudrate'\?"),
         ("baudrate = 115200", 'baudrate = "fast"',
-         r"edge.toml: sensors\[0\]\.baudrate: expected an integer, found string 'fast'"),
+         r"edge.toml:15: sensors\['main-pressure'\]\.baudrate: expected an integer, found string 'fast'"),
         ('kind = "water.pressure"', 'kind = "fire.smoke"',
-         r"edge.toml: sensors\[0\]\.kind: 'fire.smoke' is not family.quantity"),
+         r"edge.toml:12: sensors\['main-pressure'\]\.kind: 'fire.smoke' is not family.quantity"),
         ('driver = "lines"', 'driver = "modbus"',
-         r"edge.toml: sensors\[0\]\.driver: 'modbus' is not one of lines"),
-        ('id = "edge-north-1"\n', "", r"edge.toml: device\.id: is required but missing"),
-        ("port = 1883", "port = 70000", r"edge.toml: mqtt\.port: 70000 is above the maximum"),
+         r"edge.toml:13: sensors\['main-pressure'\]\.driver: 'modbus' is not one of lines"),
+        ('id = "edge-north-1"\n', "", r"edge.toml:2: device\.id: is required but missing"),
+        ("port = 1883", "port = 70000", r"edge.toml:8: mqtt\.port: 70000 is above the maximum"),
         ("low = 250.0", "low = 250.0\nhigh = 100.0",
-         r"edge.toml: sensors\[0\]\.low: 250.0 must be below high 100.0"),
-        ("[mqtt]", "[mqtt]\nbogus = 1", r"edge.toml: mqtt\.bogus: is not a valid option"),
+         r"edge.toml:17: sensors\['main-pressure'\]\.low: 250.0 must be below high 100.0"),
+        ("[mqtt]", "[mqtt]\nbogus = 1", r"edge.toml:7: mqtt\.bogus: is not a valid option"),
     ],
 )
 def test_mistakes_name_file_key_and_problem(tmp_path: Path, old: str, new: str,
@@ -80,7 +81,8 @@ def test_mistakes_name_file_key_and_problem(tmp_path: Path, old: str, new: str,
 
 def test_duplicate_sensor_ids_are_refused(tmp_path: Path) -> None:
     sensor = GOOD[GOOD.index("[[sensors]]"):]
-    with pytest.raises(ConfigError, match=r"sensors\[1\]\.id: duplicate sensor id 'main-pressure'"):
+    with pytest.raises(ConfigError, match=r"edge.toml:19: sensors\[1\]\.id: duplicate sensor "
+                                          r"id 'main-pressure'"):
         load_edge_config(write(tmp_path, GOOD + sensor))
 
 
@@ -143,29 +145,30 @@ def test_profiles_dir_is_searched_relative_to_the_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('profile = "no-such-device"', r"edge.toml: sensors\[0\]\.profile: no profile "
+        ('profile = "no-such-device"', r"edge.toml:13: sensors\['s'\]\.profile: no profile "
          r"'no-such-device' in .*; available: .*methane-lel-modbus"),
         ('profile = "methane-lel-modbus"\nunit_id = 300',
-         r"edge.toml: sensors\[0\]\.unit_id: 300 is above the maximum 247"),
+         r"edge.toml:14: sensors\['s'\]\.unit_id: 300 is above the maximum 247"),
         ('profile = "methane-lel-modbus"\ncolumns = ["a"]',
-         r"sensors\[0\]\.columns: is only used by driver 'lines', not 'modbus-rtu'"),
+         r"edge.toml:14: sensors\['s'\]\.columns: is only used by driver 'lines', not 'modbus-rtu'"),
         ('profile = "methane-lel-modbus"\nunit_idd = 3',
-         r"sensors\[0\]\.unit_idd: is not a valid option .* did you mean 'unit_id'\?"),
+         r"edge.toml:14: sensors\['s'\]\.unit_idd: is not a valid option .* did you mean 'unit_id'\?"),
         ('profile = "accelerometer-triaxial"\nbands = [[10, 400]]',
-         r"sensors\[0\]\.bands\[0\]: 400 Hz is above the Nyquist frequency 250 Hz"),
+         r"edge.toml:14: sensors\['s'\]\.bands\[0\]: 400 Hz is above the Nyquist frequency 250 Hz"),
         ('profile = "accelerometer-triaxial"\nbands = [[50, 10]]',
-         r"sensors\[0\]\.bands\[0\]: \[50, 10\] needs 0 <= low < high"),
+         r"edge.toml:14: sensors\['s'\]\.bands\[0\]: \[50, 10\] needs 0 <= low < high"),
         ('kind = "gas.methane"\ndriver = "modbus-rtu"',
-         r"sensors\[0\]\.registers: is required but missing"),
+         r"edge.toml:10: sensors\['s'\]\.registers: is required but missing"),
         ('kind = "gas.methane"\ndriver = "modbus-rtu"\n[[sensors.registers]]\nname = "a"\n'
-         'address = 0\ntype = "int8"', r"sensors\[0\]\.registers\[0\]\.type: 'int8' is not one of"),
+         'address = 0\ntype = "int8"',
+         r"edge.toml:18: sensors\['s'\]\.registers\[0\]\.type: 'int8' is not one of"),
         ('kind = "gas.methane"\ndriver = "modbus-rtu"\n[[sensors.registers]]\nname = "a"\n'
          'address = 65535\ntype = "float32"',
-         r"sensors\[0\]\.registers\[0\]\.address: float32 at 65535 runs past register 65535"),
+         r"edge.toml:17: sensors\['s'\]\.registers\[0\]\.address: float32 at 65535 runs past register 65535"),
         ('kind = "gas.methane"\ndriver = "lines"\ncolumns = ["a"]\nformat = "json"',
-         r"sensors\[0\]\.format: 'json' is not one of csv, kv"),
+         r"edge.toml:16: sensors\['s'\]\.format: 'json' is not one of csv, kv"),
         ('kind = "gas.methane"\ndriver = "lines"\ncolumns = ["a"]\nrange_min = 5.0\n'
-         'range_max = 1.0', r"sensors\[0\]\.range_min: 5.0 must be below range_max 1.0"),
+         'range_max = 1.0', r"edge.toml:16: sensors\['s'\]\.range_min: 5.0 must be below range_max 1.0"),
     ],
 )
 def test_driver_and_profile_mistakes_name_file_key_and_problem(tmp_path: Path, text: str,
@@ -184,9 +187,9 @@ def test_a_mistake_inside_a_profile_is_reported_against_the_profile_file(tmp_pat
         load_edge_config(sensors(tmp_path, '[[sensors]]\nid = "s"\nprofile = "broken"\n'
                                            'port = "/dev/x"\n', head))
     text = str(caught.value)
-    assert "broken.toml: pol_s: is not a valid option" in text and "did you mean 'poll_s'" in text
-    assert "broken.toml: registers[0].type: 'float64' is not one of" in text
-    assert "(profile used by sensors[0])" in text
+    assert "broken.toml:3: pol_s: is not a valid option" in text and "did you mean 'poll_s'" in text
+    assert "broken.toml:7: registers[0].type: 'float64' is not one of" in text
+    assert "(profile used by sensors['s'])" in text
 
 
 def test_every_shipped_profile_loads(tmp_path: Path) -> None:
@@ -203,7 +206,7 @@ def test_every_shipped_profile_loads(tmp_path: Path) -> None:
 def test_two_sensors_on_one_port_are_refused(tmp_path: Path) -> None:
     text = ('[[sensors]]\nid = "a"\nprofile = "crack-width-lines"\nport = "/dev/x"\n'
             '[[sensors]]\nid = "b"\nprofile = "methane-lel-modbus"\nport = "/dev/x"\n')
-    with pytest.raises(ConfigError, match=r"sensors\[1\]\.port: /dev/x is already read by "
+    with pytest.raises(ConfigError, match=r"sensors\['b'\]\.port: /dev/x is already read by "
                                           r"sensor 'a': a port has one reader"):
         load_edge_config(sensors(tmp_path, text))
 
@@ -229,13 +232,13 @@ unit_id = 3
 @pytest.mark.parametrize(("profile", "own", "line"), [
     # a misspelt profile: one line with a did-you-mean, not five (kind, driver, columns, unit_id)
     ("methane-lel-modbsu", "",
-     r"edge.toml: sensors\[0\]\.profile: no profile 'methane-lel-modbsu' in .*; "
-     r"did you mean 'methane-lel-modbus'\?"),
+     r"edge.toml:11: sensors\['manhole-methane'\]\.profile: no profile 'methane-lel-modbsu' "
+     r"in .*; did you mean 'methane-lel-modbus'\?"),
     # a bad register type in the sensor's own registers: blamed on edge.toml, not the profile
     ("methane-lel-modbus",
      '[[sensors.registers]]\nname = "methane_lel"\naddress = 0\ntype = "uint61"\n',
-     r"edge.toml: sensors\[0\]\.registers\[0\]\.type: 'uint61' is not one of .*"
-     r"did you mean 'uint16'\?"),
+     r"edge.toml:17: sensors\['manhole-methane'\]\.registers\[0\]\.type: 'uint61' is not "
+     r"one of .*did you mean 'uint16'\?"),
 ])
 def test_one_mistake_gives_one_error_line(tmp_path: Path, profile: str, own: str,
                                           line: str) -> None:
@@ -246,3 +249,63 @@ def test_one_mistake_gives_one_error_line(tmp_path: Path, profile: str, own: str
     lines = str(caught.value).splitlines()
     assert len(lines) == 1, lines
     assert re.fullmatch(line, lines[0].replace(str(tmp_path) + "/", "")), lines[0]
+
+
+# -- issue 14 item 9: the sensor by its id, and the line ------------------------------------
+THREE = """
+[device]
+id = "edge-gas-east"
+zone = "east"
+
+[mqtt]
+host = "127.0.0.1"
+
+[[sensors]]
+id = "crack-1"
+profile = "crack-width-lines"
+port = "/dev/ttyUSB0"
+
+[[sensors]]
+id = "manhole-methane"
+profile = "methane-lel-modbus"
+port = "/dev/ttyUSB1"
+unit_id = 3
+[sensors.channels.methane_lel]
+high = 25.0
+hihg_critical = 60.0
+
+[[sensors]]
+kind = "water.pressure"
+driver = "lines"
+port = "/dev/ttyUSB2"
+columns = ["kpa"]
+"""
+
+
+def test_the_third_sensors_mistakes_name_it_by_id_and_line(tmp_path: Path) -> None:
+    # Given three sensors, the second with a misspelt channel key, the third without an id
+    with pytest.raises(ConfigError) as caught:
+        load_edge_config(write(tmp_path, THREE))
+    lines = str(caught.value).replace(str(tmp_path) + "/", "").splitlines()
+    # Then the second is named by its id and the line of the key, not by its index
+    assert lines == [
+        "edge.toml:21: sensors['manhole-methane'].channels.methane_lel.hihg_critical: is not a "
+        "valid option for [sensors['manhole-methane'].channels.methane_lel]; did you mean "
+        "'high_critical'?",
+        # and a sensor without an id can only be named by its index, at its table's line
+        "edge.toml:23: sensors[2].id: is required but missing",
+    ]
+
+
+def test_a_profile_sensor_named_by_id_is_blamed_in_the_profile_at_its_line(
+        tmp_path: Path) -> None:
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "mine.toml").write_text(
+        'kind = "water.flow"\ndriver = "lines"\ncolumns = ["q"]\n# a slow bus\nbaudrate = 12\n')
+    text = 'profiles_dir = "profiles"\n' + SENSOR_HEAD + (
+        '[[sensors]]\nid = "flow-in"\nprofile = "mine"\nport = "/dev/x"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_edge_config(write(tmp_path, text))
+    assert str(caught.value).replace(str(tmp_path) + "/", "") == (
+        "profiles/mine.toml:5: baudrate: 12 is below the minimum 50 "
+        "(profile used by sensors['flow-in'])")

@@ -8,10 +8,10 @@ from edge.drivers.base import DecodeError, PortError
 from edge.lines import LineError
 from edge.replay import ReplayError
 from hub.cli import UsageError
-from hub.desk import DeskError
-from hub.lifecycle import LifecycleError
-from hub.provision import ProvisionError
-from hub.silences import SilenceError
+from hub.core.lifecycle import LifecycleError
+from hub.core.silences import SilenceError
+from hub.desk.commands import DeskError
+from hub.desk.provision import ProvisionError
 from hub.store import StoreError
 from lifeline.errors import EdgeError, HubError, LifelineError
 from lifeline.tomlconfig import ConfigError

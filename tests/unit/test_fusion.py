@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.config import FusionConfig
-from hub.fusion import (
+from hub.core.fusion import (
     Fusion,
     GradeChanged,
     Incident,

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.config import FusionConfig, RuleConfig
-from hub.fusion import Fusion, GradeChanged, Incident
+from hub.core.fusion import Fusion, GradeChanged, Incident
 from hub.store import Store
 from lifeline.grades import Grade
 from lifeline.wire import Alert, Reason

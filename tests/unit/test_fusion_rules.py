@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.config import FusionConfig, RuleConfig
-from hub.fusion import (
+from hub.core.fusion import (
     Confirmed,
     Flapping,
     Fusion,
@@ -21,7 +21,7 @@ from hub.fusion import (
     Merged,
     Opened,
 )
-from hub.topology import Topology, Zone
+from hub.core.topology import Topology, Zone
 from lifeline.grades import Grade
 from lifeline.wire import Alert, Reason, Status
 

@@ -1,4 +1,4 @@
-"""Fusion's running summaries (hub/running.py) against a full recomputation.
+"""Fusion's running summaries (hub/core/running.py) against a full recomputation.
 
 Issue 13 item 4: the summaries that make an alert's cost independent of its incident's
 size (tests/unit/test_fusion_storm.py) must give what reading every channel gives:
@@ -13,11 +13,11 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub import grading, running
 from hub.config import FusionConfig, RuleConfig
-from hub.fusion import Fusion, Incident, IncidentStatus
-from hub.running import Running
-from hub.topology import Topology, Zone
+from hub.core import grading, running
+from hub.core.fusion import Fusion, Incident, IncidentStatus
+from hub.core.running import Running
+from hub.core.topology import Topology, Zone
 from lifeline.grades import Grade
 from lifeline.wire import Alert, Reason, Status
 

@@ -14,7 +14,7 @@ import tracemalloc
 import pytest
 
 from hub.config import FusionConfig, RuleConfig
-from hub.fusion import Fusion
+from hub.core.fusion import Fusion
 from lifeline.grades import Grade
 from lifeline.wire import Alert, Reason
 

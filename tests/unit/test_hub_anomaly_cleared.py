@@ -1,11 +1,11 @@
 """Issue 12 item 2 at the hub: an incident whose every channel's anomaly alarm cleared is graded
-down, and resolved after the quiet period (hub/grading.py, hub/fusion.py, unchanged)."""
+down, and resolved after the quiet period (hub/core/grading.py, hub/core/fusion.py, unchanged)."""
 
 from __future__ import annotations
 
 import itertools
 
-from hub.fusion import Fusion, GradeChanged, Resolved
+from hub.core.fusion import Fusion, GradeChanged, Resolved
 from lifeline.grades import Grade
 from lifeline.wire import Alert, Reason
 from tests.unit.test_fusion_rules import CONFIG, T0

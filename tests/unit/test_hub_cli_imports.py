@@ -15,9 +15,9 @@ from hub.store import Store
 
 # Modules that cost tens of ms and that no desk command needs (paho, ssl and cryptography:
 # the network and certificates; the service, ingest and fusion: `lifeline-hub run`).
-HEAVY = ("paho", "ssl", "_ssl", "cryptography", "numpy", "hub.service", "hub.ingest",
-         "hub.fusion", "hub.grading", "hub.provision", "hub.tailing", "hub.routing",
-         "hub.webhook")
+HEAVY = ("paho", "ssl", "_ssl", "cryptography", "numpy", "hub.service.run", "hub.service.ingest",
+         "hub.core.fusion", "hub.core.grading", "hub.desk.provision", "hub.desk.tailing",
+         "hub.service.routing", "hub.service.webhook")
 
 PROBE = """
 import json, sys
@@ -55,7 +55,7 @@ def test_importing_the_cli_imports_no_subcommand() -> None:
                           capture_output=True, text=True, timeout=60, check=True)
     modules = set(json.loads(done.stdout))
     assert heavy(modules) == []
-    assert not {"hub.config", "hub.desk", "hub.store", "sqlite3"} & modules
+    assert not {"hub.config", "hub.desk.commands", "hub.store", "sqlite3"} & modules
 
 
 @pytest.mark.parametrize("argv", [
@@ -72,7 +72,7 @@ def test_desk_commands_never_import_the_service_mqtt_or_tls(config: Path,
     code, modules = imported(*argv, "--config", str(config))
     # Then it did its job (show: there is no incident 1, exit 1) without the heavy modules
     assert code == (1 if "show" in argv else 0)
-    assert "hub.desk" in modules
+    assert "hub.desk.commands" in modules
     assert heavy(modules) == []
 
 
@@ -80,4 +80,4 @@ def test_tail_imports_its_own_modules_and_not_the_service(config: Path) -> None:
     # --help is enough to build tail's parser; running it would follow the store forever
     code, modules = imported("tail", "--help")
     assert code == 0
-    assert not {"hub.service", "hub.ingest", "hub.fusion", "paho", "ssl"} & modules
+    assert not {"hub.service.run", "hub.service.ingest", "hub.core.fusion", "paho", "ssl"} & modules

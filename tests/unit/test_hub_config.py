@@ -151,6 +151,9 @@ def test_the_commented_examples_in_the_example_config_are_valid(tmp_path: Path) 
     assert config.fusion.topology.near("main-1", "main-2", "neighbours")
     assert config.fusion.topology.distance_m("gas-mh-1", "gas-mh-2") == 100.0
     assert [r.name for r in config.routing.routes] == ["water-utility"]
+    assert config.board.users is not None and config.board.hosts() == {"board.example"}
+    assert config.metrics.listen == ("127.0.0.1", 9108)
+    assert config.fusion.topology.zones["main-1"].position == (0.0, 0.0)
 
 
 @pytest.mark.parametrize(("value", "days"), [("30", 30.0), ("0.5", 0.5), ("365", 365.0)])

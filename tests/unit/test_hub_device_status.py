@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.device_status import DeviceRow, device_rows
+from hub.core.device_status import DeviceRow, device_rows
 
 T = 1_800_000_000.0
 

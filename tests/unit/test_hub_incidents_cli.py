@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import hub.desk
+import hub.desk.commands
 from hub.cli import main
-from hub.render import _when
+from hub.desk.render import _when
 from tests.unit.test_store_listing import store_of
 
 ZONES = ["z1", "z2", "z3", "z4", "z5"]  # INC-1 .. INC-5, newest last
@@ -38,7 +38,7 @@ def table(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[list[str], st
 def test_the_table_shows_the_newest_and_says_how_many_it_left_out(
         config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     # Given more incidents than the table shows by default
-    monkeypatch.setattr(hub.desk, "TABLE_LIMIT", 3)
+    monkeypatch.setattr(hub.desk.commands, "TABLE_LIMIT", 3)
     # When an operator lists them, Then the newest three, and a note on stderr
     ids, err = table(capsys, "incidents", "--config", str(config))
     assert ids == ["INC-5", "INC-4", "INC-3"]
@@ -67,7 +67,7 @@ def test_an_open_incident_older_than_the_table_is_pointed_out(
 
 def test_json_lists_every_incident_unless_limited(
         config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hub.desk, "TABLE_LIMIT", 3)
+    monkeypatch.setattr(hub.desk.commands, "TABLE_LIMIT", 3)
     assert main(["incidents", "--json", "--config", str(config)]) == 0
     out, err = capsys.readouterr()
     listed = json.loads(out)

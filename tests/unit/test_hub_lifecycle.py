@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from hub.incident import Acknowledged, Assigned, Commented, Incident, IncidentStatus, Resolved
-from hub.lifecycle import LifecycleError, acknowledge, assign, comment, resolve
-from hub.silences import Silence
+from hub.core.incident import Acknowledged, Assigned, Commented, Incident, IncidentStatus, Resolved
+from hub.core.lifecycle import LifecycleError, acknowledge, assign, comment, resolve
+from hub.core.silences import Silence
 from lifeline.grades import Grade
 
 T0 = 1_800_000_000.0

@@ -1,6 +1,6 @@
 """The hub's inbound queue (issue 13 item 4): a red alarm overtakes a storm of lower grades.
 
-``hub.service.drain`` takes the next batch from ``hub.priority.PriorityInbox``; what order
+``hub.service.run.drain`` takes the next batch from ``hub.core.priority.PriorityInbox``; what order
 matters for (one device's statuses) stays in arrival order.
 """
 
@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.priority import LAST, PriorityInbox, priority_of
-from hub.service import BATCH_MAX, Inbound, drain
+from hub.core.priority import LAST, PriorityInbox, priority_of
+from hub.service.run import BATCH_MAX, Inbound, drain
 from lifeline import wire
 from lifeline.grades import Grade
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from hub.config import HubConfig, RouteConfig, RoutingConfig
-from hub.incident import MAX_DEVICES
-from hub.ingest import LOG_STATUS_PER_DEVICE, Ingest
+from hub.core.incident import MAX_DEVICES
+from hub.service.ingest import LOG_STATUS_PER_DEVICE, Ingest
 from hub.store import EVENT_DEVICES_MAX, Store, incident_json
 from lifeline import wire
 from lifeline.grades import Grade

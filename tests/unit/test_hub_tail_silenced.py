@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from hub.render import Folder, event_line
-from hub.silences import Silence, covering_change
-from hub.topology import Topology, Zone
+from hub.core.silences import Silence, covering_change
+from hub.core.topology import Topology, Zone
+from hub.desk.render import Folder, event_line
 
 T0 = 1_800_000_000.0
 TOPOLOGY = Topology.build([Zone("east-mh-2", parent="east"), Zone("north-main-1",

@@ -1,4 +1,4 @@
-"""The hub's message validation under bad input, through ``hub.ingest.Ingest`` on a real store.
+"""The hub's message validation under bad input, through ``hub.service.ingest.Ingest`` on a real store.
 
 Every bad message is refused with a counted reason from a fixed set, nothing of it is stored or
 fused, the batch around it still commits, and the counters stay bounded however many distinct
@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.config import load_hub_config
-from hub.ingest import LOG_PER_REASON, Ingest
+from hub.service.ingest import LOG_PER_REASON, Ingest
 from hub.store import Store
 from lifeline import wire
 from lifeline.grades import Grade
@@ -206,7 +206,7 @@ def test_counters_and_warnings_stay_bounded_under_a_flood(ingest: Ingest,
     flood = ([payload(value=f"v{n}") for n in range(1000)]
              + [payload(ts=f"not a time {n}") for n in range(1000)]
              + [b"\x00" + n.to_bytes(2, "big") for n in range(1000)])
-    with caplog.at_level(logging.WARNING, logger="hub.ingest"):
+    with caplog.at_level(logging.WARNING, logger="hub.service.ingest"):
         reasons = assert_all_refused(ingest, flood)
     # Then they are counted under three reasons, and at most LOG_PER_REASON + 1 lines each
     assert reasons == Counter({"bad_type": 1000, "bad_timestamp": 1000, "not_json": 1000})

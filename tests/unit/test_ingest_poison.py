@@ -1,6 +1,6 @@
 """Poison messages (issue 13, item 1): no message of any kind can stop the hub's ingest.
 
-Through the real ingest path (``hub.ingest.Ingest`` on a real SQLite store): every time field
+Through the real ingest path (``hub.service.ingest.Ingest`` on a real SQLite store): every time field
 is validated the same way on every message kind, anything one message makes us raise is a
 counted rejection of that message, and only a failure of the store itself leaves the batch
 (nothing committed, nothing acknowledged).
@@ -21,7 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.ingest import UNPROCESSABLE, Ingest, store_failure
+from hub.service.ingest import UNPROCESSABLE, Ingest
+from hub.store import store_failure
 from lifeline import wire
 from lifeline.grades import Grade
 from tests.support.ingest import ingesting, make_ingest

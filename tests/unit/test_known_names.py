@@ -1,10 +1,10 @@
-"""What a desk filter may name (hub/known.py): pure checks, no store."""
+"""What a desk filter may name (hub/desk/known.py): pure checks, no store."""
 
 from __future__ import annotations
 
 from hub.config import HAZARDS
-from hub.known import Known, check_filters, topology_names
-from hub.topology import Topology, Zone
+from hub.core.topology import Topology, Zone
+from hub.desk.known import Known, check_filters, topology_names
 
 TOPOLOGY = Topology.build([Zone("north-main-3", parent="north", neighbours=("north-main-4",),
                                 downstream=("north-dma-2",))], {"g-east-2": (0.0, 0.0)})

@@ -89,7 +89,7 @@ def test_a_broken_file_keeps_the_last_good_registry(path: Path) -> None:
 def test_revoke_says_when_a_certificate_serial_is_unknown(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from hub.provision import revoke
+    from hub.desk.provision import revoke
 
     registry = tmp_path / "devices.toml"
     registry.write_text('[devices.old-cert]\nzone = "north"\nauth = "certificate"\n\n'

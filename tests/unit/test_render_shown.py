@@ -1,11 +1,11 @@
-"""``hub.render.shown``: the one function that makes control characters visible (issue 13,
+"""``hub.desk.render.shown``: the one function that makes control characters visible (issue 13,
 item 6), and the tail line it protects."""
 
 from __future__ import annotations
 
 import pytest
 
-from hub.render import event_line, shown
+from hub.desk.render import event_line, shown
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from hub.ingest import Ingest
+from hub.service.ingest import Ingest
 from hub.store import Store
 from lifeline import wire
 from lifeline.grades import Grade
@@ -102,8 +102,9 @@ def test_a_schema_3_store_is_upgraded_and_keeps_its_alerts(tmp_path: Path) -> No
     ingest = make_ingest(tmp_path, NOW)
     try:
         store = ingest.store
-        # Then it is schema 4, every row kept (rowids too: retention walks by them)
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 4
+        # Then it is the current schema (4 and on), every row kept (rowids too: retention
+        # walks by them)
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 5
         assert store.db.execute("SELECT rowid, * FROM alerts ORDER BY rowid").fetchall() == saved
         assert store.alert_ids(incident_id) == [SHARED_ID]
         assert [a["id"] for a in store.incident_alerts(incident_id)] == [SHARED_ID]

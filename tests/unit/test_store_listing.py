@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 from hub.config import HubConfig
-from hub.ingest import Ingest
+from hub.service.ingest import Ingest
 from hub.store import Store, incident_json
 from lifeline import wire
 from lifeline.grades import Grade

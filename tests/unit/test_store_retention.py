@@ -1,7 +1,7 @@
-"""Retention (``[store] retain_days``, hub/retention.py) on a real SQLite store.
+"""Retention (``[store] retain_days``, hub/store/retention.py) on a real SQLite store.
 
 The data is made the way the hub makes it -- alerts through ``Ingest`` (stored, fused,
-routed), time passed with ``Ingest.tick``, an operator's action through ``hub.lifecycle`` --
+routed), time passed with ``Ingest.tick``, an operator's action through ``hub.core.lifecycle`` --
 and then pruned step by step as the hub's main loop does between batches.
 """
 
@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from hub import lifecycle, security_events
 from hub.config import HubConfig
-from hub.incident import IncidentStatus
-from hub.ingest import Ingest
-from hub.retention import PruneCounts, Pruner
-from hub.routing import mark_delivered
+from hub.core import lifecycle
+from hub.core.incident import IncidentStatus
+from hub.service import security_events
+from hub.service.ingest import Ingest
 from hub.store import Store
+from hub.store.retention import PruneCounts, Pruner
 from lifeline import wire
 from lifeline.grades import Grade
 
@@ -91,7 +91,7 @@ def test_old_resolved_data_goes_open_incidents_and_recent_data_stay(store: Store
         store.apply([lifecycle.acknowledge(east, "ops", "crew sent", T0 + 310)], T0 + 310)
     with store.transaction():
         for (row_id,) in store.db.execute("SELECT id FROM outbox ORDER BY id LIMIT 2").fetchall():
-            mark_delivered(store.db, row_id, T0 + 11)
+            store.outbox.delivered(row_id, T0 + 11)
     # and, an hour ago, a new incident (west)
     send(ingest, [alert("west", PRUNE_AT - 3600, device="edge-4")], PRUNE_AT - 3600)
     ingest.batch([], PRUNE_AT - 3500)  # routes what is left to route (no tick: east would resolve)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hub.config import FusionConfig, RuleConfig
-from hub.fusion import Change, Fusion, Merged
+from hub.core.fusion import Change, Fusion, Merged
 from hub.store import Store
 from lifeline.grades import Grade
 from lifeline.wire import Alert, Reason

@@ -57,6 +57,12 @@ def mutate(**changes: Any) -> bytes:
         (b"not json", "not_json"),
         (b"[1, 2]", "not_object"),
         (b'{"v": 2}', "schema_version"),
+        (b'{"a":' * 12_000, "not_json"),
+        (mutate(v=2), "schema_version"),
+        (mutate(v=True), "schema_version"),
+        (mutate(seq=2**63), "bad_value"),
+        (mutate(value=1e400), "bad_value"),
+        (mutate(message="\ud800"), "bad_value"),
         (mutate(id=...), "missing_field"),
         (mutate(value="high"), "bad_type"),
         (mutate(seq=True), "bad_type"),
@@ -131,3 +137,61 @@ def test_the_incident_id_is_formatted_and_parsed_in_one_place() -> None:
     assert wire.format_incident_id(55) == "INC-55"
     assert [wire.parse_incident_id(t) for t in ("INC-55", "inc-55", "55", "INC-", "x55", "5.5")] \
         == [55, 55, 55, None, None, None]
+
+
+def _outcome(decode: Any, payload: bytes) -> object:
+    """What a decoder makes of a payload: the alert, or the refusal's reason and text."""
+    try:
+        return decode(payload)
+    except wire.WireError as exc:
+        return ("refused", exc.reason, str(exc))
+
+
+_FIELD_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
+    st.sampled_from(["red", "RED", "I", " orange ", "limit", "anomaly", "sensor_fault",
+                     "2026-09-21T14:13:20.000Z", "2026-09-21T14:13:20+08:00", "edge-south-9",
+                     "\ud800", "water.flow"]),
+    st.lists(st.one_of(st.floats(allow_nan=False), st.integers(), st.booleans()), max_size=70),
+)
+
+
+@given(st.dictionaries(st.sampled_from(sorted(json.loads(wire.encode(alert())))), _FIELD_VALUES,
+                       max_size=4),
+       st.sets(st.sampled_from(sorted(json.loads(wire.encode(alert())))), max_size=2))
+def test_the_fast_decoder_agrees_with_the_checking_one(changes: dict[str, Any],
+                                                      dropped: set[str]) -> None:
+    """decode_alert takes msgspec's C path for well-formed alerts: it must accept exactly
+    what the field-by-field decoder accepts, decode it identically, and refuse the rest
+    with the same reason and text."""
+    data = json.loads(wire.encode(alert()))
+    data.update(changes)
+    for key in dropped:
+        data.pop(key, None)
+    payload = json.dumps(data).encode()
+
+    def checking(raw: bytes) -> wire.Alert:
+        try:
+            return wire._decode_alert(raw, "edge-north-1", NOW, 30 * 86400, 3600)
+        except (OverflowError, RecursionError) as exc:
+            raise wire.WireError("bad_value", f"a number is out of range: {exc}") from exc
+
+    fast = _outcome(lambda raw: wire.decode_alert(raw, topic_device="edge-north-1", now=NOW),
+                    payload)
+    assert fast == _outcome(checking, payload)
+    if not isinstance(fast, tuple):
+        assert wire._decode_alert_fast(payload, "edge-north-1", NOW, 30 * 86400, 3600) in (
+            fast, None)
+
+
+@pytest.mark.parametrize("changes", [
+    {"grade": "I"}, {"grade": " Red "}, {"ts": "2026-09-21T22:13:20+08:00"}, {"value": 201},
+    {"context": [1, 2.5, -3]}, {"unit": None}, {"cleared": True, "reason": "anomaly"},
+    {"extra": {"nested": [1, 2]}}, {"score": 1},
+])
+def test_unusual_but_valid_alerts_decode_as_the_checking_decoder_does(
+        changes: dict[str, Any]) -> None:
+    payload = mutate(**changes)
+    decoded = wire.decode_alert(payload, topic_device="edge-north-1", now=NOW)
+    assert decoded == wire._decode_alert(payload, "edge-north-1", NOW, 30 * 86400, 3600)

@@ -1,0 +1,75 @@
+"""What people do to incidents: acknowledge, assign, comment, resolve. Pure.
+
+Each action takes an incident and returns the ``Change`` to record (the
+incident after it, who, why), or raises ``LifecycleError`` with a sentence an
+operator can act on. States: open -> acknowledged -> resolved, and a new alert
+reopens a resolved incident. A latched (red) incident only ever resolves here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hub.core.incident import (
+    Acknowledged,
+    Assigned,
+    Change,
+    Commented,
+    Incident,
+    IncidentStatus,
+    Resolved,
+)
+from lifeline.errors import HubError
+from lifeline.wire import format_incident_id
+
+__all__ = ["ACTIONS", "LifecycleError", "acknowledge", "assign", "comment", "resolve"]
+
+ACTIONS = ("ack", "assign", "comment", "resolve")
+
+
+class LifecycleError(HubError):
+    """The action does not apply to the incident in its current state."""
+
+
+def _check_live(incident: Incident, action: str) -> None:
+    if incident.status is IncidentStatus.MERGED:
+        into = "another" if incident.merged_into is None else format_incident_id(incident.merged_into)
+        raise LifecycleError(f"{incident.label} was merged into {into}; {action} that one instead.")
+
+
+def acknowledge(incident: Incident, by: str, why: str, now: float) -> Change:
+    _check_live(incident, "acknowledge")
+    if not incident.active:
+        raise LifecycleError(f"{incident.label} is {incident.status.value}; only an open "
+                             "incident can be acknowledged.")
+    if incident.status is IncidentStatus.ACKNOWLEDGED:
+        raise LifecycleError(f"{incident.label} is already acknowledged.")
+    done = dataclasses.replace(incident, status=IncidentStatus.ACKNOWLEDGED, updated_at=now)
+    return Acknowledged(done, by=by, why=why)
+
+
+def assign(incident: Incident, by: str, assignee: str, why: str, now: float) -> Change:
+    _check_live(incident, "assign")
+    if not assignee.strip():
+        raise LifecycleError("Name someone to assign the incident to.")
+    done = dataclasses.replace(incident, assignee=assignee.strip(), updated_at=now)
+    return Assigned(done, by=by, assignee=assignee.strip(), why=why)
+
+
+def comment(incident: Incident, by: str, text: str, now: float) -> Change:
+    _check_live(incident, "comment on")
+    if not text.strip():
+        raise LifecycleError("A comment needs some text.")
+    return Commented(dataclasses.replace(incident, updated_at=now), by=by, text=text.strip())
+
+
+def resolve(incident: Incident, by: str, why: str, now: float) -> Change:
+    _check_live(incident, "resolve")
+    if not incident.active:
+        raise LifecycleError(f"{incident.label} is already {incident.status.value}.")
+    if not why.strip():
+        raise LifecycleError("Say why the incident is resolved (--why).")
+    done = dataclasses.replace(incident, status=IncidentStatus.RESOLVED, resolved_at=now,
+                               updated_at=now, latched=False,
+                               transitions=(*incident.transitions, now)[-20:])
+    return Resolved(done, why=why.strip(), by=by)

@@ -1,0 +1,1 @@
+"""The operator's desk: incident commands, ``tail``, rendering, provisioning of devices."""

@@ -1,0 +1,316 @@
+"""One batch of MQTT messages -> validated, stored once, fused, committed in one transaction.
+
+No MQTT here: the service hands in (topic, payload) pairs and gets back which
+alert ids each device may now forget. Everything a batch does commits together
+or not at all; if the store fails the hub stops, and on restart it rebuilds
+fusion from the store while the broker redelivers what was never acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from hub import registry
+from hub.config import HubConfig
+from hub.core import maintenance
+from hub.core.fusion import Change, Flapped, Fusion, Joined, Opened
+from hub.service import security_events
+from hub.service.routing import route_events
+from hub.store import Store, store_failure
+from lifeline import wire
+
+log = logging.getLogger(__name__)
+
+LOG_PER_REASON = 10  # invalid messages logged per reason between two stats lines
+LOG_STATUS_PER_DEVICE = 10  # status lines logged per device between two stats lines
+UNPROCESSABLE = "unprocessable"  # the reason of a message that raised what no check foresaw
+@dataclass
+class BatchResult:
+    """What one committed batch did; ``acks`` maps device -> alert ids now safe in the store."""
+
+    acks: dict[str, list[str]] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """What one message did: the alert to acknowledge to its edge (also a duplicate), whether
+    it was a status, and the incident changes it made."""
+
+    acked: wire.Alert | None = None
+    duplicate: bool = False
+    status: bool = False
+    changes: list[Change] = field(default_factory=list)
+
+
+@dataclass
+class Counters:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    statuses: int = 0
+    clock_skew: int = 0  # alerts whose own time was implausible: fused at receipt time
+    invalid: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)  # security events, by reason
+
+    def line(self) -> str:
+        invalid = ", ".join(f"{k}={v}" for k, v in sorted(self.invalid.items())) or "none"
+        refused = ", ".join(f"{k}={v}" for k, v in sorted(self.refused.items())) or "none"
+        return (f"received={self.received} stored={self.stored} duplicates={self.duplicates} "
+                f"statuses={self.statuses} clock_skew={self.clock_skew} invalid: {invalid} "
+                f"refused: {refused}")
+
+
+class Ingest:
+    """Turns batches of raw messages into store rows and incident changes."""
+
+    guard: registry.RegistryGuard | None = None  # the device registry, set by the service
+
+    def __init__(self, store: Store, config: HubConfig, now: float) -> None:
+        self.store = store
+        self.config = config
+        self.fusion = Fusion(config.fusion, store.live_incidents(now, config.fusion.max_span_s),
+                             next_id=store.next_incident_id())
+        self.fusion.set_maintenance(store.maintenance.marks())
+        self.fusion.set_offline(store.offline_devices())
+        self.counters = Counters()
+        self._logged: Counter[str] = Counter()
+        self._desk_revision = store.desk_revision()
+        with self.store.transaction():
+            route_events(store, config.routing, config.fusion.topology, now)
+
+    def reconfigure(self, config: HubConfig) -> None:
+        """New fusion rules, topology and routes (SIGHUP); incidents and rule state are kept."""
+        self.config = config
+        self.fusion.config = config.fusion
+
+    def batch(self, messages: Sequence[tuple[str, bytes]], now: float) -> BatchResult:
+        """Handle ``messages`` received by wall time ``now`` in one transaction.
+
+        One message can never stop the batch: whatever it makes us raise -- a WireError,
+        or anything else (a bug its content reaches) -- undoes that message's writes (a
+        savepoint), is counted under a reason and logged, and the batch goes on; the
+        broker gets its PUBACK (redelivering it cannot help), the edge no ack (so an
+        alert stays in its outbox). Only a failure of the store itself
+        (``STORE_FAILURES``: disk full, database gone) leaves here: then nothing of the
+        batch is committed nor acknowledged, and the hub stops."""
+        result = BatchResult()
+        unexpected = False
+        with self.store.transaction():
+            self._sync_desk(now)
+            for topic, payload in messages:
+                self.counters.received += 1
+                try:
+                    with self.store.savepoint():
+                        done = self._one(topic, payload, now)
+                except wire.WireError as exc:
+                    self._invalid(topic, exc.reason, str(exc))
+                    continue
+                except Exception as exc:
+                    if store_failure(exc):
+                        raise
+                    unexpected = True
+                    self._unprocessable(topic, payload, exc)
+                    continue
+                self._count(done, result)
+            self.store.apply(result.changes, now)
+            route_events(self.store, self.config.routing, self.config.fusion.topology, now)
+        if unexpected:
+            # fusion may hold half of what the failed message did: take the store's word
+            self.fusion.reload(self.store.live_incidents(now, self.config.fusion.max_span_s))
+        _log_changes(result.changes)
+        return result
+
+    def tick(self, now: float) -> list[Change]:
+        """Let time pass: auto-resolve quiet incidents, persisting and routing what changed
+        (operators' actions included). A changed device registry is re-read here too, so a
+        revocation takes effect within a second even while no message arrives."""
+        if self.guard is not None:
+            self.guard.refresh(now)
+        with self.store.transaction():
+            self._sync_desk(now)
+            changes = self.fusion.tick(now)
+            self.store.apply(changes, now)
+            route_events(self.store, self.config.routing, self.config.fusion.topology, now)
+        _log_changes(changes)
+        return changes
+
+    def _sync_desk(self, now: float) -> None:
+        """An operator changed incidents (desk CLI): take the store's word for them.
+
+        Called inside the write transaction, so nothing the operator wrote can be
+        overwritten by a stale copy held here."""
+        revision = self.store.desk_revision()
+        if revision != self._desk_revision:
+            self.fusion.reload(self.store.live_incidents(now, self.config.fusion.max_span_s))
+            self.fusion.set_maintenance(self.store.maintenance.marks())
+            self._desk_revision = revision
+
+    def reset_log_budget(self) -> None:
+        """A new stats period: say how many statuses each chatty device sent quietly."""
+        for key, count in sorted(self._logged.items()):
+            if key.startswith("status:") and count > LOG_STATUS_PER_DEVICE:
+                log.info("device status device=%s: %d more statuses not logged (%d in all since "
+                         "the last stats line)", key.removeprefix("status:"),
+                         count - LOG_STATUS_PER_DEVICE, count)
+        self._logged.clear()
+
+    def _log_status(self, status: wire.Status) -> None:
+        """A status line per status, up to LOG_STATUS_PER_DEVICE per device and stats period;
+        then one line that says the rest are counted (a flapping connection sends thousands)."""
+        key = f"status:{status.device}"
+        self._logged[key] += 1
+        if self._logged[key] <= LOG_STATUS_PER_DEVICE:
+            log.info("device status device=%s zone=%s state=%s", status.device, status.zone,
+                     status.state)
+        elif self._logged[key] == LOG_STATUS_PER_DEVICE + 1:
+            log.info("more statuses from device=%s; counting them quietly until the next stats "
+                     "line", status.device)
+
+    def _one(self, topic: str, payload: bytes, now: float) -> _Done:
+        """Validate, check, store and fuse one message; what it did, for ``_count``."""
+        try:
+            message = _decode(topic, payload, now)
+        except wire.WireError as exc:
+            if exc.reason != "bad_timestamp":
+                raise
+            message = self._skewed(topic, payload, now, exc)
+        if message is None or self._refused(topic, message, now):
+            return _Done()
+        if isinstance(message, wire.Alert):
+            alert = message
+            if not self.store.add_alert(alert, now, wire.encode(alert).decode()):
+                log.debug("duplicate alert id=%s device=%s sensor=%s", alert.id, alert.device,
+                          alert.sensor)
+                return _Done(acked=alert, duplicate=True)
+            return _Done(acked=alert, changes=self.fusion.alert(alert, now))
+        status = message
+        self.store.record_status(status, now, wire.encode(status).decode())
+        self._log_status(status)
+        self._device_maintenance(status, now)
+        return _Done(status=True, changes=self.fusion.status(status, now))
+
+    def _device_maintenance(self, status: wire.Status, now: float) -> None:
+        """A device's status that asks for maintenance (``lifeline-edge probe``) marks it,
+        for at most ``maintenance.DEVICE_MAX_S`` (``maintenance.device_request``)."""
+        if status.maintenance_until is None:
+            return
+        mark = maintenance.device_request(self.store.maintenance.mark(status.device), status,
+                                          now)
+        if mark is None:
+            return
+        self.store.maintenance.start(mark)
+        self.fusion.set_maintenance(self.store.maintenance.marks())
+        log.info("maintenance device=%s until=%s by=device comment=%r", status.device,
+                 wire.format_ts(mark.until), mark.comment)
+
+    def _count(self, done: _Done, result: BatchResult) -> None:
+        """A message handled in full: its ack, its changes, its counters."""
+        if done.acked is not None:
+            result.acks.setdefault(done.acked.device, []).append(done.acked.id)
+            if done.duplicate:
+                self.counters.duplicates += 1
+            else:
+                self.counters.stored += 1
+        self.counters.statuses += done.status
+        result.changes.extend(done.changes)
+
+    def _refused(self, topic: str, message: wire.Alert | wire.Status, now: float) -> bool:
+        """A message from the wrong device (topic, registry, zone) becomes a security event;
+        it is never stored as an alert nor fused (hub/registry.py, hub/service/security_events.py)."""
+        topic_device, _ = wire.parse_topic(topic)
+        rejection = (self.guard.check(topic_device, message.device, message.zone, now)
+                     if self.guard is not None
+                     else registry.check_message(None, topic_device, message.device, message.zone))
+        if rejection is None:
+            return False
+        self.counters.refused[rejection.reason] += 1
+        security_events.record(self.store, now, security_events.payload(rejection, topic, message))
+        self._logged[f"refused:{rejection.reason}"] += 1
+        if self._logged[f"refused:{rejection.reason}"] <= LOG_PER_REASON:
+            log.warning("refused message topic=%s device=%s reason=%s: %s", topic, message.device,
+                        rejection.reason, rejection.detail)
+        return True
+
+    def _skewed(self, topic: str, payload: bytes, now: float, exc: wire.WireError) -> wire.Alert:
+        """An alert valid in every way but its time, which is far from the hub's clock.
+
+        That is a device clock fault (a board without RTC before NTP sync, a drifting
+        clock), not a reason to lose the alert: refused, it would sit unacknowledged in
+        the edge's outbox and be resent for ever, filling its delivery window. It is
+        stored and fused at the time the hub received it, with the device's own time
+        kept at the front of its message, and counted as ``clock_skew``. A time that is
+        not a time at all stays ``bad_timestamp``."""
+        device, kind = wire.parse_topic(topic)
+        if kind != "alert":
+            raise exc
+        try:
+            alert = wire.decode_alert(payload)  # no plausibility window
+            device_time = wire.format_ts(alert.ts)
+        except (wire.WireError, ValueError, OverflowError, OSError):
+            raise exc from None
+        self.counters.clock_skew += 1
+        self._logged[f"clock_skew:{alert.device}"] += 1
+        if self._logged[f"clock_skew:{alert.device}"] <= LOG_PER_REASON:
+            log.warning("device clock off device=%s sensor=%s id=%s: alert time %s, hub time %s; "
+                        "fused at the hub's time", device, alert.sensor, alert.id, device_time,
+                        wire.format_ts(now))
+        message = (f"[device clock: {device_time}] " + alert.message)[:wire.MAX_TEXT]
+        return replace(alert, ts=now, message=message)
+
+    def _unprocessable(self, topic: str, payload: bytes, exc: Exception) -> None:
+        """A message that made us raise something the contract did not foresee: a bug its
+        content reaches. Counted as ``unprocessable`` and logged with the traceback (within
+        the log budget), so it is seen and fixed; the hub goes on."""
+        self.counters.invalid[UNPROCESSABLE] += 1
+        self._logged[UNPROCESSABLE] += 1
+        if self._logged[UNPROCESSABLE] <= LOG_PER_REASON:
+            log.error("unprocessable message topic=%s bytes=%d: %r; refused, the hub goes on",
+                      topic, len(payload), exc, exc_info=exc)
+        elif self._logged[UNPROCESSABLE] == LOG_PER_REASON + 1:
+            log.error("more unprocessable messages; counting them quietly until the next "
+                      "stats line")
+
+    def _invalid(self, topic: str, reason: str, detail: str) -> None:
+        self.counters.invalid[reason] += 1
+        self._logged[reason] += 1
+        if self._logged[reason] <= LOG_PER_REASON:
+            log.warning("invalid message topic=%s reason=%s: %s", topic, reason, detail)
+        elif self._logged[reason] == LOG_PER_REASON + 1:
+            log.warning("more invalid messages with reason=%s; counting them quietly until the "
+                        "next stats line", reason)
+
+
+def _decode(topic: str, payload: bytes, now: float) -> wire.Alert | wire.Status | None:
+    """Validate one message; WireError (with a counted reason) for anything not in the contract.
+
+    A decoder failing in a way the contract did not foresee is still the message's fault,
+    not a reason to stop the hub (the broker would redeliver it forever): ``malformed``.
+    """
+    _, kind = wire.parse_topic(topic)  # the device is checked against the topic in _refused
+    try:
+        if kind == "alert":
+            return wire.decode_alert(payload, now=now)
+        if kind == "status":
+            # an empty retained payload just clears a status: nothing to learn
+            return wire.decode_status(payload) if payload else None
+    except wire.WireError:
+        raise
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise wire.WireError("malformed", f"cannot decode the payload: {exc!r}") from exc
+    raise wire.WireError("bad_topic", f"topic {topic!r} is not an alert or status topic")
+
+
+def _log_changes(changes: Sequence[Change]) -> None:
+    for change in changes:
+        incident = change.incident
+        alert = change.alert if isinstance(change, Opened | Joined) else None
+        level = logging.DEBUG if isinstance(change, Joined | Flapped) else logging.INFO
+        log.log(level, "incident %s %s zone=%s hazard=%s grade=%s alerts=%d%s", incident.label,
+                change.kind, incident.zone, incident.hazard, incident.grade.label,
+                incident.alert_count,
+                f" alert id={alert.id} device={alert.device} sensor={alert.sensor}"
+                if alert is not None else "")

@@ -1,0 +1,181 @@
+"""The store's row codecs: frozen values and dataclasses to and from the rows and JSON it keeps.
+
+``incident_json`` is also the public JSON shape of an incident (``incidents --json``,
+``tail --json``, the ``incident`` of an IncidentChange); ``change_json`` is what one row of
+the events feed holds. Nothing here touches a connection.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from hub.core.incident import (
+    Acknowledged,
+    Assigned,
+    Change,
+    Commented,
+    Confirmed,
+    Evidence,
+    Flapping,
+    GradeChanged,
+    Incident,
+    IncidentStatus,
+    Joined,
+    Merged,
+    Opened,
+    Readings,
+    Resolved,
+)
+from hub.core.silences import Silence
+from lifeline.grades import Grade
+from lifeline.wire import Alert, format_incident_id, format_ts
+
+__all__ = ["EVENT_DEVICES_MAX", "INCIDENT_COLUMNS", "SILENCE_COLUMNS", "Event", "IncidentRow",
+           "OutboxRow", "change_json", "evidence_rows", "incident_from_row", "incident_json",
+           "incident_row", "readings_rows", "silence_from_row"]
+
+# The incidents table's columns in the order ``incident_row`` and ``incident_from_row`` use
+INCIDENT_COLUMNS = ("id, zone, hazard, grade, status, opened_at, updated_at, resolved_at, "
+                    "first_ts, last_ts, last_arrival, alert_count, devices, merged_into, "
+                    "zones, assignee, latched, flapping, confirmed, suppressed, rule_state")
+# The silences table's columns in the order of ``Silence``'s fields
+SILENCE_COLUMNS = ("id, created_at, created_by, comment, expires_at, zone, device, sensor, hazard, "
+                   "incident_id, ended_at, ended_by, end_reason")
+
+# One row of ``Store.incident_rows``: id, status, grade (an int), hazard, zone, alert count,
+# devices (JSON array text), opened_at, updated_at.
+IncidentRow = tuple[int, str, int, str, str, int, str, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One routed change waiting in the outbox for its route (a webhook, or the republish)."""
+
+    id: int
+    route: str
+    url: str
+    body: str
+    attempts: int
+
+
+def silence_from_row(row: tuple[Any, ...]) -> Silence:
+    return Silence(*row)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One row of the events feed: ``payload`` is ``change_json`` of an incident change."""
+
+    id: int
+    at: float
+    kind: str
+    payload: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": self.id, "at": format_ts(self.at), **self.payload}
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else format_ts(ts)
+
+
+# Devices an events-feed row names (the first, by name); ``device_count`` says how many
+# there are. An earthquake's incident has thousands, and every change of it is a row.
+EVENT_DEVICES_MAX = 20
+
+
+def incident_json(incident: Incident, devices_max: int | None = None) -> dict[str, Any]:
+    """The public JSON shape of an incident (``incidents --json``, ``tail --json``).
+
+    ``devices_max``: name at most that many devices (events-feed rows); ``device_count``
+    is always the number of devices."""
+    return {
+        "id": incident.label,
+        "zone": incident.zone,
+        "hazard": incident.hazard,
+        "grade": incident.grade.label,
+        "status": incident.status.value,
+        "opened_at": format_ts(incident.opened_at),
+        "updated_at": format_ts(incident.updated_at),
+        "resolved_at": _iso(incident.resolved_at),
+        "alert_count": incident.alert_count,
+        "devices": list(incident.devices[:devices_max]),
+        "device_count": incident.n_devices,
+        "first_alert_ts": format_ts(incident.first_ts),
+        "last_alert_ts": format_ts(incident.last_ts),
+        "merged_into": None if incident.merged_into is None else format_incident_id(incident.merged_into),
+        "zones": list(incident.all_zones),
+        "assignee": incident.assignee,
+        "latched": incident.latched,
+        "flapping": incident.flapping,
+        "confirmed": incident.confirmed,
+        "suppressed": incident.suppressed,
+        "flaps": incident.flaps,
+        "reasons": list(incident.reasons),
+        "dedup_key": f"lifeline/{incident.hazard}/{incident.label}",
+    }
+
+
+def change_json(change: Change) -> dict[str, Any]:
+    """An incident change as the events feed stores it."""
+    alert = getattr(change, "alert", None)
+    data: dict[str, Any] = {"kind": change.kind,
+                            "incident": incident_json(change.incident, EVENT_DEVICES_MAX),
+                            "alert": alert.to_dict() if isinstance(alert, Alert) else None}
+    if isinstance(change, Opened) and change.device is not None:
+        data["device"] = change.device
+    if isinstance(change, GradeChanged):
+        data["previous_grade"] = change.previous.label
+    if isinstance(change, GradeChanged | Resolved | Merged | Confirmed | Flapping
+                  | Acknowledged | Assigned) or (isinstance(change, Joined) and change.why):
+        data["why"] = change.why
+    if isinstance(change, Merged) and change.absorbed is not None:
+        data["absorbed"] = change.absorbed.label
+    if isinstance(change, Resolved | Acknowledged | Assigned | Commented) and change.by:
+        data["by"] = change.by
+    if isinstance(change, Assigned):
+        data["assignee"] = change.assignee
+    if isinstance(change, Commented):
+        data["text"] = change.text
+    return data
+
+
+def incident_row(incident: Incident) -> tuple[Any, ...]:
+    return (incident.id, incident.zone, incident.hazard, int(incident.grade),
+            incident.status.value, incident.opened_at, incident.updated_at, incident.resolved_at,
+            incident.first_ts, incident.last_ts, incident.last_arrival, incident.alert_count,
+            json.dumps(list(incident.devices)), incident.merged_into,
+            json.dumps(list(incident.zones)), incident.assignee, int(incident.latched),
+            int(incident.flapping), int(incident.confirmed), incident.suppressed,
+            json.dumps({"kinds": list(incident.kinds), "reasons": list(incident.reasons),
+                        "transitions": list(incident.transitions), "flaps": incident.flaps,
+                        "device_count": incident.n_devices},
+                       separators=(",", ":")))
+
+
+def incident_from_row(row: tuple[Any, ...]) -> Incident:
+    state = json.loads(row[20] or "{}")
+    return Incident(
+        id=row[0], zone=row[1], hazard=row[2], grade=Grade(row[3]),
+        status=IncidentStatus(row[4]), opened_at=row[5], updated_at=row[6], resolved_at=row[7],
+        first_ts=row[8], last_ts=row[9], last_arrival=row[10], alert_count=row[11],
+        devices=tuple(json.loads(row[12])), merged_into=row[13],
+        zones=tuple(json.loads(row[14] or "[]")), assignee=row[15], latched=bool(row[16]),
+        flapping=bool(row[17]), confirmed=bool(row[18]), suppressed=row[19],
+        kinds=tuple(state.get("kinds", ())), reasons=tuple(state.get("reasons", ())),
+        transitions=tuple(state.get("transitions", ())), flaps=int(state.get("flaps", 0)),
+        device_count=int(state.get("device_count", 0)),
+        evidence={k: evidence_rows(v) for k, v in state.get("evidence", {}).items()},
+        readings={k: readings_rows(v) for k, v in state.get("readings", {}).items()})
+
+
+# One channel's rule state from its JSON (``incident_state.rows``, or a schema-2 row's)
+def evidence_rows(rows: list[list[Any]]) -> Evidence:
+    return tuple((float(r[0]), int(r[1]), bool(r[2])) for r in rows)
+
+
+def readings_rows(rows: list[list[Any]]) -> Readings:
+    return tuple((float(r[0]), float(r[1])) for r in rows)
+

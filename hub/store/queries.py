@@ -1,0 +1,492 @@
+"""The hub's SQLite store: every alert once, incidents, and an append-only events feed.
+
+One writer (``lifeline-hub run``) and any number of readers (``incidents``,
+``tail``) in other processes: WAL mode lets readers work while the hub writes.
+``synchronous=FULL``: a committed batch is on disk before the hub acknowledges
+it to the broker and tells the edge to forget it, so a power cut cannot lose
+an alert that exists nowhere else any more (NORMAL could lose the last
+transactions, already acknowledged: nobody would redeliver them). Batching
+keeps this to one fsync per batch.
+
+Times are epoch seconds (REAL); they are shown as ISO 8601 UTC. The ``events``
+table is the feed ``tail`` follows: one row per incident change, ids increasing.
+With ``[store] retain_days`` the hub deletes what is over (hub/store/retention.py); the
+ids of deleted alerts stay in ``pruned_alerts`` so a resend is still a duplicate.
+
+Every query the hub runs is a named operation here (``Store``), on the outbox
+(``Store.outbox``, hub/store/outbox.py), on the silences (``Store.silences``,
+hub/store/silences.py) or on the maintenance marks (``Store.maintenance``,
+hub/store/maintenance.py); the schema and its migrations are hub/store/schema.py, the row
+codecs hub/store/codec.py. ``Store.db`` is the connection, for the store's own modules
+and for tests that look at the rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from hub.core.incident import (
+    Change,
+    Evidence,
+    Flapped,
+    Incident,
+    IncidentStatus,
+    Joined,
+    Merged,
+    Opened,
+    Readings,
+)
+from hub.store.codec import (
+    INCIDENT_COLUMNS,
+    Event,
+    IncidentRow,
+    change_json,
+    evidence_rows,
+    incident_from_row,
+    incident_row,
+    readings_rows,
+)
+from hub.store.errors import StoreError
+from hub.store.maintenance import Maintenance
+from hub.store.outbox import Outbox
+from hub.store.schema import SCHEMA_VERSION, migrate, schema_version
+from hub.store.silences import Silences
+from lifeline.wire import Alert, Status
+
+__all__ = ["ROUTED_CURSOR", "Store", "StoreError"]
+
+log = logging.getLogger(__name__)
+
+# ``meta`` key of the events-feed cursor routing keeps: the last event it routed
+ROUTED_CURSOR = "routed_event"
+_PLACEHOLDERS = ",".join("?" * len(INCIDENT_COLUMNS.split(", ")))
+# the incident upsert, built once: it runs for every incident of every batch
+_SAVE_INCIDENT = (f"INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ({_PLACEHOLDERS}) "
+                  "ON CONFLICT (id) DO UPDATE SET "
+                  + ", ".join(f"{c}=excluded.{c}" for c in INCIDENT_COLUMNS.split(", ")[1:]))
+# The same columns with a rule state cut down to the grade reasons and counts (Store.incidents)
+_LISTING_COLUMNS = INCIDENT_COLUMNS.replace(
+    "rule_state", "json_object('reasons', "
+    "json(coalesce(json_extract(rule_state, '$.reasons'), '[]')), "
+    "'flaps', coalesce(json_extract(rule_state, '$.flaps'), 0), "
+    "'device_count', coalesce(json_extract(rule_state, '$.device_count'), 0))")
+
+
+class Store:
+    """A connection to the hub store. Use ``open_writer`` in the hub, ``open_reader`` elsewhere."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self.db = connection
+        self.path = path
+        self.outbox = Outbox(connection)
+        self.silences = Silences(connection)
+        self.maintenance = Maintenance(connection)
+        # per incident, the rule-state rows (by part and key) known to be in incident_state,
+        # by identity: a save writes only the channels whose rows are new objects
+        self._saved: dict[int, dict[tuple[str, str], object]] = {}
+        self._state_table = False  # incident_state seen in this store (see _has_state_table)
+
+    # -- opening --------------------------------------------------------------
+    @classmethod
+    def open_writer(cls, path: Path) -> Store:
+        """Open (creating if needed) the store for the one process that writes it."""
+        try:
+            # Private from the first byte, also outside systemd's UMask=0077: a new state
+            # directory 0700, a new store 0600 (SQLite gives its -wal and -shm files the
+            # mode of the database file). An existing directory or store keeps its mode.
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not path.exists():
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA busy_timeout=5000")
+            version = schema_version(db)
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{path} has store schema {version}, newer than this hub "
+                                 f"understands ({SCHEMA_VERSION}); upgrade lifeline")
+            migrate(db)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the store {path}: {exc}") from exc
+        return cls(db, path)
+
+    @classmethod
+    def open_reader(cls, path: Path) -> Store | None:
+        """Open an existing store to read it while the hub writes; None if there is none yet."""
+        if not path.exists():
+            return None
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None)
+            db.execute("PRAGMA busy_timeout=5000")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store {path}: {exc}") from exc
+        return cls(db, path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _has_schema(self) -> bool:
+        found = self.db.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='events'").fetchone()
+        return bool(found[0])
+
+    # -- writing (the hub) -------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction: everything inside commits together or not at all."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self.db.in_transaction:  # SQLite rolls back itself on some errors (disk full)
+                self.db.execute("ROLLBACK")
+            self._saved.clear()  # what the rolled-back writes put there is gone
+            raise
+        self.db.execute("COMMIT")
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a transaction: what the block writes is undone if it raises (one message's
+        writes in a batch), the rest of the transaction goes on."""
+        self.db.execute("SAVEPOINT one_message")
+        try:
+            yield
+        except BaseException:
+            if self.db.in_transaction:  # SQLite ends the transaction itself on some errors
+                self.db.execute("ROLLBACK TO one_message")
+                self.db.execute("RELEASE one_message")
+            self._saved.clear()  # identities written inside may be gone
+            raise
+        self.db.execute("RELEASE one_message")
+
+    def add_alert(self, alert: Alert, received_at: float, body: str) -> bool:
+        """Store an alert unless its device already sent its id (stored, or pruned since);
+        True if it was new. Another device's alert with the same id is a different alert."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO alerts (id, device, zone, sensor, channel, kind, reason, grade,"
+            " ts, received_at, value, unit, score, seq, cleared, message, body)"
+            " SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+            " WHERE NOT EXISTS (SELECT 1 FROM pruned_alerts WHERE device IN (?, '') AND id = ?)",
+            (alert.id, alert.device, alert.zone, alert.sensor, alert.channel, alert.kind,
+             alert.reason.value, int(alert.grade), alert.ts, received_at, alert.value, alert.unit,
+             alert.score, alert.seq, int(alert.cleared), alert.message, body, alert.device,
+             alert.id))
+        return cursor.rowcount == 1
+
+    def record_status(self, status: Status, now: float, body: str) -> None:
+        self.db.execute(
+            "INSERT INTO devices (device, zone, state, status_ts, seen_at, body)"
+            " VALUES (?,?,?,?,?,?) ON CONFLICT (device) DO UPDATE SET zone=excluded.zone,"
+            " state=excluded.state, status_ts=excluded.status_ts, seen_at=excluded.seen_at,"
+            " body=excluded.body",
+            (status.device, status.zone, status.state, status.ts, now, body))
+
+    def apply(self, changes: Iterable[Change], now: float) -> None:
+        """Persist incident changes: incident rows, alert membership, one event each (but
+        ``Flapped``, which only moves a flapping device incident's counters).
+
+        Each incident row is written once, in its latest state: in a storm hundreds of
+        changes of one batch touch the same incident, and rewriting its rule state
+        (evidence, readings) for each of them was a quarter of the ingest's time."""
+        latest: dict[int, Incident] = {}
+        for change in changes:
+            latest[change.incident.id] = change.incident
+            if isinstance(change, Merged) and change.absorbed is not None:
+                latest[change.absorbed.id] = change.absorbed
+                self.db.execute("UPDATE incident_alerts SET incident_id=? WHERE incident_id=?",
+                                (change.incident.id, change.absorbed.id))
+            alert = change.alert if isinstance(change, Opened | Joined) else None
+            if alert is not None:
+                self.db.execute("INSERT OR REPLACE INTO incident_alerts (device, alert_id,"
+                                " incident_id) VALUES (?, ?, ?)",
+                                (alert.device, alert.id, change.incident.id))
+            if isinstance(change, Flapped):  # counters of a flapping device: saved, no event
+                continue
+            self.db.execute("INSERT INTO events (at, kind, incident_id, payload) VALUES (?,?,?,?)",
+                            (now, change.kind, change.incident.id,
+                             json.dumps(change_json(change), separators=(",", ":"))))
+        for incident in latest.values():
+            self._save_incident(incident)
+
+    def _save_incident(self, incident: Incident) -> None:
+        """The incident's row, and the channels of its rule state that changed.
+
+        The rule state (up to 200 rows per channel) lives in ``incident_state``, one row
+        per channel: an alert changes one channel, so a batch rewrites the channels its
+        alerts touched, not every channel of every incident they joined (that was most
+        of the bytes the hub wrote). Rows are never deleted here but for a merged-away
+        incident, so saving an incident loaded without its rule state loses nothing."""
+        self.db.execute(_SAVE_INCIDENT, incident_row(incident))
+        if incident.status is IncidentStatus.MERGED:  # its evidence lives on in the survivor
+            self.db.execute("DELETE FROM incident_state WHERE incident_id = ?", (incident.id,))
+            self._saved.pop(incident.id, None)
+            return
+        saved = self._saved.setdefault(incident.id, {})
+        for part, state in (("evidence", incident.evidence), ("readings", incident.readings)):
+            for key, rows in state.items():
+                if saved.get((part, key)) is not rows:
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO incident_state (incident_id, part, key, rows)"
+                        " VALUES (?,?,?,?)",
+                        (incident.id, part, key, json.dumps(rows, separators=(",", ":"))))
+                    saved[part, key] = rows
+        if not incident.active:  # keep identities for incidents still changing only
+            del self._saved[incident.id]
+
+    def _has_state_table(self) -> bool:
+        """Schema 3 or later (a reader may open an older store); asked once, when it is yes
+        (a table is never dropped, and routing asks for every incident it routes)."""
+        if not self._state_table:
+            self._state_table = self.db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='incident_state'"
+            ).fetchone() is not None
+        return self._state_table
+
+    def _with_state(self, incidents: list[Incident], remember: bool = False) -> list[Incident]:
+        """``incidents`` with their rule state from ``incident_state``, over what a store
+        written before schema 3 kept in the row. ``remember``: the writer's own load, whose
+        rows then need no rewrite until they change."""
+        if not incidents or not self._has_state_table():
+            return incidents
+        found: dict[int, tuple[dict[str, Evidence], dict[str, Readings]]] = {}
+        ids = [i.id for i in incidents]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for incident_id, part, key, text in self.db.execute(
+                    "SELECT incident_id, part, key, rows FROM incident_state WHERE incident_id"
+                    f" IN ({','.join('?' * len(chunk))})", chunk):
+                evidence, readings = found.setdefault(incident_id, ({}, {}))
+                if part == "evidence":
+                    evidence[key] = evidence_rows(json.loads(text))
+                else:
+                    readings[key] = readings_rows(json.loads(text))
+        out = []
+        for incident in incidents:
+            if incident.id not in found:
+                out.append(incident)
+                continue
+            evidence, readings = found[incident.id]
+            if remember and incident.active:
+                self._saved[incident.id] = {**{("evidence", k): v for k, v in evidence.items()},
+                                            **{("readings", k): v for k, v in readings.items()}}
+            out.append(replace(incident, evidence={**incident.evidence, **evidence},
+                               readings={**incident.readings, **readings}))
+        return out
+
+    # -- reading ----------------------------------------------------------------------
+    def live_incidents(self, now: float, keep_resolved_s: float) -> list[Incident]:
+        """Incidents fusion still needs after a restart: active ones and recently resolved ones."""
+        rows = self.db.execute(
+            f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status IN ('open', 'acknowledged')"
+            " OR (status = 'resolved' AND resolved_at >= ?) ORDER BY id",
+            (now - keep_resolved_s,)).fetchall()
+        return self._with_state([incident_from_row(row) for row in rows], remember=True)
+
+    def next_incident_id(self) -> int:
+        """One more than any incident id ever given, including those retention deleted."""
+        highest = self.db.execute("SELECT coalesce(max(id), 0) FROM incidents").fetchone()[0]
+        return max(int(highest), int(self.meta("incident_id_floor", "0"))) + 1
+
+    def incidents(self, status: str | None = None, rule_state: bool = True, *,
+                  limit: int | None = None) -> list[Incident]:
+        """Incidents newest first (the ``limit`` newest, if given); merged ones only when
+        asked for by status.
+
+        ``rule_state=False`` is for listings: the evidence and readings each incident
+        keeps for fusion (up to hundreds of rows each) are left out, only its grade
+        reasons are read -- parsing the whole state made a list of 10,000 incidents
+        take seconds."""
+        if not self._has_schema():
+            return []
+        where, args = self._listing_filter(status)
+        columns = INCIDENT_COLUMNS if rule_state else _LISTING_COLUMNS
+        rows = self.db.execute(f"SELECT {columns} FROM incidents WHERE {where} "
+                               "ORDER BY id DESC LIMIT ?", (*args, -1 if limit is None else limit)
+                               ).fetchall()
+        found = [incident_from_row(row) for row in rows]
+        return self._with_state(found) if rule_state else found
+
+    def incident_rows(self, status: str | None = None, limit: int | None = None
+                      ) -> list[IncidentRow]:
+        """What the ``incidents`` table shows, as ``incidents(status)`` orders and filters,
+        in plain rows: not the rule state (most of a row's bytes, in overflow pages the
+        scan then never reads), nor an ``Incident`` built per row. At 10,000 incidents
+        this is a few times faster than ``incidents(rule_state=False)``."""
+        if not self._has_schema():
+            return []
+        where, args = self._listing_filter(status)
+        return self.db.execute(
+            "SELECT id, status, grade, hazard, zone, alert_count, devices, opened_at, updated_at "
+            f"FROM incidents WHERE {where} ORDER BY id DESC LIMIT ?",
+            (*args, -1 if limit is None else limit)).fetchall()
+
+    def count_incidents(self, status: str | None = None) -> int:
+        """How many incidents ``incidents(status)`` lists (from the status index alone)."""
+        if not self._has_schema():
+            return 0
+        where, args = self._listing_filter(status)
+        return int(self.db.execute(f"SELECT count(*) FROM incidents WHERE {where}", args
+                                   ).fetchone()[0])
+
+    def count_active_incidents(self) -> int:
+        if not self._has_schema():
+            return 0
+        return int(self.db.execute("SELECT count(*) FROM incidents WHERE status IN "
+                                   "('open', 'acknowledged')").fetchone()[0])
+
+    @staticmethod
+    def _listing_filter(status: str | None) -> tuple[str, tuple[str, ...]]:
+        return ("status = ?", (status,)) if status else ("status != 'merged'", ())
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits (``PRAGMA
+        data_version``): a few microseconds, no disk read (the WAL index is shared memory),
+        so ``tail`` can ask every few ms and read the feed only after a commit."""
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
+    def alert_ids(self, incident_id: int) -> list[str]:
+        rows = self.db.execute("SELECT alert_id FROM incident_alerts WHERE incident_id = ? "
+                               "ORDER BY alert_id", (incident_id,)).fetchall()
+        return [row[0] for row in rows]
+
+    def count_alerts(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM alerts").fetchone()[0])
+
+    def last_event_id(self) -> int:
+        if not self._has_schema():
+            return 0
+        return int(self.db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+
+    def events_after(self, event_id: int, limit: int = 1000,
+                     kinds: Sequence[str] | None = None) -> list[Event]:
+        """Events after ``event_id`` in order; only those of ``kinds`` when given (the rest
+        are skipped in SQL, their payloads never decoded)."""
+        if not self._has_schema():
+            return []
+        only = "" if kinds is None else f" AND kind IN ({','.join('?' * len(kinds))})"
+        rows = self.db.execute(f"SELECT id, at, kind, payload FROM events WHERE id > ?{only} "
+                               "ORDER BY id LIMIT ?", (event_id, *(kinds or ()), limit)).fetchall()
+        return [Event(id=r[0], at=r[1], kind=r[2], payload=json.loads(r[3])) for r in rows]
+
+    def events_since(self, at: float, limit: int = 100_000) -> list[Event]:
+        """Events recorded at or after wall time ``at`` (``tail --since``)."""
+        if not self._has_schema():
+            return []
+        rows = self.db.execute("SELECT id, at, kind, payload FROM events WHERE at >= ? "
+                               "ORDER BY id LIMIT ?", (at, limit)).fetchall()
+        return [Event(id=r[0], at=r[1], kind=r[2], payload=json.loads(r[3])) for r in rows]
+
+    def active_incident_counts(self) -> dict[tuple[str, int, bool], int]:
+        """(status, grade, latched) -> how many active incidents (the metrics' gauge; from
+        the status index, the active ones only)."""
+        if not self._has_schema():
+            return {}
+        return {(r[0], int(r[1]), bool(r[2])): int(r[3]) for r in self.db.execute(
+            "SELECT status, grade, latched, count(*) FROM incidents WHERE status IN "
+            "('open', 'acknowledged') GROUP BY status, grade, latched")}
+
+    def recently_resolved(self, limit: int) -> list[Incident]:
+        """The ``limit`` incidents resolved last, last first (the board's strip); no rule
+        state, as ``incidents(rule_state=False)``."""
+        if not self._has_schema() or limit <= 0:
+            return []
+        rows = self.db.execute(f"SELECT {_LISTING_COLUMNS} FROM incidents WHERE status = "
+                               "'resolved' ORDER BY resolved_at DESC LIMIT ?", (limit,)).fetchall()
+        return [incident_from_row(row) for row in rows]
+
+    def last_events_of(self, kind: str, incident_ids: Sequence[int]
+                       ) -> dict[int, tuple[float, dict[str, Any]]]:
+        """Per incident, when its last event of ``kind`` was recorded and its payload (who
+        acknowledged an incident and when, for the board's rows)."""
+        found: dict[int, tuple[float, dict[str, Any]]] = {}
+        ids = list(incident_ids)
+        if not self._has_schema():
+            return found
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for incident_id, at, payload in self.db.execute(
+                    "SELECT incident_id, at, payload FROM events WHERE id IN (SELECT max(id) "
+                    f"FROM events WHERE kind = ? AND incident_id IN ({','.join('?' * len(chunk))})"
+                    " GROUP BY incident_id)", (kind, *chunk)):
+                found[int(incident_id)] = (float(at), json.loads(payload))
+        return found
+
+    # -- operators' desk ----------------------------------------------------------------
+    def incident(self, incident_id: int) -> Incident | None:
+        if not self._has_schema():
+            return None
+        row = self.db.execute(f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?",
+                              (incident_id,)).fetchone()
+        return None if row is None else self._with_state([incident_from_row(row)])[0]
+
+    def timeline(self, incident_id: int) -> list[Event]:
+        """The incident's events, with those of the incidents merged into it."""
+        ids = [incident_id, *(r[0] for r in self.db.execute(
+            "SELECT id FROM incidents WHERE merged_into = ?", (incident_id,)))]
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(f"SELECT id, at, kind, payload FROM events WHERE incident_id IN "
+                               f"({marks}) ORDER BY id", ids).fetchall()
+        return [Event(id=r[0], at=r[1], kind=r[2], payload=json.loads(r[3])) for r in rows]
+
+    def incident_alerts(self, incident_id: int) -> list[dict[str, Any]]:
+        """The wire JSON of the incident's alerts, by reading time."""
+        rows = self.db.execute(
+            "SELECT a.body FROM incident_alerts m JOIN alerts a ON a.device = m.device"
+            " AND a.id = m.alert_id "
+            "WHERE m.incident_id = ? ORDER BY a.ts", (incident_id,)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def meta(self, key: str, default: str = "") -> str:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                        "DO UPDATE SET value = excluded.value", (key, value))
+
+    def routed_event(self) -> int | None:
+        """The last event routing has routed; None before it ever ran on this store."""
+        cursor = int(self.meta(ROUTED_CURSOR, "-1"))
+        return None if cursor < 0 else cursor
+
+    def set_routed_event(self, event_id: int) -> None:
+        self.set_meta(ROUTED_CURSOR, str(event_id))
+
+    def record_event(self, at: float, kind: str, payload: dict[str, Any]) -> None:
+        """Append an event of no incident to the feed (a security event)."""
+        self.db.execute("INSERT INTO events (at, kind, incident_id, payload) VALUES (?,?,NULL,?)",
+                        (at, kind, json.dumps(payload, separators=(",", ":"))))
+
+    def desk_revision(self) -> int:
+        """Bumped by every operator action, so the hub knows to reload what people changed."""
+        return int(self.meta("desk_revision", "0"))
+
+    def bump_desk_revision(self) -> None:
+        self.set_meta("desk_revision", str(self.desk_revision() + 1))
+
+    def devices(self) -> list[tuple[str, str, str, float]]:
+        """(device, zone, state, seen_at) for every device that sent a status."""
+        return [(r[0], r[1], r[2], r[3]) for r in self.db.execute(
+            "SELECT device, zone, state, seen_at FROM devices ORDER BY device")]
+
+    def offline_devices(self) -> list[tuple[str, str, float]]:
+        """(device, zone, status ts) of the devices whose latest status is offline."""
+        return [(r[0], r[1], r[2]) for r in self.db.execute(
+            "SELECT device, zone, status_ts FROM devices WHERE state = 'offline' "
+            "ORDER BY device")]
+
+    def alert_rates(self, since: float) -> dict[str, tuple[int, float | None, str | None]]:
+        """Per device: alerts received since ``since``, when the last one arrived, and its zone.
+
+        (SQLite takes a bare column of an aggregate query with max() from the max row.)"""
+        return {r[0]: (r[1], r[2], r[3]) for r in self.db.execute(
+            "SELECT device, sum(received_at >= ?), max(received_at), zone FROM alerts "
+            "GROUP BY device", (since,))}
