@@ -28,6 +28,7 @@ from edge.detectors import make_vector_detector
 from edge.device_pipeline import DevicePipeline
 
 Z_SIGMA = 6.0
+DEVICE_KEYS = ("min_readings", "confirm", "alone", "confirm_scores", "share")
 WARMUP = 400
 
 
@@ -39,11 +40,12 @@ def device_sensor(columns: Sequence[str], sensor_id: str = "skid-1") -> SensorCo
 
 def new_device(sensor: SensorConfig, mc_params: dict[str, Any] | None) -> DevicePipeline:
     """The shipped device pipeline, or (``mc_params``) one with these multichannel settings; the
-    key ``min_readings`` is the multichannel decider's, the others the detector's."""
+    keys of ``DEVICE_KEYS`` are the device pipeline's (the multichannel decider's run, the
+    arbitration of channel scores), the others the detector's."""
     if mc_params is None:
         return DevicePipeline(sensor)
     params = dict(mc_params)
-    extra = {"min_readings": int(params.pop("min_readings"))} if "min_readings" in params else {}
+    extra: dict[str, Any] = {key: params.pop(key) for key in DEVICE_KEYS if key in params}
     return DevicePipeline(sensor, multichannel=make_vector_detector("pca_t2q", params), **extra)
 
 

@@ -103,7 +103,9 @@ class DetectionConfig:
     params: dict[str, Any] = field(default_factory=dict)
     threshold: float = 0.9
     clear_threshold: float = 0.6
-    min_readings: int = 1  # the default detector scores one reading per event (docs/detectors.md)
+    # readings in a row at or above threshold that start an alarm: one reading alone is never an
+    # alarm (it is held back and learned if the next is normal; docs/detectors.md)
+    min_readings: int = 2
     cooldown_s: float = 30.0
     repeat_s: float = 15.0
     # an anomaly that stays this long is accepted as the new normal (docs/detectors.md)

@@ -35,6 +35,7 @@ ANOMALY_YELLOW_AFTER_S = 60.0
 ANOMALY_ORANGE_AFTER_S = 600.0
 DENSE_BELOW_S = 60.0  # readings closer together than this are not one decision each
 PERSIST_S = 0.5  # an onset on such a channel lasts this long (two readings at least)
+CLEAR_HOLD = 1  # calm readings in a row (at least) that end an anomaly alarm
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +187,7 @@ class ChannelDecider:
             self._calm = 0
         elif score < d.clear_threshold:
             self._calm += 1
-            if self._calm >= self.needed():
+            if self._calm >= max(self.needed(), CLEAR_HOLD):
                 self._end_anomaly(ts)
             return None
         else:

@@ -103,6 +103,14 @@ class ChannelPipeline:
     def process_value(self, ts: float, value: float, learn: bool = True) -> AlertDraft | None:
         """One calibrated reading. A non-finite value is no reading: the caller counts it as a
         bad read (edge/health.py); here it is ignored, so no detector or alert ever sees one."""
+        score = self.observe(ts, value)
+        if score is None:
+            return None
+        return self.conclude(ts, value, score, learn)
+
+    def observe(self, ts: float, value: float) -> float | None:
+        """The first half of ``process_value``: keep the reading's context and score it (None
+        for a non-finite value, which is no reading). Changes no model."""
         if not math.isfinite(value):
             return None
         self.context.append(round(value, 6))
@@ -113,6 +121,12 @@ class ChannelPipeline:
         if not 0.0 <= score <= 1.0:  # NaN included: a detector that cannot tell says "anomalous"
             score = 1.0 if not score < 0.0 else 0.0
         self.last_score = score
+        return score
+
+    def conclude(self, ts: float, value: float, score: float, learn: bool = True) -> AlertDraft | None:
+        """The second half of ``process_value``: decide on ``score`` (the detector's, or what a
+        device-level arbitration made of it, edge/device_pipeline.py) and learn the reading if
+        the channel judged it normal."""
         decision = self.decider.decide(ts, value, score)
         if learn:
             self._learn(ts, value, score)

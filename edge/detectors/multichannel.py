@@ -178,6 +178,10 @@ class PcaT2Q(VectorDetector):
         self._eig: Any = None
         self._vecs: Any = None
         self._inv_sd: Any = None
+        # each channel's longest run of unchanged readings in normal running (see learn_runs)
+        self._runs: list[int] = []
+        self._changes: list[int] = []  # runs learned per channel, and their summed length
+        self._run_total: list[int] = []
 
     # --- the contract ---------------------------------------------------------------------
 
@@ -255,6 +259,9 @@ class PcaT2Q(VectorDetector):
             "cov": None if self._cov is None else [[float(v) for v in r] for r in self._cov],
             "stats": list(self._stats),
             "stat_n": self._stat_n,
+            "runs": list(self._runs),
+            "changes": list(self._changes),
+            "run_total": list(self._run_total),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -270,12 +277,34 @@ class PcaT2Q(VectorDetector):
                 raise ValueError("non-finite value in multichannel checkpoint")
         self._n, self._pending, self._mean, self._cov = n, pending, mean, cov
         self._stats, self._stat_n = stats, int(state["stat_n"])
+        self._runs = [int(v) for v in state.get("runs") or []]  # absent in older checkpoints
+        self._changes = [int(v) for v in state.get("changes") or [0] * len(self._runs)]
+        self._run_total = [int(v) for v in state.get("run_total") or [0] * len(self._runs)]
         first, last = state.get("first_ts"), state.get("last_ts")
         self._first_ts = None if first is None else float(first)
         self._last_ts = None if last is None else float(last)
         self._model = None
         if self._mean is not None:
             self._rebuild()
+
+    def learn_runs(self, runs: Sequence[int]) -> None:
+        """Learn runs of unchanged readings (one length per channel, 0 for none) that ended in
+        normal running: a live gauge's value changes, and how long it may sit still (noise below
+        its resolution, a quiet night) is part of what the machine's normal is."""
+        if len(self._runs) != len(runs):
+            self._runs, self._changes, self._run_total = [0] * len(runs), [0] * len(runs), [0] * len(runs)
+        self._runs = [max(old, int(new)) for old, new in zip(self._runs, runs, strict=True)]
+        self._changes = [c + (r > 0) for c, r in zip(self._changes, runs, strict=True)]
+        self._run_total = [t + int(r) for t, r in zip(self._run_total, runs, strict=True)]
+
+    def longest_runs(self) -> list[int]:
+        """Each channel's longest run of unchanged readings learned (empty before any)."""
+        return list(self._runs)
+
+    def mean_runs(self) -> list[float]:
+        """Each channel's mean run of unchanged readings learned (inf before any ended): about 1
+        for a live, noisy gauge, long for a pump's status or a flow that is often exactly 0."""
+        return [t / c if c else math.inf for t, c in zip(self._run_total, self._changes, strict=True)]
 
     # --- the model --------------------------------------------------------------------------
 

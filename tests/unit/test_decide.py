@@ -83,25 +83,39 @@ def test_limit_takes_precedence_over_anomaly_for_the_same_reading() -> None:
     assert decision is not None and decision.reason is Reason.LIMIT
 
 
-def test_the_default_pipeline_turns_a_one_reading_spike_into_one_alarm_that_clears() -> None:
+def _spikes(detection: DetectionConfig, spike: range) -> list[tuple[int, Reason, bool]]:
+    """Alerts of the default pipeline, warmed up on a noisy level (one reading a minute), when
+    the readings of ``spike`` jump far out of the usual range."""
     import random
 
     from edge.config import SensorConfig
     from edge.detectors import DEFAULT_DETECTOR, make_detector
     from edge.pipeline import ChannelPipeline
 
-    # Given the default detector and decider warmed up on a noisy level, one reading a minute
     channel = ChannelConfig(name="p")
     sensor = SensorConfig(id="s", kind="water.pressure", driver="lines", port="-", baudrate=9600,
-                          channels=(channel,), detection=DetectionConfig())
+                          channels=(channel,), detection=detection)
     pipeline = ChannelPipeline(sensor, channel, make_detector(DEFAULT_DETECTOR, {}))
     rng = random.Random(3)
     alerts = []
     for i in range(1000):
-        # When one reading spikes far out of the usual range
-        value = 40.0 if i == 800 else rng.uniform(9.0, 11.0)
+        value = 40.0 if i in spike else rng.uniform(9.0, 11.0)
         draft = pipeline.process_value(1.7e9 + 60.0 * i, value)
         if draft is not None:
             alerts.append((i, draft.reason, draft.cleared))
-    # Then the alarm starts at the spike and clears on the next reading, and nothing else alerts
+    return alerts
+
+
+def test_with_min_readings_1_a_one_reading_spike_is_one_alarm_that_clears() -> None:
+    # Given min_readings = 1, When one reading spikes, Then the alarm starts at the spike and
+    # clears on the next reading, and nothing else alerts
+    alerts = _spikes(DetectionConfig(min_readings=1), range(800, 801))
     assert alerts == [(800, Reason.ANOMALY, False), (801, Reason.ANOMALY, True)]
+
+
+def test_by_default_one_reading_alone_is_no_alarm_but_two_are() -> None:
+    # Given the shipped settings, When one reading spikes, Then nothing alerts
+    assert _spikes(DetectionConfig(), range(800, 801)) == []
+    # When two readings in a row spike, Then the alarm starts at the second and clears after
+    alerts = _spikes(DetectionConfig(), range(800, 802))
+    assert alerts == [(801, Reason.ANOMALY, False), (803, Reason.ANOMALY, True)]

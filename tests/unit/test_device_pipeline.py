@@ -129,6 +129,8 @@ def test_the_checkpoint_holds_the_multichannel_detector(tmp_path: Path) -> None:
     # When a fresh device restores it, Then it alarms on the break at once, as the original would
     fresh = device()
     assert checkpoint.restore(path, fresh.detectors()) == len(detectors)
+    # (with how long each gauge may sit still: a stuck gauge after a restart alarms as before)
+    assert fresh.multichannel.longest_runs() == dev.multichannel.longest_runs() != []
     alerts = multichannel(run(fresh, vectors()[NORMAL:NORMAL + BROKEN], start=NORMAL))
     assert alerts and alerts[0][0] <= NORMAL + 10
 
@@ -177,3 +179,125 @@ def test_relearn_starts_the_multichannel_model_afresh_and_clears_its_alarm() -> 
     assert draft is not None and draft.cleared and draft.channel == "b"
     assert not dev.multichannel_active and dev.multichannel.state()["n"] == 0
     assert dev.multichannel.params() == make_vector_detector("pca_t2q", {"warmup_s": 600.0}).params()
+
+
+def shifted(rows: list[list[float]], shift: float) -> list[list[float]]:
+    """The machine at a new operating point: the load ``shift`` higher, every channel following it
+    as it always did (a = load, b = 2 load + 5, c = 100 - load), d untouched."""
+    return [[r[0] + shift, r[1] + 2.0 * shift, r[2] - shift, r[3]] for r in rows]
+
+
+def channel_anomalies(drafts: list[tuple[int, AlertDraft]]) -> list[tuple[int, AlertDraft]]:
+    return [(i, d) for i, d in drafts if d.reason == "anomaly" and not d.cleared
+            and not d.message.startswith("multichannel")]
+
+
+def test_a_new_operating_point_the_machine_is_consistent_with_is_learned_not_alarmed() -> None:
+    # Given a warm device, and the load then running 1.0 higher than ever (a, b and c a little
+    # beyond their learned ranges, scoring 0.9 to 0.999 on their own), the channels moving
+    # together as they always did
+    rows = vectors()
+    dev = device()
+    run(dev, rows[:NORMAL])
+    before = dev.channels[0].detector.state()
+    # When it runs at that operating point for 10 minutes
+    drafts, peak = [], 0.0
+    for i, row in enumerate(shifted(rows[NORMAL - 600:NORMAL], 1.0), NORMAL):
+        drafts += [(i, d) for d in dev.process(1_700_000_000.0 + i, row)]
+        peak = max(peak, *(p.last_score for p in dev.channels[:3]))
+    # Then the channels' own detectors saw it as new (each alone would have alarmed) ...
+    assert peak >= 0.9
+    # ... but no alarm was raised: the machine is consistent, it is a new regime, and it is learned
+    assert channel_anomalies(drafts) == [] and multichannel(drafts) == []
+    assert dev.channels[0].detector.state() != before
+    assert not dev.alarm
+
+
+def test_a_channel_off_its_joint_pattern_and_out_of_its_range_alarms_on_its_own_channel() -> None:
+    # Given a warm device, then b leaving its line by 12 (beyond its range) while a, c and d agree
+    rows = vectors()
+    dev = device()
+    run(dev, rows[:NORMAL])
+    broken = [[r[0], r[1] + 12.0, r[2], r[3]] for r in rows[NORMAL:NORMAL + BROKEN]]
+    # When it runs so for two minutes
+    drafts = run(dev, broken, start=NORMAL)
+    # Then b's own anomaly alarm is raised (confirmed by the machine), within seconds
+    onsets = channel_anomalies(drafts)
+    assert onsets and onsets[0][1].channel == "b" and onsets[0][0] <= NORMAL + 10
+
+
+def test_while_the_machine_is_commissioned_only_limits_alarm_and_every_channel_learns() -> None:
+    # Given a device whose multichannel detector is still in its warm-up (it wants a day), and
+    # channel d with a high limit of 70
+    rows = vectors()
+    dev = DevicePipeline(sensor(high_d=70.0), multichannel=make_vector_detector("pca_t2q", {}))
+    run(dev, rows[:NORMAL])
+    assert not dev.multichannel.warm
+    # When the load runs 1.0 higher than ever and d jumps far beyond anything it saw (inside
+    # its limit)
+    before = dev.channels[3].detector.state()
+    drafts = run(dev, [[*r[:3], 60.0] for r in shifted(rows[NORMAL - 300:NORMAL], 1.0)], start=NORMAL)
+    # Then no anomaly alarm: the device is still learning its normal, and learns this too
+    assert channel_anomalies(drafts) == [] and not dev.alarm
+    assert dev.channels[3].detector.state() != before
+    # But a limit breach alarms at once, as always
+    drafts = run(dev, [[*rows[NORMAL][:3], 75.0]], start=NORMAL + 300)
+    assert [d.reason for _, d in drafts] == ["limit"]
+
+
+def test_limits_alarm_whatever_the_machine_says() -> None:
+    # Given a warm device whose channel d has a high limit of 25, Then d over it alarms at once,
+    # whether or not the multichannel detector finds the vector consistent
+    dev = device(sensor(high_d=25.0))
+    run(dev, vectors()[:NORMAL])
+    row = vectors()[NORMAL - 1]
+    drafts = run(dev, [[*row[:3], 25.5]], start=NORMAL)
+    assert [d.reason for _, d in drafts] == ["limit"]
+
+
+def test_a_stuck_gauge_alarms_every_time_it_sticks() -> None:
+    # Given a warm device whose channel d reads in whole units (so it often repeats a value in
+    # normal running) and is independent of the others (the multichannel model cannot tell a
+    # stuck d from a quiet one)
+    rows = [[*r[:3], float(round(r[3]))] for r in vectors()]
+    dev = device()
+    normal = run(dev, rows[:NORMAL])
+    assert channel_anomalies(normal) == []
+    longest = dev.multichannel.longest_runs()[3]
+    assert 2 <= longest < 30
+    stuck_at = rows[NORMAL - 1][3]
+    later = rows[NORMAL - 600:NORMAL]
+    for start in (NORMAL, NORMAL + 1000):
+        # When d holds its last value for two minutes while a, b and c go on as usual
+        held = [[*r[:3], stuck_at] for r in later[:120]]
+        drafts = run(dev, held, start=start)
+        # Then d alarms once its run passes twice the longest learned (and 30 readings), saying why
+        onsets = channel_anomalies(drafts)
+        assert onsets and onsets[0][1].channel == "d"
+        assert start + 20 <= onsets[0][0] <= start + max(30, 2 * longest) + 3
+        assert "stuck gauge" in onsets[0][1].message
+        # and clears once d moves again; the stuck run is not learned as normal
+        drafts = run(dev, later[120:], start=start + 120)
+        assert [d for _, d in drafts if d.cleared and d.channel == "d"]
+        assert dev.multichannel.longest_runs()[3] == longest
+        stuck_at = later[-1][3]
+
+
+def test_a_channel_that_never_moved_in_normal_running_is_not_stuck() -> None:
+    # Given a warm device whose channel d (a pump's status) never changed while it learned
+    rows = [[*r[:3], 1.0] for r in vectors()]
+    dev = device()
+    run(dev, rows[:NORMAL])
+    # When it keeps not changing, Then it never alarms as a stuck gauge
+    assert channel_anomalies(run(dev, rows[NORMAL:NORMAL + 300], start=NORMAL)) == []
+
+
+def test_a_status_channel_that_holds_its_value_for_a_while_is_not_a_stuck_gauge() -> None:
+    # Given a warm device whose channel d is a pump's status: 0 or 1, switching every 20 readings
+    rows = [[*r[:3], float((i // 20) % 2)] for i, r in enumerate(vectors())]
+    dev = device()
+    run(dev, rows[:NORMAL])
+    assert dev.multichannel.longest_runs()[3] == 20
+    # When it stays on for 100 readings (five times its usual), Then it is no stuck gauge
+    held = [[*r[:3], 1.0] for r in rows[NORMAL:NORMAL + 100]]
+    assert channel_anomalies(run(dev, held, start=NORMAL)) == []
