@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from hub.core.incident import ACTIVE
 from hub.desk.render import (
@@ -243,22 +243,43 @@ def make_action(action: str, by: str, *, why: str = "", who: str = "", text: str
     raise DeskError(f"{action!r} is not an action; expected ack, assign, comment or resolve.")
 
 
+class _Expiring(Protocol):
+    def active(self, now: float) -> bool: ...
+
+
+_Item = TypeVar("_Item", bound=_Expiring)
+
+
+def list_command(config: HubConfig, args: argparse.Namespace,
+                 read: Callable[[Store], list[_Item]],
+                 to_json: Callable[[_Item, float], dict[str, Any]],
+                 table: Callable[[list[_Item], float], str]) -> int:
+    """``silence list`` and ``maintenance list``: what ``read`` gets from the store (nothing
+    when there is no store yet), the active ones only unless ``--all``, as a table or
+    ``--json``."""
+    now = time.time()
+    store = Store.reader(config.store)
+    try:
+        items = [] if store is None else read(store)
+    finally:
+        if store is not None:
+            store.close()
+    kept = [item for item in items if args.all or item.active(now)]
+    if args.json:
+        print(json.dumps([to_json(item, now) for item in kept], indent=2))
+    else:
+        print(table(kept, now))
+    return 0
+
+
 # -- silences -------------------------------------------------------------------------
 def silence_command(config: HubConfig, args: argparse.Namespace) -> int:
     from hub.core.silences import SilenceError, expired_by_hand, new_silence, parse_duration
 
     now = time.time()
     if args.silence_action == "list":
-        store = Store.reader(config.store)
-        silences = [] if store is None else store.silences.all()
-        if store is not None:
-            store.close()
-        shown = [s for s in silences if args.all or s.active(now)]
-        if args.json:
-            print(json.dumps([_silence_json(s, now) for s in shown], indent=2))
-        else:
-            print(_silence_table(shown, now))
-        return 0
+        return list_command(config, args, lambda store: store.silences.all(), _silence_json,
+                            _silence_table)
     store = Store.writer(config.store)
     try:
         with store.transaction():

@@ -9,13 +9,12 @@ revision, as for ``incidents ack``) and ends it by itself at ``--for``.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 from hub.config import HubConfig
 from hub.core.maintenance import Mark
 from hub.core.silences import parse_duration
-from hub.desk.commands import DeskError, operator
+from hub.desk.commands import DeskError, list_command, operator
 from hub.desk.render import shown
 from hub.store import Store
 from lifeline.wire import format_ts
@@ -56,16 +55,8 @@ def duration_problem(text: str) -> str | None:
 def maintenance_command(config: HubConfig, args: argparse.Namespace) -> int:
     now = time.time()
     if args.maintenance_action == "list":
-        store = Store.reader(config.store)
-        marks = [] if store is None else store.maintenance.marks()
-        if store is not None:
-            store.close()
-        marks = [m for m in marks if args.all or m.active(now)]
-        if args.json:
-            print(json.dumps([mark_json(m, now) for m in marks], indent=2))
-        else:
-            print(_table(marks, now))
-        return 0
+        return list_command(config, args, lambda store: store.maintenance.marks(), mark_json,
+                            _table)
     store = Store.writer(config.store)
     try:
         with store.transaction():
