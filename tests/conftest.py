@@ -27,18 +27,18 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 @pytest.fixture
 def postgres() -> Iterator[Postgres]:
     """A real PostgreSQL (initdb into a temp dir, unix socket only), stopped after the test."""
-    cluster = new_cluster()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(cluster.directory, ignore_errors=True)
+    yield from _running_cluster()
 
 
 @pytest.fixture(scope="session")
 def shared_postgres() -> Iterator[Postgres]:
     """One PostgreSQL cluster for the whole run, started by the first test that needs it
     (about a second); each test gets a database of its own in it (``postgres_url``)."""
+    yield from _running_cluster()
+
+
+def _running_cluster() -> Iterator[Postgres]:
+    """A new cluster while the generator runs; stopped and deleted at its end."""
     cluster = new_cluster()
     try:
         yield cluster

@@ -50,6 +50,17 @@ def publish_backlog(port: int, count: int) -> None:
         publisher.loop_stop()
 
 
+def held_once_full(inbox: MqttInbox) -> int:
+    """Messages in the inbox once the broker has filled the window (10 s at most), and a
+    second later, in which it would overrun the window if it did not honour it (a check that
+    nothing more comes cannot wait on an event)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and inbox.queue.qsize() < RECEIVE_MAXIMUM:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    return inbox.queue.qsize()
+
+
 def test_a_backlog_waits_at_the_broker_not_in_the_hub(broker: Broker, tmp_path: Path) -> None:
     config = HubConfig(mqtt=MqttConfig(port=broker.port, client_id="hub-rm-test"))
     inbox = MqttInbox(config, threading.Event())
@@ -57,13 +68,7 @@ def test_a_backlog_waits_at_the_broker_not_in_the_hub(broker: Broker, tmp_path: 
     try:
         assert inbox.subscribed.wait(10)
         publish_backlog(broker.port, BACKLOG)
-        # The broker sends until the window is full; then a second in which it would overrun
-        # it if it did not honour it (a check that nothing more comes cannot wait on an event).
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and inbox.queue.qsize() < RECEIVE_MAXIMUM:
-            time.sleep(0.05)
-        time.sleep(1.0)
-        held = inbox.queue.qsize()
+        held = held_once_full(inbox)
         assert held == RECEIVE_MAXIMUM, f"the hub holds {held} unacknowledged messages"
     finally:
         inbox.stop()
@@ -85,11 +90,7 @@ def test_a_backlog_queued_while_the_hub_was_away_waits_at_the_broker(
         inbox = MqttInbox(config, threading.Event())
         inbox.start()
         try:
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and inbox.queue.qsize() < RECEIVE_MAXIMUM:
-                time.sleep(0.05)
-            time.sleep(1.0)
-            held = inbox.queue.qsize()
+            held = held_once_full(inbox)
             assert held == RECEIVE_MAXIMUM, f"the hub holds {held} unacknowledged messages"
         finally:
             inbox.stop()
