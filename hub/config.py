@@ -26,7 +26,7 @@ from hub.core.topology import REACHES, Topology, Zone
 from lifeline.grades import GRADE_NAMES, Grade
 from lifeline.metrics_config import MetricsConfig, parse_metrics
 from lifeline.mqtt_config import MqttConfig, parse_mqtt
-from lifeline.tomlconfig import Section, raise_if_problems, root, suggestion
+from lifeline.tomlconfig import Section, config_path, raise_if_problems, root, suggestion
 from lifeline.wire import FAMILIES, family_of, share_group_problem
 
 HUB_CLIENT_ID = "lifeline-hub"  # the hub's MQTT client id unless [mqtt] client_id says otherwise
@@ -167,8 +167,7 @@ def _security(section: Section, base: Path) -> SecurityConfig:
     section.finish()
     if not text or not text.strip():
         return SecurityConfig()
-    path = Path(text).expanduser()
-    return SecurityConfig(registry=path if path.is_absolute() else base / path)
+    return SecurityConfig(registry=config_path(text, base))
 
 
 RETAIN_DAYS_MAX = 36500.0  # a hundred years: a bigger number is a typo, not a policy
@@ -210,8 +209,7 @@ def _store(section: Section, base: Path) -> StoreConfig:
         section.problem("url", "path and url are both set: path is a SQLite file, url a "
                         "PostgreSQL database; keep one of them")
     section.finish()
-    path = Path(text or str(StoreConfig.path)).expanduser()
-    return StoreConfig(path=path if path.is_absolute() else base / path, retain_days=retain,
+    return StoreConfig(path=config_path(text or str(StoreConfig.path), base), retain_days=retain,
                        url=url if text is None else None)
 
 

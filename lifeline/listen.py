@@ -44,14 +44,17 @@ def listen_problem(text: str) -> str | None:
 
 
 def is_loopback(host: str) -> bool:
-    """``localhost``, 127.0.0.0/8 and ::1.
+    """``localhost`` (and its usual aliases), 127.0.0.0/8 and ::1; no DNS lookup. The one
+    test of "this machine" for listening services and for the MQTT broker's address.
 
     >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0")
     (True, True, False)
+    >>> is_loopback("[::1]"), is_loopback("ip6-localhost")
+    (True, True)
     """
-    if host == "localhost":
+    if host.lower() in ("localhost", "localhost.localdomain", "ip6-localhost"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False

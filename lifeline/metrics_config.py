@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lifeline.listen import is_loopback, listen_problem, parse_listen
-from lifeline.tomlconfig import Section
+from lifeline.tomlconfig import Section, config_path
 
 __all__ = ["MetricsConfig", "parse_metrics"]
 
@@ -44,8 +44,5 @@ def parse_metrics(section: Section, base: Path) -> MetricsConfig:
         if not is_loopback(listen[0]) and not allow_remote:
             section.problem("listen", f"{listen[0]!r} is not a loopback address; metrics "
                             "stay on this machine unless allow_remote = true says otherwise")
-    path = None
-    if textfile and textfile.strip().endswith(".prom"):
-        path = Path(textfile).expanduser()
-        path = path if path.is_absolute() else base / path
+    path = config_path(textfile, base) if textfile and textfile.strip().endswith(".prom") else None
     return MetricsConfig(listen=listen, textfile=path, interval_s=interval)

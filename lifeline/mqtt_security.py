@@ -27,7 +27,6 @@ or password file that other users can read.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import re
@@ -36,7 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lifeline.tomlconfig import ConfigError, Section
+from lifeline.listen import is_loopback
+from lifeline.tomlconfig import ConfigError, Section, config_path
 
 __all__ = ["SECURITY_KEYS", "MqttSecurity", "apply", "describe", "is_loopback",
            "parse_security", "plain_loopback", "read_secret", "secret_file_problem",
@@ -107,16 +107,6 @@ def plain_loopback(host: str = "127.0.0.1") -> MqttSecurity:
     if not is_loopback(host):
         raise ValueError(f"{host!r} is not a loopback host")
     return MqttSecurity(tls=False, plain_reason=_LOOPBACK_REASON.format(host=host))
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback address literals; no DNS lookup (pure)."""
-    if host.lower() in ("localhost", "localhost.localdomain", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_security(section: Section, host: str, base: Path, *,
@@ -190,8 +180,7 @@ def _path(section: Section, key: str, base: Path) -> Path | None:
     text = section.str(key, None, check=lambda t: None if t.strip() else "must not be empty")
     if not text or not text.strip():
         return None
-    path = Path(text).expanduser()
-    return path if path.is_absolute() else base / path
+    return config_path(text, base)
 
 
 _PATHY = re.compile(r"^[A-Za-z0-9._~-]+$")

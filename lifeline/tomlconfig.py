@@ -426,3 +426,10 @@ def suggestion(word: str, options: Sequence[str]) -> str:
     """``"; did you mean 'x'?"`` for the closest of ``options``, or ``""`` (for checks made
     outside a Section's getters)."""
     return _suggest(word, options)
+
+
+def config_path(text: str, base: Path) -> Path:
+    """A path a config file names: ``~`` expanded, a relative one taken from ``base`` (the
+    config file's directory), so a config and the files it names travel together."""
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else base / path

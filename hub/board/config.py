@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lifeline.listen import is_loopback, listen_problem, parse_listen
-from lifeline.tomlconfig import Section
+from lifeline.tomlconfig import Section, config_path
 
 __all__ = ["DEFAULT_LISTEN", "BoardConfig", "parse_board"]
 
@@ -56,10 +56,7 @@ def parse_board(section: Section, base: Path) -> BoardConfig:
         if not is_loopback(listen[0]) and not allow_remote:
             section.problem("listen", f"{listen[0]!r} is not a loopback address; the board "
                             "stays on this machine unless allow_remote = true says otherwise")
-    users_path = None
-    if users and users.strip():
-        users_path = Path(users).expanduser()
-        users_path = users_path if users_path.is_absolute() else base / users_path
+    users_path = config_path(users, base) if users and users.strip() else None
     return BoardConfig(listen=listen, users=users_path, allowed_hosts=hosts,
                        keepalive_s=keepalive, session_hours=session_hours, max_streams=streams,
                        resolved_shown=resolved, with_hub=with_hub)
