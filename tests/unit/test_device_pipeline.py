@@ -8,11 +8,15 @@ import math
 import random
 import subprocess
 import sys
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 from edge import checkpoint
 from edge.config import ChannelConfig, DetectionConfig, SensorConfig
 from edge.detectors import make_vector_detector
+from edge.detectors.multichannel import PcaT2Q
 from edge.device_pipeline import DevicePipeline
 from edge.pipeline import AlertDraft
 
@@ -301,3 +305,27 @@ def test_a_status_channel_that_holds_its_value_for_a_while_is_not_a_stuck_gauge(
     # When it stays on for 100 readings (five times its usual), Then it is no stuck gauge
     held = [[*r[:3], 1.0] for r in rows[NORMAL:NORMAL + 100]]
     assert channel_anomalies(run(dev, held, start=NORMAL)) == []
+
+
+def test_contributions_are_computed_once_per_vector_during_an_alarm() -> None:
+    # Given a device whose multichannel detector records every vector it is asked to blame
+    class Counting(PcaT2Q):
+        asked: ClassVar[list[tuple[float, ...]]] = []
+
+        def contributions(self, x: Sequence[float]) -> list[float]:
+            Counting.asked.append(tuple(x))
+            return super().contributions(x)
+
+    dev = DevicePipeline(sensor(), multichannel=Counting(warmup_s=600.0))
+    rows = vectors()
+    run(dev, rows[:NORMAL])
+    # When b leaves its line by 12 (beyond its own range too) for two minutes: the multichannel
+    # alarm's onset and repeats, and b's own score arbitrated on every vector
+    Counting.asked.clear()
+    broken = [[r[0], r[1] + 12.0, r[2], r[3]] for r in rows[NORMAL:NORMAL + BROKEN]]
+    drafts = run(dev, broken, start=NORMAL)
+    # Then both alarms ran their course and no vector's contributions were computed twice
+    # (arbitration, the alarm's owner and its message use them: three times at the onset before)
+    assert len([d for _, d in multichannel(drafts) if not d.cleared]) >= 3
+    assert channel_anomalies(drafts)
+    assert Counting.asked and max(Counter(Counting.asked).values()) == 1
