@@ -62,16 +62,6 @@ SHARE = 0.1
 STUCK_FACTOR = 2.0
 STUCK_MIN = 30
 STUCK_LIVE = 5.0  # a live gauge: its value changed every 5 readings or more often, on average
-# The multichannel detector's hold-back, as a channel's (edge/pipeline.py): a *suspect* vector
-# (the multichannel score at least `confirm`, or a channel's own score at least `confirm`: that
-# channel is beyond its own history) is held out of learning. A suspect run that ends (no
-# suspect vector for HOLD_RELEASE_S) within HOLD_BACK_S and without an alarm was normal after
-# all (an assist pump's start, a quick transient): its vectors are learned then. A longer one
-# (a gauge drifting for half an hour, a slow leak) is never learned: learning it as normal, a
-# little more each minute, is how the machine's model absorbed a slow drift and missed it the
-# next time (sensor_drift on the held-out split: 0 of 10 occurrences alarmed).
-HOLD_BACK_S = 600.0
-HOLD_RELEASE_S = 60.0
 
 
 def multichannel_name(sensor: SensorConfig) -> str | None:
@@ -103,7 +93,7 @@ class DevicePipeline:
                  channel_pipelines: Sequence[ChannelPipeline] | None = None,
                  multichannel: Any = "default", min_readings: int = MIN_READINGS,
                  confirm: float | None = None, alone: float = ALONE,
-                 confirm_scores: bool = True, share: float = SHARE, hold_back: bool = True) -> None:
+                 confirm_scores: bool = True, share: float = SHARE) -> None:
         from edge.detectors import make_vector_detector
 
         self.sensor = sensor
@@ -130,10 +120,6 @@ class DevicePipeline:
         # the contributions of the vector being processed, computed at most once per vector
         # (arbitration, the alarm's owner and its message all want them)
         self._shares: tuple[tuple[float, tuple[float, ...]], list[float]] | None = None
-        self.hold_back = hold_back
-        self._held: list[tuple[list[float], float]] = []  # the suspect run held out of learning
-        self._suspect_from: float | None = None  # the first and last suspect vector of that run
-        self._suspect_at = -math.inf
 
     @property
     def alarm(self) -> bool:
@@ -158,7 +144,6 @@ class DevicePipeline:
         scores = [p.observe(ts, v) for p, v in zip(self.channels, values, strict=True)]
         mc_score = None
         stuck: list[int] = []
-        beyond = any(s is not None and s >= self.confirm for s in scores)
         if self.multichannel is not None:
             mc_score = self.multichannel.score(values, ts)
             scores = self.arbitrate(scores, mc_score, values, ts)
@@ -176,7 +161,7 @@ class DevicePipeline:
             self.scores[i] = _last_score(pipeline, draft)
         if self.multichannel is not None:
             draft = self.process_whole(ts, values, any(p.decider.active for p in self.channels)
-                                       or not learn, mc_score, beyond)
+                                       or not learn, mc_score)
             if draft is not None:
                 drafts.append(draft)
             if any(ended) and self._learned:  # nothing is learned from a reading that alarms
@@ -261,11 +246,10 @@ class DevicePipeline:
         return [s if s is None or s >= alone else 0.0 for s in scores]
 
     def process_whole(self, ts: float, values: list[float], channels_active: bool,
-                      score: float | None = None, beyond: bool = False) -> AlertDraft | None:
+                      score: float | None = None) -> AlertDraft | None:
         """The multichannel step alone, given whether it must not learn (a channel alarm is active,
-        or the sensor has a fault), if already known the vector's score (``process`` runs it
-        after the channels; the tuning benchmark runs it over recorded channel alarms), and
-        whether a channel's own score is at least ``confirm`` (it is beyond its own history)."""
+        or the sensor has a fault) and, if already known, the vector's score (``process`` runs it
+        after the channels; the tuning benchmark runs it over recorded channel alarms)."""
         detector = self.multichannel
         was_active = self.decider.active
         if score is None:
@@ -274,7 +258,10 @@ class DevicePipeline:
         decision = self.decider.decide(ts, 0.0, score)
         active = self.decider.active
         quiet = not active and not channels_active
-        self._learned = self._learn(ts, values, score, beyond) if quiet else self._drop_held()
+        self._learned = quiet and score < self.decider.detection.threshold
+        if self._learned:
+            detector.learn(values, ts)
+            self._shares = None  # the model may have moved
         if active and self._owner is None:
             shares = self.contributions(values, ts)
             self._owner = max(range(len(shares)), key=shares.__getitem__)
@@ -300,40 +287,6 @@ class DevicePipeline:
             grade=grade, reason=reason, context=tuple(pipeline.context), message=message,
             cleared=cleared)
 
-    def _learn(self, ts: float, values: list[float], score: float, beyond: bool) -> bool:
-        """Learn a vector taken while nothing alarms, or hold it back (``HOLD_BACK_S``); True if
-        it was learned now."""
-        detector = self.multichannel
-        if score >= self.decider.detection.threshold:
-            return self._drop_held()  # the start of an alarm, most likely: never learned
-        suspect = self.hold_back and detector.warm and (score >= self.confirm or beyond)
-        if not suspect and self._suspect_from is None:
-            detector.learn(values, ts)
-            self._shares = None  # the model may have moved
-            return True
-        if suspect:
-            self._suspect_at = ts
-        start = self._suspect_from = ts if self._suspect_from is None else self._suspect_from
-        if self._suspect_at - start > HOLD_BACK_S:  # too long for a transient: never learned
-            self._held.clear()
-            if ts - self._suspect_at >= HOLD_RELEASE_S:
-                self._suspect_from = None
-            return False
-        self._held.append((values, ts))
-        if ts - self._suspect_at >= HOLD_RELEASE_S:  # the run ended in time, without an alarm
-            for held, at in self._held:
-                detector.learn(held, at)
-            self._shares = None
-            self._held.clear()
-            self._suspect_from = None
-        return False
-
-    def _drop_held(self) -> bool:
-        """An alarm (or a fault) ends any suspect run: what was held is never learned."""
-        self._held.clear()
-        self._suspect_from = None
-        return False
-
     def relearn_multichannel(self, ts: float) -> AlertDraft | None:
         """A technician's relearn (``lifeline-edge relearn``): the multichannel detector starts
         afresh, and an active multichannel alarm ends with a cleared alert saying so."""
@@ -346,7 +299,6 @@ class DevicePipeline:
         owner, was_active = self._owner, self.decider.active
         self.decider = ChannelDecider(self.decider.channel, self.decider.detection)
         self._owner, self.score, self._shares = None, 0.0, None
-        self._drop_held()
         if not was_active or owner is None:
             return None
         pipeline = self.channels[owner]

@@ -329,29 +329,3 @@ def test_contributions_are_computed_once_per_vector_during_an_alarm() -> None:
     assert len([d for _, d in multichannel(drafts) if not d.cleared]) >= 3
     assert channel_anomalies(drafts)
     assert Counting.asked and max(Counter(Counting.asked).values()) == 1
-
-
-def test_a_slow_drift_off_the_joint_pattern_is_never_learned_and_alarms_every_time() -> None:
-    # Given a warm device, and gauge b drifting off its line by 6 over half an hour (inside its
-    # own range: only the machine's model can see it), then reading true again for 15 minutes
-    rows = vectors()
-    dev = device()
-    run(dev, rows[:NORMAL])
-    normal = rows[NORMAL - 1200:NORMAL]
-    ramp = 1800
-    start = NORMAL
-    for occurrence in range(3):
-        drift = [[r[0], r[1] + 6.0 * min(1.0, k / ramp), r[2], r[3]]
-                 for k, r in enumerate((normal * 2)[:ramp + 300])]
-        # When it drifts so (three times)
-        drafts = run(dev, drift, start=start)
-        # Then the multichannel alarm starts each time, well before the end of the ramp (a model
-        # that learned the drifting vectors while they scored below the threshold moved its
-        # limit ahead of the drift: no alarm the first time, scores of 0.01 the next times)
-        onsets = [i - start for i, d in multichannel(drafts) if not d.cleared]
-        assert onsets and onsets[0] < ramp // 2, f"occurrence {occurrence}: onsets {onsets[:3]}"
-        # and clears once the gauge reads true again
-        start += len(drift)
-        cleared = multichannel(run(dev, normal[:900], start=start))
-        assert [d for _, d in cleared if d.cleared] and not dev.alarm
-        start += 900
