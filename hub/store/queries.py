@@ -77,6 +77,9 @@ _PLACEHOLDERS = ",".join("?" * len(INCIDENT_COLUMNS.split(", ")))
 _SAVE_INCIDENT = (f"INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ({_PLACEHOLDERS}) "
                   "ON CONFLICT (id) DO UPDATE SET "
                   + ", ".join(f"{c}=excluded.{c}" for c in INCIDENT_COLUMNS.split(", ")[1:]))
+_KEYS_PER_QUERY = 250  # (device, id) pairs per look-up: 5 parameters each, well under limits
+
+
 _ALERT_COLUMNS = ("id, device, zone, sensor, channel, kind, reason, grade, ts, received_at, "
                   "value, unit, score, seq, cleared, message, body")
 
@@ -235,6 +238,53 @@ class Store:
              alert.score, alert.seq, int(alert.cleared), alert.message, body, alert.device,
              alert.id))
         return cursor.rowcount == 1
+
+    def add_alerts(self, alerts: Sequence[tuple[Alert, str]], received_at: float) -> list[bool]:
+        """``add_alert`` for a batch of (alert, body), in two statements per
+        ``_KEYS_PER_QUERY`` alerts instead of one each: which of their (device, id) the store
+        already holds (stored or pruned), then one ``executemany`` of the new ones. Per
+        alert, True if it was new; a repeat inside ``alerts`` is a duplicate of the first.
+        Called in the writer's transaction (no other writer can add an id meanwhile); a
+        value a row cannot hold raises as ``add_alert`` would (the caller then goes alert
+        by alert, in savepoints, to refuse that one alone)."""
+        held = self._held_keys([(a.device, a.id) for a, _ in alerts])
+        any_device = {key[1] for key in held if key[0] == ""}
+        new: list[bool] = []
+        rows: list[tuple[Any, ...]] = []
+        for alert, body in alerts:
+            key = (alert.device, alert.id)
+            fresh = key not in held and alert.id not in any_device
+            new.append(fresh)
+            if fresh:
+                held.add(key)
+                rows.append((alert.id, alert.device, alert.zone, alert.sensor, alert.channel,
+                             alert.kind, alert.reason.value, int(alert.grade), alert.ts,
+                             received_at, alert.value, alert.unit, alert.score, alert.seq,
+                             int(alert.cleared), alert.message, body))
+        if rows:
+            self.db.executemany(f"INSERT INTO alerts ({_ALERT_COLUMNS}) VALUES "
+                                f"({','.join('?' * 17)})", rows)
+        return new
+
+    def remove_alert(self, alert: Alert) -> None:
+        """Take back an alert stored in this transaction (fusion could not take it)."""
+        self.db.execute("DELETE FROM alerts WHERE device = ? AND id = ?", (alert.device, alert.id))
+
+    def _held_keys(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Of ``keys`` (device, id), those the store holds: alerts stored, ids pruned (for
+        their device, or for any device: ``pruned_alerts`` device '' from before schema 4)."""
+        held: set[tuple[str, str]] = set()
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = keys[start:start + _KEYS_PER_QUERY]
+            pairs = ",".join(["(?,?)"] * len(chunk))
+            flat = [part for key in chunk for part in key]
+            ids = [key[1] for key in chunk]
+            held.update((r[0], r[1]) for r in self.db.execute(
+                f"SELECT device, id FROM alerts WHERE (device, id) IN (VALUES {pairs})"
+                f" UNION ALL SELECT device, id FROM pruned_alerts WHERE (device, id) IN "
+                f"(VALUES {pairs}) OR (device = '' AND id IN ({','.join('?' * len(ids))}))",
+                [*flat, *flat, *ids]))
+        return held
 
     def record_status(self, status: Status, now: float, body: str) -> None:
         self.db.execute(
