@@ -278,12 +278,13 @@ class Store:
             chunk = keys[start:start + _KEYS_PER_QUERY]
             pairs = ",".join(["(?,?)"] * len(chunk))
             flat = [part for key in chunk for part in key]
-            ids = [key[1] for key in chunk]
+            # a join from the keys, so each is one look-up of the primary key on both
+            # databases (``(device, id) IN (VALUES ...)`` scans the whole table on SQLite)
             held.update((r[0], r[1]) for r in self.db.execute(
-                f"SELECT device, id FROM alerts WHERE (device, id) IN (VALUES {pairs})"
-                f" UNION ALL SELECT device, id FROM pruned_alerts WHERE (device, id) IN "
-                f"(VALUES {pairs}) OR (device = '' AND id IN ({','.join('?' * len(ids))}))",
-                [*flat, *flat, *ids]))
+                f"SELECT a.device, a.id FROM (VALUES {pairs}) AS k JOIN alerts a"
+                " ON a.device = k.column1 AND a.id = k.column2 UNION ALL"
+                f" SELECT p.device, p.id FROM (VALUES {pairs}) AS k JOIN pruned_alerts p"
+                " ON p.device IN (k.column1, '') AND p.id = k.column2", [*flat, *flat]))
         return held
 
     def record_status(self, status: Status, now: float, body: str) -> None:
