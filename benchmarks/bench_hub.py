@@ -343,6 +343,15 @@ def _alert_key(alert: object) -> str | None:
     return str(alert["id"]) if isinstance(alert, dict) and "id" in alert else None
 
 
+def _event_alerts(payload: dict[str, Any]) -> list[object]:
+    """The alerts an event names: its ``alert``, and the others of a folded ``joined``
+    (``alert_ids``: a batch's alerts joined to one incident, issue 16) by their id alone."""
+    alert = payload.get("alert")
+    named = str(alert["id"]) if isinstance(alert, dict) and "id" in alert else None
+    ids = payload.get("alert_ids")
+    return [alert, *({"id": i} for i in (ids if isinstance(ids, list) else []) if i != named)]
+
+
 def follow_store(path: Path, seen: dict[Any, float], halt: threading.Event,
                  key: Callable[[object], Any] = _alert_key) -> None:
     """Poll the events feed every 2 ms; note when each alert (by ``key``) first appears."""
@@ -356,9 +365,10 @@ def follow_store(path: Path, seen: dict[Any, float], halt: threading.Event,
         events = store.events_after(last)
         now = time.monotonic()
         for event in events:
-            found = key(event.payload.get("alert"))
-            if found is not None:
-                seen.setdefault(found, now)
+            for alert in _event_alerts(event.payload):
+                found = key(alert)
+                if found is not None:
+                    seen.setdefault(found, now)
             last = event.id
         if not events:
             time.sleep(0.002)
@@ -372,11 +382,13 @@ def follow_tail(process: subprocess.Popen[bytes], seen: dict[Any, float],
     for line in process.stdout:
         now = time.monotonic()
         try:
-            found = key(json.loads(line).get("alert"))
+            alerts = _event_alerts(json.loads(line))
         except ValueError:
             continue
-        if found is not None:
-            seen.setdefault(found, now)
+        for alert in alerts:
+            found = key(alert)
+            if found is not None:
+                seen.setdefault(found, now)
 
 
 def bench_latency(rate: float, seconds: float, devices: int, zones: int

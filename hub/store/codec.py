@@ -8,6 +8,7 @@ the events feed holds. Nothing here touches a connection.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,6 +140,32 @@ def change_json(change: Change) -> dict[str, Any]:
         data["assignee"] = change.assignee
     if isinstance(change, Commented):
         data["text"] = change.text
+    return data
+
+
+def joined_folds(changes: Sequence[Change]) -> dict[int, list[Joined]]:
+    """The alerts a batch joined to each incident, folded (issue 16): per incident (and
+    ``why``), every ``Joined`` with an alert, under the position in ``changes`` of the
+    last of them, where the events feed gets their one ``joined`` row (``fold_json``)."""
+    groups: dict[tuple[int, str], list[Joined]] = {}
+    last: dict[tuple[int, str], int] = {}
+    for at, change in enumerate(changes):
+        if isinstance(change, Joined) and change.alert is not None:
+            key = (change.incident.id, change.why)
+            groups.setdefault(key, []).append(change)
+            last[key] = at
+    return {last[key]: fold for key, fold in groups.items()}
+
+
+def fold_json(fold: Sequence[Joined]) -> dict[str, Any]:
+    """One ``joined`` event for the alerts ``fold`` joined to an incident in a batch: every
+    field a ``joined`` event has, for the highest-graded alert of the fold (the first of
+    them) and the incident as the last one left it, with ``count`` and ``alert_ids`` (in
+    the order they joined)."""
+    top = max(fold, key=lambda c: int(c.alert.grade) if c.alert is not None else -1)
+    data = change_json(Joined(fold[-1].incident, alert=top.alert, why=top.why))
+    data["count"] = len(fold)
+    data["alert_ids"] = [c.alert.id for c in fold if c.alert is not None]
     return data
 
 

