@@ -20,7 +20,7 @@ from hub.store.errors import StoreError
 from hub.store.postgres import EVENTS_CHANNEL, PgConnection
 from hub.store.schema import SCHEMA_VERSION
 
-__all__ = ["MIGRATIONS", "migrate", "schema_version"]
+__all__ = ["INDEXES", "MIGRATIONS", "migrate", "schema_version"]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,11 @@ CREATE TABLE maintenance (
     asked_until DOUBLE PRECISION);
 """
 
+# Indexes added without a new schema number, created where missing on every migrate (as
+# SQLite's ``CREATE INDEX IF NOT EXISTS``): alerts_device_received (issue 16) lets
+# ``lifeline-hub status`` ask per device for its last alert and its last hour by index.
+INDEXES = "CREATE INDEX IF NOT EXISTS alerts_device_received ON alerts (device, received_at);"
+
 # version -> the DDL that brings the version before it (0: an empty database) to it
 MIGRATIONS: dict[int, str] = {4: _SCHEMA_4, 5: _SCHEMA_5}
 assert max(MIGRATIONS) == SCHEMA_VERSION  # one schema number for both databases
@@ -122,6 +127,7 @@ def migrate(db: PgConnection, where: str) -> int:
             db.execute_raw(MIGRATIONS[version])
             db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT "
                        "(key) DO UPDATE SET value = excluded.value", (str(version),))
+        db.execute_raw(INDEXES)
         db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:
