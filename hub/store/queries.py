@@ -54,6 +54,7 @@ from hub.store.codec import (
     incident_from_row,
     incident_row,
     joined_folds,
+    json_text,
     readings_rows,
 )
 from hub.store.dialect import POSTGRES, SQLITE, Database, Dialect
@@ -342,7 +343,7 @@ class Store:
                 payload = change_json(change)
             self.db.execute("INSERT INTO events (at, kind, incident_id, payload) VALUES (?,?,?,?)",
                             (now, change.kind, change.incident.id,
-                             json.dumps(payload, separators=(",", ":"))))
+                             json_text(payload)))
         for incident in latest.values():
             self._save_incident(incident)
 
@@ -367,7 +368,7 @@ class Store:
                         self.sql.insert_replace("incident_state",
                                                 ("incident_id", "part", "key", "rows"),
                                                 ("incident_id", "part", "key")),
-                        (incident.id, part, key, json.dumps(rows, separators=(",", ":"))))
+                        (incident.id, part, key, json_text(rows)))
                     saved[part, key] = rows
         if not incident.active:  # keep identities for incidents still changing only
             del self._saved[incident.id]
