@@ -35,6 +35,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -84,7 +85,9 @@ ROOT = Path(__file__).resolve().parent.parent
 class HubProcess:
     """``lifeline-hub run`` on a config we write; ``committed()`` reads its store."""
 
-    def __init__(self, wd: Path, broker_port: int, store_extra: str = "") -> None:
+    def __init__(self, wd: Path, broker_port: int, store_extra: str = "",
+                 code: Path | None = None) -> None:
+        self.code = code  # another tree's code (PYTHONPATH), e.g. a baseline commit's
         self.wd = wd
         self.store_path = wd / "hub.db"
         self.config = wd / "hub.toml"
@@ -97,7 +100,8 @@ class HubProcess:
         with open(self.log_path, "ab") as err:
             self.process = subprocess.Popen(
                 profiled([console_script("lifeline-hub"), "run", "--config", str(self.config)],
-                         "hub"), stdout=subprocess.DEVNULL, stderr=err)
+                         "hub"), stdout=subprocess.DEVNULL, stderr=err,
+                env=None if self.code is None else dict(os.environ, PYTHONPATH=str(self.code)))
 
     @property
     def pid(self) -> int:
@@ -168,6 +172,11 @@ class HubProcess:
 
 
 # -- throughput -------------------------------------------------------------------------
+def cpu_us(cpu_share: float, rate: float) -> str:
+    """Microseconds of CPU per alert, from CPU s/s and alerts/s."""
+    return f"{1e6 * cpu_share / rate:,.0f}" if rate > 0 else "n/a"
+
+
 def drain_rate(trace: Sequence[tuple[float, int]], base: int) -> float:
     """Alerts/s from the first poll that saw progress to the poll that saw them all."""
     moving = [(t, n) for t, n in trace if n > base]
@@ -188,8 +197,32 @@ def publish_all(publisher: Publisher, items: Sequence[tuple[str, str, bytes]]) -
     return len(items) / (time.monotonic() - started)
 
 
-def bench_throughput(n: int, devices: int, zones: int, rate: float, seconds: float
-                     ) -> tuple[str, list[Target]]:
+def baseline_drain(ref: str, backlog: Sequence[tuple[str, str, bytes]],
+                   publisher: Publisher, broker_port: int) -> tuple[float, float]:
+    """The drain of ``backlog`` by the hub of commit ``ref`` (``git archive`` on PYTHONPATH),
+    on a store of its own: (alerts/s, CPU s/s)."""
+    with tempfile.TemporaryDirectory() as old, tempfile.TemporaryDirectory() as wd:
+        archive = subprocess.run(["git", "-C", str(Path(__file__).resolve().parent.parent),
+                                  "archive", ref], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+        hub = HubProcess(Path(wd), broker_port, code=Path(old))
+        try:
+            hub.start()
+            hub.probe(publisher)
+            hub.stop()
+            publish_all(publisher, backlog)
+            base = hub.committed()
+            hub.start()
+            sampler = Sampler(hub.pid)
+            sampler.sample()
+            trace = hub.wait_committed(base + len(backlog), timeout=900, sampler=sampler)
+            return drain_rate(trace, base), sampler.cpu_share()
+        finally:
+            hub.stop()
+
+
+def bench_throughput(n: int, devices: int, zones: int, rate: float, seconds: float,
+                     baseline: str | None = None) -> tuple[str, list[Target]]:
     wd = workdir("hub-throughput")
     broker = start_broker(wd)
     publisher = Publisher(broker.port, "bench-loadgen")
@@ -222,6 +255,12 @@ def bench_throughput(n: int, devices: int, zones: int, rate: float, seconds: flo
         hub_rate = drain_rate(trace, base)
         burst_rss = sampler.peak_rss()
         burst_cpu = sampler.cpu_share()
+        if baseline:
+            log(f"throughput: the same backlog drained by the hub of {baseline}")
+            hub.stop()
+            old_rate, old_cpu = baseline_drain(baseline, backlog, publisher, broker.port)
+            hub.start()
+            hub.probe(publisher)
         log(f"throughput: live stream at {rate:,.0f}/s for {seconds:g} s")
         live = live_stream(hub, publisher, rate, seconds, devices, zones,
                            broker_pid=broker.process.pid if broker.process else None)
@@ -238,8 +277,14 @@ def bench_throughput(n: int, devices: int, zones: int, rate: float, seconds: flo
     rows = [
         ["`mosquitto_sub` (broker limit)", f"{mosq:,.0f}", ratio(mosq, paho)],
         ["bare paho subscriber, counts only", f"{paho:,.0f}", "1.00×"],
-        [f"`lifeline-hub run` (CPU {burst_cpu:.2f} s/s)", f"{hub_rate:,.0f}", ratio(hub_rate, paho)],
+        [f"`lifeline-hub run` (CPU {burst_cpu:.2f} s/s, {cpu_us(burst_cpu, hub_rate)} µs of "
+         "CPU per alert)", f"{hub_rate:,.0f}", ratio(hub_rate, paho)],
     ]
+    if baseline:
+        rows.append([f"`lifeline-hub run` of {baseline} (CPU {old_cpu:.2f} s/s, "
+                     f"{cpu_us(old_cpu, old_rate)} µs of CPU per alert; this tree's: "
+                     f"{ratio(hub_rate, old_rate)} the alerts/s)", f"{old_rate:,.0f}",
+                     ratio(old_rate, paho)])
     overload = live["offered"] / hub_rate if hub_rate > 0 else float("nan")
     text = (f"Backlog of {n:,} alerts from {devices:,} devices in {zones} zones, queued at the "
             f"broker for each consumer's offline session (published at {pub_rate:,.0f}/s by "
@@ -900,6 +945,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="old alerts in the store the retention part prunes")
     parser.add_argument("--keep-store", action="store_true",
                         help="keep the store benchmark's database (several GB at 10 M alerts)")
+    parser.add_argument("--baseline", metavar="GIT_REF",
+                        help="throughput: also drain the backlog with that commit's hub")
     parser.add_argument("--write-docs", action="store_true")
     return parser.parse_args(argv)
 
@@ -913,7 +960,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     targets: list[Target] = []
     if "throughput" in parts:
         text, found = bench_throughput(args.backlog, args.load_devices, args.zones, args.rate,
-                                       args.seconds)
+                                       args.seconds, args.baseline)
         out.append("### Throughput\n\n" + text)
         targets += found
     if "latency" in parts:
