@@ -723,13 +723,14 @@ def build_store(path: Path, alerts: int, per_incident: int, base: int = 100_000)
     return time.monotonic() - started
 
 
-def time_command(argv: Sequence[str], runs: int = 5) -> float:
+def time_command(argv: Sequence[str], runs: int = 5, env: dict[str, str] | None = None
+                 ) -> float:
     """Median wall seconds of a command (stdout discarded), after one warm-up run."""
-    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True, env=env)
     times = []
     for _ in range(runs):
         started = time.monotonic()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(argv, stdout=subprocess.DEVNULL, check=True, env=env)
         times.append(time.monotonic() - started)
     return statistics.median(times)
 
@@ -764,8 +765,8 @@ def in_process(config: Path, incident: str) -> dict[str, float]:
     return {k: float(v) for k, v in json.loads(done.stdout).items()}
 
 
-def bench_store(alerts: int, per_incident: int, keep: bool = False
-                ) -> tuple[str, list[Target]]:
+def bench_store(alerts: int, per_incident: int, keep: bool = False,
+                baseline: str | None = None) -> tuple[str, list[Target]]:
     wd = workdir("hub-store")
     empty = wd / "empty"
     empty.mkdir()
@@ -797,7 +798,16 @@ def bench_store(alerts: int, per_incident: int, keep: bool = False
                                             middle]),
             f"show --json {middle}": time_command([hub_cli, "incidents", "show", "--json",
                                                    "--config", str(full), middle]),
+            "status": time_command([hub_cli, "status", "--config", str(full)]),
         }
+        if baseline:  # the same store, that commit's desk (git archive on PYTHONPATH)
+            with tempfile.TemporaryDirectory() as old:
+                archive = subprocess.run(["git", "-C", str(ROOT), "archive", baseline],
+                                         capture_output=True, check=True).stdout
+                subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+                cli[f"status, the desk of {baseline}"] = time_command(
+                    [hub_cli, "status", "--config", str(full)], runs=3,
+                    env=dict(os.environ, PYTHONPATH=old))
         inside = in_process(full, middle)
         floor = (floor_before + time_command(floor_argv)) / 2  # before and after: shared machine
     finally:
@@ -809,7 +819,8 @@ def bench_store(alerts: int, per_incident: int, keep: bool = False
              f"{1000 * imports:.0f}", ratio(imports, floor)],
             ["`lifeline-hub incidents`, empty store (process floor; mean of the medians "
              "before and after the others)", f"{1000 * floor:.0f}", "1.00×"]]
-    rows += [[f"`lifeline-hub incidents {name}`", f"{1000 * took:.0f}", ratio(took, floor)]
+    rows += [[f"`lifeline-hub {name}`" if name.startswith("status") else
+              f"`lifeline-hub incidents {name}`", f"{1000 * took:.0f}", ratio(took, floor)]
              for name, took in cli.items()]
     rows += [[f"`incidents_list` in a warm process (no start-up), the table's newest "
               f"{min(incidents, TABLE_LIMIT):,} of {incidents:,} incidents",
@@ -835,7 +846,16 @@ def bench_store(alerts: int, per_incident: int, keep: bool = False
                       f"process floor {1000 * floor:.0f} ms; limit 100 ms",
                       f"{ratio(took, floor)} floor; {ratio(took, 0.1)} limit", "≤ 100 ms",
                       took <= 0.1, short) for name, took in cli.items()
-               if "--json" not in name and "--all" not in name]
+               if "--json" not in name and "--all" not in name and "status" not in name]
+    if "status" in cli:
+        old = [took for name, took in cli.items() if name.startswith("status, ")]
+        targets.append(Target(
+            f"`lifeline-hub status` with {alerts / 1e6:g} M alerts", f"{1000 * cli['status']:.0f} ms",
+            f"process floor {1000 * floor:.0f} ms" + (f"; {baseline}'s desk {old[0]:.1f} s"
+                                                      if old else ""),
+            f"{ratio(cli['status'], floor)} floor" + (f"; {ratio(cli['status'], old[0])} "
+                                                       f"{baseline}'s" if old else ""),
+            "fast (was ~20 s at 10 M)", None, "reported" + (f"; {short}" if short else "")))
     targets += [Target(f"`incidents {name}` without start-up (warm process)",
                        f"{1000 * took:.1f} ms", "limit 100 ms", ratio(took, 0.1),
                        "(diagnostic: the store's share)", None, "diagnostic")
@@ -973,7 +993,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.append("### Devices\n\n" + text)
         targets += found
     if "store" in parts:
-        text, found = bench_store(args.store_alerts, args.per_incident, args.keep_store)
+        text, found = bench_store(args.store_alerts, args.per_incident, args.keep_store,
+                                  args.baseline)
         out.append("### Store\n\n" + text)
         targets += found
     if "retention" in parts:
