@@ -968,6 +968,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--baseline", metavar="GIT_REF",
                         help="throughput: also drain the backlog with that commit's hub")
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--docs-section", default="hub",
+                        help="the docs/benchmarks.md section --write-docs replaces (a run of "
+                             "some parts only: a section of its own keeps the full run's)")
     return parser.parse_args(argv)
 
 
@@ -1006,7 +1009,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     body = "\n\n".join(out)
     print(body)
     if args.write_docs:
-        write_section("hub", body)
+        write_section(args.docs_section, body)
     return 0
 
 
