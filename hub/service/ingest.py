@@ -161,9 +161,16 @@ class Ingest:
             if alert_body is not None:
                 checked.append((topic, payload, *alert_body))
         stored = self._store_alerts(checked, now)
+        failed: set[tuple[str, str]] = set()  # (device, id) fusion could not take
         for (topic, payload, alert, _), new in zip(checked, stored, strict=True):
             if new is None:  # the store refused its row (counted)
                 unexpected = True
+                continue
+            if not new and (alert.device, alert.id) in failed:
+                # a copy of an alert refused above: refused too (alone, its row would
+                # have been stored and fused again, and failed the same way)
+                self._unprocessable(topic, payload, RuntimeError(
+                    f"a copy of alert {alert.id} that fusion could not take"))
                 continue
             if not new:
                 log.debug("duplicate alert id=%s device=%s sensor=%s", alert.id, alert.device,
@@ -177,6 +184,7 @@ class Ingest:
                     raise
                 unexpected = True
                 self.store.remove_alert(alert)
+                failed.add((alert.device, alert.id))
                 self._unprocessable(topic, payload, exc)
                 continue
             self._count(_Done(acked=alert, changes=changes), result)

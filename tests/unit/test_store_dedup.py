@@ -168,9 +168,10 @@ def test_an_alert_fusion_cannot_take_is_refused_alone(ingest: Ingest,
     monkeypatch.setattr(ingest.fusion, "alert", failing)
     # When a batch of three alerts arrives
     acks = send(ingest, *(alert("edge-north-1", id=c * 32, seq=n)
-                          for n, c in enumerate("abc", 1)))
-    # Then the other two are stored and acknowledged, that one neither (its row is gone)
+                          for n, c in enumerate("abcb", 1)))
+    # Then the other two are stored and acknowledged, that one neither (its row is gone),
+    # nor its copy in the same batch (the edge keeps it in its outbox)
     assert acks == {"edge-north-1": ["a" * 32, "c" * 32]}
-    assert ingest.counters.invalid["unprocessable"] == 1
+    assert ingest.counters.invalid["unprocessable"] == 2
     assert sorted(r[0] for r in ingest.store.db.execute("SELECT id FROM alerts")) == [
         "a" * 32, "c" * 32]
