@@ -68,6 +68,8 @@ PRUNE_BUSY_S = 1.0        # retention: a bounded step this often while there is 
 PRUNE_IDLE_S = 60.0       # ... and a look this often when there was none
 RECONNECT_MIN_S = 1.0     # a lost PostgreSQL store: first retry after this ...
 RECONNECT_MAX_S = 30.0    # ... doubling up to this
+LEASE_EVERY_S = 1.0       # several hubs: how often one without the singleton work asks for it
+SINGLETON_LEASE = "singleton"  # routing, deliveries, retention, the clock: one hub's at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +256,7 @@ class Hub:
         self._rng = random.Random()
         retain_s = config.store.retain_s
         self.pruner = None if retain_s is None else Pruner(store, retain_s)
+        self.owner = False  # holds the singleton lease (_take_lease)
         self.metrics = None
         if config.metrics.enabled:  # prometheus_client only then (lifeline/metrics.py)
             from hub.service.metrics import HubMetrics
@@ -272,7 +275,7 @@ class Hub:
         if self.metrics is not None:
             self.metrics.exporter.start()
         ready = False
-        next_tick = next_stats = next_deliver = next_watchdog = next_prune = 0.0
+        next_tick = next_stats = next_deliver = next_watchdog = next_prune = next_lease = 0.0
         try:
             while not self.stopping.is_set():
                 batch = drain(self.inbox.queue, first_wait=0.2)
@@ -291,13 +294,16 @@ class Hub:
                 if self.reload_requested.is_set():
                     self.reload_requested.clear()
                     self.reload()
+                if not self.owner and now >= next_lease:
+                    self._take_lease()
+                    next_lease = now + LEASE_EVERY_S
                 if now >= next_tick:
-                    self.ingest.tick(self.clock())
+                    self.ingest.tick(self.clock(), owner=self.owner)
                     next_tick = now + TICK_EVERY_S
-                if now >= next_deliver:
+                if self.owner and now >= next_deliver:
                     self._deliver(self.clock())
                     next_deliver = now + DELIVER_EVERY_S
-                if self.pruner is not None and now >= next_prune:
+                if self.owner and self.pruner is not None and now >= next_prune:
                     # between batches, one short transaction: ingest waits one step at most
                     step = self.pruner.step(self.clock(), self.config.fusion.max_span_s)
                     next_prune = now + (PRUNE_BUSY_S if step.busy else PRUNE_IDLE_S)
@@ -318,6 +324,20 @@ class Hub:
                 self.metrics.exporter.stop()
             log.info("hub stopped; stats %s", self._stats_line())
         return 0
+
+    def _take_lease(self) -> None:
+        """Several hubs on one store: the singleton work -- the clock (quiet incidents
+        resolve, maintenance ends), routing and its deliveries, retention -- is done by
+        the one hub that holds the store's lease (``Store.try_lease``); the others ask
+        every LEASE_EVERY_S, so one of them takes it over within about a second of the
+        holder's connection ending. On SQLite the one hub always holds it."""
+        if self.store.try_lease(SINGLETON_LEASE):
+            self.owner = True
+            if self.store.concurrent:
+                log.info("lease %s taken: this hub does the devices' statuses, the clock, "
+                         "routing, deliveries and retention client_id=%s", SINGLETON_LEASE,
+                         self.config.mqtt.client_id)
+                self.ingest.take_over(self.clock())
 
     def _stats_line(self) -> str:
         """The ingest counters, and what retention deleted since start (when it is on)."""
