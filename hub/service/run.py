@@ -43,7 +43,7 @@ from hub.registry import RegistryGuard, load_registry
 from hub.service.ingest import Ingest
 from hub.service.routing import MQTT_ROUTE, mark_failed, route_heads
 from hub.service.webhook import WebhookSender
-from hub.store import BackendError, DatabaseError, Store, StoreError
+from hub.store import BackendError, DatabaseError, OutboxRow, Store, StoreError
 from hub.store.retention import Pruner
 from lifeline import wire
 from lifeline.mqtt_session import ConnectFailures, connect_persistent, new_client
@@ -68,6 +68,7 @@ PRUNE_BUSY_S = 1.0        # retention: a bounded step this often while there is 
 PRUNE_IDLE_S = 60.0       # ... and a look this often when there was none
 RECONNECT_MIN_S = 1.0     # a lost PostgreSQL store: first retry after this ...
 RECONNECT_MAX_S = 30.0    # ... doubling up to this
+CLAIM_S = 60.0            # several hubs: an outbox row being sent is not due again before this
 LEASE_EVERY_S = 1.0       # several hubs: how often one without the singleton work asks for it
 SINGLETON_LEASE = "singleton"  # routing, deliveries, retention, the clock: one hub's at a time
 
@@ -407,14 +408,33 @@ class Hub:
         # only now, with outcomes recorded, look for what is due (no row is sent twice)
         due = outbox.due(now, route=MQTT_ROUTE, exclude=set(self._published))
         batches = route_heads(self.store, now, self.webhooks.busy_routes)
-        if self.inbox.subscribed.is_set():
-            for row in due:
-                info = self.inbox.client.publish(row.url, row.body, qos=1)
-                if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
-                    break  # paho's queue is full: these rows stay due for the next round
-                self._published[row.id] = info
+        if not self.inbox.subscribed.is_set():
+            due = []
+        if self.store.concurrent and (due or batches):
+            due, batches = self._claim(due, batches, now)
+        unsent = []
+        for n, row in enumerate(due):
+            info = self.inbox.client.publish(row.url, row.body, qos=1)
+            if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+                unsent = [r.id for r in due[n:]]  # paho's queue is full: due next round
+                break
+            self._published[row.id] = info
+        if unsent and self.store.concurrent:
+            with self.store.transaction():
+                outbox.release(unsent, now)
         for rows in batches:
             self.webhooks.submit(rows)
+
+    def _claim(self, due: list[OutboxRow], batches: list[list[OutboxRow]], now: float
+               ) -> tuple[list[OutboxRow], list[list[OutboxRow]]]:
+        """Several hubs: claim the rows about to be sent in a transaction of their own,
+        committed before any is sent (``Outbox.claim``); only what was claimed goes."""
+        with self.store.transaction():
+            taken = set(self.store.outbox.claim(
+                [r.id for r in due] + [r.id for rows in batches for r in rows], now,
+                now + CLAIM_S))
+        claimed = [[r for r in rows if r.id in taken] for rows in batches]
+        return [r for r in due if r.id in taken], [rows for rows in claimed if rows]
 
 
 def _registry_guard(config: HubConfig) -> RegistryGuard:

@@ -92,3 +92,34 @@ def test_one_two_and_three_hubs_on_postgres_make_the_incidents_of_one_sqlite_hub
         assert run.incidents == single.incidents, (
             sorted(single.incidents - run.incidents)[:3], sorted(run.incidents - single.incidents)[:3])
 
+
+
+def test_an_outbox_row_is_claimed_by_one_hub_and_a_lease_has_one_holder(
+        tmp_path: Path, postgres_url: str) -> None:
+    config = _config(tmp_path, postgres_url)
+    stores = [Store.writer(config.store), Store.writer(config.store)]
+    try:
+        a, b = stores
+        now = time.time()
+        with a.transaction():
+            a.outbox.add("ops", "http://127.0.0.1:9/hook", "{}", now)
+            a.outbox.add("ops", "http://127.0.0.1:9/hook", "{}", now)
+        ids = [r.id for r in a.outbox.due(now)]
+        # Given hub A claimed the due rows for a delivery it is about to send
+        with a.transaction():
+            assert a.outbox.claim(ids, now, until=now + 60) == ids
+        # Then hub B, asking at the same moment, gets none of them, nor sees them due
+        with b.transaction():
+            assert b.outbox.claim(ids, now, until=now + 60) == []
+        assert b.outbox.due(now) == []
+        # And once the claim ran out (A died mid-send), B may take them
+        with b.transaction():
+            assert b.outbox.claim(ids, now + 61, until=now + 121) == ids
+        # And the singleton lease has one holder while its connection lives, then the next
+        assert a.try_lease("singleton") and a.try_lease("singleton")
+        assert not b.try_lease("singleton")
+        a.close()
+        assert b.try_lease("singleton")
+    finally:
+        for store in stores:
+            store.close()
