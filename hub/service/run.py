@@ -34,6 +34,7 @@ from types import FrameType
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -53,6 +54,9 @@ from lifeline.tomlconfig import ConfigError
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 86400
+SHARED_SESSION_EXPIRY_S = 0  # one of a share group: see MqttInbox.start
+DRAIN_MAX_S = 10.0        # SIGTERM in a share group: drain at most this long ...
+DRAIN_QUIET_S = 0.5       # ... until the broker sent nothing for this long
 RECEIVE_MAXIMUM = 1000    # unacknowledged messages the broker may send us at once
 QUEUE_SIZE = 5000
 BATCH_MAX = 500
@@ -90,6 +94,10 @@ class MqttInbox:
     def __init__(self, config: HubConfig, stopping: threading.Event) -> None:
         self.config = config
         self.stopping = stopping
+        # set when nothing more is taken in (after a share group's drain, Hub._leave_group)
+        self.closed = threading.Event()
+        self.end_session = False  # disconnect with session expiry 0 (left the share group)
+        self._last_publish: mqtt.MQTTMessageInfo | None = None
         # a higher grade overtakes a lower one (hub/core/priority.py)
         self.queue: PriorityInbox[Inbound] = PriorityInbox(QUEUE_SIZE)
         self.session = 0
@@ -116,11 +124,34 @@ class MqttInbox:
         self.connect_failures = ConnectFailures(config.mqtt)
 
     def start(self) -> None:
-        connect_persistent(self.client, self.config.mqtt, SESSION_EXPIRY_S, RECEIVE_MAXIMUM)
+        # One of a share group: no session kept after the connection ends. Mosquitto
+        # hands a persistent member its share while it is away (measured, docs/scale-out.md):
+        # a dead hub's share would wait for it instead of going to the others.
+        expiry = SHARED_SESSION_EXPIRY_S if self.config.mqtt.share_group else SESSION_EXPIRY_S
+        connect_persistent(self.client, self.config.mqtt, expiry, RECEIVE_MAXIMUM)
 
     def stop(self) -> None:
-        self.client.disconnect()
+        properties = None
+        if self.end_session:
+            properties = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = 0
+        self.client.disconnect(properties=properties)
         self.client.loop_stop()
+
+    def unsubscribe(self, timeout_s: float) -> bool:
+        """Stop taking alerts and statuses; True once the broker confirmed it."""
+        done = threading.Event()
+        self.client.on_unsubscribe = lambda *args: done.set()
+        result, _ = self.client.unsubscribe([self.alert_subscription, wire.STATUS_SUBSCRIPTION])
+        return result == mqtt.MQTT_ERR_SUCCESS and done.wait(timeout_s)
+
+    def wait_published(self, timeout_s: float) -> None:
+        """Wait (at most ``timeout_s``) until the last ack published reached the broker."""
+        if self._last_publish is not None and not self._last_publish.is_published():
+            try:
+                self._last_publish.wait_for_publish(timeout_s)
+            except (RuntimeError, ValueError):
+                pass  # not connected: the edges resend what they were not told
 
     def ack(self, message: Inbound) -> None:
         """PUBACK a committed message, unless it came on an earlier connection (then it is
@@ -161,6 +192,7 @@ class MqttInbox:
                                            qos=1)
                 if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
                     return
+                self._last_publish = info
                 del ids[:ACK_CHUNK]  # published, or queued by paho until the next connection
                 self.acks_waiting -= len(chunk)
             del self.unsent_acks[device]
@@ -212,7 +244,7 @@ class MqttInbox:
         item = Inbound(topic, bytes(message.payload), message.mid, message.qos, self.session)
         rank = priority_of(item.topic, item.payload)
         warned = False
-        while not self.stopping.is_set():
+        while not self.closed.is_set():
             try:
                 self.queue.put(item, rank, timeout=0.5)
                 return
@@ -315,8 +347,12 @@ class Hub:
                         log.info("stats %s", self._stats_line())
                     self.ingest.reset_log_budget()
                     next_stats = now + STATS_EVERY_S
+            if self.config.mqtt.share_group:
+                self.notifier.stopping()
+                self._leave_group()
         finally:
             self.stopping.set()
+            self.inbox.closed.set()
             if not resumable(self.config, sys.exc_info()[1]):  # else it resumes (run_hub)
                 self.notifier.stopping()
             self.inbox.stop()
@@ -325,6 +361,34 @@ class Hub:
                 self.metrics.exporter.stop()
             log.info("hub stopped; stats %s", self._stats_line())
         return 0
+
+    def _leave_group(self) -> None:
+        """SIGTERM with ``[mqtt] share_group``: leave without loss and without parking a
+        share. Unsubscribe (the broker gives the group's alerts to the others from now
+        on), commit what it still delivers to us until it has been quiet for
+        DRAIN_QUIET_S (at most DRAIN_MAX_S), acknowledge it all (PUBACK and the edges'
+        acks), then disconnect ending the session (expiry 0), so the broker keeps
+        nothing for a member that is gone. An alert the broker had not yet handed over
+        is not lost either way: its edge resends it until some hub acks it."""
+        started = time.monotonic()
+        log.info("leaving share group %s: unsubscribing, draining what is in flight",
+                 self.config.mqtt.share_group)
+        self.inbox.unsubscribe(DRAIN_MAX_S)
+        drained = 0
+        quiet_since = time.monotonic()
+        while time.monotonic() - started < DRAIN_MAX_S:
+            batch = drain(self.inbox.queue, first_wait=0.1)
+            if batch:
+                self._commit(batch)
+                drained += len(batch)
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= DRAIN_QUIET_S:
+                break
+        self.inbox.flush_acks()
+        self.inbox.wait_published(max(0.5, DRAIN_MAX_S - (time.monotonic() - started)))
+        log.info("left share group %s: %d messages drained, committed and acknowledged in "
+                 "%.1f s", self.config.mqtt.share_group, drained, time.monotonic() - started)
+        self.inbox.end_session = True
 
     def _take_lease(self) -> None:
         """Several hubs on one store: the singleton work -- the clock (quiet incidents

@@ -17,7 +17,7 @@ import pytest
 
 from benchmarks.bench_scale_out import replay_hubs
 from benchmarks.city_scenario import generate
-from hub.config import HubConfig, load_hub_config
+from hub.config import HubConfig, StoreConfig, load_hub_config
 from hub.service.ingest import Ingest
 from hub.store import Store
 from lifeline import wire
@@ -123,3 +123,57 @@ def test_an_outbox_row_is_claimed_by_one_hub_and_a_lease_has_one_holder(
     finally:
         for store in stores:
             store.close()
+
+
+@pytest.mark.slow
+def test_sigterm_leaves_the_share_group_without_losing_or_parking_alerts(
+        tmp_path: Path, postgres_url: str) -> None:
+    import subprocess
+
+    from benchmarks.loadgen import Publisher
+    from lifeline.localbroker import Broker, stop_process
+    from tests.support.processes import script, wait_for
+
+    broker = Broker(tmp_path / "broker", extra_config="max_queued_messages 100000\n")
+    broker.start()
+    logs = [tmp_path / f"hub-{n}.log" for n in range(2)]
+    hubs = []
+    publisher = None
+    try:
+        # Given two hubs of one share group on one store, alerts streaming in
+        for n, log in enumerate(logs):
+            config = tmp_path / f"hub-{n}.toml"
+            config.write_text(f'[mqtt]\nport = {broker.port}\nclient_id = "hub-{n}"\n'
+                              f'share_group = "lifeline-hubs"\n\n[store]\nurl = "{postgres_url}"\n')
+            with open(log, "ab") as out:
+                hubs.append(subprocess.Popen([script("lifeline-hub"), "run", "--config",
+                                              str(config)], stdout=out, stderr=out,
+                                             start_new_session=True))
+        wait_for(lambda: all(p.exists() and "subscribed to" in p.read_text() for p in logs),
+                 20, "both hubs subscribed")
+        publisher = Publisher(broker.port, f"pub-{uuid.uuid4().hex[:6]}", window=20)
+        now = time.time()
+        sent = [_alert(f"z{n % 7}", now - 300 + n * 0.1, f"dev-{n % 5}") for n in range(400)]
+        for topic, payload in sent[:200]:
+            publisher.publish(topic, payload)
+        # When hub 0 gets SIGTERM in the middle of the stream, and the stream goes on
+        hubs[0].terminate()
+        for topic, payload in sent[200:]:
+            publisher.publish(topic, payload)
+        assert hubs[0].wait(15) == 0
+        # Then it left cleanly: unsubscribed, drained, committed, acknowledged
+        assert "left share group lifeline-hubs" in logs[0].read_text()
+        # And every alert is stored, none parked for the hub that left: hub 1 took the rest
+        # (a plain publisher here: no edge resends what a hub did not acknowledge)
+        store = Store.reader(StoreConfig(url=postgres_url))
+        assert store is not None
+        try:
+            wait_for(lambda: store.count_alerts() == len(sent) or None, 20, "every alert stored")
+        finally:
+            store.close()
+    finally:
+        if publisher is not None:
+            publisher.close()
+        for hub in hubs:
+            stop_process(hub, timeout=10)
+        broker.stop()
