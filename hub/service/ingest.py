@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 LOG_PER_REASON = 10  # invalid messages logged per reason between two stats lines
 LOG_STATUS_PER_DEVICE = 10  # status lines logged per device between two stats lines
+UNFUSED_STATUSES = 50  # per device, the statuses a hub without the lease keeps (take_over)
 UNPROCESSABLE = "unprocessable"  # the reason of a message that raised what no check foresaw
 @dataclass
 class BatchResult:
@@ -84,10 +85,10 @@ class Ingest:
         self._seen: dict[str, str] = store.domain_tokens() if self.shared else {}
         # Statuses reach every hub (not shared): only the holder of the singleton lease
         # fuses and records them -- a hub behind the others would otherwise apply an old
-        # status after a newer one. The others keep each device's latest, for when they
-        # take the lease over (take_over).
+        # status after a newer one. The others keep each device's recent ones, for when
+        # they take the lease over (take_over).
         self.status_owner = not self.shared
-        self._unfused_statuses: dict[str, tuple[str, bytes]] = {}
+        self._unfused_statuses: dict[str, deque[tuple[str, bytes, wire.Status]]] = {}
         self.fusion = Fusion(config.fusion, store.live_incidents(now, config.fusion.max_span_s),
                              next_id=store.next_incident_id())
         self.fusion.id_source = store.incident_ids()
@@ -179,7 +180,16 @@ class Ingest:
         statuses, starting with the latest it received of each device while another hub
         did (a status already applied changes nothing: as a retained one, redelivered)."""
         self.status_owner = True
-        pending = list(self._unfused_statuses.values())
+        recorded = self.store.device_statuses()
+        pending: list[tuple[str, bytes]] = []
+        for device, seen in self._unfused_statuses.items():
+            items = list(seen)
+            start = 0  # after the last one the store holds: what the old holder applied
+            for k in range(len(items) - 1, -1, -1):
+                if wire.encode(items[k][2]).decode() == recorded.get(device):
+                    start = k + 1
+                    break
+            pending.extend((topic, payload) for topic, payload, _ in items[start:])
         self._unfused_statuses.clear()
         return self.batch(pending, now) if pending else BatchResult()
 
@@ -291,7 +301,8 @@ class Ingest:
             return _Done(acked=alert, changes=self.fusion.alert(alert, now))
         status = message
         if not self.status_owner:
-            self._unfused_statuses[status.device] = (topic, payload)
+            self._unfused_statuses.setdefault(
+                status.device, deque(maxlen=UNFUSED_STATUSES)).append((topic, payload, status))
             return _Done(status=True)
         self.store.record_status(status, now, wire.encode(status).decode())
         self._log_status(status)

@@ -666,6 +666,10 @@ class Store:
         return [(r[0], r[1], r[2], r[3]) for r in self.db.execute(
             "SELECT device, zone, state, seen_at FROM devices ORDER BY device")]
 
+    def device_statuses(self) -> dict[str, str]:
+        """Per device, the wire JSON of the last status recorded (``record_status``)."""
+        return {str(r[0]): str(r[1]) for r in self.db.execute("SELECT device, body FROM devices")}
+
     def offline_devices(self) -> list[tuple[str, str, float]]:
         """(device, zone, status ts) of the devices whose latest status is offline."""
         return [(r[0], r[1], r[2]) for r in self.db.execute(

@@ -25,6 +25,8 @@ from lifeline.grades import Grade
 
 pytestmark = pytest.mark.integration
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def _config(tmp_path: Path, store_url: str) -> HubConfig:
     path = tmp_path / "hub.toml"
@@ -140,11 +142,17 @@ def test_sigterm_leaves_the_share_group_without_losing_or_parking_alerts(
     hubs = []
     publisher = None
     try:
-        # Given two hubs of one share group on one store, alerts streaming in
+        # Given two hubs of one share group on one store, as configs/hub-a.toml and
+        # hub-b.toml ship (with this test's broker and database), alerts streaming in
         for n, log in enumerate(logs):
             config = tmp_path / f"hub-{n}.toml"
-            config.write_text(f'[mqtt]\nport = {broker.port}\nclient_id = "hub-{n}"\n'
-                              f'share_group = "lifeline-hubs"\n\n[store]\nurl = "{postgres_url}"\n')
+            shipped = (REPO / "configs" / f"hub-{'ab'[n]}.toml").read_text()
+            assert shipped.count("broker.district.example") == 1 and shipped.count(
+                "postgresql://lifeline@db.district.example/lifeline") == 1
+            config.write_text(shipped.replace("broker.district.example", "127.0.0.1")
+                              .replace("port = 1883", f"port = {broker.port}")
+                              .replace("postgresql://lifeline@db.district.example/lifeline",
+                                       postgres_url))
             with open(log, "ab") as out:
                 hubs.append(subprocess.Popen([script("lifeline-hub"), "run", "--config",
                                               str(config)], stdout=out, stderr=out,
