@@ -185,3 +185,36 @@ def test_sigterm_leaves_the_share_group_without_losing_or_parking_alerts(
         for hub in hubs:
             stop_process(hub, timeout=10)
         broker.stop()
+
+
+def test_a_hub_taking_the_lease_applies_the_statuses_the_old_holder_never_committed(
+        tmp_path: Path, postgres_url: str) -> None:
+    config = _config(tmp_path, postgres_url)
+    now = time.time()
+    stores = [Store.writer(config.store), Store.writer(config.store)]
+    try:
+        holder, other = (Ingest(store, config, now) for store in stores)
+        holder.take_over(now)
+
+        def status(state: str, ts: float) -> tuple[str, bytes]:
+            return wire.status_topic("dev-9"), wire.encode(
+                wire.Status(device="dev-9", zone="c", state=state, ts=ts))
+
+        # Given the lease holder committed the device's first status, and both hubs got it
+        first = status("online", now - 100)
+        holder.batch([first], now)
+        other.batch([first], now)
+        # When the device goes offline and comes back, and the holder dies before it
+        # committed either (only the other hub's copies are left)
+        other.batch([status("offline", now - 60), status("online", now - 30)], now)
+        assert stores[1].incidents() == []  # not the lease holder: statuses wait
+        other.take_over(now)
+        # Then the new holder applies both, not only the latest: the outage is on record
+        [outage] = stores[1].incidents()
+        assert (outage.hazard, outage.status.value, outage.devices) == (
+            "device", "resolved", ("dev-9",))
+        assert stores[1].device_statuses()["dev-9"] == wire.encode(
+            wire.decode_status(status("online", now - 30)[1])).decode()
+    finally:
+        for store in stores:
+            store.close()
