@@ -106,6 +106,7 @@ class Store:
         self._saved: dict[int, dict[tuple[str, str], object]] = {}
         self._state_table = False  # incident_state seen in this store (see _has_state_table)
         self._events_locked = True  # see transaction and _lock_events
+        self._shared_tx = False  # the open transaction is a batch shared with other hubs
         self._leases: set[str] = set()  # the leases this connection holds (try_lease)
 
     # -- opening --------------------------------------------------------------
@@ -215,6 +216,7 @@ class Store:
         begin = self.sql.begin_shared if shared and self.sql.begin_shared else self.sql.begin
         self.db.execute(begin[0])
         self._events_locked = not shared  # a shared batch locks the feed at its first event
+        self._shared_tx = shared
         try:
             for statement in begin[1:]:  # PostgreSQL: the store's writer lock
                 self.db.execute(statement)
@@ -241,6 +243,8 @@ class Store:
                 self.db.execute("ROLLBACK TO one_message")
                 self.db.execute("RELEASE one_message")
             self._saved.clear()  # identities written inside may be gone
+            # a lock taken inside is released by the rollback: the feed's, take it again
+            self._events_locked = not self._shared_tx
             raise
         self.db.execute("RELEASE one_message")
 
