@@ -112,7 +112,12 @@ def _add_incidents(parser: argparse.ArgumentParser) -> None:
         action = sub.add_parser(name, help=help_text, description=help_text)
         action.add_argument("id", help="INC-12 or 12")
         if name == "assign":
-            action.add_argument("who", help="person or team")
+            action.add_argument("who", nargs="?", default="",
+                                help="person or team (optional with --owner)")
+            action.add_argument("--owner", metavar="DEPARTMENT", default="",
+                                help="hand the incident to this department ([[owners]] in "
+                                "hub.toml); its deadlines escalate along that department's "
+                                "chain")
         if name == "comment":
             action.add_argument("text", help="the note")
         else:
@@ -135,7 +140,7 @@ def _incidents(args: argparse.Namespace, config: HubConfig) -> int:
                               show_all=args.all)
     if action == "show":
         return incidents_show(config, args.id, args.json)
-    return incident_action(config, args.id, operator(args), action_for(args))
+    return incident_action(config, args.id, operator(args), action_for(args, config))
 
 
 def _add_tail(parser: argparse.ArgumentParser) -> None:

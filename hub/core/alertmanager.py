@@ -65,6 +65,8 @@ def webhook_body(change: IncidentChange, receiver: str, external_url: str = "") 
                    "change": change.kind, "event": str(change.event),
                    "dedup_key": str(incident.get("dedup_key", f"lifeline/{label}")),
                    "devices": ", ".join(devices)}
+    if incident.get("owner"):  # an annotation: a label would change the alert's identity
+        annotations["owner"] = str(incident["owner"])
     if change.by:
         annotations["by"] = change.by
     if change.previous_grade:

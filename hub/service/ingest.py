@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from hub import registry
 from hub.config import HubConfig
 from hub.core import maintenance
+from hub.core.accountability import Accountable
 from hub.core.fusion import Change, Flapped, Fusion, Joined, Opened
 from hub.service import security_events
 from hub.service.routing import route_events
@@ -76,6 +77,7 @@ class Ingest:
                              next_id=store.next_incident_id())
         self.fusion.set_maintenance(store.maintenance.marks())
         self.fusion.set_offline(store.offline_devices())
+        self.fusion.accountable = accountable(config)
         self.counters = Counters()
         self._logged: Counter[str] = Counter()
         self._desk_revision = store.desk_revision()
@@ -86,6 +88,7 @@ class Ingest:
         """New fusion rules, topology and routes (SIGHUP); incidents and rule state are kept."""
         self.config = config
         self.fusion.config = config.fusion
+        self.fusion.accountable = accountable(config)
 
     def batch(self, messages: Sequence[tuple[str, bytes]], now: float) -> BatchResult:
         """Handle ``messages`` received by wall time ``now`` in one transaction.
@@ -282,6 +285,11 @@ class Ingest:
         elif self._logged[reason] == LOG_PER_REASON + 1:
             log.warning("more invalid messages with reason=%s; counting them quietly until the "
                         "next stats line", reason)
+
+
+def accountable(config: HubConfig) -> Accountable:
+    """Owners and deadlines of hub.toml, for fusion to stamp its incidents with."""
+    return Accountable(config.owners, config.deadlines, config.fusion.topology)
 
 
 def _decode(topic: str, payload: bytes, now: float) -> wire.Alert | wire.Status | None:

@@ -393,8 +393,8 @@ class Store:
             return []
         where, args = self._listing_filter(status)
         return self.db.execute(
-            "SELECT id, status, grade, hazard, zone, alert_count, devices, opened_at, updated_at "
-            f"FROM incidents WHERE {where} ORDER BY id DESC LIMIT ?",
+            "SELECT id, status, grade, hazard, zone, alert_count, devices, opened_at, updated_at, "
+            f"owner FROM incidents WHERE {where} ORDER BY id DESC LIMIT ?",
             (*args, self._limit(limit))).fetchall()
 
     def count_incidents(self, status: str | None = None) -> int:
