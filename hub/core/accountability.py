@@ -8,7 +8,6 @@ incident gets its owner (``hub.core.ownership.owner_of``) and its clock
 incident starts a fresh clock. The hub's timer then advances the clocks
 (``hub.service.escalation``). Pure: time comes in the incident (``updated_at``).
 
->>> from hub.core.incident import IncidentStatus
 >>> from hub.core.ownership import OwnerPolicy, OwnerRule
 >>> from hub.core.topology import Topology
 >>> policy = OwnerPolicy((OwnerRule("gas-utility", hazards=("gas",)),))
@@ -26,7 +25,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from hub.core.deadlines import DeadlinePolicy, regrade_clock, start_clock
-from hub.core.incident import Incident
+from hub.core.incident import Incident, IncidentStatus
 from hub.core.ownership import OwnerPolicy, owner_of
 from hub.core.topology import Topology
 from lifeline.grades import Grade
@@ -90,6 +89,8 @@ class Accountable:
             reopened = previous is not None and not previous.active
             if clock is None or reopened:
                 clock = start_clock(incident.grade, incident.updated_at, self.deadlines)
+                if incident.status is IncidentStatus.ACKNOWLEDGED:  # (a store from before)
+                    clock = dataclasses.replace(clock, ack_due=None)
             elif regraded:
                 clock = regrade_clock(clock, incident.grade, incident.updated_at,
                                       self.deadlines)

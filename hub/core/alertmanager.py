@@ -69,6 +69,8 @@ def webhook_body(change: IncidentChange, receiver: str, external_url: str = "") 
         annotations["owner"] = str(incident["owner"])
     if change.by:
         annotations["by"] = change.by
+    if change.escalation is not None:  # an escalated change: whom it goes to now
+        annotations["escalated_to"] = str(change.escalation.get("escalated_to") or "")
     if change.previous_grade:
         annotations["previous_grade"] = change.previous_grade
     status = "resolved" if over else "firing"

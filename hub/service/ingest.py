@@ -19,6 +19,7 @@ from hub.core import maintenance
 from hub.core.accountability import Accountable
 from hub.core.fusion import Change, Flapped, Fusion, Joined, Opened
 from hub.service import security_events
+from hub.service.escalation import escalate
 from hub.service.routing import route_events
 from hub.store import Store, store_failure
 from lifeline import wire
@@ -136,6 +137,8 @@ class Ingest:
         with self.store.transaction():
             self._sync_desk(now)
             changes = self.fusion.tick(now)
+            changes += escalate(self.fusion, self.store, self.config.deadlines,
+                                self.config.fusion.topology, now)
             self.store.apply(changes, now)
             route_events(self.store, self.config.routing, self.config.fusion.topology, now)
         _log_changes(changes)

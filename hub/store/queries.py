@@ -285,6 +285,11 @@ class Store:
         for incident in latest.values():
             self._save_incident(incident)
 
+    def save_incidents(self, incidents: Iterable[Incident]) -> None:
+        """Write incidents' rows with no event (a response clock that moved quietly)."""
+        for incident in incidents:
+            self._save_incident(incident)
+
     def _save_incident(self, incident: Incident) -> None:
         """The incident's row, and the channels of its rule state that changed.
 
