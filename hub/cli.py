@@ -86,7 +86,7 @@ def _add_limit(parser: argparse.ArgumentParser, default: object) -> None:
 
 
 def _add_incidents(parser: argparse.ArgumentParser) -> None:
-    from hub.core.incident import IncidentStatus
+    from hub.core.incident import OUTCOMES, IncidentStatus
 
     parser.add_argument("--config", type=Path, default=None, help="path to hub.toml")
     parser.add_argument("--log-level", default="WARNING", choices=LOG_LEVELS,
@@ -124,6 +124,10 @@ def _add_incidents(parser: argparse.ArgumentParser) -> None:
             action.add_argument("--why", required=name == "resolve", default="",
                                 help="reason, recorded in the timeline"
                                 + (" (required)" if name == "resolve" else ""))
+        if name == "resolve":
+            action.add_argument("--outcome", choices=OUTCOMES, default=None,
+                                help="what it was: a real event, a false alarm, maintenance "
+                                "work or a test (counted by `lifeline-hub report`)")
         action.add_argument("--by", help="who is acting (default: $LIFELINE_OPERATOR or "
                             "the login name)")
     for child in (listing, show, *(sub.choices[n] for n in ("ack", "assign", "comment",
@@ -291,6 +295,28 @@ def _status(args: argparse.Namespace, config: HubConfig) -> int:
     return status(config, args.json)
 
 
+def _add_report(parser: argparse.ArgumentParser) -> None:
+    _common(parser, "WARNING")
+    parser.add_argument("--since", metavar="DURATION", default="30d",
+                        help="incidents opened this long ago or later (default 30d)")
+    parser.add_argument("--by", choices=("owner", "hazard", "zone"), default="owner",
+                        help="one row per owner (default), hazard or zone")
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print one JSON object")
+    shape.add_argument("--csv", action="store_true", help="print CSV (times in seconds)")
+
+
+def _report(args: argparse.Namespace, config: HubConfig) -> int:
+    from hub.core.silences import parse_duration
+    from hub.desk.report import report
+
+    try:
+        since = parse_duration(args.since)
+    except ValueError as exc:
+        raise UsageError(f"--since: {exc}") from exc
+    return report(config, since, args.by, args.json, args.csv)
+
+
 def _add_check(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the effective config as JSON")
 
@@ -375,6 +401,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                     "maintenance work, not a device incident)", _add_maintenance, _maintenance),
     "status": ("devices with last seen, online/offline, alert rates; store size", _add_status,
                _status),
+    "report": ("the response report: time to acknowledge and resolve, missed deadlines, "
+               "escalations, false alarms, per owner, hazard or zone", _add_report, _report),
     "check-config": ("validate hub.toml (and the device registry) without starting the hub",
                      _add_check, _check),
     "migrate": ("create the store or upgrade its schema (the hub also does at start)",

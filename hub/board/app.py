@@ -256,7 +256,7 @@ class BoardApp:
 
         if action not in ACTIONS:
             raise ActionRefused(404, f"{action!r} is not an action.")
-        fields = {k: str(body.get(k) or "") for k in ("why", "who", "text")}
+        fields = {k: str(body.get(k) or "") for k in ("why", "who", "text", "outcome")}
         if any(len(v) > 2000 for v in fields.values()):
             raise ActionRefused(400, "A note is limited to 2000 characters.")
         try:

@@ -22,7 +22,7 @@ __all__ = [
     "ACTIVE", "DEVICE_GRADE", "DEVICE_HAZARD", "MAINTENANCE_HAZARD", "Acknowledged", "Assigned",
     "Change", "Commented", "Confirmed", "Escalated", "Evidence", "Flapped", "Flapping",
     "GradeChanged", "Incident",
-    "IncidentStatus", "Joined", "MAX_DEVICES", "Merged", "Opened", "Readings", "Reopened",
+    "IncidentStatus", "Joined", "MAX_DEVICES", "Merged", "OUTCOMES", "Opened", "Readings", "Reopened",
     "Resolved",
 ]
 
@@ -48,6 +48,9 @@ class IncidentStatus(enum.StrEnum):
 
 
 ACTIVE = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED)
+# What an operator's resolution says the incident was (``incidents resolve --outcome``):
+# the response report counts false alarms, and the detectors' evaluation can use them.
+OUTCOMES = ("real", "false-alarm", "maintenance", "test")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +170,7 @@ class Resolved(Change):
     kind: ClassVar[str] = "resolved"
     why: str = ""
     by: str | None = None
+    outcome: str | None = None  # an operator's: one of OUTCOMES
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from hub.core.incident import (
+    OUTCOMES,
     Acknowledged,
     Assigned,
     Change,
@@ -80,15 +81,21 @@ def comment(incident: Incident, by: str, text: str, now: float) -> Change:
     return Commented(dataclasses.replace(incident, updated_at=now), by=by, text=text.strip())
 
 
-def resolve(incident: Incident, by: str, why: str, now: float) -> Change:
+def resolve(incident: Incident, by: str, why: str, now: float,
+            outcome: str | None = None) -> Change:
+    """Close the incident; ``outcome`` (one of ``OUTCOMES``) says what it was."""
     _check_live(incident, "resolve")
     if not incident.active:
         raise LifecycleError(f"{incident.label} is already {incident.status.value}.")
     if not why.strip():
         raise LifecycleError("Say why the incident is resolved (--why).")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise LifecycleError(f"{outcome!r} is not an outcome; expected one of "
+                             f"{', '.join(OUTCOMES)}.")
     clock = incident.clock and dataclasses.replace(incident.clock, ack_due=None,
                                                    resolve_due=None)
     done = dataclasses.replace(incident, status=IncidentStatus.RESOLVED, resolved_at=now,
                                updated_at=now, latched=False, clock=clock,
+                               outcome=outcome or incident.outcome,
                                transitions=(*incident.transitions, now)[-20:])
-    return Resolved(done, why=why.strip(), by=by)
+    return Resolved(done, why=why.strip(), by=by, outcome=outcome)

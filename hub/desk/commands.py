@@ -246,7 +246,7 @@ def action_for(args: argparse.Namespace, config: HubConfig | None = None
         check_department(config, owner)
     return make_action(args.action, operator(args), why=getattr(args, "why", "") or "",
                        who=getattr(args, "who", "") or "", text=getattr(args, "text", "") or "",
-                       owner=owner)
+                       owner=owner, outcome=getattr(args, "outcome", None))
 
 
 def check_department(config: HubConfig, name: str) -> None:
@@ -261,7 +261,8 @@ def check_department(config: HubConfig, name: str) -> None:
 
 
 def make_action(action: str, by: str, *, why: str = "", who: str = "", text: str = "",
-                owner: str = "") -> Callable[[Incident, float], Change]:
+                owner: str = "", outcome: str | None = None
+                ) -> Callable[[Incident, float], Change]:
     """The lifecycle step of ``action`` (ack, assign, comment, resolve) done by ``by``;
     ``owner``: assign hands the incident to that department (and to ``who`` there, if
     given)."""
@@ -276,7 +277,7 @@ def make_action(action: str, by: str, *, why: str = "", who: str = "", text: str
     if action == "comment":
         return lambda i, now: comment(i, by, text, now)
     if action == "resolve":
-        return lambda i, now: resolve(i, by, why, now)
+        return lambda i, now: resolve(i, by, why, now, outcome or None)
     raise DeskError(f"{action!r} is not an action; expected ack, assign, comment or resolve.")
 
 

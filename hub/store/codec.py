@@ -154,6 +154,8 @@ def change_json(change: Change) -> dict[str, Any]:
         data["absorbed"] = change.absorbed.label
     if isinstance(change, Resolved | Acknowledged | Assigned | Commented) and change.by:
         data["by"] = change.by
+    if isinstance(change, Resolved) and change.outcome:
+        data["outcome"] = change.outcome
     if isinstance(change, Assigned):
         data["assignee"] = change.assignee
         if change.owner:

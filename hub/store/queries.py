@@ -44,6 +44,7 @@ from hub.core.incident import (
     Opened,
     Readings,
 )
+from hub.core.report import IncidentFacts
 from hub.store.codec import (
     INCIDENT_COLUMNS,
     Event,
@@ -524,6 +525,38 @@ class Store:
                     " GROUP BY incident_id)", (kind, *chunk)):
                 found[int(incident_id)] = (float(at), json.loads(payload))
         return found
+
+    def response_facts(self, since: float) -> list[IncidentFacts]:
+        """What the response report needs of every incident opened at or after ``since``
+        (not those merged into another): times, owner, outcome, and from its timeline the
+        first acknowledgement and the escalations (``lifeline-hub report``)."""
+        if not self._has_schema():
+            return []
+        rows = self.db.execute(
+            "SELECT id, owner, hazard, zone, status, opened_at, resolved_at, outcome FROM "
+            "incidents WHERE status != 'merged' AND opened_at >= ? ORDER BY id",
+            (since,)).fetchall()
+        acked: dict[int, float] = {}
+        missed: dict[int, int] = {}
+        escalations: dict[int, int] = {}
+        ids = [int(r[0]) for r in rows]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for incident_id, at in self.db.execute(
+                    "SELECT incident_id, min(at) FROM events WHERE kind = 'acknowledged' AND "
+                    f"incident_id IN ({marks}) GROUP BY incident_id", chunk):
+                acked[int(incident_id)] = float(at)
+            for incident_id, payload in self.db.execute(
+                    "SELECT incident_id, payload FROM events WHERE kind = 'escalated' AND "
+                    f"incident_id IN ({marks})", chunk):
+                key = int(incident_id)
+                escalations[key] = escalations.get(key, 0) + 1
+                if json.loads(payload).get("escalation", {}).get("level") == 1:
+                    missed[key] = missed.get(key, 0) + 1
+        return [IncidentFacts(int(r[0]), r[1], r[2], r[3], r[4], float(r[5]),
+                              acked.get(int(r[0])), r[6], r[7], missed.get(int(r[0]), 0),
+                              escalations.get(int(r[0]), 0)) for r in rows]
 
     # -- operators' desk ----------------------------------------------------------------
     def incident(self, incident_id: int) -> Incident | None:

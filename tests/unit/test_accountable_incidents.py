@@ -171,6 +171,18 @@ def test_the_desk_shows_owners_and_hands_an_incident_to_a_department(
     # And a department [[owners]] does not name is refused, with a suggestion
     assert main(["incidents", "assign", "1", "--owner", "gas-utilty", *config]) == 1
     assert "did you mean 'gas-utility'" in capsys.readouterr().err
+    # When it is resolved as a false alarm, Then the incident and its timeline keep that
+    assert main(["incidents", "resolve", "1", "--why", "sensor drift", "--outcome", "maybe",
+                 *config]) == 2
+    capsys.readouterr()
+    assert main(["incidents", "resolve", "1", "--why", "sensor drift", "--outcome",
+                 "false-alarm", *config]) == 0
+    capsys.readouterr()
+    assert main(["incidents", "show", "1", "--json", *config]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["incident"]["outcome"] == "false-alarm"
+    assert shown["timeline"][-1]["outcome"] == "false-alarm"
+    assert shown["incident"]["acknowledge_by"] is None
 
 
 def test_tail_shows_the_owner_and_the_time_left_to_acknowledge(
