@@ -317,6 +317,26 @@ def _report(args: argparse.Namespace, config: HubConfig) -> int:
     return report(config, since, args.by, args.json, args.csv)
 
 
+def _add_report_citizen(parser: argparse.ArgumentParser) -> None:
+    _common(parser, "WARNING")
+    parser.add_argument("--zone", required=True, help="the zone the report is about")
+    parser.add_argument("--hazard", required=True, help="water, gas or structure")
+    parser.add_argument("--text", required=True, help="what the person reported")
+    parser.add_argument("--contact", default="",
+                        help="how to reach them (personal data: kept apart, shown only to "
+                        "operators, never routed, deleted with the incident)")
+    parser.add_argument("--by", help="who took the report (default: $LIFELINE_OPERATOR or "
+                        "the login name)")
+
+
+def _report_citizen(args: argparse.Namespace, config: HubConfig) -> int:
+    from hub.desk.citizen import run_report_citizen
+    from hub.desk.commands import operator
+
+    return run_report_citizen(config, args.zone, args.hazard, args.text, args.contact,
+                              operator(args))
+
+
 def _add_check(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the effective config as JSON")
 
@@ -403,6 +423,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                _status),
     "report": ("the response report: time to acknowledge and resolve, missed deadlines, "
                "escalations, false alarms, per owner, hazard or zone", _add_report, _report),
+    "report-citizen": ("record a resident's report: joins the open incident of its zone and "
+                       "hazard, or opens one", _add_report_citizen, _report_citizen),
     "check-config": ("validate hub.toml (and the device registry) without starting the hub",
                      _add_check, _check),
     "migrate": ("create the store or upgrade its schema (the hub also does at start)",

@@ -373,6 +373,8 @@ class Fusion(DeviceLiveness):
             quiet = self.config.flap_quiet_s if incident.flapping else self.config.quiet_s
             if not incident.active or incident.latched or now - incident.last_arrival < quiet:
                 continue
+            if incident.citizen_reports and not incident.evidence:
+                continue  # people's reports alone: a person resolves it, not the quiet
             if incident.hazard == MAINTENANCE_HAZARD and self._holds_outage(incident):
                 continue  # a device offline in maintenance: until it is back, or the mark ends
             if incident.hazard != DEVICE_HAZARD:

@@ -20,7 +20,7 @@ from lifeline.wire import Alert, format_incident_id
 
 __all__ = [
     "ACTIVE", "DEVICE_GRADE", "DEVICE_HAZARD", "MAINTENANCE_HAZARD", "Acknowledged", "Assigned",
-    "Change", "Commented", "Confirmed", "Escalated", "Evidence", "Flapped", "Flapping",
+    "Change", "CitizenReported", "Commented", "Confirmed", "Escalated", "Evidence", "Flapped", "Flapping",
     "GradeChanged", "Incident",
     "IncidentStatus", "Joined", "MAX_DEVICES", "Merged", "OUTCOMES", "Opened", "Readings", "Reopened",
     "Resolved",
@@ -99,6 +99,7 @@ class Incident:
     # Accountability (hub/core/accountability.py): the owning department (``owner_fixed``:
     # an operator chose it, the ``[[owners]]`` rules no longer move it), its response clock
     # (deadlines and escalation levels), and the outcome an operator's resolution gave.
+    citizen_reports: int = 0  # reports by people (``report-citizen``): evidence too
     owner: str | None = None
     owner_fixed: bool = False
     clock: ResponseClock | None = None
@@ -246,3 +247,14 @@ class Escalated(Change):
     missed_by: str = ""
     escalated_to: str | None = None
     due_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CitizenReported(Change):
+    """A person reported the hazard (a resident's call to the hotline): ``text`` what they
+    said, ``by`` who took it in (an operator, or the hotline system). The reporter's
+    contact is kept apart (the store's ``citizen_contacts``), never in a change."""
+
+    kind: ClassVar[str] = "citizen_report"
+    text: str = ""
+    by: str = ""

@@ -127,15 +127,22 @@ def incidents_show(config: HubConfig, text_id: str, as_json: bool) -> int:
             raise DeskError(f"There is no incident {text_id}.")
         timeline = store.timeline(incident.id)
         alerts = store.incident_alerts(incident.id)
+        contacts = store.citizen_contacts(incident.id)  # an operator's eyes only
     finally:
         store.close()
     if as_json:
         print(json.dumps({"incident": incident_json(incident),
-                          "timeline": [e.to_json() for e in timeline], "alerts": alerts},
+                          "timeline": [e.to_json() for e in timeline], "alerts": alerts,
+                          "citizen_contacts": [{"at": format_ts(at), "contact": contact}
+                                               for at, contact in contacts]},
                          indent=2))
         return 0
-    print(_show_text(incident, [(e.at, e.payload) for e in timeline], alerts,
-                     use_colour(sys.stdout)))
+    text = _show_text(incident, [(e.at, e.payload) for e in timeline], alerts,
+                      use_colour(sys.stdout))
+    if contacts:
+        text += "\n\ncitizens' contacts (personal data: for operators only):\n" + "\n".join(
+            shown(f"  {_when(at)}  {contact}") for at, contact in contacts)
+    print(text)
     return 0
 
 

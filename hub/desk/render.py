@@ -28,7 +28,7 @@ _COLOURS = {"blue": "\033[34m", "yellow": "\033[33m", "orange": "\033[38;5;208m"
 _DIM = "\033[2m"
 # Event kinds as tail shows them: one word of at most 8 letters keeps the columns straight.
 _VERBS = {"grade_changed": "regraded", "acknowledged": "acked", "confirmed": "verified",
-          "commented": "noted", "escalated": "overdue"}
+          "commented": "noted", "escalated": "overdue", "citizen_report": "reported"}
 _RESET = "\033[0m"
 
 
@@ -91,6 +91,8 @@ def _detail(payload: dict[str, Any]) -> str:
     if kind == "opened" and payload.get("device"):
         maintenance = payload.get("incident", {}).get("hazard") == "maintenance"
         return f"{payload['device']} offline" + (", in maintenance" if maintenance else "")
+    if kind == "opened" and not payload.get("why"):  # not by an alert: a citizen's report
+        return "; ".join(payload.get("incident", {}).get("reasons") or ())
     by = f"by {payload['by']}: " if payload.get("by") else ""
     if kind == "grade_changed":
         why = f" ({payload['why']})" if payload.get("why") else ""
@@ -103,7 +105,7 @@ def _detail(payload: dict[str, Any]) -> str:
               + (f", {payload['assignee']}" if payload.get("assignee") else "")
               if payload.get("owner") else f"to {payload.get('assignee', '?')}")
         return f"{by}{to}" + (f" ({payload['why']})" if payload.get("why") else "")
-    if kind == "commented":
+    if kind in ("commented", "citizen_report"):
         return f"{by}{payload.get('text', '')}"
     return f"{by}{payload.get('why', '')}".rstrip(": ")
 

@@ -16,6 +16,7 @@ from hub.core.incident import (
     Acknowledged,
     Assigned,
     Change,
+    CitizenReported,
     Commented,
     Confirmed,
     Escalated,
@@ -116,6 +117,7 @@ def incident_json(incident: Incident, devices_max: int | None = None) -> dict[st
         "confirmed": incident.confirmed,
         "suppressed": incident.suppressed,
         "flaps": incident.flaps,
+        "citizen_reports": incident.citizen_reports,
         "reasons": list(incident.reasons),
         "dedup_key": f"lifeline/{incident.hazard}/{incident.label}",
         **_accountability_json(incident),
@@ -166,8 +168,10 @@ def change_json(change: Change) -> dict[str, Any]:
                               "escalated_to": change.escalated_to,
                               "due_at": format_ts(change.due_at)}
         data["why"] = escalation_why(change)
-    if isinstance(change, Commented):
+    if isinstance(change, Commented | CitizenReported):
         data["text"] = change.text
+    if isinstance(change, CitizenReported) and change.by:
+        data["by"] = change.by
     return data
 
 
@@ -187,7 +191,9 @@ def incident_row(incident: Incident) -> tuple[Any, ...]:
             int(incident.flapping), int(incident.confirmed), incident.suppressed,
             json.dumps({"kinds": list(incident.kinds), "reasons": list(incident.reasons),
                         "transitions": list(incident.transitions), "flaps": incident.flaps,
-                        "device_count": incident.n_devices},
+                        "device_count": incident.n_devices,
+                        **({"citizen_reports": incident.citizen_reports}
+                           if incident.citizen_reports else {})},
                        separators=(",", ":")),
             incident.owner, int(incident.owner_fixed),
             *((clock.ack_due, clock.resolve_due, clock.ack_level, clock.resolve_level)
@@ -207,6 +213,7 @@ def incident_from_row(row: tuple[Any, ...]) -> Incident:
         kinds=tuple(state.get("kinds", ())), reasons=tuple(state.get("reasons", ())),
         transitions=tuple(state.get("transitions", ())), flaps=int(state.get("flaps", 0)),
         device_count=int(state.get("device_count", 0)),
+        citizen_reports=int(state.get("citizen_reports", 0)),
         evidence={k: evidence_rows(v) for k, v in state.get("evidence", {}).items()},
         readings={k: readings_rows(v) for k, v in state.get("readings", {}).items()},
         owner=row[21], owner_fixed=bool(row[22]), clock=_clock_of(row[23:27]),

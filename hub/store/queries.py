@@ -583,6 +583,22 @@ class Store:
             "WHERE m.incident_id = ? ORDER BY a.ts", (incident_id,)).fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    def add_citizen_contact(self, incident_id: int, at: float, contact: str) -> None:
+        """Keep a reporter's contact with the incident: personal data, in a table of its own
+        that no event, route or listing reads; retention deletes it with the incident."""
+        self.db.execute("INSERT INTO citizen_contacts (incident_id, at, contact) VALUES "
+                        "(?,?,?)", (incident_id, at, contact))
+
+    def citizen_contacts(self, incident_id: int) -> list[tuple[float, str]]:
+        """(when, contact) of the people who reported the incident (or one merged into it),
+        for an operator's eyes only (``incidents show``)."""
+        if not self.db.execute(self.sql.table_exists, ("citizen_contacts",)).fetchone():
+            return []
+        return [(float(r[0]), str(r[1])) for r in self.db.execute(
+            "SELECT at, contact FROM citizen_contacts WHERE incident_id = ? OR incident_id IN "
+            "(SELECT id FROM incidents WHERE merged_into = ?) ORDER BY id",
+            (incident_id, incident_id))]
+
     def meta(self, key: str, default: str = "") -> str:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else str(row[0])
