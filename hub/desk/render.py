@@ -126,10 +126,14 @@ def countdown(seconds: float) -> str:
 
 def _owed(at: float, incident: Mapping[str, Any]) -> str:
     """`` [gas-utility: ack in 4m05s]``: who owns an active incident and how long is left
-    to acknowledge (or resolve) it, as of the line's time ``at``; '' for none."""
+    to acknowledge (or resolve) it, as of the line's time ``at`` (after an escalation,
+    `` [gas-utility, escalated 1: ack in 4m59s]``: until the next step); '' for none."""
     owner = incident.get("owner")
     if not owner or incident.get("status") not in _ACTIVE:
         return ""
+    level = incident.get("escalation_level") or 0
+    if level:  # the time left is the next step's
+        owner = f"{owner}, escalated {level}"
     for key, what in (("acknowledge_by", "ack"), ("resolve_by", "resolve")):
         due = incident.get(key)
         if due:

@@ -44,6 +44,12 @@ def report_table(rows: list[ReportRow], by: str) -> str:
     return "\n".join(line(*row).rstrip() for row in (header, *cells))
 
 
+def _plain(row: ReportRow) -> dict[str, Any]:
+    """The row as JSON or CSV has it: seconds to the millisecond."""
+    return {k: round(v, 3) if isinstance(v, float) else v
+            for k, v in dataclasses.asdict(row).items()}
+
+
 def report(config: HubConfig, since_s: float, by: str, as_json: bool, as_csv: bool) -> int:
     """Print the report of incidents opened in the last ``since_s`` seconds, by ``by``."""
     now = time.time()
@@ -56,15 +62,15 @@ def report(config: HubConfig, since_s: float, by: str, as_json: bool, as_csv: bo
     rows = aggregate(facts, by)
     if as_json:
         data: dict[str, Any] = {"since": format_ts(now - since_s), "by": by,
-                                "groups": [dataclasses.asdict(r) for r in rows[:-1]],
-                                "all": dataclasses.asdict(rows[-1])}
+                                "groups": [_plain(r) for r in rows[:-1]],
+                                "all": _plain(rows[-1])}
         print(json.dumps(data, indent=2))
     elif as_csv:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         names = [f.name for f in dataclasses.fields(ReportRow)]
         writer.writerow([by if n == "group" else n for n in names])
-        writer.writerows([getattr(r, n) for n in names] for r in rows)
+        writer.writerows([_plain(r)[n] for n in names] for r in rows)
         sys.stdout.write(out.getvalue())
     else:
         print(f"incidents opened since {format_ts(now - since_s)}, by {by} "
