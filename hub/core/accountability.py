@@ -78,6 +78,10 @@ class Accountable:
     def stamp(self, incident: Incident, previous: Incident | None) -> Incident:
         """``incident`` (fusion's next value of it; ``previous``: the one before, None for a
         new one or a reload) with its owner and clock as the rules make them."""
+        if (previous is not None and previous.grade is incident.grade
+                and previous.status is incident.status and incident.owner is not None
+                and incident.clock is not None):
+            return incident  # nearly every alert joining an incident: nothing to do
         regraded = previous is not None and previous.grade != incident.grade
         owner, clock = incident.owner, incident.clock
         if not incident.owner_fixed and (owner is None or regraded):
