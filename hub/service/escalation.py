@@ -72,6 +72,13 @@ def escalate(fusion: Fusion, store: Store, deadlines: DeadlinePolicy, topology: 
     for incident in fusion.incidents:
         if not _due(incident, now):
             continue
+        # the store's word, not fusion's copy: another hub on the same database (or this
+        # one before a restart) may have escalated it already
+        stored = store.response_clock(incident.id)
+        if stored is not None and stored != incident.clock:
+            incident = fusion.amend(dataclasses.replace(incident, clock=stored))
+            if not _due(incident, now):
+                continue
         assert incident.clock is not None
         if silences is None:  # read once per tick, and only when a deadline has come
             silences = store.silences.active(now)

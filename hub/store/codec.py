@@ -36,7 +36,7 @@ from lifeline.grades import Grade
 from lifeline.wire import Alert, format_incident_id, format_ts
 
 __all__ = ["EVENT_DEVICES_MAX", "INCIDENT_COLUMNS", "SILENCE_COLUMNS", "Event", "IncidentRow",
-           "OutboxRow", "change_json", "evidence_rows", "incident_from_row", "incident_json",
+           "OutboxRow", "change_json", "clock_of", "evidence_rows", "incident_from_row", "incident_json",
            "incident_row", "readings_rows", "silence_from_row"]
 
 # The incidents table's columns in the order ``incident_row`` and ``incident_from_row`` use
@@ -216,11 +216,11 @@ def incident_from_row(row: tuple[Any, ...]) -> Incident:
         citizen_reports=int(state.get("citizen_reports", 0)),
         evidence={k: evidence_rows(v) for k, v in state.get("evidence", {}).items()},
         readings={k: readings_rows(v) for k, v in state.get("readings", {}).items()},
-        owner=row[21], owner_fixed=bool(row[22]), clock=_clock_of(row[23:27]),
+        owner=row[21], owner_fixed=bool(row[22]), clock=clock_of(row[23:27]),
         outcome=row[27])
 
 
-def _clock_of(cells: tuple[Any, ...]) -> ResponseClock | None:
+def clock_of(cells: tuple[Any, ...]) -> ResponseClock | None:
     """The response clock of the columns ack_due .. resolve_level (None: none ever ran)."""
     ack_due, resolve_due, ack_level, resolve_level = cells
     if ack_due is None and resolve_due is None and not ack_level and not resolve_level:

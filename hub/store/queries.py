@@ -33,6 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hub.core.deadlines import ResponseClock
 from hub.core.incident import (
     Change,
     Evidence,
@@ -50,6 +51,7 @@ from hub.store.codec import (
     Event,
     IncidentRow,
     change_json,
+    clock_of,
     evidence_rows,
     incident_from_row,
     incident_row,
@@ -285,6 +287,13 @@ class Store:
                              json.dumps(change_json(change), separators=(",", ":"))))
         for incident in latest.values():
             self._save_incident(incident)
+
+    def response_clock(self, incident_id: int) -> ResponseClock | None:
+        """The incident's response clock as the store has it (hub/service/escalation.py reads
+        it before it escalates: another writer may have moved it)."""
+        row = self.db.execute("SELECT ack_due, resolve_due, ack_level, resolve_level FROM "
+                              "incidents WHERE id = ?", (incident_id,)).fetchone()
+        return None if row is None else clock_of(tuple(row))
 
     def save_incidents(self, incidents: Iterable[Incident]) -> None:
         """Write incidents' rows with no event (a response clock that moved quietly)."""

@@ -30,6 +30,7 @@ def test_a_missed_deadline_escalates_once_per_step_and_survives_a_restart(
     store = open_store()
     ingest = Ingest(store, CONFIG, T0)
     send(ingest, T0, gas("north", T0, Grade.RED))
+    other = Ingest(store, CONFIG, T0 + 1)  # a second hub on the same store (PostgreSQL)
     # When the hub's clock passes just short of the deadline, Then nothing happens
     ingest.tick(T0 + 299)
     assert escalations(store) == []
@@ -44,6 +45,9 @@ def test_a_missed_deadline_escalates_once_per_step_and_survives_a_restart(
     assert routed[-1]["why"] == (f"gas-emergency did not acknowledge by "
                                  f"{wire.format_ts(T0 + 300)}; escalated to city-command "
                                  "(level 1)")
+    # And the second hub, whose copy of the incident is older, does not escalate it again
+    other.tick(T0 + 302)
+    assert len(escalations(store)) == 1
     # When the hub restarts (a new Ingest on the store) and ticks again, Then no repeat
     ingest = Ingest(store, CONFIG, T0 + 400)
     ingest.tick(T0 + 400)
