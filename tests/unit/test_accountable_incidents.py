@@ -196,3 +196,26 @@ def test_tail_shows_the_owner_and_the_time_left_to_acknowledge(
     first = json.loads(capsys.readouterr().out.splitlines()[0])
     assert first["incident"]["owner"] == "gas-emergency"
     assert first["incident"]["acknowledge_by"] == wire.format_ts(T0 + 300)
+
+
+def test_a_schema_5_postgresql_store_gets_the_columns(postgres_url: str) -> None:
+    # Given a PostgreSQL store of schema 5 (no owner columns, no contacts), with an incident
+    config = StoreConfig(url=postgres_url)
+    store = Store.writer(config)
+    send(Ingest(store, HubConfig(), T0), T0, gas("north", T0, Grade.RED))
+    with store.transaction():
+        store.db.execute("ALTER TABLE incidents DROP COLUMN owner, DROP COLUMN owner_fixed, "
+                         "DROP COLUMN ack_due, DROP COLUMN resolve_due, DROP COLUMN ack_level, "
+                         "DROP COLUMN resolve_level, DROP COLUMN outcome")
+        store.db.execute("DROP TABLE citizen_contacts")
+        store.set_meta("schema_version", "5")
+    store.close()
+    # When a hub of schema 6 opens it, Then it is upgraded in place and the incident kept
+    store = Store.writer(config)
+    try:
+        assert (store.migrated_from, store.meta("schema_version")) == (5, str(SCHEMA_VERSION))
+        [old] = store.incidents()
+        assert (old.owner, old.clock, old.outcome) == (None, None, None)
+        assert store.citizen_contacts(old.id) == []
+    finally:
+        store.close()
