@@ -144,6 +144,9 @@ def _incidents(args: argparse.Namespace, config: HubConfig) -> int:
                               show_all=args.all)
     if action == "show":
         return incidents_show(config, args.id, args.json)
+    if action == "assign" and not (args.who or args.owner):
+        raise UsageError("name someone to assign the incident to (WHO), or a department "
+                         "(--owner)")
     return incident_action(config, args.id, operator(args), action_for(args, config))
 
 

@@ -55,8 +55,7 @@ def file_citizen_report(config: HubConfig, zone: str, hazard: str, text: str,
     now = time.time()
     try:
         with store.transaction():
-            active = [i for i in store.incidents("open") + store.incidents("acknowledged")
-                      if i.hazard == hazard and zone in i.all_zones]
+            active = [i for i in store.active_incidents(hazard) if zone in i.all_zones]
             try:
                 changes = citizen_report(active, zone, hazard, text, by, now,
                                          store.next_incident_id(), stamp)

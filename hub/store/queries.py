@@ -374,6 +374,14 @@ class Store:
             (now - keep_resolved_s,)).fetchall()
         return self._with_state([incident_from_row(row) for row in rows], remember=True)
 
+    def active_incidents(self, hazard: str) -> list[Incident]:
+        """The open and acknowledged incidents of ``hazard``, with their rule state (what a
+        citizen's report may join)."""
+        rows = self.db.execute(
+            f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status IN ('open', 'acknowledged')"
+            " AND hazard = ? ORDER BY id", (hazard,)).fetchall()
+        return self._with_state([incident_from_row(row) for row in rows])
+
     def next_incident_id(self) -> int:
         """One more than any incident id ever given, including those retention deleted."""
         highest = self.db.execute("SELECT coalesce(max(id), 0) FROM incidents").fetchone()[0]

@@ -168,6 +168,9 @@ def test_the_desk_shows_owners_and_hands_an_incident_to_a_department(
     # And assigning a person alone still works as before
     assert main(["incidents", "assign", "1", "carl", *config]) == 0
     assert "assigned by " in (out := capsys.readouterr().out) and ": to carl [gas-utility" in out
+    # And assign with neither a person nor a department is a usage error, as before
+    assert main(["incidents", "assign", "1", *config]) == 2
+    assert "--owner" in capsys.readouterr().err
     # And a department [[owners]] does not name is refused, with a suggestion
     assert main(["incidents", "assign", "1", "--owner", "gas-utilty", *config]) == 1
     assert "did you mean 'gas-utility'" in capsys.readouterr().err
