@@ -113,10 +113,10 @@ def _detail(payload: dict[str, Any]) -> str:
 def countdown(seconds: float) -> str:
     """``4m05s``, ``2h10m``, ``45s``: how long until (or since) a deadline.
 
-    >>> countdown(245.2), countdown(7830), countdown(45)
+    >>> countdown(245.2), countdown(7830), countdown(44.9996)
     ('4m05s', '2h10m', '45s')
     """
-    whole = int(abs(seconds))
+    whole = round(abs(seconds))  # deadlines are kept to the millisecond: 899.9996 s is 15m00s
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
