@@ -14,6 +14,9 @@ Defaults are the issue's figures except:
 * the store holds ``--store-alerts`` (10 million, as asked; ~3 min to build, ~7 GB on disk,
   deleted afterwards).
 
+``bench_scale_out.py`` (1, 2, 3 hubs on PostgreSQL against one SQLite hub, failover) runs
+after the end-to-end benchmark; it has no targets table (reported figures).
+
 ``--with-nab`` also runs the NAB detector benchmark (``benchmarks/nab.py --write-docs``).
 """
 
@@ -278,6 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     str(args.stream_seconds), "--store-alerts", str(args.store_alerts),
                     "--devices", str(args.devices)), failed)
         step(script("bench_e2e.py", "--events", str(args.events)), failed)
+        # several hubs on one PostgreSQL store against one SQLite hub (issue 17), ~3 min
+        step(script("bench_scale_out.py", "--districts", "4", "--hours", "12", "--density", "4"),
+             failed)
         if args.with_nab:
             step(script("nab.py"), failed)
         print("=== waiting for the soak", file=sys.stderr, flush=True)

@@ -625,6 +625,22 @@ def decode_ack(payload: bytes) -> Ack:
     return Ack(ids=tuple(ids))
 
 
+def peek_fusion_fields(payload: bytes) -> tuple[str, str | None, str | None] | None:
+    """An alert's or status's ``zone``, ``kind`` and ``reason`` (None where absent), read
+    without validating the message; None if it has no zone string. For a hub that must
+    know which fusion domains a batch touches before it handles it (hub/core/domains.py);
+    the message itself is then validated by its decoder as always."""
+    try:
+        data = json.loads(payload) if len(payload) <= MAX_PAYLOAD_BYTES else None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("zone"), str):
+        return None
+    kind, reason = data.get("kind"), data.get("reason")
+    return (data["zone"], kind if isinstance(kind, str) else None,
+            reason if isinstance(reason, str) else None)
+
+
 def _checked_name(name: str) -> str:
     if not _NAME_PATTERN.match(name):
         raise WireError("bad_value", f"{name!r} is not a valid device id "
@@ -638,5 +654,6 @@ __all__ = [
     "Ack", "Alert", "IncidentChange", "Reason", "Status", "decode_incident_change",
     "WireError", "ack_topic", "alert_topic", "check_ts",
     "decode_ack", "decode_alert", "decode_status", "encode", "family_of", "format_ts",
-    "parse_topic", "parse_ts", "share_group_problem", "shared_subscription", "status_topic",
+    "parse_topic", "parse_ts", "peek_fusion_fields", "share_group_problem",
+    "shared_subscription", "status_topic",
 ]

@@ -11,7 +11,7 @@ or a change (the store keeps it apart, ``citizen_contacts``).
 >>> from hub.core.topology import Topology
 >>> stamp = Accountable(OwnerPolicy(), DeadlinePolicy(), Topology.build((), {})).stamp
 >>> [c.kind for c in citizen_report([], "north", "gas", "smell of gas", "desk:ann", 100.0,
-...                                 7, stamp)]
+...                                 lambda: 7, stamp)]
 ['opened', 'citizen_report']
 """
 
@@ -43,11 +43,11 @@ def joinable(incidents: Sequence[Incident], zone: str, hazard: str) -> Incident 
 
 
 def citizen_report(incidents: Sequence[Incident], zone: str, hazard: str, text: str, by: str,
-                   now: float, next_id: int,
+                   now: float, next_id: Callable[[], int],
                    stamp: Callable[[Incident, Incident | None], Incident]) -> list[Change]:
     """The changes a citizen's report makes: joined to an open incident of its zone and
-    hazard (which it confirms if sensors already saw it), or a new blue one, owned and
-    clocked by ``stamp`` (``Accountable.stamp``)."""
+    hazard (which it confirms if sensors already saw it), or a new blue one (its id from
+    ``next_id``, asked only then), owned and clocked by ``stamp`` (``Accountable.stamp``)."""
     text = text.strip()
     if not text:
         raise ValueError("A citizen's report needs some text (what they saw, smelt, heard).")
@@ -55,7 +55,7 @@ def citizen_report(incidents: Sequence[Incident], zone: str, hazard: str, text: 
     host = joinable(incidents, zone, hazard)
     if host is None:
         opened = stamp(Incident(
-            id=next_id, zone=zone, hazard=hazard, grade=Grade.BLUE, status=IncidentStatus.OPEN,
+            id=next_id(), zone=zone, hazard=hazard, grade=Grade.BLUE, status=IncidentStatus.OPEN,
             opened_at=now, updated_at=now, first_ts=now, last_ts=now, last_arrival=now,
             zones=(zone,), citizen_reports=1, reasons=(CITIZEN_REASON,)), None)
         return [Opened(opened), CitizenReported(opened, text=text, by=by)]

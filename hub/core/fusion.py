@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from hub.config import FusionConfig, RuleConfig
 from hub.core.accountability import Accountable
@@ -124,6 +124,9 @@ class Fusion(DeviceLiveness):
         self._offline = {}  # devices whose latest status is offline: (zone, ts)
         self._settled = set()  # maintenance marks whose end has been handled
         self._next_id = next_id
+        # where new ids come from when several hubs share a store (their database's
+        # sequence, hub/store/queries.py ``Store.incident_ids``); None: count from next_id
+        self.id_source: Callable[[], int] | None = None
         self.reload(incidents)
 
     @property
@@ -140,6 +143,15 @@ class Fusion(DeviceLiveness):
             if incident.status is not IncidentStatus.MERGED:
                 self._put(incident)
         self._next_id = max([self._next_id, *(i + 1 for i in self._incidents)])
+
+    def refresh(self, belongs: Callable[[Incident], bool], incidents: Iterable[Incident]) -> None:
+        """Replace the incidents for which ``belongs`` holds (a fusion domain another hub
+        wrote, hub/core/domains.py) with ``incidents``, the store's; keep the rest."""
+        for gone in [i for i in self._incidents.values() if belongs(i)]:
+            self._forget(gone.id)
+        for incident in incidents:
+            if incident.status is not IncidentStatus.MERGED:
+                self._put(incident)
 
     @property
     def incidents(self) -> list[Incident]:
@@ -418,6 +430,8 @@ class Fusion(DeviceLiveness):
         )
 
     def _take_id(self) -> int:
+        if self.id_source is not None:
+            return self.id_source()
         self._next_id += 1
         return self._next_id - 1
 

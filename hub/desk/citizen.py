@@ -57,8 +57,9 @@ def file_citizen_report(config: HubConfig, zone: str, hazard: str, text: str,
         with store.transaction():
             active = [i for i in store.active_incidents(hazard) if zone in i.all_zones]
             try:
+                ids = store.incident_ids()  # several hubs on one store: its sequence
                 changes = citizen_report(active, zone, hazard, text, by, now,
-                                         store.next_incident_id(), stamp)
+                                         store.next_incident_id if ids is None else ids, stamp)
             except ValueError as exc:
                 raise DeskError(str(exc)) from exc
             store.apply(changes, now)

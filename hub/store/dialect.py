@@ -11,14 +11,27 @@ functions, "no limit", catalogue look-ups, how an id comes back -- is a member o
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["POSTGRES", "SQLITE", "WRITER_LOCK", "Cursor", "Database", "Dialect"]
+__all__ = ["EVENTS_LOCK", "POSTGRES", "SQLITE", "WRITER_LOCK", "Cursor", "Database", "Dialect",
+           "lock_key"]
 
-# pg_advisory_xact_lock key every write transaction of a PostgreSQL store holds ("lifewrit")
+# pg_advisory_xact_lock key every write transaction of a PostgreSQL store holds ("lifewrit"):
+# exclusively (the desk, routing, retention, ticks), or shared by hubs' batches, which then
+# serialize per fusion domain (``lock_key``) instead (issue 17)
 WRITER_LOCK = 0x6C69666577726974
+# held from a shared batch's first event insert to its COMMIT: the events feed's ids are
+# handed out in commit order, so ``tail`` and routing, which follow it by id, skip none ("lifeevnt")
+EVENTS_LOCK = 0x6C69666565766E74
+
+
+def lock_key(name: str) -> int:
+    """The advisory-lock key (a signed 64-bit number) of a fusion domain or lease ``name``."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8, person=b"lifeline").digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 class Cursor(Protocol):
@@ -57,6 +70,11 @@ class Dialect:
     # desk's actions and the hub's batches never interleave on either: a batch that began
     # before an operator's action cannot overwrite it with what it held in memory.
     begin: tuple[str, ...]
+    # Several writers at once (PostgreSQL): a hub's batch holds the writer lock shared
+    # (``begin_shared``), then one lock per fusion domain it touches (``domain_lock``);
+    # None on SQLite, which has one writer (a batch is an ordinary write transaction).
+    begin_shared: tuple[str, ...] | None
+    domain_lock: str | None
     data_version: str | None  # SQLite's commit counter (PostgreSQL: NOTIFY, see Store)
     size: str | None          # the store's size in bytes (SQLite: its files, see Store)
     no_limit: int | None    # ``LIMIT ?`` bound to this means "all rows"
@@ -91,6 +109,8 @@ class Dialect:
 SQLITE = Dialect(
     name="sqlite",
     begin=("BEGIN IMMEDIATE",),
+    begin_shared=None,
+    domain_lock=None,
     data_version="PRAGMA data_version",
     size=None,
     no_limit=-1,
@@ -109,6 +129,8 @@ SQLITE = Dialect(
 POSTGRES = Dialect(
     name="postgresql",
     begin=("BEGIN", f"SELECT pg_advisory_xact_lock({WRITER_LOCK})"),
+    begin_shared=("BEGIN", f"SELECT pg_advisory_xact_lock_shared({WRITER_LOCK})"),
+    domain_lock="SELECT pg_advisory_xact_lock(?)",
     data_version=None,
     size="SELECT pg_database_size(current_database())",
     no_limit=None,  # LIMIT NULL: no limit

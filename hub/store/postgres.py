@@ -33,6 +33,7 @@ from hub.store.errors import BackendError, StoreError
 __all__ = ["EVENTS_CHANNEL", "PgConnection", "connect", "redacted"]
 
 EVENTS_CHANNEL = "lifeline_events"
+CONNECTION_CHECK_MS = 1000
 _IN_TRANSACTION = (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR,
                    pq.TransactionStatus.ACTIVE)
 # errors about the values a statement bound (as sqlite3's IntegrityError and DataError)
@@ -132,4 +133,11 @@ def connect(url: str) -> PgConnection:
     except psycopg.Error as exc:
         raise StoreError(f"cannot connect to the store {redacted(url)}: "
                          f"{str(exc).strip()}") from exc
+    try:
+        # the server notices a client gone (a hub killed) within this while it runs or
+        # waits for one of its statements -- a lock it holds is then freed at once, not
+        # only when the statement ends (PostgreSQL 14+; older servers do without)
+        connection.execute(f"SET client_connection_check_interval = {CONNECTION_CHECK_MS}")
+    except psycopg.Error:
+        pass
     return PgConnection(connection)

@@ -117,6 +117,18 @@ def schema_version(db: PgConnection) -> int:
     return 0 if row is None else int(row[0])
 
 
+def _incident_ids(db: PgConnection) -> None:
+    """The sequence new incident ids come from when several hubs share the store (issue
+    17), never behind an id already given (incidents, or retention's floor). Outside the
+    numbered schema: created where missing and moved forward on every start, so a store
+    one hub used before gets it too."""
+    db.execute_raw("CREATE SEQUENCE IF NOT EXISTS incident_ids AS BIGINT")
+    db.execute("SELECT setval('incident_ids', m) FROM (SELECT greatest("
+               "(SELECT coalesce(max(id), 0) FROM incidents), (SELECT coalesce(max(value::bigint)"
+               ", 0) FROM meta WHERE key = 'incident_id_floor')) AS m) AS given, incident_ids s "
+               "WHERE m > (CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END)")
+
+
 def migrate(db: PgConnection, where: str) -> int:
     """Create the store or upgrade it to ``SCHEMA_VERSION``; the version it had before.
     A store of a newer schema is refused (StoreError) and left alone."""
@@ -134,6 +146,7 @@ def migrate(db: PgConnection, where: str) -> int:
             db.execute_raw(MIGRATIONS[version])
             db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT "
                        "(key) DO UPDATE SET value = excluded.value", (str(version),))
+        _incident_ids(db)
         db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:

@@ -27,7 +27,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
@@ -57,7 +57,7 @@ from hub.store.codec import (
     incident_row,
     readings_rows,
 )
-from hub.store.dialect import POSTGRES, SQLITE, Database, Dialect
+from hub.store.dialect import EVENTS_LOCK, POSTGRES, SQLITE, Database, Dialect, lock_key
 from hub.store.errors import StoreError
 from hub.store.maintenance import Maintenance
 from hub.store.outbox import Outbox
@@ -108,6 +108,9 @@ class Store:
         # by identity: a save writes only the channels whose rows are new objects
         self._saved: dict[int, dict[tuple[str, str], object]] = {}
         self._state_table = False  # incident_state seen in this store (see _has_state_table)
+        self._events_locked = True  # see transaction and _lock_events
+        self._shared_tx = False  # the open transaction is a batch shared with other hubs
+        self._leases: set[str] = set()  # the leases this connection holds (try_lease)
 
     # -- opening --------------------------------------------------------------
     @classmethod
@@ -197,13 +200,32 @@ class Store:
                    if p.is_file())
 
     # -- writing (the hub) -------------------------------------------------------
+    @property
+    def concurrent(self) -> bool:
+        """Several hubs may write this store at once (PostgreSQL): batches lock the fusion
+        domains they touch (``transaction(domains)``), routing and the clock are one hub's."""
+        return self.sql.begin_shared is not None
+
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One write transaction: everything inside commits together or not at all."""
-        self.db.execute(self.sql.begin[0])
+    def transaction(self, domains: Collection[str] | None = None) -> Iterator[None]:
+        """One write transaction: everything inside commits together or not at all.
+
+        ``domains`` (a hub's batch, hub/core/domains.py): on a ``concurrent`` store the
+        transaction holds the writer lock shared with other hubs' batches, and one lock
+        per domain, taken in key order, so two batches that may touch the same incidents
+        run one after the other and others in parallel. Without ``domains`` (the desk,
+        routing, retention, ticks), or on SQLite, it is the only writer."""
+        shared = domains is not None and self.sql.begin_shared is not None
+        begin = self.sql.begin_shared if shared and self.sql.begin_shared else self.sql.begin
+        self.db.execute(begin[0])
+        self._events_locked = not shared  # a shared batch locks the feed at its first event
+        self._shared_tx = shared
         try:
-            for statement in self.sql.begin[1:]:  # PostgreSQL: the store's writer lock
+            for statement in begin[1:]:  # PostgreSQL: the store's writer lock
                 self.db.execute(statement)
+            if shared and domains and self.sql.domain_lock is not None:
+                for key in sorted({lock_key(name) for name in domains}):
+                    self.db.execute(self.sql.domain_lock, (key,))
             yield
         except BaseException:
             if self.db.in_transaction:  # SQLite rolls back itself on some errors (disk full)
@@ -224,6 +246,8 @@ class Store:
                 self.db.execute("ROLLBACK TO one_message")
                 self.db.execute("RELEASE one_message")
             self._saved.clear()  # identities written inside may be gone
+            # a lock taken inside is released by the rollback: the feed's, take it again
+            self._events_locked = not self._shared_tx
             raise
         self.db.execute("RELEASE one_message")
 
@@ -267,8 +291,16 @@ class Store:
         assert isinstance(self.db, PgConnection)
         return self.db.pipeline()
 
+    def _lock_events(self) -> None:
+        """In a shared batch, before its first event: the events feed's lock, so event ids
+        are handed out in commit order (``EVENTS_LOCK``)."""
+        if not self._events_locked:
+            self.db.execute("SELECT pg_advisory_xact_lock(?)", (EVENTS_LOCK,))
+            self._events_locked = True
+
     def _apply(self, changes: Iterable[Change], now: float) -> None:
         latest: dict[int, Incident] = {}
+        self._lock_events()
         for change in changes:
             latest[change.incident.id] = change.incident
             if isinstance(change, Merged) and change.absorbed is not None:
@@ -381,6 +413,65 @@ class Store:
             f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status IN ('open', 'acknowledged')"
             " AND hazard = ? ORDER BY id", (hazard,)).fetchall()
         return self._with_state([incident_from_row(row) for row in rows])
+
+    def live_incidents_in(self, now: float, keep_resolved_s: float, zones: Collection[str],
+                          hazards: Collection[str]) -> list[Incident]:
+        """``live_incidents`` of some fusion domains: those whose zone is one of ``zones`` or
+        whose hazard is one of ``hazards`` (hub/core/domains.py)."""
+        if not zones and not hazards:
+            return []
+        zone_list, hazard_list = sorted(zones), sorted(hazards)
+        where = " OR ".join(
+            part for part, values in ((f"zone IN ({','.join('?' * len(zone_list))})", zone_list),
+                                      (f"hazard IN ({','.join('?' * len(hazard_list))})",
+                                       hazard_list)) if values)
+        rows = self.db.execute(
+            f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE ({where}) AND (status IN ('open', "
+            "'acknowledged') OR (status = 'resolved' AND resolved_at >= ?)) ORDER BY id",
+            (*zone_list, *hazard_list, now - keep_resolved_s)).fetchall()
+        return self._with_state([incident_from_row(row) for row in rows], remember=True)
+
+    def domain_tokens(self, domains: Collection[str] | None = None) -> dict[str, str]:
+        """The token each fusion domain's last writer left (``set_domain_tokens``); all of
+        them when ``domains`` is None. A hub whose memory of a domain was written by
+        another one (a token it did not leave) reads the domain's incidents again."""
+        if domains is None:
+            rows = self.db.execute("SELECT key, value FROM meta WHERE key LIKE 'domain:%'")
+        elif not domains:
+            return {}
+        else:
+            names = sorted(domains)
+            rows = self.db.execute(f"SELECT key, value FROM meta WHERE key IN "
+                                   f"({','.join('?' * len(names))})",
+                                   [f"domain:{n}" for n in names])
+        return {str(k).removeprefix("domain:"): str(v) for k, v in rows}
+
+    def set_domain_tokens(self, domains: Collection[str], token: str) -> None:
+        """Say the domains' incidents were last written with ``token`` (inside the
+        transaction that holds their locks)."""
+        for name in sorted(domains):
+            self.set_meta(f"domain:{name}", token)
+
+    def incident_ids(self) -> Callable[[], int] | None:
+        """Where a hub takes new incident ids on a ``concurrent`` store: the database's
+        sequence, so two hubs never give out the same id (None on SQLite: fusion counts)."""
+        if not self.concurrent:
+            return None
+        db = self.db
+        return lambda: int(db.execute("SELECT nextval('incident_ids')").fetchone()[0])
+
+    def try_lease(self, name: str) -> bool:
+        """Hold the lease ``name`` (singleton work: routing, retention, the device clock) for
+        as long as this connection lives: on PostgreSQL a session advisory lock, which the
+        server releases as soon as the holder's connection ends (a hub killed, its machine
+        gone once TCP keepalive says so); True if held. On SQLite, always (one hub)."""
+        if not self.concurrent or name in self._leases:
+            return True
+        if bool(self.db.execute("SELECT pg_try_advisory_lock(?)",
+                                (lock_key(f"lease:{name}"),)).fetchone()[0]):
+            self._leases.add(name)
+            return True
+        return False
 
     def next_incident_id(self) -> int:
         """One more than any incident id ever given, including those retention deleted."""
@@ -634,6 +725,7 @@ class Store:
 
     def record_event(self, at: float, kind: str, payload: dict[str, Any]) -> None:
         """Append an event of no incident to the feed (a security event)."""
+        self._lock_events()
         self.db.execute("INSERT INTO events (at, kind, incident_id, payload) VALUES (?,?,NULL,?)",
                         (at, kind, json.dumps(payload, separators=(",", ":"))))
 
@@ -648,6 +740,10 @@ class Store:
         """(device, zone, state, seen_at) for every device that sent a status."""
         return [(r[0], r[1], r[2], r[3]) for r in self.db.execute(
             "SELECT device, zone, state, seen_at FROM devices ORDER BY device")]
+
+    def device_statuses(self) -> dict[str, str]:
+        """Per device, the wire JSON of the last status recorded (``record_status``)."""
+        return {str(r[0]): str(r[1]) for r in self.db.execute("SELECT device, body FROM devices")}
 
     def offline_devices(self) -> list[tuple[str, str, float]]:
         """(device, zone, status ts) of the devices whose latest status is offline."""
