@@ -118,7 +118,8 @@ SQLITE = Dialect(
     listing_rule_state=(
         "json_object('reasons', json(coalesce(json_extract(rule_state, '$.reasons'), '[]')), "
         "'flaps', coalesce(json_extract(rule_state, '$.flaps'), 0), "
-        "'device_count', coalesce(json_extract(rule_state, '$.device_count'), 0))"),
+        "'device_count', coalesce(json_extract(rule_state, '$.device_count'), 0), "
+        "'citizen_reports', coalesce(json_extract(rule_state, '$.citizen_reports'), 0))"),
     # SQLite takes a bare column of an aggregate query with max() from the max row
     alert_rates=("SELECT device, sum(received_at >= ?), max(received_at), zone FROM alerts "
                  "GROUP BY device"),
@@ -138,7 +139,8 @@ POSTGRES = Dialect(
     listing_rule_state=(
         "json_build_object('reasons', coalesce(rule_state::json -> 'reasons', '[]'::json), "
         "'flaps', coalesce(rule_state::json -> 'flaps', '0'::json), "
-        "'device_count', coalesce(rule_state::json -> 'device_count', '0'::json))::text"),
+        "'device_count', coalesce(rule_state::json -> 'device_count', '0'::json), "
+        "'citizen_reports', coalesce(rule_state::json -> 'citizen_reports', '0'::json))::text"),
     alert_rates=("SELECT device, count(*) FILTER (WHERE received_at >= ?), max(received_at), "
                  "(array_agg(zone ORDER BY received_at DESC))[1] FROM alerts GROUP BY device"),
     returning=True,
