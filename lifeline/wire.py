@@ -332,6 +332,10 @@ class IncidentChange:
     previous_grade: str | None = None
     silenced: bool = False
     silences: tuple[int, ...] = ()
+    # an ``escalated`` change: what was missed (``acknowledge``, ``resolve``), the step
+    # ``level``, who missed it (``missed_by``), whom it goes to (``escalated_to``, None:
+    # nobody further) and the deadline (``due_at``); absent from other changes
+    escalation: Mapping[str, Any] | None = None
     v: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -348,6 +352,7 @@ class IncidentChange:
             "incident": dict(self.incident), "why": self.why, "by": self.by,
             "previous_grade": self.previous_grade, "silenced": self.silenced,
             "silences": list(self.silences),
+            **({} if self.escalation is None else {"escalation": dict(self.escalation)}),
         }
 
 
@@ -364,7 +369,8 @@ def decode_incident_change(payload: bytes) -> IncidentChange:
         return IncidentChange(event=event, kind=_get(data, "kind", str), at=_get(data, "at", str),
                               incident=_get(data, "incident", dict), why=why, by=by,
                               previous_grade=previous, silenced=_get(data, "silenced", bool),
-                              silences=tuple(silences))
+                              silences=tuple(silences),
+                              escalation=_get(data, "escalation", dict, None, nullable=True))
     except ValueError as exc:  # a time parse_ts cannot read
         if isinstance(exc, WireError):
             raise

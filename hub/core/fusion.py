@@ -47,6 +47,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 
 from hub.config import FusionConfig, RuleConfig
+from hub.core.accountability import Accountable
 from hub.core.grading import Tally, assess, readings_key
 from hub.core.incident import (
     ACTIVE,
@@ -105,6 +106,9 @@ def _is_low_pressure(alert: Alert) -> bool:
 
 class Fusion(DeviceLiveness):
     """The live incident set. Feed it alerts and statuses; call ``tick`` now and then."""
+
+    # owners and response clocks of the incidents (hub/core/accountability.py), set by the hub
+    accountable: Accountable | None = None
 
     def __init__(self, config: FusionConfig, incidents: Iterable[Incident] = (),
                  next_id: int = 1) -> None:
@@ -385,6 +389,8 @@ class Fusion(DeviceLiveness):
             quiet = self.config.flap_quiet_s if incident.flapping else self.config.quiet_s
             if not incident.active or incident.latched or now - incident.last_arrival < quiet:
                 continue
+            if incident.citizen_reports and not incident.evidence:
+                continue  # people's reports alone: a person resolves it, not the quiet
             if incident.hazard == MAINTENANCE_HAZARD and self._holds_outage(incident):
                 continue  # a device offline in maintenance: until it is back, or the mark ends
             if incident.hazard != DEVICE_HAZARD:
@@ -434,6 +440,8 @@ class Fusion(DeviceLiveness):
         return self._next_id - 1
 
     def _put(self, incident: Incident) -> Incident:
+        if self.accountable is not None:
+            incident = self.accountable.stamp(incident, self._incidents.get(incident.id))
         running = self._running_of(incident)
         if running.evidence is not incident.evidence or running.readings is not incident.readings:
             incident = dataclasses.replace(incident, evidence=running.evidence,
@@ -448,6 +456,10 @@ class Fusion(DeviceLiveness):
         if len(incident.devices) == 1:
             self._of_device.setdefault(incident.devices[0], set()).add(incident.id)
         return incident
+
+    def amend(self, incident: Incident) -> Incident:
+        """Take back an incident whose clock the hub advanced (hub/service/escalation.py)."""
+        return self._put(incident)
 
     def _forget(self, incident_id: int) -> None:
         """Drop an incident (merged away, or too old to reopen) and its index entries."""

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field, replace
 from hub import registry
 from hub.config import HubConfig
 from hub.core import maintenance
+from hub.core.accountability import Accountable
 from hub.core.domains import Domains, hazard_of_fields
 from hub.core.fusion import Change, Flapped, Fusion, Joined, Merged, Opened
 from hub.service import security_events
+from hub.service.escalation import escalate
 from hub.service.routing import route_events
 from hub.store import Store, store_failure
 from lifeline import wire
@@ -94,6 +96,7 @@ class Ingest:
         self.fusion.id_source = store.incident_ids()
         self.fusion.set_maintenance(store.maintenance.marks())
         self.fusion.set_offline(store.offline_devices())
+        self.fusion.accountable = accountable(config)
         self.counters = Counters()
         self._logged: Counter[str] = Counter()
         self._desk_revision = store.desk_revision()
@@ -104,6 +107,7 @@ class Ingest:
         """New fusion rules, topology and routes (SIGHUP); incidents and rule state are kept."""
         self.config = config
         self.fusion.config = config.fusion
+        self.fusion.accountable = accountable(config)
         self.domains = Domains.build(config.fusion)
         self._seen = {}  # the domains may have changed: read every one again when touched
 
@@ -278,6 +282,8 @@ class Ingest:
             if self.shared:
                 self._refresh_stale(now)
             changes = self.fusion.tick(now)
+            changes += escalate(self.fusion, self.store, self.config.deadlines,
+                                self.config.fusion.topology, now)
             self.store.apply(changes, now)
             if self.shared:
                 self._written(changes)
@@ -517,6 +523,11 @@ def _is_alert_topic(topic: str) -> bool:
         return wire.parse_topic(topic)[1] == "alert"
     except wire.WireError:
         return False
+
+
+def accountable(config: HubConfig) -> Accountable:
+    """Owners and deadlines of hub.toml, for fusion to stamp its incidents with."""
+    return Accountable(config.owners, config.deadlines, config.fusion.topology)
 
 
 def _decode(topic: str, payload: bytes, now: float) -> wire.Alert | wire.Status | None:

@@ -429,7 +429,8 @@ class Hub:
             return
         if (new.mqtt, new.store) != (self.config.mqtt, self.config.store):
             log.warning("reload: [mqtt] and [store] changes take effect after a restart")
-        self.config = dataclasses.replace(self.config, fusion=new.fusion, routing=new.routing)
+        self.config = dataclasses.replace(self.config, fusion=new.fusion, routing=new.routing,
+                                          owners=new.owners, deadlines=new.deadlines)
         self.ingest.reconfigure(self.config)
         self.webhooks.timeouts = {r.name: r.timeout_s for r in new.routing.routes}
         log.info("reloaded %s: %d rules, %d zones, %d routes", self.config.source,

@@ -134,7 +134,8 @@ SQLITE = Dialect(
     listing_rule_state=(
         "json_object('reasons', json(coalesce(json_extract(rule_state, '$.reasons'), '[]')), "
         "'flaps', coalesce(json_extract(rule_state, '$.flaps'), 0), "
-        "'device_count', coalesce(json_extract(rule_state, '$.device_count'), 0))"),
+        "'device_count', coalesce(json_extract(rule_state, '$.device_count'), 0), "
+        "'citizen_reports', coalesce(json_extract(rule_state, '$.citizen_reports'), 0))"),
     alert_rates=_ALERT_RATES,
     returning=False,
 )
@@ -152,7 +153,8 @@ POSTGRES = Dialect(
     listing_rule_state=(
         "json_build_object('reasons', coalesce(rule_state::json -> 'reasons', '[]'::json), "
         "'flaps', coalesce(rule_state::json -> 'flaps', '0'::json), "
-        "'device_count', coalesce(rule_state::json -> 'device_count', '0'::json))::text"),
+        "'device_count', coalesce(rule_state::json -> 'device_count', '0'::json), "
+        "'citizen_reports', coalesce(rule_state::json -> 'citizen_reports', '0'::json))::text"),
     alert_rates=_ALERT_RATES,
     returning=True,
 )

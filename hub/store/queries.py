@@ -33,6 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hub.core.deadlines import ResponseClock
 from hub.core.incident import (
     Change,
     Evidence,
@@ -44,11 +45,13 @@ from hub.core.incident import (
     Opened,
     Readings,
 )
+from hub.core.report import IncidentFacts
 from hub.store.codec import (
     INCIDENT_COLUMNS,
     Event,
     IncidentRow,
     change_json,
+    clock_of,
     evidence_rows,
     fold_json,
     incident_from_row,
@@ -379,6 +382,18 @@ class Store:
         for incident in latest.values():
             self._save_incident(incident)
 
+    def response_clock(self, incident_id: int) -> ResponseClock | None:
+        """The incident's response clock as the store has it (hub/service/escalation.py reads
+        it before it escalates: another writer may have moved it)."""
+        row = self.db.execute("SELECT ack_due, resolve_due, ack_level, resolve_level FROM "
+                              "incidents WHERE id = ?", (incident_id,)).fetchone()
+        return None if row is None else clock_of(tuple(row))
+
+    def save_incidents(self, incidents: Iterable[Incident]) -> None:
+        """Write incidents' rows with no event (a response clock that moved quietly)."""
+        for incident in incidents:
+            self._save_incident(incident)
+
     def _save_incident(self, incident: Incident) -> None:
         """The incident's row, and the channels of its rule state that changed.
 
@@ -452,6 +467,14 @@ class Store:
             " OR (status = 'resolved' AND resolved_at >= ?) ORDER BY id",
             (now - keep_resolved_s,)).fetchall()
         return self._with_state([incident_from_row(row) for row in rows], remember=True)
+
+    def active_incidents(self, hazard: str) -> list[Incident]:
+        """The open and acknowledged incidents of ``hazard``, with their rule state (what a
+        citizen's report may join)."""
+        rows = self.db.execute(
+            f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status IN ('open', 'acknowledged')"
+            " AND hazard = ? ORDER BY id", (hazard,)).fetchall()
+        return self._with_state([incident_from_row(row) for row in rows])
 
     def live_incidents_in(self, now: float, keep_resolved_s: float, zones: Collection[str],
                           hazards: Collection[str]) -> list[Incident]:
@@ -546,8 +569,8 @@ class Store:
             return []
         where, args = self._listing_filter(status)
         return self.db.execute(
-            "SELECT id, status, grade, hazard, zone, alert_count, devices, opened_at, updated_at "
-            f"FROM incidents WHERE {where} ORDER BY id DESC LIMIT ?",
+            "SELECT id, status, grade, hazard, zone, alert_count, devices, opened_at, updated_at, "
+            f"owner FROM incidents WHERE {where} ORDER BY id DESC LIMIT ?",
             (*args, self._limit(limit))).fetchall()
 
     def count_incidents(self, status: str | None = None) -> int:
@@ -673,6 +696,38 @@ class Store:
                 found[int(incident_id)] = (float(at), json.loads(payload))
         return found
 
+    def response_facts(self, since: float) -> list[IncidentFacts]:
+        """What the response report needs of every incident opened at or after ``since``
+        (not those merged into another): times, owner, outcome, and from its timeline the
+        first acknowledgement and the escalations (``lifeline-hub report``)."""
+        if not self._has_schema():
+            return []
+        rows = self.db.execute(
+            "SELECT id, owner, hazard, zone, status, opened_at, resolved_at, outcome FROM "
+            "incidents WHERE status != 'merged' AND opened_at >= ? ORDER BY id",
+            (since,)).fetchall()
+        acked: dict[int, float] = {}
+        missed: dict[int, int] = {}
+        escalations: dict[int, int] = {}
+        ids = [int(r[0]) for r in rows]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for incident_id, at in self.db.execute(
+                    "SELECT incident_id, min(at) FROM events WHERE kind = 'acknowledged' AND "
+                    f"incident_id IN ({marks}) GROUP BY incident_id", chunk):
+                acked[int(incident_id)] = float(at)
+            for incident_id, payload in self.db.execute(
+                    "SELECT incident_id, payload FROM events WHERE kind = 'escalated' AND "
+                    f"incident_id IN ({marks})", chunk):
+                key = int(incident_id)
+                escalations[key] = escalations.get(key, 0) + 1
+                if json.loads(payload).get("escalation", {}).get("level") == 1:
+                    missed[key] = missed.get(key, 0) + 1
+        return [IncidentFacts(int(r[0]), r[1], r[2], r[3], r[4], float(r[5]),
+                              acked.get(int(r[0])), r[6], r[7], missed.get(int(r[0]), 0),
+                              escalations.get(int(r[0]), 0)) for r in rows]
+
     # -- operators' desk ----------------------------------------------------------------
     def incident(self, incident_id: int) -> Incident | None:
         if not self._has_schema():
@@ -697,6 +752,22 @@ class Store:
             " AND a.id = m.alert_id "
             "WHERE m.incident_id = ? ORDER BY a.ts", (incident_id,)).fetchall()
         return [json.loads(r[0]) for r in rows]
+
+    def add_citizen_contact(self, incident_id: int, at: float, contact: str) -> None:
+        """Keep a reporter's contact with the incident: personal data, in a table of its own
+        that no event, route or listing reads; retention deletes it with the incident."""
+        self.db.execute("INSERT INTO citizen_contacts (incident_id, at, contact) VALUES "
+                        "(?,?,?)", (incident_id, at, contact))
+
+    def citizen_contacts(self, incident_id: int) -> list[tuple[float, str]]:
+        """(when, contact) of the people who reported the incident (or one merged into it),
+        for an operator's eyes only (``incidents show``)."""
+        if not self.db.execute(self.sql.table_exists, ("citizen_contacts",)).fetchone():
+            return []
+        return [(float(r[0]), str(r[1])) for r in self.db.execute(
+            "SELECT at, contact FROM citizen_contacts WHERE incident_id = ? OR incident_id IN "
+            "(SELECT id FROM incidents WHERE merged_into = ?) ORDER BY id",
+            (incident_id, incident_id))]
 
     def meta(self, key: str, default: str = "") -> str:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

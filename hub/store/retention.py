@@ -170,6 +170,9 @@ class Pruner:
         if gone:
             db.execute(f"DELETE FROM incidents WHERE id IN ({_marks(gone)})", gone)
             db.execute(f"DELETE FROM incident_state WHERE incident_id IN ({_marks(gone)})", gone)
+            # citizens' contacts are personal data: they go with their incident
+            db.execute(f"DELETE FROM citizen_contacts WHERE incident_id IN ({_marks(gone)})",
+                       gone)
             done.incidents += len(gone)
             floor = int(self.store.meta("incident_id_floor", "0"))
             self.store.set_meta("incident_id_floor", str(max(floor, *gone)))

@@ -2,7 +2,8 @@
 
 Schema 2 added incident columns (topology, lifecycle, rule state), 3 the ``incident_state``
 table (rule state per channel), 4 keys alerts, memberships and pruned ids by (device, id),
-5 added the ``maintenance`` table (created where it is missing, nothing to copy).
+5 added the ``maintenance`` table (created where it is missing, nothing to copy), 6 the
+incidents' owner, response clock and outcome columns and the ``citizen_contacts`` table.
 An existing store of any earlier schema opens and is upgraded in place; ``PRAGMA
 user_version`` says which schema a file has.
 """
@@ -14,14 +15,15 @@ import sqlite3
 
 from lifeline.sdnotify import Notifier
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "migrate", "schema_version"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "V6_COLUMNS", "migrate", "schema_version"]
 
 log = logging.getLogger(__name__)
 
-# 5: maintenance (devices' maintenance marks, hub/store/maintenance.py); 4: alerts,
+# 6: incidents' owner, response clock and outcome; citizen_contacts; 5: maintenance
+# (devices' maintenance marks, hub/store/maintenance.py); 4: alerts,
 # memberships and pruned ids keyed by (device, id); 3: incident_state (rule state per
 # channel); 2: incident columns
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 UPGRADE_S_PER_ALERT = 100e-6  # what the upgrade to schema 4 may take, per alert (see there)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -70,6 +72,10 @@ CREATE TABLE IF NOT EXISTS incident_state (
 CREATE TABLE IF NOT EXISTS maintenance (
     device TEXT PRIMARY KEY, since REAL NOT NULL, until REAL NOT NULL, comment TEXT NOT NULL,
     by TEXT NOT NULL, ended_at REAL, ended_by TEXT, asked_until REAL);
+CREATE TABLE IF NOT EXISTS citizen_contacts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, incident_id INTEGER NOT NULL, at REAL NOT NULL,
+    contact TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS citizen_contacts_incident ON citizen_contacts (incident_id);
 """
 # ``pruned_alerts``: the (device, id) of alerts retention deleted (hub/store/retention.py), so a
 # resend of one is still a duplicate; device '' for ids pruned before schema 4 (any device).
@@ -82,6 +88,12 @@ _V2_COLUMNS = (("zones", "TEXT NOT NULL DEFAULT '[]'"), ("assignee", "TEXT"),
                ("confirmed", "INTEGER NOT NULL DEFAULT 0"),
                ("suppressed", "INTEGER NOT NULL DEFAULT 0"),
                ("rule_state", "TEXT NOT NULL DEFAULT '{}'"))
+# Columns added by schema 6 (accountability: hub/core/accountability.py), in the order
+# INCIDENT_COLUMNS lists them after the rule state.
+V6_COLUMNS = (("owner", "TEXT"), ("owner_fixed", "INTEGER NOT NULL DEFAULT 0"),
+              ("ack_due", "REAL"), ("resolve_due", "REAL"),
+              ("ack_level", "INTEGER NOT NULL DEFAULT 0"),
+              ("resolve_level", "INTEGER NOT NULL DEFAULT 0"), ("outcome", "TEXT"))
 
 
 def schema_version(db: sqlite3.Connection) -> int:
@@ -97,7 +109,7 @@ def migrate(db: sqlite3.Connection) -> None:
     db.executescript(f"BEGIN; {SCHEMA} COMMIT;")
     have = {r[1] for r in db.execute("PRAGMA table_info(incidents)")}
     upgrade = "".join(f"ALTER TABLE incidents ADD COLUMN {name} {decl};"
-                      for name, decl in _V2_COLUMNS if name not in have)
+                      for name, decl in (*_V2_COLUMNS, *V6_COLUMNS) if name not in have)
     db.executescript(f"BEGIN; {upgrade} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from hub.store.schema import SCHEMA_VERSION
 from lifeline import wire
 from lifeline.grades import Grade
 from lifeline.localbroker import Broker, stop_process
@@ -85,8 +86,8 @@ def test_a_hub_on_postgresql_serves_the_desk_and_tail_follows_live(
     # Given a database the store was created in by hand (the hub would do it at start too)
     made = hub_cli(config, "migrate")
     assert (made.returncode, made.stdout.strip()) == (
-        0, f"store {postgres_url}: schema 5 (created)"), made.stderr
-    assert hub_cli(config, "migrate").stdout.strip().endswith("schema 5 (already up to date)")
+        0, f"store {postgres_url}: schema {SCHEMA_VERSION} (created)"), made.stderr
+    assert hub_cli(config, "migrate").stdout.strip().endswith(f"schema {SCHEMA_VERSION} (already up to date)")
     checked = hub_cli(config, "check-config")
     assert checked.returncode == 0 and f"ok: store {postgres_url}," in checked.stdout
     log = tmp_path / "hub.log"

@@ -17,6 +17,7 @@ import pytest
 from hub.config import StoreConfig
 from hub.service.ingest import Ingest
 from hub.store import Store
+from hub.store.schema import SCHEMA_VERSION
 from lifeline import wire
 from lifeline.grades import Grade
 from tests.support.ingest import ingesting, make_ingest
@@ -105,7 +106,7 @@ def test_a_schema_3_store_is_upgraded_and_keeps_its_alerts(tmp_path: Path) -> No
         store = ingest.store
         # Then it is the current schema (4 and on), every row kept (rowids too: retention
         # walks by them)
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert store.db.execute("SELECT rowid, * FROM alerts ORDER BY rowid").fetchall() == saved
         assert store.alert_ids(incident_id) == [SHARED_ID]
         assert [a["id"] for a in store.incident_alerts(incident_id)] == [SHARED_ID]

@@ -212,3 +212,17 @@ def test_unusual_but_valid_alerts_decode_as_the_checking_decoder_does(
     payload = mutate(**changes)
     decoded = wire.decode_alert(payload, topic_device="edge-north-1", now=NOW)
     assert decoded == wire._decode_alert(payload, "edge-north-1", NOW, 30 * 86400, 3600)
+
+
+def test_an_escalated_change_carries_its_escalation_and_others_do_not() -> None:
+    escalation = {"what": "acknowledge", "level": 1, "missed_by": "gas-utility",
+                  "escalated_to": "duty-officer", "due_at": "2026-12-03T08:45:42.000Z"}
+    escalated = wire.IncidentChange(event=8, kind="escalated", at="2026-12-03T08:45:43Z",
+                                    incident={"id": "INC-3", "owner": "gas-utility"},
+                                    escalation=escalation)
+    assert wire.decode_incident_change(wire.encode(escalated)).escalation == escalation
+    assert "escalation" not in json.loads(wire.encode(_change()))  # other changes unchanged
+    data = json.loads(wire.encode(escalated))
+    data["escalation"] = "level 1"
+    with pytest.raises(wire.WireError, match="escalation"):
+        wire.decode_incident_change(json.dumps(data).encode())
