@@ -55,8 +55,8 @@ def test_a_batchs_joined_alerts_are_one_event_per_incident(ingest: Ingest) -> No
     # And every alert is a member of the incident
     assert sorted(ingest.store.alert_ids(1)) == sorted(a.id for a in sent)
     # And tail shows it as one line with the count
-    assert event_line(NOW, fold, False).endswith(
-        "edge-north-3/main-pressure pressure_kpa=153 kPa limit (+3 more alerts)")
+    assert ("INC-1 joined   edge-north-3/main-pressure pressure_kpa=153 kPa limit "
+            "(+3 more alerts)") in event_line(NOW, fold, False)
 
 
 def test_tail_folds_by_alerts_not_events() -> None:
