@@ -362,6 +362,10 @@ class Fusion(DeviceLiveness):
         incident = self._incidents[incident_id]
         rule = self.rule(incident.hazard)
         result = assess(incident, rule, self.config.flap_quiet_s, self._tally(incident, rule))
+        if (result.grade, result.reasons, result.confirmed, result.flapping, result.latched) == (
+                incident.grade, incident.reasons, incident.confirmed, incident.flapping,
+                incident.latched):
+            return []  # nothing moved (most alerts of a storm): no copy of the incident
         updated = self._put(dataclasses.replace(
             incident, grade=result.grade, reasons=result.reasons, confirmed=result.confirmed,
             flapping=result.flapping, latched=result.latched))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from hub.core.incident import ACTIVE
 from hub.desk.render import (
+    alerts_in,
     event_line,
     incident_table,
     latest_per_channel,
@@ -167,20 +168,21 @@ def _show_text(incident: Incident, timeline: list[tuple[float, dict[str, object]
         "",
         "timeline (UTC):",
     )]
-    joined_run = 0
+    joined_run = hidden = 0  # joined events in a row; alerts in those not shown
     for at, payload in timeline:
         if payload.get("kind") == "joined":
             joined_run += 1
             if joined_run > 5:
+                hidden += alerts_in(payload)
                 continue
-        elif joined_run > 5:
-            lines.append(f"  ... {joined_run - 5} more alerts joined")
-            joined_run = 0
+        elif hidden:
+            lines.append(f"  ... {hidden} more alerts joined")
+            joined_run = hidden = 0
         else:
             joined_run = 0
         lines.append("  " + event_line(at, payload, colour))
-    if joined_run > 5:
-        lines.append(f"  ... {joined_run - 5} more alerts joined")
+    if hidden:
+        lines.append(f"  ... {hidden} more alerts joined")
     lines.extend(["", "sensors (context values of the latest alert):"])
     latest, counts = latest_per_channel(alerts)
     width = max((len(k) for k in latest), default=0)

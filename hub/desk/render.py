@@ -21,7 +21,8 @@ from lifeline.wire import format_incident_id, parse_ts
 if TYPE_CHECKING:
     from hub.store import IncidentRow
 
-__all__ = ["Folder", "countdown", "event_line", "incident_table", "shown", "sparkline", "use_colour"]
+__all__ = ["Folder", "alerts_in", "countdown", "event_line", "incident_table", "shown", "sparkline",
+           "use_colour"]
 
 _COLOURS = {"blue": "\033[34m", "yellow": "\033[33m", "orange": "\033[38;5;208m",
             "red": "\033[1;31m"}
@@ -87,7 +88,9 @@ def _detail(payload: dict[str, Any]) -> str:
         return f"by a late reading of {alert['device']}/{alert['sensor']} at {alert['ts'][11:19]}"
     if isinstance(alert, dict):
         why = f" [{payload['why']}]" if payload.get("why") else ""
-        return _alert_detail(alert) + why
+        count = payload.get("count", 1)  # a batch's joined alerts, folded: the highest-graded
+        more = f" (+{count - 1} more alerts)" if isinstance(count, int) and count > 1 else ""
+        return _alert_detail(alert) + why + more
     if kind == "opened" and payload.get("device"):
         maintenance = payload.get("incident", {}).get("hazard") == "maintenance"
         return f"{payload['device']} offline" + (", in maintenance" if maintenance else "")
@@ -247,7 +250,7 @@ class Folder:
         window[3] = payload
         if window[1] <= self.show:
             return [*out, event_line(at, payload, self.colour)]
-        window[2] += 1
+        window[2] += alerts_in(payload)
         return out
 
     def flush(self, now: float) -> list[str]:
@@ -273,6 +276,12 @@ class Folder:
         if self.colour:
             text = f"{_DIM}{text}{_RESET}"
         return [text]
+
+
+def alerts_in(payload: dict[str, Any]) -> int:
+    """How many alerts a ``joined`` event stands for (``count``: a batch's, folded)."""
+    count = payload.get("count", 1)
+    return count if isinstance(count, int) and count > 0 else 1
 
 
 def latest_per_channel(alerts: Sequence[Mapping[str, Any]]

@@ -20,7 +20,7 @@ the feed.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -82,6 +82,15 @@ class PgConnection:
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> psycopg.Cursor[Any]:
         try:
             return self._conn.execute(_placeholders(sql), [_value(p) for p in parameters])
+        except psycopg.Error as exc:
+            raise _converted(exc) from exc
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> None:
+        """``sql`` once per row of ``parameters`` (one batch of alerts: one round trip)."""
+        try:
+            with self._conn.cursor() as cursor:
+                cursor.executemany(_placeholders(sql),
+                                   [[_value(p) for p in row] for row in parameters])
         except psycopg.Error as exc:
             raise _converted(exc) from exc
 

@@ -21,7 +21,7 @@ from hub.store.errors import StoreError
 from hub.store.postgres import EVENTS_CHANNEL, PgConnection
 from hub.store.schema import SCHEMA_VERSION, V6_COLUMNS
 
-__all__ = ["MIGRATIONS", "migrate", "schema_version"]
+__all__ = ["INDEXES", "MIGRATIONS", "migrate", "schema_version"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,11 @@ CREATE TABLE maintenance (
     asked_until DOUBLE PRECISION);
 """
 
+# Indexes added without a new schema number, created where missing on every migrate (as
+# SQLite's ``CREATE INDEX IF NOT EXISTS``): alerts_device_received (issue 16) lets
+# ``lifeline-hub status`` ask per device for its last alert and its last hour by index.
+INDEXES = "CREATE INDEX IF NOT EXISTS alerts_device_received ON alerts (device, received_at);"
+
 # Schema 6: the incidents' owner, response clock and outcome (SQLite's V6_COLUMNS, in
 # PostgreSQL's types), and the citizens' contacts (personal data, never routed)
 _SCHEMA_6 = "ALTER TABLE incidents " + ", ".join(
@@ -146,6 +151,7 @@ def migrate(db: PgConnection, where: str) -> int:
             db.execute_raw(MIGRATIONS[version])
             db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT "
                        "(key) DO UPDATE SET value = excluded.value", (str(version),))
+        db.execute_raw(INDEXES)
         _incident_ids(db)
         db.execute("COMMIT")
     except BaseException:

@@ -53,8 +53,11 @@ from hub.store.codec import (
     change_json,
     clock_of,
     evidence_rows,
+    fold_json,
     incident_from_row,
     incident_row,
+    joined_folds,
+    json_text,
     readings_rows,
 )
 from hub.store.dialect import EVENTS_LOCK, POSTGRES, SQLITE, Database, Dialect, lock_key
@@ -80,6 +83,9 @@ _PLACEHOLDERS = ",".join("?" * len(INCIDENT_COLUMNS.split(", ")))
 _SAVE_INCIDENT = (f"INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ({_PLACEHOLDERS}) "
                   "ON CONFLICT (id) DO UPDATE SET "
                   + ", ".join(f"{c}=excluded.{c}" for c in INCIDENT_COLUMNS.split(", ")[1:]))
+_KEYS_PER_QUERY = 250  # (device, id) pairs per look-up: 5 parameters each, well under limits
+
+
 _ALERT_COLUMNS = ("id, device, zone, sensor, channel, kind, reason, grade, ts, received_at, "
                   "value, unit, score, seq, cleared, message, body")
 
@@ -263,6 +269,54 @@ class Store:
              alert.id))
         return cursor.rowcount == 1
 
+    def add_alerts(self, alerts: Sequence[tuple[Alert, str]], received_at: float) -> list[bool]:
+        """``add_alert`` for a batch of (alert, body), in two statements per
+        ``_KEYS_PER_QUERY`` alerts instead of one each: which of their (device, id) the store
+        already holds (stored or pruned), then one ``executemany`` of the new ones. Per
+        alert, True if it was new; a repeat inside ``alerts`` is a duplicate of the first.
+        Called in the writer's transaction (no other writer can add an id meanwhile); a
+        value a row cannot hold raises as ``add_alert`` would (the caller then goes alert
+        by alert, in savepoints, to refuse that one alone)."""
+        held = self._held_keys([(a.device, a.id) for a, _ in alerts])
+        any_device = {key[1] for key in held if key[0] == ""}
+        new: list[bool] = []
+        rows: list[tuple[Any, ...]] = []
+        for alert, body in alerts:
+            key = (alert.device, alert.id)
+            fresh = key not in held and alert.id not in any_device
+            new.append(fresh)
+            if fresh:
+                held.add(key)
+                rows.append((alert.id, alert.device, alert.zone, alert.sensor, alert.channel,
+                             alert.kind, alert.reason.value, int(alert.grade), alert.ts,
+                             received_at, alert.value, alert.unit, alert.score, alert.seq,
+                             int(alert.cleared), alert.message, body))
+        if rows:
+            self.db.executemany(f"INSERT INTO alerts ({_ALERT_COLUMNS}) VALUES "
+                                f"({','.join('?' * 17)})", rows)
+        return new
+
+    def remove_alert(self, alert: Alert) -> None:
+        """Take back an alert stored in this transaction (fusion could not take it)."""
+        self.db.execute("DELETE FROM alerts WHERE device = ? AND id = ?", (alert.device, alert.id))
+
+    def _held_keys(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Of ``keys`` (device, id), those the store holds: alerts stored, ids pruned (for
+        their device, or for any device: ``pruned_alerts`` device '' from before schema 4)."""
+        held: set[tuple[str, str]] = set()
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = keys[start:start + _KEYS_PER_QUERY]
+            pairs = ",".join(["(?,?)"] * len(chunk))
+            flat = [part for key in chunk for part in key]
+            # a join from the keys, so each is one look-up of the primary key on both
+            # databases (``(device, id) IN (VALUES ...)`` scans the whole table on SQLite)
+            held.update((r[0], r[1]) for r in self.db.execute(
+                f"SELECT a.device, a.id FROM (VALUES {pairs}) AS k JOIN alerts a"
+                " ON a.device = k.column1 AND a.id = k.column2 UNION ALL"
+                f" SELECT p.device, p.id FROM (VALUES {pairs}) AS k JOIN pruned_alerts p"
+                " ON p.device IN (k.column1, '') AND p.id = k.column2", [*flat, *flat]))
+        return held
+
     def record_status(self, status: Status, now: float, body: str) -> None:
         self.db.execute(
             "INSERT INTO devices (device, zone, state, status_ts, seen_at, body)"
@@ -299,9 +353,11 @@ class Store:
             self._events_locked = True
 
     def _apply(self, changes: Iterable[Change], now: float) -> None:
+        changes = list(changes)
+        folds = joined_folds(changes)
         latest: dict[int, Incident] = {}
         self._lock_events()
-        for change in changes:
+        for at, change in enumerate(changes):
             latest[change.incident.id] = change.incident
             if isinstance(change, Merged) and change.absorbed is not None:
                 latest[change.absorbed.id] = change.absorbed
@@ -314,9 +370,15 @@ class Store:
                     ("device", "alert_id")), (alert.device, alert.id, change.incident.id))
             if isinstance(change, Flapped):  # counters of a flapping device: saved, no event
                 continue
+            if isinstance(change, Joined) and change.alert is not None:
+                if at not in folds:  # one event for the incident's joined alerts, at the last
+                    continue
+                payload = fold_json(folds[at])
+            else:
+                payload = change_json(change)
             self.db.execute("INSERT INTO events (at, kind, incident_id, payload) VALUES (?,?,?,?)",
                             (now, change.kind, change.incident.id,
-                             json.dumps(change_json(change), separators=(",", ":"))))
+                             json_text(payload)))
         for incident in latest.values():
             self._save_incident(incident)
 
@@ -353,7 +415,7 @@ class Store:
                         self.sql.insert_replace("incident_state",
                                                 ("incident_id", "part", "key", "rows"),
                                                 ("incident_id", "part", "key")),
-                        (incident.id, part, key, json.dumps(rows, separators=(",", ":"))))
+                        (incident.id, part, key, json_text(rows)))
                     saved[part, key] = rows
         if not incident.active:  # keep identities for incidents still changing only
             del self._saved[incident.id]

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     seq INTEGER NOT NULL, cleared INTEGER NOT NULL, message TEXT NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (device, id));
 CREATE INDEX IF NOT EXISTS alerts_device_ts ON alerts (device, ts);
+CREATE INDEX IF NOT EXISTS alerts_device_received ON alerts (device, received_at);
 CREATE TABLE IF NOT EXISTS incidents (
     id INTEGER PRIMARY KEY, zone TEXT NOT NULL, hazard TEXT NOT NULL, grade INTEGER NOT NULL,
     status TEXT NOT NULL, opened_at REAL NOT NULL, updated_at REAL NOT NULL, resolved_at REAL,
@@ -104,11 +105,33 @@ def migrate(db: sqlite3.Connection) -> None:
     """Create what is missing and upgrade an older store to ``SCHEMA_VERSION``, each step in
     a transaction of its own (a store of a newer schema is refused before this)."""
     _upgrade_to_v4(db)
+    _announce_indexes(db)
     db.executescript(f"BEGIN; {SCHEMA} COMMIT;")
     have = {r[1] for r in db.execute("PRAGMA table_info(incidents)")}
     upgrade = "".join(f"ALTER TABLE incidents ADD COLUMN {name} {decl};"
                       for name, decl in (*_V2_COLUMNS, *V6_COLUMNS) if name not in have)
     db.executescript(f"BEGIN; {upgrade} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+
+
+# Indexes added without a new schema number (``CREATE INDEX IF NOT EXISTS`` on every open, so
+# an existing store gets them once): alerts_device_received (issue 16) lets ``lifeline-hub
+# status`` ask per device for its last alert and its alerts of the last hour by index.
+INDEX_S_PER_ALERT = 10e-6  # what building one on an existing store may take, per alert
+
+
+def _announce_indexes(db: sqlite3.Connection) -> None:
+    """Say so (log, systemd) when an index is about to be built on an existing store."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alerts'"
+                  ).fetchone() is None or db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = "
+            "'alerts_device_received'").fetchone() is not None:
+        return
+    count = int(db.execute("SELECT max(rowid) FROM alerts").fetchone()[0] or 0)
+    extra_s = 60 + count * INDEX_S_PER_ALERT
+    log.warning("indexing the store's alerts by device and arrival (for lifeline-hub status): "
+                "about %d alerts, up to %.0f s; the hub starts when it is done", count, extra_s)
+    Notifier().notify(f"EXTEND_TIMEOUT_USEC={int(extra_s * 1e6)}",
+                      f"STATUS=indexing the store: {count} alerts")
 
 
 def _upgrade_to_v4(db: sqlite3.Connection) -> None:

@@ -181,8 +181,25 @@ def test_the_fast_decoder_agrees_with_the_checking_one(changes: dict[str, Any],
                     payload)
     assert fast == _outcome(checking, payload)
     if not isinstance(fast, tuple):
-        assert wire._decode_alert_fast(payload, "edge-north-1", NOW, 30 * 86400, 3600) in (
-            fast, None)
+        taken = wire._decode_alert_fast(payload, "edge-north-1", NOW, 30 * 86400, 3600)
+        assert taken is None or taken[0] == fast
+        # the text the hub stores is the alert's canonical JSON, however it came
+        stored_alert, body = wire.decode_alert_body(payload, now=NOW)
+        assert stored_alert == fast
+        assert json.loads(body) == json.loads(wire.encode(fast))
+
+
+def test_a_canonical_payload_is_stored_as_received_and_any_other_encoded_again() -> None:
+    """The hub stores what decode_alert_body gives: the payload itself when it is
+    exactly encode's text (no second encoding), else encode's text."""
+    canonical = wire.encode(alert())
+    assert wire.decode_alert_body(canonical, now=NOW)[1] == canonical.decode()
+    spaced = json.dumps(json.loads(canonical)).encode()  # ", " and ": " between fields
+    assert wire.decode_alert_body(spaced, now=NOW)[1] == canonical.decode()
+    data = json.loads(canonical)
+    del data["cleared"]  # a default left out: the stored text has it
+    assert wire.decode_alert_body(json.dumps(data, separators=(",", ":")).encode(),
+                                  now=NOW)[1] == canonical.decode()
 
 
 @pytest.mark.parametrize("changes", [
