@@ -197,6 +197,25 @@ def publish_all(publisher: Publisher, items: Sequence[tuple[str, str, bytes]]) -
     return len(items) / (time.monotonic() - started)
 
 
+def drain_backlog(hub: HubProcess, publisher: Publisher,
+                  backlog: Sequence[tuple[str, str, bytes]]
+                  ) -> tuple[list[tuple[float, int]], int, Sampler, float]:
+    """Start ``hub`` once so that its session subscribes (its idle RSS sampled), stop it,
+    queue ``backlog`` at the broker, start it again and wait until it has committed it all:
+    (commit trace, count before, the sampler of the drain, idle RSS)."""
+    hub.start()
+    hub.probe(publisher)
+    idle_rss = Sampler(hub.pid).sample()[2]
+    hub.stop()
+    publish_all(publisher, backlog)
+    base = hub.committed()
+    hub.start()
+    sampler = Sampler(hub.pid)
+    sampler.sample()
+    trace = hub.wait_committed(base + len(backlog), timeout=900, sampler=sampler)
+    return trace, base, sampler, idle_rss
+
+
 def baseline_drain(ref: str, backlog: Sequence[tuple[str, str, bytes]],
                    publisher: Publisher, broker_port: int) -> tuple[float, float]:
     """The drain of ``backlog`` by the hub of commit ``ref`` (``git archive`` on PYTHONPATH),
@@ -207,15 +226,7 @@ def baseline_drain(ref: str, backlog: Sequence[tuple[str, str, bytes]],
         subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
         hub = HubProcess(Path(wd), broker_port, code=Path(old))
         try:
-            hub.start()
-            hub.probe(publisher)
-            hub.stop()
-            publish_all(publisher, backlog)
-            base = hub.committed()
-            hub.start()
-            sampler = Sampler(hub.pid)
-            sampler.sample()
-            trace = hub.wait_committed(base + len(backlog), timeout=900, sampler=sampler)
+            trace, base, sampler, _ = drain_backlog(hub, publisher, backlog)
             return drain_rate(trace, base), sampler.cpu_share()
         finally:
             hub.stop()
@@ -242,16 +253,7 @@ def bench_throughput(n: int, devices: int, zones: int, rate: float, seconds: flo
             raise RuntimeError(f"the paho subscriber got {counting.received} of {n}")
         counting.close()
         paho = (counting.received - 1) / (counting.last - counting.first)
-        hub.start()
-        hub.probe(publisher)
-        idle_rss = Sampler(hub.pid).sample()[2]
-        hub.stop()
-        publish_all(publisher, backlog)
-        base = hub.committed()
-        hub.start()
-        sampler = Sampler(hub.pid)
-        sampler.sample()
-        trace = hub.wait_committed(base + n, timeout=900, sampler=sampler)
+        trace, base, sampler, idle_rss = drain_backlog(hub, publisher, backlog)
         hub_rate = drain_rate(trace, base)
         burst_rss = sampler.peak_rss()
         burst_cpu = sampler.cpu_share()
