@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DURATION ?= 90
+# the suite runs in TEST_WORKERS processes (pytest-xdist); TEST_WORKERS=0 runs it in this one
+TEST_WORKERS ?= 3
 PYTEST_ARGS ?=
 
 .PHONY: demo test setup lock system-packages test-system-packages lint typecheck bench-detect bench-fusion bench clean help
@@ -39,7 +41,7 @@ demo: setup system-packages
 	$(PY) scripts/demo.py --duration $(DURATION)
 
 test: setup test-system-packages
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=15 $(PYTEST_ARGS)
 	$(VENV)/bin/ruff check lifeline edge hub tests benchmarks scripts hardware
 	$(VENV)/bin/mypy
 

@@ -35,6 +35,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -84,7 +85,9 @@ ROOT = Path(__file__).resolve().parent.parent
 class HubProcess:
     """``lifeline-hub run`` on a config we write; ``committed()`` reads its store."""
 
-    def __init__(self, wd: Path, broker_port: int, store_extra: str = "") -> None:
+    def __init__(self, wd: Path, broker_port: int, store_extra: str = "",
+                 code: Path | None = None) -> None:
+        self.code = code  # another tree's code (PYTHONPATH), e.g. a baseline commit's
         self.wd = wd
         self.store_path = wd / "hub.db"
         self.config = wd / "hub.toml"
@@ -97,7 +100,8 @@ class HubProcess:
         with open(self.log_path, "ab") as err:
             self.process = subprocess.Popen(
                 profiled([console_script("lifeline-hub"), "run", "--config", str(self.config)],
-                         "hub"), stdout=subprocess.DEVNULL, stderr=err)
+                         "hub"), stdout=subprocess.DEVNULL, stderr=err,
+                env=None if self.code is None else dict(os.environ, PYTHONPATH=str(self.code)))
 
     @property
     def pid(self) -> int:
@@ -168,6 +172,11 @@ class HubProcess:
 
 
 # -- throughput -------------------------------------------------------------------------
+def cpu_us(cpu_share: float, rate: float) -> str:
+    """Microseconds of CPU per alert, from CPU s/s and alerts/s."""
+    return f"{1e6 * cpu_share / rate:,.0f}" if rate > 0 else "n/a"
+
+
 def drain_rate(trace: Sequence[tuple[float, int]], base: int) -> float:
     """Alerts/s from the first poll that saw progress to the poll that saw them all."""
     moving = [(t, n) for t, n in trace if n > base]
@@ -188,8 +197,43 @@ def publish_all(publisher: Publisher, items: Sequence[tuple[str, str, bytes]]) -
     return len(items) / (time.monotonic() - started)
 
 
-def bench_throughput(n: int, devices: int, zones: int, rate: float, seconds: float
-                     ) -> tuple[str, list[Target]]:
+def drain_backlog(hub: HubProcess, publisher: Publisher,
+                  backlog: Sequence[tuple[str, str, bytes]]
+                  ) -> tuple[list[tuple[float, int]], int, Sampler, float]:
+    """Start ``hub`` once so that its session subscribes (its idle RSS sampled), stop it,
+    queue ``backlog`` at the broker, start it again and wait until it has committed it all:
+    (commit trace, count before, the sampler of the drain, idle RSS)."""
+    hub.start()
+    hub.probe(publisher)
+    idle_rss = Sampler(hub.pid).sample()[2]
+    hub.stop()
+    publish_all(publisher, backlog)
+    base = hub.committed()
+    hub.start()
+    sampler = Sampler(hub.pid)
+    sampler.sample()
+    trace = hub.wait_committed(base + len(backlog), timeout=900, sampler=sampler)
+    return trace, base, sampler, idle_rss
+
+
+def baseline_drain(ref: str, backlog: Sequence[tuple[str, str, bytes]],
+                   publisher: Publisher, broker_port: int) -> tuple[float, float]:
+    """The drain of ``backlog`` by the hub of commit ``ref`` (``git archive`` on PYTHONPATH),
+    on a store of its own: (alerts/s, CPU s/s)."""
+    with tempfile.TemporaryDirectory() as old, tempfile.TemporaryDirectory() as wd:
+        archive = subprocess.run(["git", "-C", str(Path(__file__).resolve().parent.parent),
+                                  "archive", ref], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+        hub = HubProcess(Path(wd), broker_port, code=Path(old))
+        try:
+            trace, base, sampler, _ = drain_backlog(hub, publisher, backlog)
+            return drain_rate(trace, base), sampler.cpu_share()
+        finally:
+            hub.stop()
+
+
+def bench_throughput(n: int, devices: int, zones: int, rate: float, seconds: float,
+                     baseline: str | None = None) -> tuple[str, list[Target]]:
     wd = workdir("hub-throughput")
     broker = start_broker(wd)
     publisher = Publisher(broker.port, "bench-loadgen")
@@ -209,19 +253,16 @@ def bench_throughput(n: int, devices: int, zones: int, rate: float, seconds: flo
             raise RuntimeError(f"the paho subscriber got {counting.received} of {n}")
         counting.close()
         paho = (counting.received - 1) / (counting.last - counting.first)
-        hub.start()
-        hub.probe(publisher)
-        idle_rss = Sampler(hub.pid).sample()[2]
-        hub.stop()
-        publish_all(publisher, backlog)
-        base = hub.committed()
-        hub.start()
-        sampler = Sampler(hub.pid)
-        sampler.sample()
-        trace = hub.wait_committed(base + n, timeout=900, sampler=sampler)
+        trace, base, sampler, idle_rss = drain_backlog(hub, publisher, backlog)
         hub_rate = drain_rate(trace, base)
         burst_rss = sampler.peak_rss()
         burst_cpu = sampler.cpu_share()
+        if baseline:
+            log(f"throughput: the same backlog drained by the hub of {baseline}")
+            hub.stop()
+            old_rate, old_cpu = baseline_drain(baseline, backlog, publisher, broker.port)
+            hub.start()
+            hub.probe(publisher)
         log(f"throughput: live stream at {rate:,.0f}/s for {seconds:g} s")
         live = live_stream(hub, publisher, rate, seconds, devices, zones,
                            broker_pid=broker.process.pid if broker.process else None)
@@ -238,8 +279,14 @@ def bench_throughput(n: int, devices: int, zones: int, rate: float, seconds: flo
     rows = [
         ["`mosquitto_sub` (broker limit)", f"{mosq:,.0f}", ratio(mosq, paho)],
         ["bare paho subscriber, counts only", f"{paho:,.0f}", "1.00×"],
-        [f"`lifeline-hub run` (CPU {burst_cpu:.2f} s/s)", f"{hub_rate:,.0f}", ratio(hub_rate, paho)],
+        [f"`lifeline-hub run` (CPU {burst_cpu:.2f} s/s, {cpu_us(burst_cpu, hub_rate)} µs of "
+         "CPU per alert)", f"{hub_rate:,.0f}", ratio(hub_rate, paho)],
     ]
+    if baseline:
+        rows.append([f"`lifeline-hub run` of {baseline} (CPU {old_cpu:.2f} s/s, "
+                     f"{cpu_us(old_cpu, old_rate)} µs of CPU per alert; this tree's: "
+                     f"{ratio(hub_rate, old_rate)} the alerts/s)", f"{old_rate:,.0f}",
+                     ratio(old_rate, paho)])
     overload = live["offered"] / hub_rate if hub_rate > 0 else float("nan")
     text = (f"Backlog of {n:,} alerts from {devices:,} devices in {zones} zones, queued at the "
             f"broker for each consumer's offline session (published at {pub_rate:,.0f}/s by "
@@ -343,6 +390,15 @@ def _alert_key(alert: object) -> str | None:
     return str(alert["id"]) if isinstance(alert, dict) and "id" in alert else None
 
 
+def _event_alerts(payload: dict[str, Any]) -> list[object]:
+    """The alerts an event names: its ``alert``, and the others of a folded ``joined``
+    (``alert_ids``: a batch's alerts joined to one incident, issue 16) by their id alone."""
+    alert = payload.get("alert")
+    named = str(alert["id"]) if isinstance(alert, dict) and "id" in alert else None
+    ids = payload.get("alert_ids")
+    return [alert, *({"id": i} for i in (ids if isinstance(ids, list) else []) if i != named)]
+
+
 def follow_store(path: Path, seen: dict[Any, float], halt: threading.Event,
                  key: Callable[[object], Any] = _alert_key) -> None:
     """Poll the events feed every 2 ms; note when each alert (by ``key``) first appears."""
@@ -356,9 +412,10 @@ def follow_store(path: Path, seen: dict[Any, float], halt: threading.Event,
         events = store.events_after(last)
         now = time.monotonic()
         for event in events:
-            found = key(event.payload.get("alert"))
-            if found is not None:
-                seen.setdefault(found, now)
+            for alert in _event_alerts(event.payload):
+                found = key(alert)
+                if found is not None:
+                    seen.setdefault(found, now)
             last = event.id
         if not events:
             time.sleep(0.002)
@@ -372,11 +429,13 @@ def follow_tail(process: subprocess.Popen[bytes], seen: dict[Any, float],
     for line in process.stdout:
         now = time.monotonic()
         try:
-            found = key(json.loads(line).get("alert"))
+            alerts = _event_alerts(json.loads(line))
         except ValueError:
             continue
-        if found is not None:
-            seen.setdefault(found, now)
+        for alert in alerts:
+            found = key(alert)
+            if found is not None:
+                seen.setdefault(found, now)
 
 
 def bench_latency(rate: float, seconds: float, devices: int, zones: int
@@ -666,13 +725,14 @@ def build_store(path: Path, alerts: int, per_incident: int, base: int = 100_000)
     return time.monotonic() - started
 
 
-def time_command(argv: Sequence[str], runs: int = 5) -> float:
+def time_command(argv: Sequence[str], runs: int = 5, env: dict[str, str] | None = None
+                 ) -> float:
     """Median wall seconds of a command (stdout discarded), after one warm-up run."""
-    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True, env=env)
     times = []
     for _ in range(runs):
         started = time.monotonic()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(argv, stdout=subprocess.DEVNULL, check=True, env=env)
         times.append(time.monotonic() - started)
     return statistics.median(times)
 
@@ -707,8 +767,8 @@ def in_process(config: Path, incident: str) -> dict[str, float]:
     return {k: float(v) for k, v in json.loads(done.stdout).items()}
 
 
-def bench_store(alerts: int, per_incident: int, keep: bool = False
-                ) -> tuple[str, list[Target]]:
+def bench_store(alerts: int, per_incident: int, keep: bool = False,
+                baseline: str | None = None) -> tuple[str, list[Target]]:
     wd = workdir("hub-store")
     empty = wd / "empty"
     empty.mkdir()
@@ -740,7 +800,16 @@ def bench_store(alerts: int, per_incident: int, keep: bool = False
                                             middle]),
             f"show --json {middle}": time_command([hub_cli, "incidents", "show", "--json",
                                                    "--config", str(full), middle]),
+            "status": time_command([hub_cli, "status", "--config", str(full)]),
         }
+        if baseline:  # the same store, that commit's desk (git archive on PYTHONPATH)
+            with tempfile.TemporaryDirectory() as old:
+                archive = subprocess.run(["git", "-C", str(ROOT), "archive", baseline],
+                                         capture_output=True, check=True).stdout
+                subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+                cli[f"status, the desk of {baseline}"] = time_command(
+                    [hub_cli, "status", "--config", str(full)], runs=3,
+                    env=dict(os.environ, PYTHONPATH=old))
         inside = in_process(full, middle)
         floor = (floor_before + time_command(floor_argv)) / 2  # before and after: shared machine
     finally:
@@ -752,7 +821,8 @@ def bench_store(alerts: int, per_incident: int, keep: bool = False
              f"{1000 * imports:.0f}", ratio(imports, floor)],
             ["`lifeline-hub incidents`, empty store (process floor; mean of the medians "
              "before and after the others)", f"{1000 * floor:.0f}", "1.00×"]]
-    rows += [[f"`lifeline-hub incidents {name}`", f"{1000 * took:.0f}", ratio(took, floor)]
+    rows += [[f"`lifeline-hub {name}`" if name.startswith("status") else
+              f"`lifeline-hub incidents {name}`", f"{1000 * took:.0f}", ratio(took, floor)]
              for name, took in cli.items()]
     rows += [[f"`incidents_list` in a warm process (no start-up), the table's newest "
               f"{min(incidents, TABLE_LIMIT):,} of {incidents:,} incidents",
@@ -778,7 +848,16 @@ def bench_store(alerts: int, per_incident: int, keep: bool = False
                       f"process floor {1000 * floor:.0f} ms; limit 100 ms",
                       f"{ratio(took, floor)} floor; {ratio(took, 0.1)} limit", "≤ 100 ms",
                       took <= 0.1, short) for name, took in cli.items()
-               if "--json" not in name and "--all" not in name]
+               if "--json" not in name and "--all" not in name and "status" not in name]
+    if "status" in cli:
+        old = [took for name, took in cli.items() if name.startswith("status, ")]
+        targets.append(Target(
+            f"`lifeline-hub status` with {alerts / 1e6:g} M alerts", f"{1000 * cli['status']:.0f} ms",
+            f"process floor {1000 * floor:.0f} ms" + (f"; {baseline}'s desk {old[0]:.1f} s"
+                                                      if old else ""),
+            f"{ratio(cli['status'], floor)} floor" + (f"; {ratio(cli['status'], old[0])} "
+                                                       f"{baseline}'s" if old else ""),
+            "fast (was ~20 s at 10 M)", None, "reported" + (f"; {short}" if short else "")))
     targets += [Target(f"`incidents {name}` without start-up (warm process)",
                        f"{1000 * took:.1f} ms", "limit 100 ms", ratio(took, 0.1),
                        "(diagnostic: the store's share)", None, "diagnostic")
@@ -888,7 +967,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="old alerts in the store the retention part prunes")
     parser.add_argument("--keep-store", action="store_true",
                         help="keep the store benchmark's database (several GB at 10 M alerts)")
+    parser.add_argument("--baseline", metavar="GIT_REF",
+                        help="throughput: also drain the backlog with that commit's hub")
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--docs-section", default="hub",
+                        help="the docs/benchmarks.md section --write-docs replaces (a run of "
+                             "some parts only: a section of its own keeps the full run's)")
     return parser.parse_args(argv)
 
 
@@ -901,7 +985,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     targets: list[Target] = []
     if "throughput" in parts:
         text, found = bench_throughput(args.backlog, args.load_devices, args.zones, args.rate,
-                                       args.seconds)
+                                       args.seconds, args.baseline)
         out.append("### Throughput\n\n" + text)
         targets += found
     if "latency" in parts:
@@ -914,7 +998,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.append("### Devices\n\n" + text)
         targets += found
     if "store" in parts:
-        text, found = bench_store(args.store_alerts, args.per_incident, args.keep_store)
+        text, found = bench_store(args.store_alerts, args.per_incident, args.keep_store,
+                                  args.baseline)
         out.append("### Store\n\n" + text)
         targets += found
     if "retention" in parts:
@@ -926,7 +1011,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     body = "\n\n".join(out)
     print(body)
     if args.write_docs:
-        write_section("hub", body)
+        write_section(args.docs_section, body)
     return 0
 
 

@@ -14,6 +14,9 @@ Defaults are the issue's figures except:
 * the store holds ``--store-alerts`` (10 million, as asked; ~3 min to build, ~7 GB on disk,
   deleted afterwards).
 
+``bench_scale_out.py`` (1, 2, 3 hubs on PostgreSQL against one SQLite hub, failover) runs
+after the end-to-end benchmark; it has no targets table (reported figures).
+
 ``--with-nab`` also runs the NAB detector benchmark (``benchmarks/nab.py --write-docs``).
 """
 
@@ -107,32 +110,29 @@ LIMITS = {
         "encoding the checkpoint in pieces so that each save reuses the same memory."),
     "hub drain rate": (
         "**Hub throughput.** The hub's main thread is saturated and it is Python's cost per "
-        "alert. A py-spy profile of `lifeline-hub run` at ed04df5 (2026-11-22 00:15 UTC, "
-        "400 samples/s for 8 s, 200,000 alerts offered at 10,000/s from 1,000 devices in 50 "
-        "zones; the hub committed 2,497/s): the main thread was busy in every sample, while "
-        "paho's network thread spent most of its time blocked on the full inbox "
-        "(back-pressure working). Of the main thread: fusion (`Fusion.alert`: candidate "
-        "incidents, the alert's evidence, `grading.assess`) 29%; `Store.apply` 26% (per "
-        "change one events-feed row with the incident's public JSON, the membership row, the "
-        "incident row once per batch, the touched channels' rule state); the alert's own "
-        "`INSERT` 12%; validation (`wire.decode_alert`) 12%; the canonical body "
-        "(`wire.encode`) 6%; the commit with its fsync 8%; PUBACKs 2%. That is ~400 µs of "
-        "one core per alert; 10,000/s is 100 µs. This session took it from ~900 µs "
-        "(1,102/s drained, 510/s live): `_reaches` scanned every channel of every incident "
-        "(now a zone index and the alert's own channel first), `assess` re-read 200 rows "
-        "per channel per alert (now a summary per channel), the rule state was rewritten "
-        "whole for every touched incident (now one row per channel in `incident_state`, "
-        "written when it changed), the rule config was rebuilt per call, and routing "
-        "decoded every `joined` event. *What would move it*: no single part is more than "
-        "a third, so the next factor needs structure, not tuning: (1) a second process "
-        "(the machine has two cores) that receives, validates and stores the alert rows "
-        "(~30% of the time), handing fusion and the events feed (~55%) to the first: at "
-        "most ~1.8×; (2) fusing a batch per incident rather than per alert (one "
-        "`assess` and one events row per incident and batch): that changes the events "
-        "feed `tail` shows (one `joined` per alert today), a public interface, so it is a "
-        "decision, not an optimisation; (3) the per-alert hot paths (validation, event "
-        "JSON) in a compiled extension. The bare paho subscriber's rate is itself ~46 µs "
-        "of Python per message, so ≥ 0.5× of it leaves ~50 µs for everything else."),
+        "alert. Issue 16 (branch throughput, 2026-12-03) cut the ingest's CPU per alert "
+        "~2.3-2.5× (benchmarks/bench_ingest_cpu.py, the load generator's alerts through "
+        "`Ingest.batch` on SQLite, this tree against main in one run: ~160-240 µs against "
+        "~400-520 µs on the loaded 2-core machine): a run of alert messages is validated, "
+        "looked up and inserted in one statement each (`Store.add_alerts`, no savepoint per "
+        "alert), the canonical payload is stored as received (no second `wire.encode`), the "
+        "alerts a batch joins to an incident are one `joined` event (`count`, `alert_ids`), "
+        "the rule state and events are encoded by msgspec (json.dumps of a channel's 200 "
+        "rows took ~630 µs, msgspec ~45 µs), and an alert that moves no grade or flag makes "
+        "no copy of its incident. Bytes written per alert 2,036 -> ~950. A py-spy profile "
+        "of that ingest after the changes: fusion (`Fusion.alert`: candidates, the "
+        "alert's evidence, `assess`) ~35%; `Store.apply` ~17% (memberships, the folded "
+        "events, incident rows, the touched channels' rule state); validation "
+        "(`decode_alert_body`) ~12%; the alerts' look-up and insert ~9%; the commit with "
+        "its fsync ~10%. *What would move it* to 10,000/s (100 µs per alert for "
+        "everything, paho's receive included, which is itself ~46 µs of Python per "
+        "message): (1) a second process that receives, validates and inserts the alert "
+        "rows, handing fusion and the events feed to the first (the machine has 2 cores: "
+        "at most ~2×); (2) fusion per incident and batch (one `assess` and one copy of the "
+        "incident per batch, not per alert): a change to fusion's intermediate states "
+        "(what a confirmed cause absorbs within a batch), to be shown order-independent "
+        "first; (3) the rule state kept as rows appended per alert rather than each touched "
+        "channel's 200 rows rewritten per batch."),
     "hub sustained rate": (
         "**Hub sustained rate.** The drain rate's limit, and the machine's: the live stream "
         "offers 10,000/s, the hub commits at its own rate and the rest waits at the "
@@ -278,6 +278,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     str(args.stream_seconds), "--store-alerts", str(args.store_alerts),
                     "--devices", str(args.devices)), failed)
         step(script("bench_e2e.py", "--events", str(args.events)), failed)
+        # several hubs on one PostgreSQL store against one SQLite hub (issue 17), ~3 min
+        step(script("bench_scale_out.py", "--districts", "4", "--hours", "12", "--density", "4"),
+             failed)
         if args.with_nab:
             step(script("nab.py"), failed)
         print("=== waiting for the soak", file=sys.stderr, flush=True)

@@ -86,7 +86,7 @@ def _add_limit(parser: argparse.ArgumentParser, default: object) -> None:
 
 
 def _add_incidents(parser: argparse.ArgumentParser) -> None:
-    from hub.core.incident import IncidentStatus
+    from hub.core.incident import OUTCOMES, IncidentStatus
 
     parser.add_argument("--config", type=Path, default=None, help="path to hub.toml")
     parser.add_argument("--log-level", default="WARNING", choices=LOG_LEVELS,
@@ -112,13 +112,22 @@ def _add_incidents(parser: argparse.ArgumentParser) -> None:
         action = sub.add_parser(name, help=help_text, description=help_text)
         action.add_argument("id", help="INC-12 or 12")
         if name == "assign":
-            action.add_argument("who", help="person or team")
+            action.add_argument("who", nargs="?", default="",
+                                help="person or team (optional with --owner)")
+            action.add_argument("--owner", metavar="DEPARTMENT", default="",
+                                help="hand the incident to this department ([[owners]] in "
+                                "hub.toml); its deadlines escalate along that department's "
+                                "chain")
         if name == "comment":
             action.add_argument("text", help="the note")
         else:
             action.add_argument("--why", required=name == "resolve", default="",
                                 help="reason, recorded in the timeline"
                                 + (" (required)" if name == "resolve" else ""))
+        if name == "resolve":
+            action.add_argument("--outcome", choices=OUTCOMES, default=None,
+                                help="what it was: a real event, a false alarm, maintenance "
+                                "work or a test (counted by `lifeline-hub report`)")
         action.add_argument("--by", help="who is acting (default: $LIFELINE_OPERATOR or "
                             "the login name)")
     for child in (listing, show, *(sub.choices[n] for n in ("ack", "assign", "comment",
@@ -135,7 +144,10 @@ def _incidents(args: argparse.Namespace, config: HubConfig) -> int:
                               show_all=args.all)
     if action == "show":
         return incidents_show(config, args.id, args.json)
-    return incident_action(config, args.id, operator(args), action_for(args))
+    if action == "assign" and not (args.who or args.owner):
+        raise UsageError("name someone to assign the incident to (WHO), or a department "
+                         "(--owner)")
+    return incident_action(config, args.id, operator(args), action_for(args, config))
 
 
 def _add_tail(parser: argparse.ArgumentParser) -> None:
@@ -286,6 +298,48 @@ def _status(args: argparse.Namespace, config: HubConfig) -> int:
     return status(config, args.json)
 
 
+def _add_report(parser: argparse.ArgumentParser) -> None:
+    _common(parser, "WARNING")
+    parser.add_argument("--since", metavar="DURATION", default="30d",
+                        help="incidents opened this long ago or later (default 30d)")
+    parser.add_argument("--by", choices=("owner", "hazard", "zone"), default="owner",
+                        help="one row per owner (default), hazard or zone")
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print one JSON object")
+    shape.add_argument("--csv", action="store_true", help="print CSV (times in seconds)")
+
+
+def _report(args: argparse.Namespace, config: HubConfig) -> int:
+    from hub.core.silences import parse_duration
+    from hub.desk.report import report
+
+    try:
+        since = parse_duration(args.since)
+    except ValueError as exc:
+        raise UsageError(f"--since: {exc}") from exc
+    return report(config, since, args.by, args.json, args.csv)
+
+
+def _add_report_citizen(parser: argparse.ArgumentParser) -> None:
+    _common(parser, "WARNING")
+    parser.add_argument("--zone", required=True, help="the zone the report is about")
+    parser.add_argument("--hazard", required=True, help="water, gas or structure")
+    parser.add_argument("--text", required=True, help="what the person reported")
+    parser.add_argument("--contact", default="",
+                        help="how to reach them (personal data: kept apart, shown only to "
+                        "operators, never routed, deleted with the incident)")
+    parser.add_argument("--by", help="who took the report (default: $LIFELINE_OPERATOR or "
+                        "the login name)")
+
+
+def _report_citizen(args: argparse.Namespace, config: HubConfig) -> int:
+    from hub.desk.citizen import run_report_citizen
+    from hub.desk.commands import operator
+
+    return run_report_citizen(config, args.zone, args.hazard, args.text, args.contact,
+                              operator(args))
+
+
 def _add_check(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the effective config as JSON")
 
@@ -370,6 +424,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                     "maintenance work, not a device incident)", _add_maintenance, _maintenance),
     "status": ("devices with last seen, online/offline, alert rates; store size", _add_status,
                _status),
+    "report": ("the response report: time to acknowledge and resolve, missed deadlines, "
+               "escalations, false alarms, per owner, hazard or zone", _add_report, _report),
+    "report-citizen": ("record a resident's report: joins the open incident of its zone and "
+                       "hazard, or opens one", _add_report_citizen, _report_citizen),
     "check-config": ("validate hub.toml (and the device registry) without starting the hub",
                      _add_check, _check),
     "migrate": ("create the store or upgrade its schema (the hub also does at start)",

@@ -362,6 +362,7 @@ def _owners(top: Section, topology: Topology) -> OwnerPolicy:
     if not sections:
         return OwnerPolicy()
     rules: list[OwnerRule] = []
+    known_zones = {*topology.zones, *(z.parent for z in topology.zones.values() if z.parent)}
     for s in sections:
         department = s.str("department")
         hazards = s.str_list("hazards", ())
@@ -372,10 +373,10 @@ def _owners(top: Section, topology: Topology) -> OwnerPolicy:
             if hazard not in HAZARDS:
                 s.problem("hazards", f"{hazard!r} is not one of {', '.join(HAZARDS)}"
                           f"{suggestion(hazard, HAZARDS)}")
-        for zone in zones:
-            if topology.zones and zone not in topology.zones:
+        for zone in zones:  # a zone of [zones], or a parent one of them names
+            if known_zones and zone not in known_zones:
                 s.problem("zones", f"{zone!r} is not a zone of [zones]"
-                          f"{suggestion(zone, sorted(topology.zones))}")
+                          f"{suggestion(zone, sorted(known_zones))}")
         if department is not None and department in escalation:
             s.problem("escalation", f"names the owner {department!r} itself")
         s.finish()

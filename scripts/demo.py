@@ -46,6 +46,22 @@ parent = "city"
 parent = "city"
 neighbours = ["north"]
 """
+# Who owns what (issue 19): the gas leak's incident is the gas utility's, with a deadline
+# to acknowledge it that ``tail`` counts down, and an escalation chain behind it.
+OWNERS = """
+[[owners]]
+department = "control-room"
+
+[[owners]]
+department = "gas-utility"
+hazards = ["gas"]
+escalation = ["east-duty-officer", "city-command-centre"]
+
+[[owners]]
+department = "water-utility"
+hazards = ["water"]
+escalation = ["city-command-centre"]
+"""
 BIN = Path(sys.executable).parent
 
 
@@ -124,7 +140,7 @@ class Demo:
         hub_toml.write_text(f'[mqtt]\nhost = "127.0.0.1"\nport = {self.broker.port}\n\n'
                             f'[store]\npath = "lifeline-hub.db"\n\n'
                             f'[fusion]\nwindow_s = 120\nquiet_s = 60\n\n'
-                            f'[board]\nusers = "board-users"\n{BOARD_ZONES}')
+                            f'[board]\nusers = "board-users"\n{BOARD_ZONES}{OWNERS}')
         self.spawn("hub", [str(BIN / "lifeline-hub"), "run", "--config", str(hub_toml)])
         self.start_board(hub_toml)
         for device, (zone, _) in DEVICES.items():

@@ -256,7 +256,7 @@ class BoardApp:
 
         if action not in ACTIONS:
             raise ActionRefused(404, f"{action!r} is not an action.")
-        fields = {k: str(body.get(k) or "") for k in ("why", "who", "text")}
+        fields = {k: str(body.get(k) or "") for k in ("why", "who", "text", "outcome")}
         if any(len(v) > 2000 for v in fields.values()):
             raise ActionRefused(400, "A note is limited to 2000 characters.")
         try:
@@ -266,6 +266,27 @@ class BoardApp:
             raise ActionRefused(409, str(exc)) from exc
         log.info("board: %s %s by %s", action, change.incident.label, session.user)
         return {"ok": True, "change": change_json(change), "at": now}
+
+
+    def citizen_report(self, session: Session, body: dict[str, Any]) -> dict[str, Any]:
+        """A resident's report taken in by a logged-in user (a hotline system, an operator),
+        as ``lifeline-hub report-citizen`` does. The answer names the incident, never the
+        contact (hub/desk/citizen.py)."""
+        from hub.desk.citizen import file_citizen_report
+        from hub.desk.commands import DeskError
+
+        fields = {k: str(body.get(k) or "") for k in ("zone", "hazard", "text", "contact")}
+        if any(len(v) > 2000 for v in fields.values()):
+            raise ActionRefused(400, "A report is limited to 2000 characters.")
+        try:
+            changes, now = file_citizen_report(self.config, fields["zone"], fields["hazard"],
+                                               fields["text"], fields["contact"],
+                                               session.user)
+        except DeskError as exc:
+            raise ActionRefused(409, str(exc)) from exc
+        log.info("board: citizen report on %s by %s", changes[0].incident.label, session.user)
+        return {"ok": True, "incident": changes[0].incident.label,
+                "changes": [change_json(c) for c in changes], "at": now}
 
 
 _DUMMY_HASH = ("scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$"

@@ -291,6 +291,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"ok": True}, {
                 "Set-Cookie": f"{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"})
             return
+        if path == "/api/citizen-reports":  # a hotline system, logged in as a board user
+            self._json(200, app.citizen_report(session, body))
+            return
         parts = path.strip("/").split("/")
         if len(parts) != 4 or parts[:2] != ["api", "incidents"]:
             raise ActionRefused(404, "Not found.")

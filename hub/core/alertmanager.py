@@ -65,8 +65,12 @@ def webhook_body(change: IncidentChange, receiver: str, external_url: str = "") 
                    "change": change.kind, "event": str(change.event),
                    "dedup_key": str(incident.get("dedup_key", f"lifeline/{label}")),
                    "devices": ", ".join(devices)}
+    if incident.get("owner"):  # an annotation: a label would change the alert's identity
+        annotations["owner"] = str(incident["owner"])
     if change.by:
         annotations["by"] = change.by
+    if change.escalation is not None:  # an escalated change: whom it goes to now
+        annotations["escalated_to"] = str(change.escalation.get("escalated_to") or "")
     if change.previous_grade:
         annotations["previous_grade"] = change.previous_grade
     status = "resolved" if over else "firing"

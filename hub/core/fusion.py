@@ -44,9 +44,10 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from hub.config import FusionConfig, RuleConfig
+from hub.core.accountability import Accountable
 from hub.core.grading import Tally, assess, readings_key
 from hub.core.incident import (
     ACTIVE,
@@ -106,6 +107,9 @@ def _is_low_pressure(alert: Alert) -> bool:
 class Fusion(DeviceLiveness):
     """The live incident set. Feed it alerts and statuses; call ``tick`` now and then."""
 
+    # owners and response clocks of the incidents (hub/core/accountability.py), set by the hub
+    accountable: Accountable | None = None
+
     def __init__(self, config: FusionConfig, incidents: Iterable[Incident] = (),
                  next_id: int = 1) -> None:
         self.config = config
@@ -120,6 +124,9 @@ class Fusion(DeviceLiveness):
         self._offline = {}  # devices whose latest status is offline: (zone, ts)
         self._settled = set()  # maintenance marks whose end has been handled
         self._next_id = next_id
+        # where new ids come from when several hubs share a store (their database's
+        # sequence, hub/store/queries.py ``Store.incident_ids``); None: count from next_id
+        self.id_source: Callable[[], int] | None = None
         self.reload(incidents)
 
     @property
@@ -136,6 +143,15 @@ class Fusion(DeviceLiveness):
             if incident.status is not IncidentStatus.MERGED:
                 self._put(incident)
         self._next_id = max([self._next_id, *(i + 1 for i in self._incidents)])
+
+    def refresh(self, belongs: Callable[[Incident], bool], incidents: Iterable[Incident]) -> None:
+        """Replace the incidents for which ``belongs`` holds (a fusion domain another hub
+        wrote, hub/core/domains.py) with ``incidents``, the store's; keep the rest."""
+        for gone in [i for i in self._incidents.values() if belongs(i)]:
+            self._forget(gone.id)
+        for incident in incidents:
+            if incident.status is not IncidentStatus.MERGED:
+                self._put(incident)
 
     @property
     def incidents(self) -> list[Incident]:
@@ -346,6 +362,10 @@ class Fusion(DeviceLiveness):
         incident = self._incidents[incident_id]
         rule = self.rule(incident.hazard)
         result = assess(incident, rule, self.config.flap_quiet_s, self._tally(incident, rule))
+        if (result.grade, result.reasons, result.confirmed, result.flapping, result.latched) == (
+                incident.grade, incident.reasons, incident.confirmed, incident.flapping,
+                incident.latched):
+            return []  # nothing moved (most alerts of a storm): no copy of the incident
         updated = self._put(dataclasses.replace(
             incident, grade=result.grade, reasons=result.reasons, confirmed=result.confirmed,
             flapping=result.flapping, latched=result.latched))
@@ -369,6 +389,8 @@ class Fusion(DeviceLiveness):
             quiet = self.config.flap_quiet_s if incident.flapping else self.config.quiet_s
             if not incident.active or incident.latched or now - incident.last_arrival < quiet:
                 continue
+            if incident.citizen_reports and not incident.evidence:
+                continue  # people's reports alone: a person resolves it, not the quiet
             if incident.hazard == MAINTENANCE_HAZARD and self._holds_outage(incident):
                 continue  # a device offline in maintenance: until it is back, or the mark ends
             if incident.hazard != DEVICE_HAZARD:
@@ -412,10 +434,14 @@ class Fusion(DeviceLiveness):
         )
 
     def _take_id(self) -> int:
+        if self.id_source is not None:
+            return self.id_source()
         self._next_id += 1
         return self._next_id - 1
 
     def _put(self, incident: Incident) -> Incident:
+        if self.accountable is not None:
+            incident = self.accountable.stamp(incident, self._incidents.get(incident.id))
         running = self._running_of(incident)
         if running.evidence is not incident.evidence or running.readings is not incident.readings:
             incident = dataclasses.replace(incident, evidence=running.evidence,
@@ -430,6 +456,10 @@ class Fusion(DeviceLiveness):
         if len(incident.devices) == 1:
             self._of_device.setdefault(incident.devices[0], set()).add(incident.id)
         return incident
+
+    def amend(self, incident: Incident) -> Incident:
+        """Take back an incident whose clock the hub advanced (hub/service/escalation.py)."""
+        return self._put(incident)
 
     def _forget(self, incident_id: int) -> None:
         """Drop an incident (merged away, or too old to reopen) and its index entries."""

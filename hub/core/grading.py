@@ -260,4 +260,7 @@ def assess(incident: Incident, rule: RuleConfig, flap_window_s: float,
         grade = Grade.RED
         reasons.append("latched red until a person resolves it")
     confirmed = corroborated or (rule.confirm_after_s > 0 and span >= rule.confirm_after_s)
+    if incident.citizen_reports and incident.evidence and peak:  # a person and a sensor
+        confirmed = True
+        reasons.append(f"reported by {incident.citizen_reports} citizen(s) and seen by sensors")
     return Assessment(grade, tuple(reasons), confirmed, flapping, latched)

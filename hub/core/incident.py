@@ -14,13 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from hub.core.deadlines import ResponseClock
 from lifeline.grades import Grade
 from lifeline.wire import Alert, format_incident_id
 
 __all__ = [
     "ACTIVE", "DEVICE_GRADE", "DEVICE_HAZARD", "MAINTENANCE_HAZARD", "Acknowledged", "Assigned",
-    "Change", "Commented", "Confirmed", "Evidence", "Flapped", "Flapping", "GradeChanged", "Incident",
-    "IncidentStatus", "Joined", "MAX_DEVICES", "Merged", "Opened", "Readings", "Reopened",
+    "Change", "CitizenReported", "Commented", "Confirmed", "Escalated", "Evidence", "Flapped", "Flapping",
+    "GradeChanged", "Incident",
+    "IncidentStatus", "Joined", "MAX_DEVICES", "Merged", "OUTCOMES", "Opened", "Readings", "Reopened",
     "Resolved",
 ]
 
@@ -46,6 +48,9 @@ class IncidentStatus(enum.StrEnum):
 
 
 ACTIVE = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED)
+# What an operator's resolution says the incident was (``incidents resolve --outcome``):
+# the response report counts false alarms, and the detectors' evaluation can use them.
+OUTCOMES = ("real", "false-alarm", "maintenance", "test")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,14 @@ class Incident:
     readings: Mapping[str, Readings] = field(default_factory=dict, compare=False)
     flaps: int = 0  # a device incident: how many times the device went offline again
     device_count: int = 0  # devices in all (``devices`` names at most MAX_DEVICES); see n_devices
+    # Accountability (hub/core/accountability.py): the owning department (``owner_fixed``:
+    # an operator chose it, the ``[[owners]]`` rules no longer move it), its response clock
+    # (deadlines and escalation levels), and the outcome an operator's resolution gave.
+    citizen_reports: int = 0  # reports by people (``report-citizen``): evidence too
+    owner: str | None = None
+    owner_fixed: bool = False
+    clock: ResponseClock | None = None
+    outcome: str | None = None
 
     @property
     def label(self) -> str:
@@ -158,6 +171,7 @@ class Resolved(Change):
     kind: ClassVar[str] = "resolved"
     why: str = ""
     by: str | None = None
+    outcome: str | None = None  # an operator's: one of OUTCOMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,10 +218,14 @@ class Acknowledged(Change):
 
 @dataclass(frozen=True, slots=True)
 class Assigned(Change):
+    """Given to a person or team (``assignee``), or handed to another department
+    (``owner``, when set: ``incidents assign --owner``)."""
+
     kind: ClassVar[str] = "assigned"
     by: str = ""
     assignee: str = ""
     why: str = ""
+    owner: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,3 +233,28 @@ class Commented(Change):
     kind: ClassVar[str] = "commented"
     by: str = ""
     text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Escalated(Change):
+    """A deadline was missed (hub/core/deadlines.py): ``missed_by`` did not ``what``
+    (acknowledge, resolve) by ``due_at``; the incident goes to ``escalated_to``, step
+    ``level`` of the owner's escalation chain (None: nobody further)."""
+
+    kind: ClassVar[str] = "escalated"
+    what: str = ""
+    level: int = 0
+    missed_by: str = ""
+    escalated_to: str | None = None
+    due_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CitizenReported(Change):
+    """A person reported the hazard (a resident's call to the hotline): ``text`` what they
+    said, ``by`` who took it in (an operator, or the hotline system). The reporter's
+    contact is kept apart (the store's ``citizen_contacts``), never in a change."""
+
+    kind: ClassVar[str] = "citizen_report"
+    text: str = ""
+    by: str = ""

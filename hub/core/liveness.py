@@ -121,9 +121,13 @@ class DeviceLiveness:
             if rows and rows[0][-1][2]:  # the outage has ended: (offline ts .. online ts)
                 # Only an outage that covers the fault's time explains it: no slack after the
                 # device is back, or a sensor unplugged minutes after a reconnect would hide in
-                # the resolved outage while the device is online.
+                # the resolved outage while the device is online. Before it, ``quiet_s``: a
+                # fault that came first is part of the outage when the device's going offline
+                # finds its maintenance incident still open (``_open_outage``), and must be
+                # when it arrives after the outage is over (several hubs: statuses and alerts
+                # reach the store in either order, issue 17).
                 start, end = rows[0][0][0], rows[0][-1][0]
-                if start <= alert.ts <= end:
+                if start - self.config.quiet_s <= alert.ts <= end:
                     return incident
         return None
 

@@ -25,7 +25,7 @@ __all__ = ["MQTT_ROUTE", "ROUTED_KINDS", "backoff", "change_message", "destinati
            "route_body", "route_matches"]
 
 # Only state changes are routed, never each joining alert: no repeat spam
-ROUTED_KINDS = ("opened", "grade_changed", "acknowledged", "resolved", "reopened")
+ROUTED_KINDS = ("opened", "grade_changed", "acknowledged", "resolved", "reopened", "escalated")
 MQTT_ROUTE = "mqtt"  # the outbox's route name of the MQTT republish
 
 
@@ -61,7 +61,8 @@ def change_message(event: int, kind: str, at: str, payload: Mapping[str, Any],
     return wire.IncidentChange(
         event=event, kind=kind, at=at, incident=payload["incident"], why=payload.get("why"),
         by=payload.get("by"), previous_grade=payload.get("previous_grade"),
-        silenced=bool(silences), silences=tuple(silences))
+        silenced=bool(silences), silences=tuple(silences),
+        escalation=payload.get("escalation"))
 
 
 def route_body(routing: RoutingConfig, name: str, change: wire.IncidentChange,

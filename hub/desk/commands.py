@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from hub.core.incident import ACTIVE
 from hub.desk.render import (
+    alerts_in,
     event_line,
     incident_table,
     latest_per_channel,
@@ -127,15 +128,22 @@ def incidents_show(config: HubConfig, text_id: str, as_json: bool) -> int:
             raise DeskError(f"There is no incident {text_id}.")
         timeline = store.timeline(incident.id)
         alerts = store.incident_alerts(incident.id)
+        contacts = store.citizen_contacts(incident.id)  # an operator's eyes only
     finally:
         store.close()
     if as_json:
         print(json.dumps({"incident": incident_json(incident),
-                          "timeline": [e.to_json() for e in timeline], "alerts": alerts},
+                          "timeline": [e.to_json() for e in timeline], "alerts": alerts,
+                          "citizen_contacts": [{"at": format_ts(at), "contact": contact}
+                                               for at, contact in contacts]},
                          indent=2))
         return 0
-    print(_show_text(incident, [(e.at, e.payload) for e in timeline], alerts,
-                     use_colour(sys.stdout)))
+    text = _show_text(incident, [(e.at, e.payload) for e in timeline], alerts,
+                      use_colour(sys.stdout))
+    if contacts:
+        text += "\n\ncitizens' contacts (personal data: for operators only):\n" + "\n".join(
+            shown(f"  {_when(at)}  {contact}") for at, contact in contacts)
+    print(text)
     return 0
 
 
@@ -148,7 +156,9 @@ def _show_text(incident: Incident, timeline: list[tuple[float, dict[str, object]
         f"{incident.status.value}{'  (' + ', '.join(flags) + ')' if flags else ''}",
         f"zones:     {', '.join(incident.all_zones)}",
         f"devices:   {', '.join(incident.devices) or '-'}",
+        f"owner:     {incident.owner or '-'}{' (chosen by an operator)' if incident.owner_fixed else ''}",
         f"assignee:  {incident.assignee or '-'}",
+        f"deadlines: {_deadlines(incident)}",
         f"alerts:    {incident.alert_count}"
         + (f" ({incident.suppressed} absorbed as effects)" if incident.suppressed else ""),
         f"readings:  {_when(incident.first_ts)} .. {_when(incident.last_ts)} UTC",
@@ -158,20 +168,21 @@ def _show_text(incident: Incident, timeline: list[tuple[float, dict[str, object]
         "",
         "timeline (UTC):",
     )]
-    joined_run = 0
+    joined_run = hidden = 0  # joined events in a row; alerts in those not shown
     for at, payload in timeline:
         if payload.get("kind") == "joined":
             joined_run += 1
             if joined_run > 5:
+                hidden += alerts_in(payload)
                 continue
-        elif joined_run > 5:
-            lines.append(f"  ... {joined_run - 5} more alerts joined")
-            joined_run = 0
+        elif hidden:
+            lines.append(f"  ... {hidden} more alerts joined")
+            joined_run = hidden = 0
         else:
             joined_run = 0
         lines.append("  " + event_line(at, payload, colour))
-    if joined_run > 5:
-        lines.append(f"  ... {joined_run - 5} more alerts joined")
+    if hidden:
+        lines.append(f"  ... {hidden} more alerts joined")
     lines.extend(["", "sensors (context values of the latest alert):"])
     latest, counts = latest_per_channel(alerts)
     width = max((len(k) for k in latest), default=0)
@@ -184,6 +195,21 @@ def _show_text(incident: Incident, timeline: list[tuple[float, dict[str, object]
     if not latest:
         lines.append("  (none)")
     return "\n".join(lines)
+
+
+def _deadlines(incident: Incident) -> str:
+    """``acknowledge by 12:05:00, resolve by 16:00:00 UTC; escalated 1 step``"""
+    clock = incident.clock
+    if clock is None:
+        return "-"
+    parts = []
+    if clock.ack_due is not None and incident.status.value == "open":
+        parts.append(f"acknowledge by {_when(clock.ack_due)}")
+    if clock.resolve_due is not None and incident.active:
+        parts.append(f"resolve by {_when(clock.resolve_due)}")
+    text = (", ".join(parts) + " UTC") if parts else "none running"
+    level = max(clock.ack_level, clock.resolve_level)
+    return text + (f"; escalated {level} step{'s' if level != 1 else ''}" if level else "")
 
 
 def incident_action(config: HubConfig, text_id: str, by: str,
@@ -222,24 +248,45 @@ def apply_action(config: HubConfig, text_id: str, act: Callable[[Incident, float
     return change, now
 
 
-def action_for(args: argparse.Namespace) -> Callable[[Incident, float], Change]:
+def action_for(args: argparse.Namespace, config: HubConfig | None = None
+               ) -> Callable[[Incident, float], Change]:
+    owner = getattr(args, "owner", "") or ""
+    if owner and config is not None:
+        check_department(config, owner)
     return make_action(args.action, operator(args), why=getattr(args, "why", "") or "",
-                       who=getattr(args, "who", "") or "", text=getattr(args, "text", "") or "")
+                       who=getattr(args, "who", "") or "", text=getattr(args, "text", "") or "",
+                       owner=owner, outcome=getattr(args, "outcome", None))
 
 
-def make_action(action: str, by: str, *, why: str = "", who: str = "", text: str = ""
+def check_department(config: HubConfig, name: str) -> None:
+    """DeskError unless ``[[owners]]`` names department ``name`` (owner or escalation step)."""
+    from hub.core.accountability import departments
+    from lifeline.tomlconfig import suggestion
+
+    known = departments(config.owners)
+    if name not in known:
+        raise DeskError(f"{name!r} is not a department of [[owners]] in hub.toml (known: "
+                        f"{', '.join(known)}){suggestion(name, known)}")
+
+
+def make_action(action: str, by: str, *, why: str = "", who: str = "", text: str = "",
+                owner: str = "", outcome: str | None = None
                 ) -> Callable[[Incident, float], Change]:
-    """The lifecycle step of ``action`` (ack, assign, comment, resolve) done by ``by``."""
-    from hub.core.lifecycle import acknowledge, assign, comment, resolve
+    """The lifecycle step of ``action`` (ack, assign, comment, resolve) done by ``by``;
+    ``owner``: assign hands the incident to that department (and to ``who`` there, if
+    given)."""
+    from hub.core.lifecycle import acknowledge, assign, assign_owner, comment, resolve
 
     if action == "ack":
         return lambda i, now: acknowledge(i, by, why, now)
+    if action == "assign" and owner:
+        return lambda i, now: assign_owner(i, by, owner, why, now, who)
     if action == "assign":
         return lambda i, now: assign(i, by, who, why, now)
     if action == "comment":
         return lambda i, now: comment(i, by, text, now)
     if action == "resolve":
-        return lambda i, now: resolve(i, by, why, now)
+        return lambda i, now: resolve(i, by, why, now, outcome or None)
     raise DeskError(f"{action!r} is not an action; expected ack, assign, comment or resolve.")
 
 

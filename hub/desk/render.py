@@ -16,19 +16,20 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from hub.core.incident import ACTIVE
 from lifeline.grades import Grade
-from lifeline.wire import format_incident_id
+from lifeline.wire import format_incident_id, parse_ts
 
 if TYPE_CHECKING:
     from hub.store import IncidentRow
 
-__all__ = ["Folder", "event_line", "incident_table", "shown", "sparkline", "use_colour"]
+__all__ = ["Folder", "alerts_in", "countdown", "event_line", "incident_table", "shown", "sparkline",
+           "use_colour"]
 
 _COLOURS = {"blue": "\033[34m", "yellow": "\033[33m", "orange": "\033[38;5;208m",
             "red": "\033[1;31m"}
 _DIM = "\033[2m"
 # Event kinds as tail shows them: one word of at most 8 letters keeps the columns straight.
 _VERBS = {"grade_changed": "regraded", "acknowledged": "acked", "confirmed": "verified",
-          "commented": "noted"}
+          "commented": "noted", "escalated": "overdue", "citizen_report": "reported"}
 _RESET = "\033[0m"
 
 
@@ -87,10 +88,14 @@ def _detail(payload: dict[str, Any]) -> str:
         return f"by a late reading of {alert['device']}/{alert['sensor']} at {alert['ts'][11:19]}"
     if isinstance(alert, dict):
         why = f" [{payload['why']}]" if payload.get("why") else ""
-        return _alert_detail(alert) + why
+        count = payload.get("count", 1)  # a batch's joined alerts, folded: the highest-graded
+        more = f" (+{count - 1} more alerts)" if isinstance(count, int) and count > 1 else ""
+        return _alert_detail(alert) + why + more
     if kind == "opened" and payload.get("device"):
         maintenance = payload.get("incident", {}).get("hazard") == "maintenance"
         return f"{payload['device']} offline" + (", in maintenance" if maintenance else "")
+    if kind == "opened" and not payload.get("why"):  # not by an alert: a citizen's report
+        return "; ".join(payload.get("incident", {}).get("reasons") or ())
     by = f"by {payload['by']}: " if payload.get("by") else ""
     if kind == "grade_changed":
         why = f" ({payload['why']})" if payload.get("why") else ""
@@ -99,11 +104,46 @@ def _detail(payload: dict[str, Any]) -> str:
         why = f" ({payload['why']})" if payload.get("why") else ""
         return f"absorbed {payload.get('absorbed', '?')}{why}"
     if kind == "assigned":
-        return f"{by}to {payload.get('assignee', '?')}" + (
-            f" ({payload['why']})" if payload.get("why") else "")
-    if kind == "commented":
+        to = (f"to department {payload['owner']}"
+              + (f", {payload['assignee']}" if payload.get("assignee") else "")
+              if payload.get("owner") else f"to {payload.get('assignee', '?')}")
+        return f"{by}{to}" + (f" ({payload['why']})" if payload.get("why") else "")
+    if kind in ("commented", "citizen_report"):
         return f"{by}{payload.get('text', '')}"
     return f"{by}{payload.get('why', '')}".rstrip(": ")
+
+
+def countdown(seconds: float) -> str:
+    """``4m05s``, ``2h10m``, ``45s``: how long until (or since) a deadline.
+
+    >>> countdown(245.2), countdown(7830), countdown(44.9996)
+    ('4m05s', '2h10m', '45s')
+    """
+    whole = round(abs(seconds))  # deadlines are kept to the millisecond: 899.9996 s is 15m00s
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _owed(at: float, incident: Mapping[str, Any]) -> str:
+    """`` [gas-utility: ack in 4m05s]``: who owns an active incident and how long is left
+    to acknowledge (or resolve) it, as of the line's time ``at`` (after an escalation,
+    `` [gas-utility, escalated 1: ack in 4m59s]``: until the next step); '' for none."""
+    owner = incident.get("owner")
+    if not owner or incident.get("status") not in _ACTIVE:
+        return ""
+    level = incident.get("escalation_level") or 0
+    if level:  # the time left is the next step's
+        owner = f"{owner}, escalated {level}"
+    for key, what in (("acknowledge_by", "ack"), ("resolve_by", "resolve")):
+        due = incident.get(key)
+        if due:
+            left = parse_ts(due) - at
+            when = f"in {countdown(left)}" if left >= 0 else f"overdue {countdown(left)}"
+            return f" [{owner}: {what} {when}]"
+    return f" [{owner}]"
 
 
 def event_line(at: float, payload: dict[str, Any], colour: bool) -> str:
@@ -120,7 +160,7 @@ def event_line(at: float, payload: dict[str, Any], colour: bool) -> str:
     grade = alert["grade"] if isinstance(alert, dict) else incident["grade"]
     line = shown(f"{_clock(at)} {str(grade).upper():<7} {incident['hazard']:<11} "
                  f"{incident['zone']:<12} {incident['id']} {_VERBS.get(kind, kind):<8} "
-                 f"{_detail(payload)}").rstrip()
+                 f"{_detail(payload)}").rstrip() + shown(_owed(at, incident))
     if payload.get("silences"):  # tail marks what a silence held back from notification
         line += f" [silenced {' '.join(f'#{n}' for n in payload['silences'])}]"
     if not colour:
@@ -134,13 +174,14 @@ def incident_table(rows: Sequence[IncidentRow], colour: bool) -> str:
     is the one for programs. Built for thousands of rows: one format string for them all."""
     if not rows:
         return "no incidents"
-    header = ("ID", "STATUS", "GRADE", "HAZARD", "ZONE", "ALERTS", "DEVICES",
+    header = ("ID", "STATUS", "GRADE", "HAZARD", "ZONE", "OWNER", "ALERTS", "DEVICES",
               "OPENED (UTC)", "UPDATED (UTC)")
     labels = {int(g): g.label for g in Grade}
-    cells = [(format_incident_id(r[0]), r[1], labels[r[2]], shown(r[3]), shown(r[4]), str(r[5]),
-              shown(",".join(json.loads(r[6]))), _when(r[7]), _when(r[8])) for r in rows]
+    cells = [(format_incident_id(r[0]), r[1], labels[r[2]], shown(r[3]), shown(r[4]),
+              shown(r[9] or "-"), str(r[5]), shown(",".join(json.loads(r[6]))), _when(r[7]),
+              _when(r[8])) for r in rows]
     widths = [max(len(header[c]), *(len(row[c]) for row in cells)) for c in range(len(header))]
-    line = "  ".join(f"{{:{'>' if c == 5 else '<'}{w}}}" for c, w in enumerate(widths)).format
+    line = "  ".join(f"{{:{'>' if c == 6 else '<'}{w}}}" for c, w in enumerate(widths)).format
     lines = [line(*header).rstrip()]
     if not colour:
         lines.extend(line(*row).rstrip() for row in cells)
@@ -209,7 +250,7 @@ class Folder:
         window[3] = payload
         if window[1] <= self.show:
             return [*out, event_line(at, payload, self.colour)]
-        window[2] += 1
+        window[2] += alerts_in(payload)
         return out
 
     def flush(self, now: float) -> list[str]:
@@ -235,6 +276,12 @@ class Folder:
         if self.colour:
             text = f"{_DIM}{text}{_RESET}"
         return [text]
+
+
+def alerts_in(payload: dict[str, Any]) -> int:
+    """How many alerts a ``joined`` event stands for (``count``: a batch's, folded)."""
+    count = payload.get("count", 1)
+    return count if isinstance(count, int) and count > 0 else 1
 
 
 def latest_per_channel(alerts: Sequence[Mapping[str, Any]]

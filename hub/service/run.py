@@ -34,6 +34,7 @@ from types import FrameType
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -43,7 +44,7 @@ from hub.registry import RegistryGuard, load_registry
 from hub.service.ingest import Ingest
 from hub.service.routing import MQTT_ROUTE, mark_failed, route_heads
 from hub.service.webhook import WebhookSender
-from hub.store import BackendError, DatabaseError, Store, StoreError
+from hub.store import BackendError, DatabaseError, OutboxRow, Store, StoreError
 from hub.store.retention import Pruner
 from lifeline import wire
 from lifeline.mqtt_session import ConnectFailures, connect_persistent, new_client
@@ -53,6 +54,9 @@ from lifeline.tomlconfig import ConfigError
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 86400
+SHARED_SESSION_EXPIRY_S = 0  # one of a share group: see MqttInbox.start
+DRAIN_MAX_S = 10.0        # SIGTERM in a share group: drain at most this long ...
+DRAIN_QUIET_S = 0.5       # ... until the broker sent nothing for this long
 RECEIVE_MAXIMUM = 1000    # unacknowledged messages the broker may send us at once
 QUEUE_SIZE = 5000
 BATCH_MAX = 500
@@ -68,6 +72,9 @@ PRUNE_BUSY_S = 1.0        # retention: a bounded step this often while there is 
 PRUNE_IDLE_S = 60.0       # ... and a look this often when there was none
 RECONNECT_MIN_S = 1.0     # a lost PostgreSQL store: first retry after this ...
 RECONNECT_MAX_S = 30.0    # ... doubling up to this
+CLAIM_S = 60.0            # several hubs: an outbox row being sent is not due again before this
+LEASE_EVERY_S = 1.0       # several hubs: how often one without the singleton work asks for it
+SINGLETON_LEASE = "singleton"  # routing, deliveries, retention, the clock: one hub's at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,10 @@ class MqttInbox:
     def __init__(self, config: HubConfig, stopping: threading.Event) -> None:
         self.config = config
         self.stopping = stopping
+        # set when nothing more is taken in (after a share group's drain, Hub._leave_group)
+        self.closed = threading.Event()
+        self.end_session = False  # disconnect with session expiry 0 (left the share group)
+        self._last_publish: mqtt.MQTTMessageInfo | None = None
         # a higher grade overtakes a lower one (hub/core/priority.py)
         self.queue: PriorityInbox[Inbound] = PriorityInbox(QUEUE_SIZE)
         self.session = 0
@@ -113,11 +124,34 @@ class MqttInbox:
         self.connect_failures = ConnectFailures(config.mqtt)
 
     def start(self) -> None:
-        connect_persistent(self.client, self.config.mqtt, SESSION_EXPIRY_S, RECEIVE_MAXIMUM)
+        # One of a share group: no session kept after the connection ends. Mosquitto
+        # hands a persistent member its share while it is away (measured, docs/scale-out.md):
+        # a dead hub's share would wait for it instead of going to the others.
+        expiry = SHARED_SESSION_EXPIRY_S if self.config.mqtt.share_group else SESSION_EXPIRY_S
+        connect_persistent(self.client, self.config.mqtt, expiry, RECEIVE_MAXIMUM)
 
     def stop(self) -> None:
-        self.client.disconnect()
+        properties = None
+        if self.end_session:
+            properties = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = 0
+        self.client.disconnect(properties=properties)
         self.client.loop_stop()
+
+    def unsubscribe(self, timeout_s: float) -> bool:
+        """Stop taking alerts and statuses; True once the broker confirmed it."""
+        done = threading.Event()
+        self.client.on_unsubscribe = lambda *args: done.set()
+        result, _ = self.client.unsubscribe([self.alert_subscription, wire.STATUS_SUBSCRIPTION])
+        return result == mqtt.MQTT_ERR_SUCCESS and done.wait(timeout_s)
+
+    def wait_published(self, timeout_s: float) -> None:
+        """Wait (at most ``timeout_s``) until the last ack published reached the broker."""
+        if self._last_publish is not None and not self._last_publish.is_published():
+            try:
+                self._last_publish.wait_for_publish(timeout_s)
+            except (RuntimeError, ValueError):
+                pass  # not connected: the edges resend what they were not told
 
     def ack(self, message: Inbound) -> None:
         """PUBACK a committed message, unless it came on an earlier connection (then it is
@@ -158,6 +192,7 @@ class MqttInbox:
                                            qos=1)
                 if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
                     return
+                self._last_publish = info
                 del ids[:ACK_CHUNK]  # published, or queued by paho until the next connection
                 self.acks_waiting -= len(chunk)
             del self.unsent_acks[device]
@@ -209,7 +244,7 @@ class MqttInbox:
         item = Inbound(topic, bytes(message.payload), message.mid, message.qos, self.session)
         rank = priority_of(item.topic, item.payload)
         warned = False
-        while not self.stopping.is_set():
+        while not self.closed.is_set():
             try:
                 self.queue.put(item, rank, timeout=0.5)
                 return
@@ -254,6 +289,7 @@ class Hub:
         self._rng = random.Random()
         retain_s = config.store.retain_s
         self.pruner = None if retain_s is None else Pruner(store, retain_s)
+        self.owner = False  # holds the singleton lease (_take_lease)
         self.metrics = None
         if config.metrics.enabled:  # prometheus_client only then (lifeline/metrics.py)
             from hub.service.metrics import HubMetrics
@@ -272,7 +308,7 @@ class Hub:
         if self.metrics is not None:
             self.metrics.exporter.start()
         ready = False
-        next_tick = next_stats = next_deliver = next_watchdog = next_prune = 0.0
+        next_tick = next_stats = next_deliver = next_watchdog = next_prune = next_lease = 0.0
         try:
             while not self.stopping.is_set():
                 batch = drain(self.inbox.queue, first_wait=0.2)
@@ -291,13 +327,16 @@ class Hub:
                 if self.reload_requested.is_set():
                     self.reload_requested.clear()
                     self.reload()
+                if not self.owner and now >= next_lease:
+                    self._take_lease()
+                    next_lease = now + LEASE_EVERY_S
                 if now >= next_tick:
-                    self.ingest.tick(self.clock())
+                    self.ingest.tick(self.clock(), owner=self.owner)
                     next_tick = now + TICK_EVERY_S
-                if now >= next_deliver:
+                if self.owner and now >= next_deliver:
                     self._deliver(self.clock())
                     next_deliver = now + DELIVER_EVERY_S
-                if self.pruner is not None and now >= next_prune:
+                if self.owner and self.pruner is not None and now >= next_prune:
                     # between batches, one short transaction: ingest waits one step at most
                     step = self.pruner.step(self.clock(), self.config.fusion.max_span_s)
                     next_prune = now + (PRUNE_BUSY_S if step.busy else PRUNE_IDLE_S)
@@ -308,8 +347,12 @@ class Hub:
                         log.info("stats %s", self._stats_line())
                     self.ingest.reset_log_budget()
                     next_stats = now + STATS_EVERY_S
+            if self.config.mqtt.share_group:
+                self.notifier.stopping()
+                self._leave_group()
         finally:
             self.stopping.set()
+            self.inbox.closed.set()
             if not resumable(self.config, sys.exc_info()[1]):  # else it resumes (run_hub)
                 self.notifier.stopping()
             self.inbox.stop()
@@ -318,6 +361,48 @@ class Hub:
                 self.metrics.exporter.stop()
             log.info("hub stopped; stats %s", self._stats_line())
         return 0
+
+    def _leave_group(self) -> None:
+        """SIGTERM with ``[mqtt] share_group``: leave without loss and without parking a
+        share. Unsubscribe (the broker gives the group's alerts to the others from now
+        on), commit what it still delivers to us until it has been quiet for
+        DRAIN_QUIET_S (at most DRAIN_MAX_S), acknowledge it all (PUBACK and the edges'
+        acks), then disconnect ending the session (expiry 0), so the broker keeps
+        nothing for a member that is gone. An alert the broker had not yet handed over
+        is not lost either way: its edge resends it until some hub acks it."""
+        started = time.monotonic()
+        log.info("leaving share group %s: unsubscribing, draining what is in flight",
+                 self.config.mqtt.share_group)
+        self.inbox.unsubscribe(DRAIN_MAX_S)
+        drained = 0
+        quiet_since = time.monotonic()
+        while time.monotonic() - started < DRAIN_MAX_S:
+            batch = drain(self.inbox.queue, first_wait=0.1)
+            if batch:
+                self._commit(batch)
+                drained += len(batch)
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= DRAIN_QUIET_S:
+                break
+        self.inbox.flush_acks()
+        self.inbox.wait_published(max(0.5, DRAIN_MAX_S - (time.monotonic() - started)))
+        log.info("left share group %s: %d messages drained, committed and acknowledged in "
+                 "%.1f s", self.config.mqtt.share_group, drained, time.monotonic() - started)
+        self.inbox.end_session = True
+
+    def _take_lease(self) -> None:
+        """Several hubs on one store: the singleton work -- the clock (quiet incidents
+        resolve, maintenance ends), routing and its deliveries, retention -- is done by
+        the one hub that holds the store's lease (``Store.try_lease``); the others ask
+        every LEASE_EVERY_S, so one of them takes it over within about a second of the
+        holder's connection ending. On SQLite the one hub always holds it."""
+        if self.store.try_lease(SINGLETON_LEASE):
+            self.owner = True
+            if self.store.concurrent:
+                log.info("lease %s taken: this hub does the devices' statuses, the clock, "
+                         "routing, deliveries and retention client_id=%s", SINGLETON_LEASE,
+                         self.config.mqtt.client_id)
+                self.ingest.take_over(self.clock())
 
     def _stats_line(self) -> str:
         """The ingest counters, and what retention deleted since start (when it is on)."""
@@ -344,7 +429,8 @@ class Hub:
             return
         if (new.mqtt, new.store) != (self.config.mqtt, self.config.store):
             log.warning("reload: [mqtt] and [store] changes take effect after a restart")
-        self.config = dataclasses.replace(self.config, fusion=new.fusion, routing=new.routing)
+        self.config = dataclasses.replace(self.config, fusion=new.fusion, routing=new.routing,
+                                          owners=new.owners, deadlines=new.deadlines)
         self.ingest.reconfigure(self.config)
         self.webhooks.timeouts = {r.name: r.timeout_s for r in new.routing.routes}
         log.info("reloaded %s: %d rules, %d zones, %d routes", self.config.source,
@@ -387,14 +473,33 @@ class Hub:
         # only now, with outcomes recorded, look for what is due (no row is sent twice)
         due = outbox.due(now, route=MQTT_ROUTE, exclude=set(self._published))
         batches = route_heads(self.store, now, self.webhooks.busy_routes)
-        if self.inbox.subscribed.is_set():
-            for row in due:
-                info = self.inbox.client.publish(row.url, row.body, qos=1)
-                if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
-                    break  # paho's queue is full: these rows stay due for the next round
-                self._published[row.id] = info
+        if not self.inbox.subscribed.is_set():
+            due = []
+        if self.store.concurrent and (due or batches):
+            due, batches = self._claim(due, batches, now)
+        unsent = []
+        for n, row in enumerate(due):
+            info = self.inbox.client.publish(row.url, row.body, qos=1)
+            if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+                unsent = [r.id for r in due[n:]]  # paho's queue is full: due next round
+                break
+            self._published[row.id] = info
+        if unsent and self.store.concurrent:
+            with self.store.transaction():
+                outbox.release(unsent, now)
         for rows in batches:
             self.webhooks.submit(rows)
+
+    def _claim(self, due: list[OutboxRow], batches: list[list[OutboxRow]], now: float
+               ) -> tuple[list[OutboxRow], list[list[OutboxRow]]]:
+        """Several hubs: claim the rows about to be sent in a transaction of their own,
+        committed before any is sent (``Outbox.claim``); only what was claimed goes."""
+        with self.store.transaction():
+            taken = set(self.store.outbox.claim(
+                [r.id for r in due] + [r.id for rows in batches for r in rows], now,
+                now + CLAIM_S))
+        claimed = [[r for r in rows if r.id in taken] for rows in batches]
+        return [r for r in due if r.id in taken], [rows for rows in claimed if rows]
 
 
 def _registry_guard(config: HubConfig) -> RegistryGuard:

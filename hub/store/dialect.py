@@ -11,14 +11,27 @@ functions, "no limit", catalogue look-ups, how an id comes back -- is a member o
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["POSTGRES", "SQLITE", "WRITER_LOCK", "Cursor", "Database", "Dialect"]
+__all__ = ["EVENTS_LOCK", "POSTGRES", "SQLITE", "WRITER_LOCK", "Cursor", "Database", "Dialect",
+           "lock_key"]
 
-# pg_advisory_xact_lock key every write transaction of a PostgreSQL store holds ("lifewrit")
+# pg_advisory_xact_lock key every write transaction of a PostgreSQL store holds ("lifewrit"):
+# exclusively (the desk, routing, retention, ticks), or shared by hubs' batches, which then
+# serialize per fusion domain (``lock_key``) instead (issue 17)
 WRITER_LOCK = 0x6C69666577726974
+# held from a shared batch's first event insert to its COMMIT: the events feed's ids are
+# handed out in commit order, so ``tail`` and routing, which follow it by id, skip none ("lifeevnt")
+EVENTS_LOCK = 0x6C69666565766E74
+
+
+def lock_key(name: str) -> int:
+    """The advisory-lock key (a signed 64-bit number) of a fusion domain or lease ``name``."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8, person=b"lifeline").digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 class Cursor(Protocol):
@@ -44,6 +57,8 @@ class Database(Protocol):
 
     def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
 
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+
     def close(self) -> None: ...
 
 
@@ -57,6 +72,11 @@ class Dialect:
     # desk's actions and the hub's batches never interleave on either: a batch that began
     # before an operator's action cannot overwrite it with what it held in memory.
     begin: tuple[str, ...]
+    # Several writers at once (PostgreSQL): a hub's batch holds the writer lock shared
+    # (``begin_shared``), then one lock per fusion domain it touches (``domain_lock``);
+    # None on SQLite, which has one writer (a batch is an ordinary write transaction).
+    begin_shared: tuple[str, ...] | None
+    domain_lock: str | None
     data_version: str | None  # SQLite's commit counter (PostgreSQL: NOTIFY, see Store)
     size: str | None          # the store's size in bytes (SQLite: its files, see Store)
     no_limit: int | None    # ``LIMIT ?`` bound to this means "all rows"
@@ -88,9 +108,25 @@ class Dialect:
         return int(getattr(db.execute(sql, parameters), "lastrowid", 0) or 0)
 
 
+# Per device: its alerts since ``?``, its last arrival and that alert's zone, by the index
+# alerts_device_received (hub/store/schema.py): the devices are walked from one to the next
+# (each a look-up), then each one's newest alert and recent range. A GROUP BY over the
+# alerts read every row: ~20 s for ``lifeline-hub status`` on a store of 10 M alerts.
+_ALERT_RATES = (
+    "WITH RECURSIVE d(device) AS (SELECT min(device) FROM alerts UNION ALL"
+    " SELECT (SELECT min(device) FROM alerts WHERE device > d.device) FROM d"
+    " WHERE d.device IS NOT NULL)"
+    " SELECT d.device,"
+    " (SELECT count(*) FROM alerts a WHERE a.device = d.device AND a.received_at >= ?),"
+    " (SELECT max(received_at) FROM alerts a WHERE a.device = d.device),"
+    " (SELECT zone FROM alerts a WHERE a.device = d.device ORDER BY a.received_at DESC LIMIT 1)"
+    " FROM d WHERE d.device IS NOT NULL")
+
 SQLITE = Dialect(
     name="sqlite",
     begin=("BEGIN IMMEDIATE",),
+    begin_shared=None,
+    domain_lock=None,
     data_version="PRAGMA data_version",
     size=None,
     no_limit=-1,
@@ -98,16 +134,17 @@ SQLITE = Dialect(
     listing_rule_state=(
         "json_object('reasons', json(coalesce(json_extract(rule_state, '$.reasons'), '[]')), "
         "'flaps', coalesce(json_extract(rule_state, '$.flaps'), 0), "
-        "'device_count', coalesce(json_extract(rule_state, '$.device_count'), 0))"),
-    # SQLite takes a bare column of an aggregate query with max() from the max row
-    alert_rates=("SELECT device, sum(received_at >= ?), max(received_at), zone FROM alerts "
-                 "GROUP BY device"),
+        "'device_count', coalesce(json_extract(rule_state, '$.device_count'), 0), "
+        "'citizen_reports', coalesce(json_extract(rule_state, '$.citizen_reports'), 0))"),
+    alert_rates=_ALERT_RATES,
     returning=False,
 )
 
 POSTGRES = Dialect(
     name="postgresql",
     begin=("BEGIN", f"SELECT pg_advisory_xact_lock({WRITER_LOCK})"),
+    begin_shared=("BEGIN", f"SELECT pg_advisory_xact_lock_shared({WRITER_LOCK})"),
+    domain_lock="SELECT pg_advisory_xact_lock(?)",
     data_version=None,
     size="SELECT pg_database_size(current_database())",
     no_limit=None,  # LIMIT NULL: no limit
@@ -116,8 +153,8 @@ POSTGRES = Dialect(
     listing_rule_state=(
         "json_build_object('reasons', coalesce(rule_state::json -> 'reasons', '[]'::json), "
         "'flaps', coalesce(rule_state::json -> 'flaps', '0'::json), "
-        "'device_count', coalesce(rule_state::json -> 'device_count', '0'::json))::text"),
-    alert_rates=("SELECT device, count(*) FILTER (WHERE received_at >= ?), max(received_at), "
-                 "(array_agg(zone ORDER BY received_at DESC))[1] FROM alerts GROUP BY device"),
+        "'device_count', coalesce(rule_state::json -> 'device_count', '0'::json), "
+        "'citizen_reports', coalesce(rule_state::json -> 'citizen_reports', '0'::json))::text"),
+    alert_rates=_ALERT_RATES,
     returning=True,
 )

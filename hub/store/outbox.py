@@ -56,6 +56,27 @@ class Outbox:
                 batches.append(rows)
         return batches
 
+    def claim(self, row_ids: Collection[int], now: float, until: float) -> list[int]:
+        """Several hubs: take the due rows among ``row_ids`` for a delivery about to be
+        sent (their next attempt moves to ``until``); the ids taken, in order. Call in a
+        transaction and commit before sending: a row some other hub claimed meanwhile is
+        not due any more and is left alone, and a holder that dies mid-send leaves its
+        rows to the next one only at ``until`` (its outcome is then unknown: sent again,
+        at least once, as after a restart)."""
+        taken = []
+        for row_id in row_ids:
+            if self._db.execute("UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND "
+                                "delivered_at IS NULL AND next_attempt_at <= ?",
+                                (until, row_id, now)).rowcount == 1:
+                taken.append(row_id)
+        return taken
+
+    def release(self, row_ids: Collection[int], now: float) -> None:
+        """Claimed rows that were not sent after all: due again at ``now``."""
+        for row_id in row_ids:
+            self._db.execute("UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND "
+                             "delivered_at IS NULL", (now, row_id))
+
     def delivered(self, row_id: int, now: float) -> None:
         self._db.execute("UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, "
                          "last_error = NULL WHERE id = ?", (now, row_id))

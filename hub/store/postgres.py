@@ -20,7 +20,7 @@ the feed.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -33,6 +33,7 @@ from hub.store.errors import BackendError, StoreError
 __all__ = ["EVENTS_CHANNEL", "PgConnection", "connect", "redacted"]
 
 EVENTS_CHANNEL = "lifeline_events"
+CONNECTION_CHECK_MS = 1000
 _IN_TRANSACTION = (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR,
                    pq.TransactionStatus.ACTIVE)
 # errors about the values a statement bound (as sqlite3's IntegrityError and DataError)
@@ -84,6 +85,15 @@ class PgConnection:
         except psycopg.Error as exc:
             raise _converted(exc) from exc
 
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> None:
+        """``sql`` once per row of ``parameters`` (one batch of alerts: one round trip)."""
+        try:
+            with self._conn.cursor() as cursor:
+                cursor.executemany(_placeholders(sql),
+                                   [[_value(p) for p in row] for row in parameters])
+        except psycopg.Error as exc:
+            raise _converted(exc) from exc
+
     def execute_raw(self, sql: str) -> None:
         """Run ``sql`` as written (DDL with several statements, no placeholders)."""
         try:
@@ -132,4 +142,11 @@ def connect(url: str) -> PgConnection:
     except psycopg.Error as exc:
         raise StoreError(f"cannot connect to the store {redacted(url)}: "
                          f"{str(exc).strip()}") from exc
+    try:
+        # the server notices a client gone (a hub killed) within this while it runs or
+        # waits for one of its statements -- a lock it holds is then freed at once, not
+        # only when the statement ends (PostgreSQL 14+; older servers do without)
+        connection.execute(f"SET client_connection_check_interval = {CONNECTION_CHECK_MS}")
+    except psycopg.Error:
+        pass
     return PgConnection(connection)

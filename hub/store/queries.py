@@ -27,12 +27,13 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hub.core.deadlines import ResponseClock
 from hub.core.incident import (
     Change,
     Evidence,
@@ -44,17 +45,22 @@ from hub.core.incident import (
     Opened,
     Readings,
 )
+from hub.core.report import IncidentFacts
 from hub.store.codec import (
     INCIDENT_COLUMNS,
     Event,
     IncidentRow,
     change_json,
+    clock_of,
     evidence_rows,
+    fold_json,
     incident_from_row,
     incident_row,
+    joined_folds,
+    json_text,
     readings_rows,
 )
-from hub.store.dialect import POSTGRES, SQLITE, Database, Dialect
+from hub.store.dialect import EVENTS_LOCK, POSTGRES, SQLITE, Database, Dialect, lock_key
 from hub.store.errors import StoreError
 from hub.store.maintenance import Maintenance
 from hub.store.outbox import Outbox
@@ -77,6 +83,9 @@ _PLACEHOLDERS = ",".join("?" * len(INCIDENT_COLUMNS.split(", ")))
 _SAVE_INCIDENT = (f"INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ({_PLACEHOLDERS}) "
                   "ON CONFLICT (id) DO UPDATE SET "
                   + ", ".join(f"{c}=excluded.{c}" for c in INCIDENT_COLUMNS.split(", ")[1:]))
+_KEYS_PER_QUERY = 250  # (device, id) pairs per look-up: 5 parameters each, well under limits
+
+
 _ALERT_COLUMNS = ("id, device, zone, sensor, channel, kind, reason, grade, ts, received_at, "
                   "value, unit, score, seq, cleared, message, body")
 
@@ -105,6 +114,9 @@ class Store:
         # by identity: a save writes only the channels whose rows are new objects
         self._saved: dict[int, dict[tuple[str, str], object]] = {}
         self._state_table = False  # incident_state seen in this store (see _has_state_table)
+        self._events_locked = True  # see transaction and _lock_events
+        self._shared_tx = False  # the open transaction is a batch shared with other hubs
+        self._leases: set[str] = set()  # the leases this connection holds (try_lease)
 
     # -- opening --------------------------------------------------------------
     @classmethod
@@ -194,13 +206,32 @@ class Store:
                    if p.is_file())
 
     # -- writing (the hub) -------------------------------------------------------
+    @property
+    def concurrent(self) -> bool:
+        """Several hubs may write this store at once (PostgreSQL): batches lock the fusion
+        domains they touch (``transaction(domains)``), routing and the clock are one hub's."""
+        return self.sql.begin_shared is not None
+
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One write transaction: everything inside commits together or not at all."""
-        self.db.execute(self.sql.begin[0])
+    def transaction(self, domains: Collection[str] | None = None) -> Iterator[None]:
+        """One write transaction: everything inside commits together or not at all.
+
+        ``domains`` (a hub's batch, hub/core/domains.py): on a ``concurrent`` store the
+        transaction holds the writer lock shared with other hubs' batches, and one lock
+        per domain, taken in key order, so two batches that may touch the same incidents
+        run one after the other and others in parallel. Without ``domains`` (the desk,
+        routing, retention, ticks), or on SQLite, it is the only writer."""
+        shared = domains is not None and self.sql.begin_shared is not None
+        begin = self.sql.begin_shared if shared and self.sql.begin_shared else self.sql.begin
+        self.db.execute(begin[0])
+        self._events_locked = not shared  # a shared batch locks the feed at its first event
+        self._shared_tx = shared
         try:
-            for statement in self.sql.begin[1:]:  # PostgreSQL: the store's writer lock
+            for statement in begin[1:]:  # PostgreSQL: the store's writer lock
                 self.db.execute(statement)
+            if shared and domains and self.sql.domain_lock is not None:
+                for key in sorted({lock_key(name) for name in domains}):
+                    self.db.execute(self.sql.domain_lock, (key,))
             yield
         except BaseException:
             if self.db.in_transaction:  # SQLite rolls back itself on some errors (disk full)
@@ -221,6 +252,8 @@ class Store:
                 self.db.execute("ROLLBACK TO one_message")
                 self.db.execute("RELEASE one_message")
             self._saved.clear()  # identities written inside may be gone
+            # a lock taken inside is released by the rollback: the feed's, take it again
+            self._events_locked = not self._shared_tx
             raise
         self.db.execute("RELEASE one_message")
 
@@ -235,6 +268,54 @@ class Store:
              alert.score, alert.seq, int(alert.cleared), alert.message, body, alert.device,
              alert.id))
         return cursor.rowcount == 1
+
+    def add_alerts(self, alerts: Sequence[tuple[Alert, str]], received_at: float) -> list[bool]:
+        """``add_alert`` for a batch of (alert, body), in two statements per
+        ``_KEYS_PER_QUERY`` alerts instead of one each: which of their (device, id) the store
+        already holds (stored or pruned), then one ``executemany`` of the new ones. Per
+        alert, True if it was new; a repeat inside ``alerts`` is a duplicate of the first.
+        Called in the writer's transaction (no other writer can add an id meanwhile); a
+        value a row cannot hold raises as ``add_alert`` would (the caller then goes alert
+        by alert, in savepoints, to refuse that one alone)."""
+        held = self._held_keys([(a.device, a.id) for a, _ in alerts])
+        any_device = {key[1] for key in held if key[0] == ""}
+        new: list[bool] = []
+        rows: list[tuple[Any, ...]] = []
+        for alert, body in alerts:
+            key = (alert.device, alert.id)
+            fresh = key not in held and alert.id not in any_device
+            new.append(fresh)
+            if fresh:
+                held.add(key)
+                rows.append((alert.id, alert.device, alert.zone, alert.sensor, alert.channel,
+                             alert.kind, alert.reason.value, int(alert.grade), alert.ts,
+                             received_at, alert.value, alert.unit, alert.score, alert.seq,
+                             int(alert.cleared), alert.message, body))
+        if rows:
+            self.db.executemany(f"INSERT INTO alerts ({_ALERT_COLUMNS}) VALUES "
+                                f"({','.join('?' * 17)})", rows)
+        return new
+
+    def remove_alert(self, alert: Alert) -> None:
+        """Take back an alert stored in this transaction (fusion could not take it)."""
+        self.db.execute("DELETE FROM alerts WHERE device = ? AND id = ?", (alert.device, alert.id))
+
+    def _held_keys(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Of ``keys`` (device, id), those the store holds: alerts stored, ids pruned (for
+        their device, or for any device: ``pruned_alerts`` device '' from before schema 4)."""
+        held: set[tuple[str, str]] = set()
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = keys[start:start + _KEYS_PER_QUERY]
+            pairs = ",".join(["(?,?)"] * len(chunk))
+            flat = [part for key in chunk for part in key]
+            # a join from the keys, so each is one look-up of the primary key on both
+            # databases (``(device, id) IN (VALUES ...)`` scans the whole table on SQLite)
+            held.update((r[0], r[1]) for r in self.db.execute(
+                f"SELECT a.device, a.id FROM (VALUES {pairs}) AS k JOIN alerts a"
+                " ON a.device = k.column1 AND a.id = k.column2 UNION ALL"
+                f" SELECT p.device, p.id FROM (VALUES {pairs}) AS k JOIN pruned_alerts p"
+                " ON p.device IN (k.column1, '') AND p.id = k.column2", [*flat, *flat]))
+        return held
 
     def record_status(self, status: Status, now: float, body: str) -> None:
         self.db.execute(
@@ -264,9 +345,19 @@ class Store:
         assert isinstance(self.db, PgConnection)
         return self.db.pipeline()
 
+    def _lock_events(self) -> None:
+        """In a shared batch, before its first event: the events feed's lock, so event ids
+        are handed out in commit order (``EVENTS_LOCK``)."""
+        if not self._events_locked:
+            self.db.execute("SELECT pg_advisory_xact_lock(?)", (EVENTS_LOCK,))
+            self._events_locked = True
+
     def _apply(self, changes: Iterable[Change], now: float) -> None:
+        changes = list(changes)
+        folds = joined_folds(changes)
         latest: dict[int, Incident] = {}
-        for change in changes:
+        self._lock_events()
+        for at, change in enumerate(changes):
             latest[change.incident.id] = change.incident
             if isinstance(change, Merged) and change.absorbed is not None:
                 latest[change.absorbed.id] = change.absorbed
@@ -279,10 +370,28 @@ class Store:
                     ("device", "alert_id")), (alert.device, alert.id, change.incident.id))
             if isinstance(change, Flapped):  # counters of a flapping device: saved, no event
                 continue
+            if isinstance(change, Joined) and change.alert is not None:
+                if at not in folds:  # one event for the incident's joined alerts, at the last
+                    continue
+                payload = fold_json(folds[at])
+            else:
+                payload = change_json(change)
             self.db.execute("INSERT INTO events (at, kind, incident_id, payload) VALUES (?,?,?,?)",
                             (now, change.kind, change.incident.id,
-                             json.dumps(change_json(change), separators=(",", ":"))))
+                             json_text(payload)))
         for incident in latest.values():
+            self._save_incident(incident)
+
+    def response_clock(self, incident_id: int) -> ResponseClock | None:
+        """The incident's response clock as the store has it (hub/service/escalation.py reads
+        it before it escalates: another writer may have moved it)."""
+        row = self.db.execute("SELECT ack_due, resolve_due, ack_level, resolve_level FROM "
+                              "incidents WHERE id = ?", (incident_id,)).fetchone()
+        return None if row is None else clock_of(tuple(row))
+
+    def save_incidents(self, incidents: Iterable[Incident]) -> None:
+        """Write incidents' rows with no event (a response clock that moved quietly)."""
+        for incident in incidents:
             self._save_incident(incident)
 
     def _save_incident(self, incident: Incident) -> None:
@@ -306,7 +415,7 @@ class Store:
                         self.sql.insert_replace("incident_state",
                                                 ("incident_id", "part", "key", "rows"),
                                                 ("incident_id", "part", "key")),
-                        (incident.id, part, key, json.dumps(rows, separators=(",", ":"))))
+                        (incident.id, part, key, json_text(rows)))
                     saved[part, key] = rows
         if not incident.active:  # keep identities for incidents still changing only
             del self._saved[incident.id]
@@ -359,6 +468,73 @@ class Store:
             (now - keep_resolved_s,)).fetchall()
         return self._with_state([incident_from_row(row) for row in rows], remember=True)
 
+    def active_incidents(self, hazard: str) -> list[Incident]:
+        """The open and acknowledged incidents of ``hazard``, with their rule state (what a
+        citizen's report may join)."""
+        rows = self.db.execute(
+            f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status IN ('open', 'acknowledged')"
+            " AND hazard = ? ORDER BY id", (hazard,)).fetchall()
+        return self._with_state([incident_from_row(row) for row in rows])
+
+    def live_incidents_in(self, now: float, keep_resolved_s: float, zones: Collection[str],
+                          hazards: Collection[str]) -> list[Incident]:
+        """``live_incidents`` of some fusion domains: those whose zone is one of ``zones`` or
+        whose hazard is one of ``hazards`` (hub/core/domains.py)."""
+        if not zones and not hazards:
+            return []
+        zone_list, hazard_list = sorted(zones), sorted(hazards)
+        where = " OR ".join(
+            part for part, values in ((f"zone IN ({','.join('?' * len(zone_list))})", zone_list),
+                                      (f"hazard IN ({','.join('?' * len(hazard_list))})",
+                                       hazard_list)) if values)
+        rows = self.db.execute(
+            f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE ({where}) AND (status IN ('open', "
+            "'acknowledged') OR (status = 'resolved' AND resolved_at >= ?)) ORDER BY id",
+            (*zone_list, *hazard_list, now - keep_resolved_s)).fetchall()
+        return self._with_state([incident_from_row(row) for row in rows], remember=True)
+
+    def domain_tokens(self, domains: Collection[str] | None = None) -> dict[str, str]:
+        """The token each fusion domain's last writer left (``set_domain_tokens``); all of
+        them when ``domains`` is None. A hub whose memory of a domain was written by
+        another one (a token it did not leave) reads the domain's incidents again."""
+        if domains is None:
+            rows = self.db.execute("SELECT key, value FROM meta WHERE key LIKE 'domain:%'")
+        elif not domains:
+            return {}
+        else:
+            names = sorted(domains)
+            rows = self.db.execute(f"SELECT key, value FROM meta WHERE key IN "
+                                   f"({','.join('?' * len(names))})",
+                                   [f"domain:{n}" for n in names])
+        return {str(k).removeprefix("domain:"): str(v) for k, v in rows}
+
+    def set_domain_tokens(self, domains: Collection[str], token: str) -> None:
+        """Say the domains' incidents were last written with ``token`` (inside the
+        transaction that holds their locks)."""
+        for name in sorted(domains):
+            self.set_meta(f"domain:{name}", token)
+
+    def incident_ids(self) -> Callable[[], int] | None:
+        """Where a hub takes new incident ids on a ``concurrent`` store: the database's
+        sequence, so two hubs never give out the same id (None on SQLite: fusion counts)."""
+        if not self.concurrent:
+            return None
+        db = self.db
+        return lambda: int(db.execute("SELECT nextval('incident_ids')").fetchone()[0])
+
+    def try_lease(self, name: str) -> bool:
+        """Hold the lease ``name`` (singleton work: routing, retention, the device clock) for
+        as long as this connection lives: on PostgreSQL a session advisory lock, which the
+        server releases as soon as the holder's connection ends (a hub killed, its machine
+        gone once TCP keepalive says so); True if held. On SQLite, always (one hub)."""
+        if not self.concurrent or name in self._leases:
+            return True
+        if bool(self.db.execute("SELECT pg_try_advisory_lock(?)",
+                                (lock_key(f"lease:{name}"),)).fetchone()[0]):
+            self._leases.add(name)
+            return True
+        return False
+
     def next_incident_id(self) -> int:
         """One more than any incident id ever given, including those retention deleted."""
         highest = self.db.execute("SELECT coalesce(max(id), 0) FROM incidents").fetchone()[0]
@@ -393,8 +569,8 @@ class Store:
             return []
         where, args = self._listing_filter(status)
         return self.db.execute(
-            "SELECT id, status, grade, hazard, zone, alert_count, devices, opened_at, updated_at "
-            f"FROM incidents WHERE {where} ORDER BY id DESC LIMIT ?",
+            "SELECT id, status, grade, hazard, zone, alert_count, devices, opened_at, updated_at, "
+            f"owner FROM incidents WHERE {where} ORDER BY id DESC LIMIT ?",
             (*args, self._limit(limit))).fetchall()
 
     def count_incidents(self, status: str | None = None) -> int:
@@ -520,6 +696,38 @@ class Store:
                 found[int(incident_id)] = (float(at), json.loads(payload))
         return found
 
+    def response_facts(self, since: float) -> list[IncidentFacts]:
+        """What the response report needs of every incident opened at or after ``since``
+        (not those merged into another): times, owner, outcome, and from its timeline the
+        first acknowledgement and the escalations (``lifeline-hub report``)."""
+        if not self._has_schema():
+            return []
+        rows = self.db.execute(
+            "SELECT id, owner, hazard, zone, status, opened_at, resolved_at, outcome FROM "
+            "incidents WHERE status != 'merged' AND opened_at >= ? ORDER BY id",
+            (since,)).fetchall()
+        acked: dict[int, float] = {}
+        missed: dict[int, int] = {}
+        escalations: dict[int, int] = {}
+        ids = [int(r[0]) for r in rows]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for incident_id, at in self.db.execute(
+                    "SELECT incident_id, min(at) FROM events WHERE kind = 'acknowledged' AND "
+                    f"incident_id IN ({marks}) GROUP BY incident_id", chunk):
+                acked[int(incident_id)] = float(at)
+            for incident_id, payload in self.db.execute(
+                    "SELECT incident_id, payload FROM events WHERE kind = 'escalated' AND "
+                    f"incident_id IN ({marks})", chunk):
+                key = int(incident_id)
+                escalations[key] = escalations.get(key, 0) + 1
+                if json.loads(payload).get("escalation", {}).get("level") == 1:
+                    missed[key] = missed.get(key, 0) + 1
+        return [IncidentFacts(int(r[0]), r[1], r[2], r[3], r[4], float(r[5]),
+                              acked.get(int(r[0])), r[6], r[7], missed.get(int(r[0]), 0),
+                              escalations.get(int(r[0]), 0)) for r in rows]
+
     # -- operators' desk ----------------------------------------------------------------
     def incident(self, incident_id: int) -> Incident | None:
         if not self._has_schema():
@@ -545,6 +753,22 @@ class Store:
             "WHERE m.incident_id = ? ORDER BY a.ts", (incident_id,)).fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    def add_citizen_contact(self, incident_id: int, at: float, contact: str) -> None:
+        """Keep a reporter's contact with the incident: personal data, in a table of its own
+        that no event, route or listing reads; retention deletes it with the incident."""
+        self.db.execute("INSERT INTO citizen_contacts (incident_id, at, contact) VALUES "
+                        "(?,?,?)", (incident_id, at, contact))
+
+    def citizen_contacts(self, incident_id: int) -> list[tuple[float, str]]:
+        """(when, contact) of the people who reported the incident (or one merged into it),
+        for an operator's eyes only (``incidents show``)."""
+        if not self.db.execute(self.sql.table_exists, ("citizen_contacts",)).fetchone():
+            return []
+        return [(float(r[0]), str(r[1])) for r in self.db.execute(
+            "SELECT at, contact FROM citizen_contacts WHERE incident_id = ? OR incident_id IN "
+            "(SELECT id FROM incidents WHERE merged_into = ?) ORDER BY id",
+            (incident_id, incident_id))]
+
     def meta(self, key: str, default: str = "") -> str:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else str(row[0])
@@ -563,6 +787,7 @@ class Store:
 
     def record_event(self, at: float, kind: str, payload: dict[str, Any]) -> None:
         """Append an event of no incident to the feed (a security event)."""
+        self._lock_events()
         self.db.execute("INSERT INTO events (at, kind, incident_id, payload) VALUES (?,?,NULL,?)",
                         (at, kind, json.dumps(payload, separators=(",", ":"))))
 
@@ -577,6 +802,10 @@ class Store:
         """(device, zone, state, seen_at) for every device that sent a status."""
         return [(r[0], r[1], r[2], r[3]) for r in self.db.execute(
             "SELECT device, zone, state, seen_at FROM devices ORDER BY device")]
+
+    def device_statuses(self) -> dict[str, str]:
+        """Per device, the wire JSON of the last status recorded (``record_status``)."""
+        return {str(r[0]): str(r[1]) for r in self.db.execute("SELECT device, body FROM devices")}
 
     def offline_devices(self) -> list[tuple[str, str, float]]:
         """(device, zone, status ts) of the devices whose latest status is offline."""

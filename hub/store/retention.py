@@ -170,6 +170,9 @@ class Pruner:
         if gone:
             db.execute(f"DELETE FROM incidents WHERE id IN ({_marks(gone)})", gone)
             db.execute(f"DELETE FROM incident_state WHERE incident_id IN ({_marks(gone)})", gone)
+            # citizens' contacts are personal data: they go with their incident
+            db.execute(f"DELETE FROM citizen_contacts WHERE incident_id IN ({_marks(gone)})",
+                       gone)
             done.incidents += len(gone)
             floor = int(self.store.meta("incident_id_floor", "0"))
             self.store.set_meta("incident_id_floor", str(max(floor, *gone)))
@@ -179,15 +182,17 @@ class Pruner:
         if not alerts:
             return
         db = self.store.db
-        pairs = ",".join("(?,?)" for _ in alerts)
+        # the keys as a subquery: SQLite then looks each one up by its primary key, where
+        # ``(device, id) IN (VALUES ...)`` scanned the whole table (on 10 M alerts, seconds
+        # per step, inside the hub's write transaction)
+        keys = f"(SELECT column1, column2 FROM (VALUES {','.join('(?,?)' for _ in alerts)}) AS k)"
         flat = [part for pair in alerts for part in pair]
         db.execute(self.store.sql.insert_ignore(
             "pruned_alerts (device, id)",
-            f"SELECT device, id FROM alerts WHERE (device, id) IN (VALUES {pairs})"), flat)
+            f"SELECT device, id FROM alerts WHERE (device, id) IN {keys}"), flat)
         done.memberships += db.execute(
-            f"DELETE FROM incident_alerts WHERE (device, alert_id) IN (VALUES {pairs})",
-            flat).rowcount
-        done.alerts += db.execute(f"DELETE FROM alerts WHERE (device, id) IN (VALUES {pairs})",
+            f"DELETE FROM incident_alerts WHERE (device, alert_id) IN {keys}", flat).rowcount
+        done.alerts += db.execute(f"DELETE FROM alerts WHERE (device, id) IN {keys}",
                                   flat).rowcount
 
     # -- the walks ---------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Schema 2 added incident columns (topology, lifecycle, rule state), 3 the ``incident_state``
 table (rule state per channel), 4 keys alerts, memberships and pruned ids by (device, id),
-5 added the ``maintenance`` table (created where it is missing, nothing to copy).
+5 added the ``maintenance`` table (created where it is missing, nothing to copy), 6 the
+incidents' owner, response clock and outcome columns and the ``citizen_contacts`` table.
 An existing store of any earlier schema opens and is upgraded in place; ``PRAGMA
 user_version`` says which schema a file has.
 """
@@ -14,14 +15,15 @@ import sqlite3
 
 from lifeline.sdnotify import Notifier
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "migrate", "schema_version"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "V6_COLUMNS", "migrate", "schema_version"]
 
 log = logging.getLogger(__name__)
 
-# 5: maintenance (devices' maintenance marks, hub/store/maintenance.py); 4: alerts,
+# 6: incidents' owner, response clock and outcome; citizen_contacts; 5: maintenance
+# (devices' maintenance marks, hub/store/maintenance.py); 4: alerts,
 # memberships and pruned ids keyed by (device, id); 3: incident_state (rule state per
 # channel); 2: incident columns
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 UPGRADE_S_PER_ALERT = 100e-6  # what the upgrade to schema 4 may take, per alert (see there)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -31,6 +33,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     seq INTEGER NOT NULL, cleared INTEGER NOT NULL, message TEXT NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (device, id));
 CREATE INDEX IF NOT EXISTS alerts_device_ts ON alerts (device, ts);
+CREATE INDEX IF NOT EXISTS alerts_device_received ON alerts (device, received_at);
 CREATE TABLE IF NOT EXISTS incidents (
     id INTEGER PRIMARY KEY, zone TEXT NOT NULL, hazard TEXT NOT NULL, grade INTEGER NOT NULL,
     status TEXT NOT NULL, opened_at REAL NOT NULL, updated_at REAL NOT NULL, resolved_at REAL,
@@ -69,6 +72,10 @@ CREATE TABLE IF NOT EXISTS incident_state (
 CREATE TABLE IF NOT EXISTS maintenance (
     device TEXT PRIMARY KEY, since REAL NOT NULL, until REAL NOT NULL, comment TEXT NOT NULL,
     by TEXT NOT NULL, ended_at REAL, ended_by TEXT, asked_until REAL);
+CREATE TABLE IF NOT EXISTS citizen_contacts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, incident_id INTEGER NOT NULL, at REAL NOT NULL,
+    contact TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS citizen_contacts_incident ON citizen_contacts (incident_id);
 """
 # ``pruned_alerts``: the (device, id) of alerts retention deleted (hub/store/retention.py), so a
 # resend of one is still a duplicate; device '' for ids pruned before schema 4 (any device).
@@ -81,6 +88,12 @@ _V2_COLUMNS = (("zones", "TEXT NOT NULL DEFAULT '[]'"), ("assignee", "TEXT"),
                ("confirmed", "INTEGER NOT NULL DEFAULT 0"),
                ("suppressed", "INTEGER NOT NULL DEFAULT 0"),
                ("rule_state", "TEXT NOT NULL DEFAULT '{}'"))
+# Columns added by schema 6 (accountability: hub/core/accountability.py), in the order
+# INCIDENT_COLUMNS lists them after the rule state.
+V6_COLUMNS = (("owner", "TEXT"), ("owner_fixed", "INTEGER NOT NULL DEFAULT 0"),
+              ("ack_due", "REAL"), ("resolve_due", "REAL"),
+              ("ack_level", "INTEGER NOT NULL DEFAULT 0"),
+              ("resolve_level", "INTEGER NOT NULL DEFAULT 0"), ("outcome", "TEXT"))
 
 
 def schema_version(db: sqlite3.Connection) -> int:
@@ -92,11 +105,33 @@ def migrate(db: sqlite3.Connection) -> None:
     """Create what is missing and upgrade an older store to ``SCHEMA_VERSION``, each step in
     a transaction of its own (a store of a newer schema is refused before this)."""
     _upgrade_to_v4(db)
+    _announce_indexes(db)
     db.executescript(f"BEGIN; {SCHEMA} COMMIT;")
     have = {r[1] for r in db.execute("PRAGMA table_info(incidents)")}
     upgrade = "".join(f"ALTER TABLE incidents ADD COLUMN {name} {decl};"
-                      for name, decl in _V2_COLUMNS if name not in have)
+                      for name, decl in (*_V2_COLUMNS, *V6_COLUMNS) if name not in have)
     db.executescript(f"BEGIN; {upgrade} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+
+
+# Indexes added without a new schema number (``CREATE INDEX IF NOT EXISTS`` on every open, so
+# an existing store gets them once): alerts_device_received (issue 16) lets ``lifeline-hub
+# status`` ask per device for its last alert and its alerts of the last hour by index.
+INDEX_S_PER_ALERT = 10e-6  # what building one on an existing store may take, per alert
+
+
+def _announce_indexes(db: sqlite3.Connection) -> None:
+    """Say so (log, systemd) when an index is about to be built on an existing store."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alerts'"
+                  ).fetchone() is None or db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = "
+            "'alerts_device_received'").fetchone() is not None:
+        return
+    count = int(db.execute("SELECT max(rowid) FROM alerts").fetchone()[0] or 0)
+    extra_s = 60 + count * INDEX_S_PER_ALERT
+    log.warning("indexing the store's alerts by device and arrival (for lifeline-hub status): "
+                "about %d alerts, up to %.0f s; the hub starts when it is done", count, extra_s)
+    Notifier().notify(f"EXTEND_TIMEOUT_USEC={int(extra_s * 1e6)}",
+                      f"STATUS=indexing the store: {count} alerts")
 
 
 def _upgrade_to_v4(db: sqlite3.Connection) -> None:

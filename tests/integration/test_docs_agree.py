@@ -68,7 +68,8 @@ def _check_command(config: Path) -> list[str]:
     return shlex.split(found.group(1))
 
 
-@pytest.mark.parametrize("name", ["hub.toml", "hub-postgres.toml", "edge.toml"])
+@pytest.mark.parametrize("name", ["hub.toml", "hub-postgres.toml", "hub-a.toml", "hub-b.toml",
+                                  "edge.toml"])
 def test_the_shipped_configs_name_a_check_that_works_and_starts_nothing(tmp_path: Path,
                                                                          name: str) -> None:
     copy = tmp_path / name

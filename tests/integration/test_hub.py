@@ -190,7 +190,9 @@ def test_tail_replays_the_feed_and_stops_cleanly_on_ctrl_c(tmp_path: Path,
     line = out.read_text().splitlines()[0]
     assert "\033[" not in line
     assert line.split()[1:] == ["ORANGE", "water", ZONE, "INC-1", "opened",
-                                f"{DEVICE}/main-pressure", "pressure_kpa=179", "kPa", "limit"]
+                                f"{DEVICE}/main-pressure", "pressure_kpa=179", "kPa", "limit",
+                                # its owner and the time left to acknowledge it (issue 19)
+                                "[control-room:", "ack", "in", "15m00s]"]
 
 
 def test_killed_hub_restarts_continues_its_incident_and_gets_what_was_sent_meanwhile(

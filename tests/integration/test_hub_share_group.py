@@ -1,7 +1,7 @@
 """``[mqtt] share_group``: the hub takes alerts as one member of an MQTT 5 shared subscription,
 statuses as before (every hub sees every device's). A real Mosquitto, a real hub, and a
-second member of the group played by a plain client; issue 17's first step toward several
-hubs (what several hubs on one store still lack is in docs/hub.md)."""
+second member of the group played by a plain client. Several hubs on one store:
+tests/integration/test_scale_out.py and docs/scale-out.md."""
 
 from __future__ import annotations
 

@@ -140,3 +140,18 @@ def test_a_route_chooses_its_format_in_hub_toml(tmp_path: Path) -> None:
                                           r"one of generic, alertmanager; did you mean "
                                           r"'alertmanager'\?"):
         load_hub_config(path)
+
+
+def test_the_owner_and_an_escalation_are_annotations() -> None:
+    escalated = wire.IncidentChange(
+        event=42, kind="escalated", at="2026-12-03T10:06:00.000Z",
+        incident={**incident(), "owner": "water-utility"},
+        escalation={"what": "acknowledge", "level": 1, "missed_by": "water-utility",
+                    "escalated_to": "city-command", "due_at": "2026-12-03T10:05:00.000Z"})
+    body = webhook_body(escalated, "pager")
+    check_schema(body)
+    annotations = body["alerts"][0]["annotations"]
+    assert (annotations["owner"], annotations["escalated_to"], annotations["change"]) == (
+        "water-utility", "city-command", "escalated")
+    assert "owner" not in body["alerts"][0]["labels"]  # the alert's identity stays the same
+    assert "escalated" in ROUTED_KINDS

@@ -191,3 +191,25 @@ def test_fusion_rebuilt_from_its_incidents_continues_them() -> None:
     assert isinstance(joined, Joined) and joined.incident.id == opened.incident.id
     [new] = after.alert(make_alert(60, zone="south"), now=T0 + 60)
     assert new.incident.id == opened.incident.id + 1
+
+
+@pytest.mark.parametrize("fault_first", [True, False], ids=["fault-first", "fault-after-outage"])
+def test_a_fault_just_before_an_outage_is_part_of_it_whichever_arrives_first(
+        fault_first: bool) -> None:
+    # Given a device whose sensor faults 30 s before it goes offline for half an hour
+    fault = make_alert(-30, zone="east", kind=W, grade=Y, reason=Reason.SENSOR_FAULT,
+                       device="edge-9")
+    offline = Status(device="edge-9", zone="east", state="offline", ts=T0)
+    online = Status(device="edge-9", zone="east", state="online", ts=T0 + 1800)
+    fusion = Fusion(CONFIG)
+    # When the fault reaches fusion before the outage, or only after it is over (two hubs:
+    # the statuses on one, the alert on another)
+    if fault_first:
+        fusion.alert(fault, now=T0 + 1)
+    fusion.status(offline, now=T0 + 2)
+    fusion.status(online, now=T0 + 3)
+    if not fault_first:
+        fusion.alert(fault, now=T0 + 4)
+    # Then either way the fault belongs to the device incident: no maintenance work is left
+    assert [(i.hazard, i.status.value, i.alert_count) for i in fusion.incidents] == [
+        ("device", "resolved", 1)]

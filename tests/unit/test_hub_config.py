@@ -9,6 +9,7 @@ import pytest
 
 from hub.cli import main
 from hub.config import HubConfig, load_hub_config
+from lifeline.grades import Grade
 from lifeline.tomlconfig import ConfigError
 
 GOOD = """
@@ -154,6 +155,9 @@ def test_the_commented_examples_in_the_example_config_are_valid(tmp_path: Path) 
     assert config.board.users is not None and config.board.hosts() == {"board.example"}
     assert config.metrics.listen == ("127.0.0.1", 9108)
     assert config.fusion.topology.zones["main-1"].position == (0.0, 0.0)
+    assert [r.department for r in config.owners.rules] == ["gas-utility"]
+    assert config.owners.rules[0].zones == ("north",)  # a parent zone names its sub-zones
+    assert config.deadlines.acknowledge_s[Grade.RED] == 300.0
 
 
 @pytest.mark.parametrize(("value", "days"), [("30", 30.0), ("0.5", 0.5), ("365", 365.0)])

@@ -17,6 +17,7 @@ import pytest
 from hub.config import StoreConfig
 from hub.service.ingest import Ingest
 from hub.store import Store
+from hub.store.schema import SCHEMA_VERSION
 from lifeline import wire
 from lifeline.grades import Grade
 from tests.support.ingest import ingesting, make_ingest
@@ -105,7 +106,7 @@ def test_a_schema_3_store_is_upgraded_and_keeps_its_alerts(tmp_path: Path) -> No
         store = ingest.store
         # Then it is the current schema (4 and on), every row kept (rowids too: retention
         # walks by them)
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert store.db.execute("SELECT rowid, * FROM alerts ORDER BY rowid").fetchall() == saved
         assert store.alert_ids(incident_id) == [SHARED_ID]
         assert [a["id"] for a in store.incident_alerts(incident_id)] == [SHARED_ID]
@@ -129,3 +130,49 @@ def test_a_schema_3_store_is_upgraded_and_keeps_its_alerts(tmp_path: Path) -> No
 
 def _columns(db: sqlite3.Connection) -> list[str]:
     return [r[1] for r in db.execute("PRAGMA table_info(alerts)")]
+
+
+def test_a_batch_stores_each_alert_once_whatever_it_repeats(ingest: Ingest) -> None:
+    """Ingest stores a run of alerts with one look-up and one insert (Store.add_alerts):
+    the same dedup rules as alert by alert, inside the batch and against the store."""
+    # Given an alert stored earlier, an id pruned for one device and one pruned before
+    # schema 4 (for any device)
+    send(ingest, alert("edge-north-1", id="a" * 32))
+    ingest.store.db.execute("INSERT INTO pruned_alerts (device, id) VALUES (?, ?)",
+                            ("edge-north-1", "b" * 32))
+    ingest.store.db.execute("INSERT INTO pruned_alerts (device, id) VALUES ('', ?)", ("c" * 32,))
+    # When one batch brings those again, a new alert twice, and another device's alert
+    # under the first one's id
+    fresh = alert("edge-north-1", id="d" * 32, seq=2)
+    acks = send(ingest, alert("edge-north-1", id="a" * 32), alert("edge-north-1", id="b" * 32),
+                alert("edge-north-2", id="c" * 32), fresh, fresh,
+                alert("edge-north-2", id="a" * 32))
+    # Then every one is acknowledged, and only the new two are stored and fused
+    assert acks == {"edge-north-1": ["a" * 32, "b" * 32, "d" * 32, "d" * 32],
+                    "edge-north-2": ["c" * 32, "a" * 32]}
+    assert ingest.counters.stored == 3 and ingest.counters.duplicates == 4
+    assert sorted(ingest.store.db.execute("SELECT device, id FROM alerts")) == [
+        ("edge-north-1", "a" * 32), ("edge-north-1", "d" * 32), ("edge-north-2", "a" * 32)]
+    assert sum(i.alert_count for i in ingest.fusion.incidents) == 3
+
+
+def test_an_alert_fusion_cannot_take_is_refused_alone(ingest: Ingest,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given fusion that raises (a bug) for one alert of a batch
+    fuse = ingest.fusion.alert
+
+    def failing(a: wire.Alert, now: float) -> Any:
+        if a.id == "b" * 32:
+            raise RuntimeError("a bug this alert reaches")
+        return fuse(a, now)
+
+    monkeypatch.setattr(ingest.fusion, "alert", failing)
+    # When a batch of three alerts arrives
+    acks = send(ingest, *(alert("edge-north-1", id=c * 32, seq=n)
+                          for n, c in enumerate("abcb", 1)))
+    # Then the other two are stored and acknowledged, that one neither (its row is gone),
+    # nor its copy in the same batch (the edge keeps it in its outbox)
+    assert acks == {"edge-north-1": ["a" * 32, "c" * 32]}
+    assert ingest.counters.invalid["unprocessable"] == 2
+    assert sorted(r[0] for r in ingest.store.db.execute("SELECT id FROM alerts")) == [
+        "a" * 32, "c" * 32]

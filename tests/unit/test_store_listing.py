@@ -65,7 +65,7 @@ def test_table_rows_are_the_listing_without_the_rule_state(open_store: Callable[
         rows = store.incident_rows(status)
         # Then they say what the listing says, in the same order
         assert rows == [(i.id, i.status.value, int(i.grade), i.hazard, i.zone, i.alert_count,
-                         json.dumps(list(i.devices)), i.opened_at, i.updated_at)
+                         json.dumps(list(i.devices)), i.opened_at, i.updated_at, i.owner)
                         for i in listed]
         assert store.count_incidents(status) == len(listed)
     # And a limit keeps the newest

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from hub.core.maintenance import Mark
 from hub.store import Store
+from hub.store.schema import SCHEMA_VERSION
 
 T0 = 1_800_000_000.0
 
@@ -48,6 +49,6 @@ def test_a_schema_4_store_gets_the_maintenance_table(tmp_path: Path) -> None:
     db.commit()
     db.close()
     store = Store.open_writer(path)
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert store.desk_revision() == 7 and store.maintenance.marks() == []
     store.close()

@@ -240,9 +240,9 @@ def test_migrate_creates_or_upgrades_and_says_so(tmp_path: Path,
     (tmp_path / "hub.toml").write_text('[store]\npath = "hub.db"\n')
     argv = ["migrate", "--config", str(tmp_path / "hub.toml")]
     assert main(argv) == 0
-    assert capsys.readouterr().out == f"store {tmp_path / 'hub.db'}: schema 5 (created)\n"
+    assert capsys.readouterr().out == f"store {tmp_path / 'hub.db'}: schema {SCHEMA_VERSION} (created)\n"
     assert main(argv) == 0
-    assert capsys.readouterr().out.endswith(": schema 5 (already up to date)\n")
+    assert capsys.readouterr().out.endswith(f": schema {SCHEMA_VERSION} (already up to date)\n")
 
 
 def test_a_schema_4_database_gets_the_maintenance_table(postgres_url: str) -> None:
@@ -259,7 +259,7 @@ def test_a_schema_4_database_gets_the_maintenance_table(postgres_url: str) -> No
     try:
         # Then it is upgraded in place, its rows kept, and marks can be kept
         assert (store.migrated_from, store.meta("schema_version"), store.desk_revision()) == (
-            4, "5", 7)
+            4, str(SCHEMA_VERSION), 7)
         assert store.maintenance.marks() == []
     finally:
         store.close()

@@ -181,8 +181,25 @@ def test_the_fast_decoder_agrees_with_the_checking_one(changes: dict[str, Any],
                     payload)
     assert fast == _outcome(checking, payload)
     if not isinstance(fast, tuple):
-        assert wire._decode_alert_fast(payload, "edge-north-1", NOW, 30 * 86400, 3600) in (
-            fast, None)
+        taken = wire._decode_alert_fast(payload, "edge-north-1", NOW, 30 * 86400, 3600)
+        assert taken is None or taken[0] == fast
+        # the text the hub stores is the alert's canonical JSON, however it came
+        stored_alert, body = wire.decode_alert_body(payload, now=NOW)
+        assert stored_alert == fast
+        assert json.loads(body) == json.loads(wire.encode(fast))
+
+
+def test_a_canonical_payload_is_stored_as_received_and_any_other_encoded_again() -> None:
+    """The hub stores what decode_alert_body gives: the payload itself when it is
+    exactly encode's text (no second encoding), else encode's text."""
+    canonical = wire.encode(alert())
+    assert wire.decode_alert_body(canonical, now=NOW)[1] == canonical.decode()
+    spaced = json.dumps(json.loads(canonical)).encode()  # ", " and ": " between fields
+    assert wire.decode_alert_body(spaced, now=NOW)[1] == canonical.decode()
+    data = json.loads(canonical)
+    del data["cleared"]  # a default left out: the stored text has it
+    assert wire.decode_alert_body(json.dumps(data, separators=(",", ":")).encode(),
+                                  now=NOW)[1] == canonical.decode()
 
 
 @pytest.mark.parametrize("changes", [
@@ -195,3 +212,17 @@ def test_unusual_but_valid_alerts_decode_as_the_checking_decoder_does(
     payload = mutate(**changes)
     decoded = wire.decode_alert(payload, topic_device="edge-north-1", now=NOW)
     assert decoded == wire._decode_alert(payload, "edge-north-1", NOW, 30 * 86400, 3600)
+
+
+def test_an_escalated_change_carries_its_escalation_and_others_do_not() -> None:
+    escalation = {"what": "acknowledge", "level": 1, "missed_by": "gas-utility",
+                  "escalated_to": "duty-officer", "due_at": "2026-12-03T08:45:42.000Z"}
+    escalated = wire.IncidentChange(event=8, kind="escalated", at="2026-12-03T08:45:43Z",
+                                    incident={"id": "INC-3", "owner": "gas-utility"},
+                                    escalation=escalation)
+    assert wire.decode_incident_change(wire.encode(escalated)).escalation == escalation
+    assert "escalation" not in json.loads(wire.encode(_change()))  # other changes unchanged
+    data = json.loads(wire.encode(escalated))
+    data["escalation"] = "level 1"
+    with pytest.raises(wire.WireError, match="escalation"):
+        wire.decode_incident_change(json.dumps(data).encode())

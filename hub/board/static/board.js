@@ -109,6 +109,9 @@
     if (inc.latched) cell.append(el("span", { class: "tag latched", title: "red: stays until an operator resolves it" }, "latched"));
     if (inc.flapping) cell.append(el("span", { class: "tag" }, "flapping"));
     if (inc.assignee) cell.append(el("div", { class: "muted" }, `→ ${inc.assignee}`));
+    if (inc.owner) cell.append(el("div", { class: "muted owner", title: "owning department" },
+      inc.owner + (inc.acknowledge_by ? ` · ack by ${clock(inc.acknowledge_by)}` : "")
+      + (inc.escalation_level ? ` · escalated ${inc.escalation_level}` : "")));
     return cell;
   }
   function render() {
@@ -352,6 +355,11 @@
     add("zones", zonesOf(inc).join(", "));
     add("opened", `${clock(inc.opened_at)} UTC, running ${duration(inc.opened_at)}`);
     if (inc.acked_by) add("acknowledged", `${inc.acked_by} at ${clock(inc.acked_at)} UTC`);
+    add("owner", inc.owner || "-");
+    if (inc.acknowledge_by || inc.resolve_by) add("deadlines", [
+      inc.acknowledge_by ? `acknowledge by ${clock(inc.acknowledge_by)} UTC` : "",
+      inc.resolve_by ? `resolve by ${clock(inc.resolve_by)} UTC` : ""].filter(Boolean).join(", ")
+      + (inc.escalation_level ? `; escalated ${inc.escalation_level}` : ""));
     add("assignee", inc.assignee || "-");
     add("alerts", String(inc.alert_count));
     add("devices", (inc.devices || []).join(", ") + ((inc.device_count || 0) > (inc.devices || []).length ? ` (+${inc.device_count - inc.devices.length})` : ""));
