@@ -117,6 +117,9 @@ class DevicePipeline:
         self.score = 0.0  # the multichannel score of the last vector
         self.scores: list[float] = [0.0] * len(self.channels)  # each channel's last score
         self._owner: int | None = None  # the channel the active multichannel alarm is sent on
+        # the contributions of the vector being processed, computed at most once per vector
+        # (arbitration, the alarm's owner and its message all want them)
+        self._shares: tuple[tuple[float, tuple[float, ...]], list[float]] | None = None
 
     @property
     def alarm(self) -> bool:
@@ -143,7 +146,7 @@ class DevicePipeline:
         stuck: list[int] = []
         if self.multichannel is not None:
             mc_score = self.multichannel.score(values, ts)
-            scores = self.arbitrate(scores, mc_score, values)
+            scores = self.arbitrate(scores, mc_score, values, ts)
             stuck = self.stuck()
             for i in stuck:
                 scores[i] = 1.0 if scores[i] is not None else None
@@ -207,8 +210,16 @@ class DevicePipeline:
         return (f"value unchanged for {self._run[i]} readings (at most {known} in normal running): "
                 "a stuck gauge?")
 
+    def contributions(self, values: list[float], ts: float) -> list[float]:
+        """The multichannel detector's contributions for this vector, computed once per vector
+        (and again only after the detector learned something)."""
+        key = (ts, tuple(values))
+        if self._shares is None or self._shares[0] != key:
+            self._shares = (key, self.multichannel.contributions(values))
+        return self._shares[1]
+
     def arbitrate(self, scores: list[float | None], mc_score: float,
-                  values: list[float]) -> list[float | None]:
+                  values: list[float], ts: float = math.nan) -> list[float | None]:
         """What each channel's decider sees, given the multichannel score of the same vector.
 
         A channel's own score stands when the machine confirms it: the multichannel score is at
@@ -229,7 +240,7 @@ class DevicePipeline:
         if detector.warm and (mc_score >= self.confirm or self.decider.active):
             if self.share <= 0.0 or not any(s for s in scores):
                 return scores
-            shares = detector.contributions(values)
+            shares = self.contributions(values, ts)
             return [s if s is None or s >= alone or share >= self.share else 0.0
                     for s, share in zip(scores, shares, strict=True)]
         return [s if s is None or s >= alone else 0.0 for s in scores]
@@ -250,8 +261,9 @@ class DevicePipeline:
         self._learned = quiet and score < self.decider.detection.threshold
         if self._learned:
             detector.learn(values, ts)
+            self._shares = None  # the model may have moved
         if active and self._owner is None:
-            shares = detector.contributions(values)
+            shares = self.contributions(values, ts)
             self._owner = max(range(len(shares)), key=shares.__getitem__)
         owner = self._owner
         if owner is None:
@@ -267,7 +279,7 @@ class DevicePipeline:
             grade, reason = Grade.BLUE, Reason.ANOMALY
         else:
             assert decision is not None
-            message = f"multichannel {decision.message}; {self._top(values)}"
+            message = f"multichannel {decision.message}; {self._top(values, ts)}"
             grade, reason = decision.grade, decision.reason
         return AlertDraft(
             sensor=self.sensor.id, channel=pipeline.channel.name, kind=self.sensor.kind, ts=ts,
@@ -286,7 +298,7 @@ class DevicePipeline:
         self.multichannel = make_vector_detector(detector.name, detector.params())
         owner, was_active = self._owner, self.decider.active
         self.decider = ChannelDecider(self.decider.channel, self.decider.detection)
-        self._owner, self.score = None, 0.0
+        self._owner, self.score, self._shares = None, 0.0, None
         if not was_active or owner is None:
             return None
         pipeline = self.channels[owner]
@@ -296,9 +308,9 @@ class DevicePipeline:
             score=0.0, grade=Grade.BLUE, reason=Reason.ANOMALY, context=tuple(pipeline.context),
             message="multichannel: relearned on request; the model starts afresh", cleared=True)
 
-    def _top(self, values: list[float]) -> str:
+    def _top(self, values: list[float], ts: float) -> str:
         """The channels that contribute most to the multichannel score, with their shares."""
-        shares = self.multichannel.contributions(values)
+        shares = self.contributions(values, ts)
         order = sorted(range(len(shares)), key=lambda i: -shares[i])[:TOP_CHANNELS]
         parts = [f"{self.channels[i].channel.name} {100 * shares[i]:.0f} %" for i in order]
         return "channels off their joint pattern: " + ", ".join(parts)

@@ -178,6 +178,7 @@ class PcaT2Q(VectorDetector):
         self._eig: Any = None
         self._vecs: Any = None
         self._inv_sd: Any = None
+        self._combined: tuple[Any, Any] | None = None  # (M, diag M) of the combined index
         # each channel's longest run of unchanged readings in normal running (see learn_runs)
         self._runs: list[int] = []
         self._changes: list[int] = []  # runs learned per channel, and their summed length
@@ -219,23 +220,18 @@ class PcaT2Q(VectorDetector):
             self._fold()
 
     def contributions(self, x: Sequence[float]) -> list[float]:
-        if self._model is None or self._mean is None:
+        if self._model is None or self._mean is None or self._combined is None:
             return [1.0 / max(len(x), 1)] * len(x)
-        proj, _, k = self._model
-        d = np.asarray(x, dtype=float) - self._mean
-        y = proj @ d
-        t_part = float(y[:k] @ y[:k]) * self._inv_limits[0]
-        q_part = float(y[k:] @ y[k:]) * self._inv_limits[1]
-        part = slice(k, None) if q_part >= t_part else slice(0, k)
-        # reconstruction-based contribution (Alcala & Qin 2009): how much the statistic over the
-        # components in `part` (z' M z, M = V diag(1/lambda) V') drops when channel i alone is
-        # put back where the others say it should be: (M z)_i^2 / M_ii. Unlike z_i (M z)_i it
-        # does not smear a broken channel's blame onto the channels tied to it.
-        zed = d * self._inv_sd
-        vecs = self._vecs[:, part]
-        inv_eig = 1.0 / self._eig[part]
-        mz = vecs @ ((vecs.T @ zed) * inv_eig)
-        shares = np.square(mz) / np.maximum(np.square(vecs) @ inv_eig, _TINY)
+        # Reconstruction-based contributions (Alcala & Qin 2009) of the *combined* index
+        # T²/T²_limit + Q/Q_limit (z' M z with M = V diag(w_j / lambda_j) V', w_j the inverse limit
+        # of the subspace of component j): channel i's share is how much of it goes away when
+        # channel i alone is put back where the others say it should be, (M z)_i^2 / M_ii.
+        # Blaming one subspace only (T² or Q, whichever is larger) divides by a tiny M_ii for a
+        # channel that hardly loads on that subspace (an independent channel in Q), and the
+        # ratio of two tiny numbers can carry a whole statistic: the alert went on that channel.
+        matrix, diag = self._combined
+        mz = matrix @ ((np.asarray(x, dtype=float) - self._mean) * self._inv_sd)
+        shares = np.square(mz) / diag
         total = float(shares.sum())
         if not math.isfinite(total) or total <= 0.0:
             return [1.0 / len(x)] * len(x)
@@ -283,7 +279,7 @@ class PcaT2Q(VectorDetector):
         first, last = state.get("first_ts"), state.get("last_ts")
         self._first_ts = None if first is None else float(first)
         self._last_ts = None if last is None else float(last)
-        self._model = None
+        self._model, self._combined = None, None
         if self._mean is not None:
             self._rebuild()
 
@@ -366,6 +362,11 @@ class PcaT2Q(VectorDetector):
         t_limit = chi2_quantile(k, self.z) * max(self._stats[0], 1.0)
         q_limit = chi2_quantile(max(n - k, 1), self.z) * max(self._stats[1], 1.0)
         self._inv_limits = (1.0 / t_limit if self.use_t2 else 0.0, 1.0 / q_limit)
+        # the combined index's matrix for contributions(): both subspaces, each over its own
+        # limit (T² too with use_t2 off, so that no channel's M_ii vanishes)
+        weights = np.where(np.arange(n) < k, 1.0 / t_limit, 1.0 / q_limit) / self._eig
+        matrix = (self._vecs * weights) @ self._vecs.T
+        self._combined = (matrix, np.maximum(np.diag(matrix).copy(), _TINY))
 
     def _rebuild(self) -> None:
         """Eigendecompose the correlation matrix; build the projection that gives T² and Q at once."""

@@ -3,7 +3,11 @@
 A water-pressure channel around 300 kPa (noise sd 1 kPa, quantised to 0.1 kPa) at 1 Hz or
 20 Hz; after ``FIRST_AFTER_S`` (3 h) of normal readings comes a hazard, then the same hazard
 again ``AGAIN_AFTER_S[0]`` (10 min) after the first ended, and again ``AGAIN_AFTER_S[1]`` (6 h)
-after the second. Pure generation: callers replay the rows and say where alerts started.
+after the second. At 20 Hz the quiet spans are shorter (``FAST_FIRST_AFTER_S``,
+``FAST_AGAIN_AFTER_S``: 30 min, then 10 min and 30 min): the detectors' rates are per time on fast
+channels, so the long spans are the 1 Hz cases' to check, and 30 min at 20 Hz are already 36,000
+readings learned between two occurrences (9.5 h at 20 Hz made each case take 15-18 s). Pure
+generation: callers replay the rows and say where alerts started.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ NOISE = 1.0
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 FIRST_AFTER_S = 3 * 3600.0
 AGAIN_AFTER_S = (600.0, 6 * 3600.0)
+FAST_HZ = 20.0  # from this rate on, the quiet spans below
+FAST_FIRST_AFTER_S = 1800.0
+FAST_AGAIN_AFTER_S = (600.0, 1800.0)
 TAIL_S = 600.0
 LATE_S = 30.0  # an alert this long after the hazard ended still counts for it
 
@@ -68,9 +75,11 @@ class Case:
 
     def occurrences(self) -> tuple[tuple[float, float], ...]:
         """(start, end) epoch seconds of the three hazards."""
-        first = START + FIRST_AFTER_S
-        second = first + self.duration_s + AGAIN_AFTER_S[0]
-        third = second + self.duration_s + AGAIN_AFTER_S[1]
+        fast = self.rate_hz >= FAST_HZ
+        again = FAST_AGAIN_AFTER_S if fast else AGAIN_AFTER_S
+        first = START + (FAST_FIRST_AFTER_S if fast else FIRST_AFTER_S)
+        second = first + self.duration_s + again[0]
+        third = second + self.duration_s + again[1]
         return tuple((s, s + self.duration_s) for s in (first, second, third))
 
     def rows(self) -> Iterator[tuple[float, float]]:

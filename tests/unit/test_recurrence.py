@@ -2,7 +2,8 @@
 
 Each case of tests/support/recurrence.py (pressure collapse, surge, 5-minute step, slow ramp;
 at 1 Hz and 20 Hz) is replayed through ``edge.replay.replay``, the pipeline the agent runs:
-after 3 h of normal readings, again 10 min later, again 6 h later. Every occurrence must start
+after 3 h of normal readings, again 10 min later, again 6 h later (at 20 Hz: after 30 min, 10 min
+and 30 min later; see tests/support/recurrence.py). Every occurrence must start
 an alert, and the channel must be back to normal (a cleared alert) after each. Before the
 score/learn split the second occurrence never alarmed (9 of 24 alarmed).
 """
