@@ -160,6 +160,38 @@ def test_alert_appears_live_and_an_ack_reaches_the_desk_and_a_second_browser(
             expect(page.locator("#rows tr")).to_have_count(1)
             expect(page.locator("#resolved li")).to_have_count(1)
         watcher.screenshot(animations="disabled", path=str(shots / "board-light-after-actions.png"))
+        # When the operator files a resident's call from the board's form, zone misspelt
+        gas_label = operator.locator("#rows tr .id").first.inner_text()
+        expect(watcher.locator("#citizen-open")).to_be_hidden()  # read-only: no form
+        operator.click("#citizen-open")
+        expect(operator.locator("#citizen-zones option[value=north]")).to_have_count(1)
+        operator.fill("#citizen-zone", "nort")
+        operator.select_option("#citizen-hazard", "gas")
+        operator.fill("#citizen-text", "smell of gas in the stairwell, 4 Quay Street")
+        operator.fill("#citizen-contact", "flat 2, Ms Example")
+        operator.click("#citizen-submit")
+        # Then the form says why it was refused and keeps what was typed
+        expect(operator.locator("#citizen-error")).to_contain_text("did you mean 'north'")
+        expect(operator.locator("#citizen-text")).to_have_value(
+            "smell of gas in the stairwell, 4 Quay Street")
+        operator.screenshot(animations="disabled", path=str(shots / "board-citizen-form.png"))
+        # When the zone is corrected, Then it opens a blue incident, on both boards, live
+        operator.fill("#citizen-zone", "north")
+        operator.click("#citizen-submit")
+        expect(operator.locator("#toast")).to_contain_text("citizen's report opened INC-")
+        expect(operator.locator("#citizen-dialog")).not_to_be_visible()
+        for page in (operator, watcher):
+            expect(page.locator("#rows tr")).to_have_count(2)
+            expect(page.locator("#rows tr.g-blue .zone-cell")).to_have_text("north")
+        # And a report in the gas incident's zone joins it (and confirms it: sensors saw it)
+        operator.click("#citizen-open")
+        operator.fill("#citizen-zone", "gas-east-1")
+        operator.select_option("#citizen-hazard", "gas")
+        operator.fill("#citizen-text", "smell of gas by the bakery")
+        operator.click("#citizen-submit")
+        expect(operator.locator("#toast")).to_contain_text(
+            f"citizen's report joined {gas_label} (now confirmed")
+        expect(operator.locator("#timeline")).to_contain_text("smell of gas by the bakery")
     # And no page asked anything of another host (no CDN, no fonts, no beacons)
     assert outside == []
 

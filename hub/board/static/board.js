@@ -452,6 +452,48 @@
     if (action === "ack") state.selected.clear();
     schedule();
   }
+  // A resident's report (a call to the hotline), filed by the logged-in operator through the
+  // same endpoint a hotline system uses (POST /api/citizen-reports, with the CSRF token). The
+  // incident it joins or opens then arrives on the feed as any other change; the answer names
+  // the incident, never the contact. A refusal stays in the dialog, so nothing typed is lost.
+  function knownZones() {
+    return [...new Set([...Object.keys(state.parents), ...state.mapZones])].sort();
+  }
+  function openCitizen() {
+    if (!state.me) { toast("Read-only: log in as an operator to file a citizen's report.", true); return; }
+    $("citizen-zones").replaceChildren(...knownZones().map((zone) => el("option", { value: zone })));
+    if (!$("citizen-zone").value && state.filters.zone) $("citizen-zone").value = state.filters.zone;
+    $("citizen-error").hidden = true;
+    $("citizen-dialog").showModal();
+    $("citizen-zone").focus();
+  }
+  async function fileCitizen(event) {
+    event.preventDefault();
+    const button = $("citizen-submit");
+    const error = $("citizen-error");
+    const body = {
+      zone: $("citizen-zone").value.trim(), hazard: $("citizen-hazard").value,
+      text: $("citizen-text").value.trim(), contact: $("citizen-contact").value.trim(),
+    };
+    button.disabled = true;
+    error.hidden = true;
+    try {
+      const data = await post("/api/citizen-reports", body);
+      const opened = (data.changes || []).some((c) => c.kind === "opened");
+      const confirmed = (data.changes || []).some((c) => c.kind === "confirmed");
+      $("citizen-form").reset();
+      $("citizen-dialog").close();
+      toast(`citizen's report ${opened ? "opened" : "joined"} ${data.incident}` +
+        (confirmed ? " (now confirmed: sensors saw it too)" : ""));
+      openDetail(data.incident);
+    } catch (err) {
+      error.textContent = `Not filed: ${err.message}`;
+      error.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   let toastTimer = null;
   function toast(text, error) {
     const box = $("toast");
@@ -468,6 +510,7 @@
     $("who").textContent = state.me ? `operator: ${state.me}` : (state.loginAllowed ? "read-only" : "read-only board");
     $("login").hidden = Boolean(state.me) || !state.loginAllowed;
     $("logout").hidden = !state.me;
+    if (!state.me && $("citizen-dialog").open) $("citizen-dialog").close();
   }
   async function loadSession() {
     try {
@@ -565,7 +608,8 @@
   function keydown(event) {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
-    if ($("note-dialog").open || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName)) return;
+    if ($("note-dialog").open || $("citizen-dialog").open ||
+        ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName)) return;
     const key = event.key;
     if (key === "j") move(1);
     else if (key === "k") move(-1);
@@ -633,6 +677,9 @@
     $("notify").addEventListener("change", notifyToggled);
     $("login").addEventListener("submit", login);
     $("logout").addEventListener("click", logout);
+    $("citizen-open").addEventListener("click", openCitizen);
+    $("citizen-form").addEventListener("submit", fileCitizen);
+    $("citizen-cancel").addEventListener("click", () => $("citizen-dialog").close());
     document.addEventListener("keydown", keydown);
     setInterval(tick, 1000);
     loadSession();
