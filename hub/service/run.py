@@ -15,7 +15,10 @@ A PostgreSQL store that fails while the hub runs (the server restarted, the conn
 lost) does not end the process: the hub leaves the broker without acknowledging anything
 uncommitted, reconnects to the database with backoff (1 s .. 30 s, pinging systemd's
 watchdog meanwhile), and starts over from what the store holds, as after a restart; the
-broker redelivers the rest. A SQLite store that fails still stops the hub (exit 1).
+broker redelivers the rest. One of a share group (session expiry 0: its session, and what
+the broker handed it, would end with the connection) stays connected instead, receiving
+into its bounded inbox without acknowledging, and commits the failed batch first when the
+database is back. A SQLite store that fails still stops the hub (exit 1).
 """
 
 from __future__ import annotations
@@ -274,15 +277,26 @@ class Hub:
     """The main loop: drain, commit, ack; tick; deliver routed changes; tell systemd we live."""
 
     def __init__(self, config: HubConfig, store: Store, clock: Callable[[], float] = time.time,
-                 notifier: Notifier | None = None):
+                 notifier: Notifier | None = None, kept: Hub | None = None):
+        """``kept``: the hub whose store failed (a share group's, resuming): its MQTT
+        connection and the batch it could not commit are taken over (see ``keeps_inbox``)."""
         self.config = config
         self.store = store
         self.clock = clock
         self.notifier = notifier or Notifier()
-        self.stopping = threading.Event()
         self.reload_requested = threading.Event()
         self.ingest = Ingest(store, config, clock())
-        self.inbox = MqttInbox(config, self.stopping)
+        # what was received but not committed when the store failed: committed first
+        self.pending: list[Inbound] = [] if kept is None else kept.pending
+        self.stopping: threading.Event = threading.Event()
+        self.inbox: MqttInbox
+        if kept is not None:
+            self.stopping = kept.stopping
+            self.inbox = kept.inbox
+        else:
+            self.inbox = MqttInbox(config, self.stopping)
+        self.keeps_inbox = False  # set by run when the store failed and the session stays
+        self.adopted = kept is not None
         self.ingest.guard = _registry_guard(config)
         self.webhooks = WebhookSender({r.name: r.timeout_s for r in config.routing.routes})
         self._published: dict[int, mqtt.MQTTMessageInfo] = {}
@@ -304,16 +318,19 @@ class Hub:
         if self.config.store.retain_days is not None:
             log.info("retention: alerts, resolved incidents and their events are deleted "
                      "%g days after they are over", self.config.store.retain_days)
-        self.inbox.start()
+        if not self.adopted:  # a kept inbox is connected already
+            self.inbox.start()
         if self.metrics is not None:
             self.metrics.exporter.start()
         ready = False
         next_tick = next_stats = next_deliver = next_watchdog = next_prune = next_lease = 0.0
         try:
             while not self.stopping.is_set():
-                batch = drain(self.inbox.queue, first_wait=0.2)
+                batch = self.pending or drain(self.inbox.queue, first_wait=0.2)
                 if batch:
+                    self.pending = batch  # until committed: a failing store keeps it
                     self._commit(batch)
+                    self.pending = []
                 elif self.inbox.unsent_acks:
                     self.inbox.flush_acks()
                 now = time.monotonic()
@@ -351,11 +368,20 @@ class Hub:
                 self.notifier.stopping()
                 self._leave_group()
         finally:
-            self.stopping.set()
-            self.inbox.closed.set()
-            if not resumable(self.config, sys.exc_info()[1]):  # else it resumes (run_hub)
+            failed = sys.exc_info()[1]
+            # One of a share group stays connected while it waits for the database: its
+            # session (expiry 0) would end with the connection, and with it every alert the
+            # broker had handed over uncommitted, and the group's alerts while no member
+            # is there. The next Hub takes the connection over (run_hub).
+            self.keeps_inbox = bool(self.config.mqtt.share_group) and resumable(
+                self.config, failed)
+            if not self.keeps_inbox:
+                self.stopping.set()
+                self.inbox.closed.set()
+            if not resumable(self.config, failed):  # else it resumes (run_hub)
                 self.notifier.stopping()
-            self.inbox.stop()
+            if not self.keeps_inbox:
+                self.inbox.stop()
             self.webhooks.stop()
             if self.metrics is not None:
                 self.metrics.exporter.stop()
@@ -559,10 +585,12 @@ def run_hub(config: HubConfig) -> int:
             stop_board = serve_with_hub(config)
         except HubError as exc:  # the hub's own work comes first: it runs without the board
             log.error("%s; the hub runs without the board", exc)
+    kept: Hub | None = None  # a share group's hub whose store failed: its connection stays
     try:
         while True:
             try:
-                hub = Hub(config, store)
+                hub = Hub(config, store, kept=kept)
+                kept = None
                 current[:] = [hub]
                 if stop_requested.is_set():
                     hub.stopping.set()
@@ -576,6 +604,7 @@ def run_hub(config: HubConfig) -> int:
                           "broker redelivers it); waiting for the database", exc)
             if current:  # what SIGHUP reloaded is kept
                 config = current[0].config
+                kept = current[0] if current[0].keeps_inbox else None
             store.close()
             found = _reconnect(config, stop_requested)
             if found is None:
@@ -583,6 +612,10 @@ def run_hub(config: HubConfig) -> int:
             store = found
             log.info("store %s is back; resuming", store.location)
     finally:
+        if kept is not None:  # asked to stop while waiting for the database
+            kept.stopping.set()
+            kept.inbox.closed.set()
+            kept.inbox.stop()
         if stop_board is not None:
             stop_board()
         store.close()

@@ -220,3 +220,110 @@ def test_a_hub_taking_the_lease_applies_the_statuses_the_old_holder_never_commit
     finally:
         for store in stores:
             store.close()
+
+
+@pytest.mark.slow
+def test_two_hubs_ride_out_a_postgresql_restart_mid_stream_and_lose_nothing(
+        tmp_path: Path, postgres: object) -> None:
+    import subprocess
+    import threading
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from benchmarks.bench_scale_out import BROKER_CONFIG, hub_toml, incident_set
+    from benchmarks.loadgen import Publisher
+    from hub.store.dialect import lock_key
+    from lifeline.localbroker import Broker, stop_process
+    from tests.support.postgres import Postgres
+    from tests.support.processes import script
+
+    assert isinstance(postgres, Postgres)
+    # Given the city scenario (as above), and what one SQLite hub makes of it
+    scenario = generate(seed=2, districts=2, hours=6.0, base=time.time() - 6 * 3600 - 900)
+    single = replay_hubs(scenario, tmp_path / "sqlite", 1, None, timeout_s=30)
+    alerts = [m.alert for m in scenario.messages if m.alert is not None]
+    items = [(wire.alert_topic(m.alert.device), wire.encode(m.alert)) if m.alert is not None
+             else (wire.status_topic(m.status.device), wire.encode(m.status))  # type: ignore[union-attr]
+             for m in scenario.messages]
+    broker = Broker(tmp_path / "broker", extra_config=BROKER_CONFIG)
+    broker.start()
+    logs = [tmp_path / f"hub-{n}.log" for n in range(2)]
+    hubs: list[subprocess.Popen[bytes]] = []
+    acked: list[str] = []
+    listener = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"acks-{uuid.uuid4().hex[:6]}",
+                           protocol=mqtt.MQTTv5)
+    listener.on_message = lambda c, u, m: acked.extend(wire.decode_ack(bytes(m.payload)).ids)
+    granted = threading.Event()
+    listener.on_subscribe = lambda *args: granted.set()
+    publisher = None
+    reader: Store | None = None
+    try:
+        # And two hubs of one share group on one PostgreSQL, and the edges' ack topics heard
+        for n, log in enumerate(logs):
+            config = tmp_path / f"hub-{n}.toml"
+            config.write_text(hub_toml(scenario, broker.port, f"hub-{n}-{uuid.uuid4().hex[:6]}",
+                                       postgres.url, tmp_path, share=True))
+            with open(log, "ab") as out:
+                hubs.append(subprocess.Popen([script("lifeline-hub"), "run", "--config",
+                                              str(config)], stdout=out, stderr=out,
+                                             start_new_session=True))
+        wait_for(lambda: all(p.exists() and "subscribed to" in p.read_text() for p in logs),
+                 20, "both hubs subscribed")
+        listener.connect("127.0.0.1", broker.port)
+        listener.loop_start()
+        listener.subscribe(f"{wire.TOPIC_ROOT}/+/ack", qos=1)
+        assert granted.wait(10)
+        publisher = Publisher(broker.port, f"pub-{uuid.uuid4().hex[:6]}", window=20)
+        half = len(items) // 2
+        for topic, payload in items[:half]:
+            publisher.publish(topic, payload)
+        # When PostgreSQL stops while the hubs are committing, the stream goes on during
+        # the outage, and the database comes back once both hubs are waiting for it
+        reader = Store.reader(StoreConfig(url=postgres.url))
+        assert reader is not None
+        wait_for(lambda: reader.count_alerts() >= len(alerts) // 4 or None,  # type: ignore[union-attr]
+                 20, "a quarter stored", every=0.02)
+        reader.close()
+        reader = None
+        postgres.stop(mode="fast")
+        for topic, payload in items[half:]:
+            publisher.publish(topic, payload)
+        wait_for(lambda: all("waiting for the database" in p.read_text() for p in logs), 20,
+                 "both hubs waiting for the database")
+        postgres.start()
+        # Then both hubs resume in the same process
+        wait_for(lambda: all("is back; resuming" in p.read_text() for p in logs), 20,
+                 "both hubs resumed")
+        assert [h.poll() for h in hubs] == [None, None]
+        # And every alert is stored exactly once and acknowledged
+        reader = Store.reader(StoreConfig(url=postgres.url))
+        assert reader is not None
+        wait_for(lambda: reader.count_alerts() == len(alerts) or None,  # type: ignore[union-attr]
+                 20, f"all {len(alerts)} alerts stored")
+        stored = [r[0] for r in reader.db.execute("SELECT id FROM alerts")]
+        assert sorted(stored) == sorted(a.id for a in alerts)
+        wait_for(lambda: set(acked) >= {a.id for a in alerts} or None, 20, "every alert acked")
+        # And the incidents are those one SQLite hub makes of the same alerts
+        wait_for(lambda: incident_set(reader) == single.incidents or None,  # type: ignore[arg-type]
+                 10, "the SQLite hub's incidents")
+        # And the singleton lease has exactly one holder again
+        key = lock_key("lease:singleton") & 0xFFFF_FFFF_FFFF_FFFF
+        holders = reader.db.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
+            "objsubid = 1 AND classid::bigint = ? AND objid::bigint = ?",
+            (key >> 32, key & 0xFFFF_FFFF)).fetchone()[0]
+        assert holders == 1
+        taken = [p.read_text().split("is back; resuming", 1)[1].count("lease singleton taken")
+                 for p in logs]
+        assert sorted(taken) == [0, 1], taken
+    finally:
+        if reader is not None:
+            reader.close()
+        if publisher is not None:
+            publisher.close()
+        listener.disconnect()
+        listener.loop_stop()
+        for hub in hubs:
+            stop_process(hub, timeout=10)
+        broker.stop()
