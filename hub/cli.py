@@ -302,8 +302,11 @@ def _add_report(parser: argparse.ArgumentParser) -> None:
     _common(parser, "WARNING")
     parser.add_argument("--since", metavar="DURATION", default="30d",
                         help="incidents opened this long ago or later (default 30d)")
-    parser.add_argument("--by", choices=("owner", "hazard", "zone"), default="owner",
-                        help="one row per owner (default), hazard or zone")
+    parser.add_argument("--by", choices=("owner", "hazard", "zone", "detector"),
+                        default="owner",
+                        help="one row per owner (default), hazard or zone; detector: the "
+                        "operators' outcomes per alert reason (limit, anomaly ...), with "
+                        "precision")
     shape = parser.add_mutually_exclusive_group()
     shape.add_argument("--json", action="store_true", help="print one JSON object")
     shape.add_argument("--csv", action="store_true", help="print CSV (times in seconds)")

@@ -10,6 +10,13 @@ at or above which 10 % of the times lie). *Deadlines missed* counts the owner's 
 deadlines (escalations to the first step), *escalations* every step taken; *false alarms*
 are resolutions with ``--outcome false-alarm``.
 
+By detector (``verdicts``), the operators' outcomes judge what raised each incident: an
+incident counts once under every alert ``reason`` among its alerts (``limit``, ``anomaly``
+...; ``(none)`` when no stored alert raised it: a citizen's report, or alerts already pruned),
+so the groups may overlap while the total counts each incident once. *Precision* is
+real / (real + false-alarm) over the resolved incidents that carry either outcome; maintenance,
+test and resolutions without an outcome say nothing about a detector and are only counted.
+
 >>> facts = [IncidentFacts(1, "gas-utility", "gas", "north", "resolved", 0.0, 60.0, 600.0,
 ...                        "real", 0, 0),
 ...          IncidentFacts(2, "gas-utility", "gas", "south", "resolved", 0.0, 400.0, 900.0,
@@ -17,6 +24,11 @@ are resolutions with ``--outcome false-alarm``.
 >>> row = aggregate(facts, "owner")[0]
 >>> row.group, row.incidents, row.ack_median_s, row.ack_p90_s, row.false_alarms
 ('gas-utility', 2, 230.0, 400.0, 1)
+>>> import dataclasses
+>>> facts = [dataclasses.replace(facts[0], reasons=("limit", "anomaly")),
+...          dataclasses.replace(facts[1], reasons=("anomaly",))]
+>>> [(r.group, r.real, r.false_alarms, r.precision) for r in verdicts(facts)]
+[('anomaly', 1, 1, 0.5), ('limit', 1, 0, 1.0), ('(all)', 1, 1, 0.5)]
 """
 
 from __future__ import annotations
@@ -26,10 +38,13 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["GROUPINGS", "TOTAL", "IncidentFacts", "ReportRow", "aggregate", "p90"]
+__all__ = ["BY_DETECTOR", "GROUPINGS", "NO_ALERT", "TOTAL", "IncidentFacts", "ReportRow",
+           "VerdictRow", "aggregate", "p90", "verdicts"]
 
 GROUPINGS = ("owner", "hazard", "zone")
+BY_DETECTOR = "detector"  # the operators' verdicts per alert reason (``verdicts``)
 TOTAL = "(all)"  # the group of the row that sums every incident
+NO_ALERT = "(none)"  # the detector group of incidents that no stored alert raised
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +62,7 @@ class IncidentFacts:
     outcome: str | None
     deadlines_missed: int
     escalations: int
+    reasons: tuple[str, ...] = ()  # the distinct ``reason`` of its alerts, sorted
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +119,41 @@ def aggregate(facts: Iterable[IncidentFacts], by: str) -> list[ReportRow]:
     for fact in every:
         groups.setdefault(str(getattr(fact, by) or "-"), []).append(fact)
     return [*(_row(name, groups[name]) for name in sorted(groups)), _row(TOTAL, every)]
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictRow:
+    """One detector's (alert reason's) field verdicts: the operators' outcomes of the
+    incidents its alerts raised; ``precision`` is None where none is real or a false alarm."""
+
+    group: str
+    incidents: int
+    resolved: int
+    real: int
+    false_alarms: int
+    maintenance: int
+    test: int
+    no_outcome: int
+    precision: float | None
+
+
+def _verdict_row(group: str, facts: Sequence[IncidentFacts]) -> VerdictRow:
+    outcomes = [f.outcome for f in facts if f.status == "resolved"]
+    real, false_alarms = outcomes.count("real"), outcomes.count("false-alarm")
+    return VerdictRow(
+        group=group, incidents=len(facts), resolved=len(outcomes), real=real,
+        false_alarms=false_alarms, maintenance=outcomes.count("maintenance"),
+        test=outcomes.count("test"), no_outcome=outcomes.count(None),
+        precision=real / (real + false_alarms) if real + false_alarms else None)
+
+
+def verdicts(facts: Iterable[IncidentFacts]) -> list[VerdictRow]:
+    """One row per alert reason (by name; an incident under each of its reasons), then
+    ``TOTAL``'s (each incident once)."""
+    every = list(facts)
+    groups: dict[str, list[IncidentFacts]] = {}
+    for fact in every:
+        for reason in fact.reasons or (NO_ALERT,):
+            groups.setdefault(reason, []).append(fact)
+    return [*(_verdict_row(name, groups[name]) for name in sorted(groups)),
+            _verdict_row(TOTAL, every)]

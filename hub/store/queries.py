@@ -698,8 +698,9 @@ class Store:
 
     def response_facts(self, since: float) -> list[IncidentFacts]:
         """What the response report needs of every incident opened at or after ``since``
-        (not those merged into another): times, owner, outcome, and from its timeline the
-        first acknowledgement and the escalations (``lifeline-hub report``)."""
+        (not those merged into another): times, owner, outcome, from its timeline the
+        first acknowledgement and the escalations, and the distinct reasons of its alerts
+        (``lifeline-hub report``, ``--by detector``)."""
         if not self._has_schema():
             return []
         rows = self.db.execute(
@@ -709,6 +710,7 @@ class Store:
         acked: dict[int, float] = {}
         missed: dict[int, int] = {}
         escalations: dict[int, int] = {}
+        reasons: dict[int, list[str]] = {}
         ids = [int(r[0]) for r in rows]
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
@@ -724,9 +726,15 @@ class Store:
                 escalations[key] = escalations.get(key, 0) + 1
                 if json.loads(payload).get("escalation", {}).get("level") == 1:
                     missed[key] = missed.get(key, 0) + 1
+            for incident_id, reason in self.db.execute(
+                    "SELECT DISTINCT m.incident_id, a.reason FROM incident_alerts m JOIN alerts a "
+                    f"ON a.device = m.device AND a.id = m.alert_id WHERE m.incident_id IN ({marks})"
+                    " ORDER BY m.incident_id, a.reason", chunk):
+                reasons.setdefault(int(incident_id), []).append(str(reason))
         return [IncidentFacts(int(r[0]), r[1], r[2], r[3], r[4], float(r[5]),
                               acked.get(int(r[0])), r[6], r[7], missed.get(int(r[0]), 0),
-                              escalations.get(int(r[0]), 0)) for r in rows]
+                              escalations.get(int(r[0]), 0),
+                              tuple(reasons.get(int(r[0]), ()))) for r in rows]
 
     # -- operators' desk ----------------------------------------------------------------
     def incident(self, incident_id: int) -> Incident | None:
