@@ -1,8 +1,8 @@
 """The serial port vanishes and returns: a USB adapter unplugged, then plugged back in.
 
 The agent opens the sensor through a symlink, as udev's ``/dev/lifeline/<name>``;
-unplugging closes the pseudo-terminal (the link dangles), plugging back creates a
-new pseudo-terminal and re-targets the link.
+unplugging removes the link (as udev does) and closes the pseudo-terminal, plugging
+back creates a new pseudo-terminal and links it.
 """
 
 from __future__ import annotations

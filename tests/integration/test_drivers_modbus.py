@@ -107,7 +107,8 @@ def test_a_vanished_adapter_is_a_port_fault_until_the_symlink_points_at_a_new_on
         rig = Rig(sensor_config(tmp_path, str(link)))
         try:
             rig.until("a reading", lambda: rig.readings())
-            # When the adapter is unplugged (its device node disappears)
+            # When the adapter is unplugged (udev removes its link, its device node goes)
+            os.unlink(link)
             first.close_a()
             # Then the driver reports a port fault and keeps retrying with backoff
             rig.until("port fault", lambda: ("port", True) in rig.faults)
@@ -115,7 +116,6 @@ def test_a_vanished_adapter_is_a_port_fault_until_the_symlink_points_at_a_new_on
                                                    baudrate=38400) as peer2:
                 peer2.set(0, [4200])
                 # When the adapter comes back under the same name
-                os.unlink(link)
                 os.symlink(second.a_path, link)
                 # Then the port reopens, readings resume and the fault clears
                 rig.until("port fault cleared", lambda: ("port", False) in rig.faults and

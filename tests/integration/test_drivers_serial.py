@@ -63,13 +63,14 @@ def test_checksummed_key_value_lines_garbage_silence_and_a_port_that_comes_back(
             rig.until("silent fault cleared", lambda: ("silent", False) in rig.faults[mark:]
                       and len(rig.readings()) > count)
         finally:
+            # When the port vanishes: udev removes its link, the pty closes (a link left
+            # dangling could meet a new pty of another process under the same number)
+            os.unlink(link)
             first.close()
         try:
-            # When the port vanishes (the pty closes)
             rig.until("port fault", lambda: ("port", True) in rig.faults)
             with PtySensor() as second:
                 # When a device appears again under the same name
-                os.unlink(link)
                 os.symlink(second.path, link)
                 second.stream(tilt_line, 50)
                 # Then the driver reopens it with backoff, readings resume, the fault clears
@@ -138,14 +139,14 @@ def test_vibration_frames_corrupt_frames_silence_and_a_vanished_port(tmp_path: P
             rig.until("silent fault cleared", lambda: ("silent", False) in rig.faults[mark:]
                       and len(rig.readings()) > count)
         finally:
-            first.close()  # the port vanishes: the pty closes, the symlink dangles
+            os.unlink(link)  # the port vanishes: udev removes its link, the pty closes
+            first.close()
         try:
             # Then the driver reports a port fault and keeps retrying with backoff
             rig.until("port fault", lambda: ("port", True) in rig.faults)
             assert rig.reader.is_alive()
             with PtySensor() as second:
                 # When an accelerometer appears again under the same name
-                os.unlink(link)
                 os.symlink(second.path, link)
                 second.stream(frame_at, 10)
                 # Then the port reopens, windows of features resume and the fault clears

@@ -95,7 +95,10 @@ class NumberedStream:
             self.pty = pty
 
     def unplug(self) -> None:
-        """The device vanishes: its pty closes, the symlink dangles."""
+        """The device vanishes: udev removes its link, its pty closes. (A link left dangling
+        could meet another process's new pty under the same /dev/pts number, and the agent
+        would read that one: tests run side by side in xdist workers.)"""
+        self.link.unlink(missing_ok=True)
         with self._lock:
             pty, self.pty = self.pty, None
         if pty is not None:
