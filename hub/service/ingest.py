@@ -8,10 +8,11 @@ fusion from the store while the broker redelivers what was never acknowledged.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections import Counter, deque
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from hub import registry
@@ -225,7 +226,7 @@ class Ingest:
         """An alert message validated as ``_one`` does (its time, its device): the alert and
         the JSON text to store (the payload itself when it is canonical), or None if it was
         refused as a security event; WireError if it is not in the contract."""
-        try:
+        with _contract_errors():
             try:
                 alert, body = wire.decode_alert_body(payload, now=now)
             except wire.WireError as exc:
@@ -233,10 +234,6 @@ class Ingest:
                     raise
                 alert = self._skewed(topic, payload, now, exc)
                 body = wire.encode(alert).decode()
-        except wire.WireError:
-            raise
-        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
-            raise wire.WireError("malformed", f"cannot decode the payload: {exc!r}") from exc
         if self._refused(topic, alert, now):
             return None
         return alert, body
@@ -400,23 +397,11 @@ class Ingest:
                      "line", status.device)
 
     def _one(self, topic: str, payload: bytes, now: float) -> _Done:
-        """Validate, check, store and fuse one message; what it did, for ``_count``."""
-        try:
-            message = _decode(topic, payload, now)
-        except wire.WireError as exc:
-            if exc.reason != "bad_timestamp":
-                raise
-            message = self._skewed(topic, payload, now, exc)
-        if message is None or self._refused(topic, message, now):
+        """Validate, check, store and fuse one message that is not an alert (alerts go in
+        runs: ``_alert_run``); what it did, for ``_count``."""
+        status = _decode_status(topic, payload)
+        if status is None or self._refused(topic, status, now):
             return _Done()
-        if isinstance(message, wire.Alert):
-            alert = message
-            if not self.store.add_alert(alert, now, wire.encode(alert).decode()):
-                log.debug("duplicate alert id=%s device=%s sensor=%s", alert.id, alert.device,
-                          alert.sensor)
-                return _Done(acked=alert, duplicate=True)
-            return _Done(acked=alert, changes=self.fusion.alert(alert, now))
-        status = message
         if not self.status_owner:
             self._unfused_statuses.setdefault(
                 status.device, deque(maxlen=UNFUSED_STATUSES)).append((topic, payload, status))
@@ -530,23 +515,26 @@ def accountable(config: HubConfig) -> Accountable:
     return Accountable(config.owners, config.deadlines, config.fusion.topology)
 
 
-def _decode(topic: str, payload: bytes, now: float) -> wire.Alert | wire.Status | None:
-    """Validate one message; WireError (with a counted reason) for anything not in the contract.
-
-    A decoder failing in a way the contract did not foresee is still the message's fault,
-    not a reason to stop the hub (the broker would redeliver it forever): ``malformed``.
-    """
-    _, kind = wire.parse_topic(topic)  # the device is checked against the topic in _refused
+@contextlib.contextmanager
+def _contract_errors() -> Iterator[None]:
+    """A decoder failing in a way the contract did not foresee is still the message's fault,
+    not a reason to stop the hub (the broker would redeliver it forever): ``malformed``."""
     try:
-        if kind == "alert":
-            return wire.decode_alert(payload, now=now)
-        if kind == "status":
-            # an empty retained payload just clears a status: nothing to learn
-            return wire.decode_status(payload) if payload else None
+        yield
     except wire.WireError:
         raise
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise wire.WireError("malformed", f"cannot decode the payload: {exc!r}") from exc
+
+
+def _decode_status(topic: str, payload: bytes) -> wire.Status | None:
+    """Validate a message that is not an alert; WireError (with a counted reason) for
+    anything not in the contract."""
+    _, kind = wire.parse_topic(topic)  # the device is checked against the topic in _refused
+    if kind == "status":
+        with _contract_errors():
+            # an empty retained payload just clears a status: nothing to learn
+            return wire.decode_status(payload) if payload else None
     raise wire.WireError("bad_topic", f"topic {topic!r} is not an alert or status topic")
 
 
