@@ -161,6 +161,14 @@ def replay_in_process(scenario: Scenario, workdir: Path) -> Replay:
     return Replay(scenario, found, first, wall, len(items))
 
 
+def scenario_stored(store: Store, n_alerts: int, offline: set[str]) -> bool:
+    """Has the hub stored the scenario: its alerts, and every device that went offline
+    back online (the scenario ends with each one back)?"""
+    states = {d: s for d, _, s, _ in store.devices()}
+    return (store.count_alerts() >= n_alerts
+            and all(states.get(d) == "online" for d in offline))
+
+
 def hub_script() -> str:
     found = Path(sys.executable).parent / "lifeline-hub"
     return str(found) if found.exists() else "lifeline-hub"
@@ -202,9 +210,7 @@ def replay_hub(scenario: Scenario, workdir: Path, timeout_s: float = 120.0) -> R
             if store is None:
                 return False
             try:
-                states = {d: s for d, _, s, _ in store.devices()}
-                return (store.count_alerts() >= n_alerts
-                        and all(states.get(d) == "online" for d in offline))
+                return scenario_stored(store, n_alerts, offline)
             finally:
                 store.close()
 

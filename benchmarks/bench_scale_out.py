@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from a clean clone: make the repo importable
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_fusion import scenario_stored  # noqa: E402
 from benchmarks.city_scenario import Scenario, generate  # noqa: E402
 from benchmarks.common import cpu_seconds  # noqa: E402
 from benchmarks.loadgen import Publisher  # noqa: E402
@@ -188,9 +189,7 @@ def replay_hubs(scenario: Scenario, workdir: Path, hubs: int = 1, store_url: str
             if store is None or not store.has_schema():
                 return False
             try:
-                states = {d: s for d, _, s, _ in store.devices()}
-                return (store.count_alerts() >= n_alerts
-                        and all(states.get(d) == "online" for d in offline))
+                return scenario_stored(store, n_alerts, offline)
             finally:
                 if reader is None:
                     store.close()
