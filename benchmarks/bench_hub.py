@@ -444,8 +444,36 @@ def follow_tail(process: subprocess.Popen[bytes], seen: dict[Any, float],
                 seen.setdefault(found, now)
 
 
-def bench_latency(rate: float, seconds: float, devices: int, zones: int
-                  ) -> tuple[str, list[Target]]:
+def baseline_latency(ref: str, rate: float, seconds: float, devices: int, zones: int
+                     ) -> tuple[list[float], int, float]:
+    """Publish -> committed (events feed) in ms with the hub of commit ``ref`` (``git
+    archive`` on PYTHONPATH), the same load on a broker and store of its own: (latencies,
+    alerts sent, the hub's CPU s/s)."""
+    with tempfile.TemporaryDirectory() as old:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+        wd = workdir("hub-latency-baseline")
+        broker = start_broker(wd)
+        publisher = Publisher(broker.port, "bench-loadgen")
+        hub = HubProcess(wd, broker.port, code=Path(old))
+        try:
+            hub.start()
+            hub.probe(publisher)
+            sampler = Sampler(hub.pid)
+            sampler.sample()
+            log(f"latency: the same load through the hub of {ref}")
+            lat, sent = ingest_latency(hub, publisher, rate, seconds, devices, zones)
+            sampler.sample()
+        finally:
+            hub.stop()
+            publisher.close()
+            broker.stop()
+    return lat, sent, sampler.cpu_share()
+
+
+def bench_latency(rate: float, seconds: float, devices: int, zones: int,
+                  baseline: str | None = None) -> tuple[str, list[Target]]:
     wd = workdir("hub-latency")
     broker = start_broker(wd)
     publisher = Publisher(broker.port, "bench-loadgen")
@@ -497,6 +525,14 @@ def bench_latency(rate: float, seconds: float, devices: int, zones: int
         rows.append([label, f"{len(lat):,}/{len(sent):,}", f"{p50:.1f}", f"{p99:.1f}",
                      f"{max(lat, default=float('nan')):.1f}", ratio(p50, lat_of["broker"][0]),
                      ratio(p99, lat_of["broker"][1])])
+    if baseline:
+        old_lat, old_sent, old_cpu = baseline_latency(baseline, rate, seconds, devices, zones)
+        o50, o99 = percentile(old_lat, 50), percentile(old_lat, 99)
+        rows.append([f"hub of {baseline}: incident change committed (run after this tree's, "
+                     f"hub CPU {old_cpu:.2f} s/s; this tree's p99: "
+                     f"{ratio(lat_of['store'][1], o99)} of it)", f"{len(old_lat):,}/{old_sent:,}",
+                     f"{o50:.1f}", f"{o99:.1f}", f"{max(old_lat, default=float('nan')):.1f}",
+                     ratio(o50, lat_of["broker"][0]), ratio(o99, lat_of["broker"][1])])
     order = sorted(sent, key=sent.__getitem__)
     tenth = max(1, len(order) // 10)
     drift = [percentile([1000 * (via_store[k] - sent[k]) for k in part if k in via_store], 50)
@@ -982,7 +1018,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep-store", action="store_true",
                         help="keep the store benchmark's database (several GB at 10 M alerts)")
     parser.add_argument("--baseline", metavar="GIT_REF",
-                        help="throughput: also drain the backlog with that commit's hub")
+                        help="throughput: also drain the backlog with that commit's hub; "
+                             "latency: also time the same load through it")
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--docs-section", default="hub",
                         help="the docs/benchmarks.md section --write-docs replaces (a run of "
@@ -1004,7 +1041,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         targets += found
     if "latency" in parts:
         text, found = bench_latency(args.latency_rate, args.latency_seconds, args.load_devices,
-                                    args.zones)
+                                    args.zones, args.baseline)
         out.append(f"### Latency at {args.latency_rate:,.0f} alerts/s\n\n" + text)
         targets += found
     if "devices" in parts:
