@@ -88,12 +88,13 @@ class HubProcess:
     """``lifeline-hub run`` on a config we write; ``committed()`` reads its store."""
 
     def __init__(self, wd: Path, broker_port: int, store_extra: str = "",
-                 code: Path | None = None) -> None:
+                 code: Path | None = None, client_id: str = "lifeline-hub-bench") -> None:
         self.code = code  # another tree's code (PYTHONPATH), e.g. a baseline commit's
         self.wd = wd
         self.store_path = wd / "hub.db"
         self.config = wd / "hub.toml"
-        self.config.write_text(hub_toml(broker_port, self.store_path, store_extra=store_extra))
+        self.config.write_text(hub_toml(broker_port, self.store_path, client_id=client_id,
+                                        store_extra=store_extra))
         self.broker_port = broker_port
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = wd / "hub.log"
@@ -226,7 +227,11 @@ def baseline_drain(ref: str, backlog: Sequence[tuple[str, str, bytes]],
         archive = subprocess.run(["git", "-C", str(Path(__file__).resolve().parent.parent),
                                   "archive", ref], capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
-        hub = HubProcess(Path(wd), broker_port, code=Path(old))
+        # a session of its own: the hub before it may have left PUBACKs of its last batch
+        # unsent when it was stopped, and the broker would hand those to the next holder of
+        # its session, whose copies of the backlog then count as duplicates, never stored
+        hub = HubProcess(Path(wd), broker_port, code=Path(old),
+                         client_id="lifeline-hub-bench-baseline")
         try:
             trace, base, sampler, _ = drain_backlog(hub, publisher, backlog)
             return drain_rate(trace, base), sampler.cpu_share()
