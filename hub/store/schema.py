@@ -102,15 +102,26 @@ def schema_version(db: sqlite3.Connection) -> int:
 
 
 def migrate(db: sqlite3.Connection) -> None:
-    """Create what is missing and upgrade an older store to ``SCHEMA_VERSION``, each step in
-    a transaction of its own (a store of a newer schema is refused before this)."""
+    """Create what is missing and upgrade an older store to ``SCHEMA_VERSION`` (a store of a
+    newer schema is refused before this).
+
+    The tables and the incidents' later columns come in one transaction: a desk command
+    reading while the hub starts sees either no store yet or the whole schema, never tables
+    without their columns ("no such column: zones")."""
     _upgrade_to_v4(db)
     _announce_indexes(db)
-    db.executescript(f"BEGIN; {SCHEMA} COMMIT;")
-    have = {r[1] for r in db.execute("PRAGMA table_info(incidents)")}
-    upgrade = "".join(f"ALTER TABLE incidents ADD COLUMN {name} {decl};"
-                      for name, decl in (*_V2_COLUMNS, *V6_COLUMNS) if name not in have)
-    db.executescript(f"BEGIN; {upgrade} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+    db.executescript(f"BEGIN IMMEDIATE; {SCHEMA}")  # left open: committed below
+    try:
+        have = {r[1] for r in db.execute("PRAGMA table_info(incidents)")}
+        for name, decl in (*_V2_COLUMNS, *V6_COLUMNS):
+            if name not in have:
+                db.execute(f"ALTER TABLE incidents ADD COLUMN {name} {decl}")
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 
 # ``alerts_device_ts`` (device, ts), of schemas up to 6, had no reader: every alert paid a
