@@ -449,25 +449,27 @@ def follow_tail(process: subprocess.Popen[bytes], seen: dict[Any, float],
                 seen.setdefault(found, now)
 
 
-def baseline_latency(ref: str, rate: float, seconds: float, devices: int, zones: int
-                     ) -> tuple[list[float], int, float]:
-    """Publish -> committed (events feed) in ms with the hub of commit ``ref`` (``git
-    archive`` on PYTHONPATH), the same load on a broker and store of its own: (latencies,
-    alerts sent, the hub's CPU s/s)."""
+def store_latency(ref: str | None, rate: float, seconds: float, devices: int, zones: int
+                  ) -> tuple[list[float], int, float]:
+    """Publish -> committed (events feed) in ms with this tree's hub (``ref`` None) or the
+    hub of commit ``ref`` (``git archive`` on PYTHONPATH), on a broker and store of its own,
+    with nothing else reading (no tail, no bare subscriber): (latencies, alerts sent, the
+    hub's CPU s/s). The same conditions for both, for the --baseline comparison."""
     with tempfile.TemporaryDirectory() as old:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True,
-                                 check=True).stdout
-        subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
-        wd = workdir("hub-latency-baseline")
+        if ref is not None:
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref],
+                                     capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+        wd = workdir("hub-latency-pair")
         broker = start_broker(wd)
         publisher = Publisher(broker.port, "bench-loadgen")
-        hub = HubProcess(wd, broker.port, code=Path(old))
+        hub = HubProcess(wd, broker.port, code=None if ref is None else Path(old))
         try:
             hub.start()
             hub.probe(publisher)
             sampler = Sampler(hub.pid)
             sampler.sample()
-            log(f"latency: the same load through the hub of {ref}")
+            log(f"latency: the same load through the hub of {ref or 'this tree'}, alone")
             lat, sent = ingest_latency(hub, publisher, rate, seconds, devices, zones)
             sampler.sample()
         finally:
@@ -531,13 +533,18 @@ def bench_latency(rate: float, seconds: float, devices: int, zones: int,
                      f"{max(lat, default=float('nan')):.1f}", ratio(p50, lat_of["broker"][0]),
                      ratio(p99, lat_of["broker"][1])])
     if baseline:
-        old_lat, old_sent, old_cpu = baseline_latency(baseline, rate, seconds, devices, zones)
-        o50, o99 = percentile(old_lat, 50), percentile(old_lat, 99)
-        rows.append([f"hub of {baseline}: incident change committed (run after this tree's, "
-                     f"hub CPU {old_cpu:.2f} s/s; this tree's p99: "
-                     f"{ratio(lat_of['store'][1], o99)} of it)", f"{len(old_lat):,}/{old_sent:,}",
-                     f"{o50:.1f}", f"{o99:.1f}", f"{max(old_lat, default=float('nan')):.1f}",
-                     ratio(o50, lat_of["broker"][0]), ratio(o99, lat_of["broker"][1])])
+        # this tree and the baseline alternately, twice each, in the same conditions
+        # (nothing else reading the store or the broker: the rows above had tail and a
+        # bare subscriber running beside the hub)
+        for rnd in (1, 2):
+            for ref in (None, baseline):
+                pl, ps, pc = store_latency(ref, rate, seconds, devices, zones)
+                rows.append([f"pair {rnd}, hub of {ref or 'this tree'} alone: incident change "
+                             f"committed (hub CPU {pc:.2f} s/s)", f"{len(pl):,}/{ps:,}",
+                             f"{percentile(pl, 50):.1f}", f"{percentile(pl, 99):.1f}",
+                             f"{max(pl, default=float('nan')):.1f}",
+                             ratio(percentile(pl, 50), lat_of["broker"][0]),
+                             ratio(percentile(pl, 99), lat_of["broker"][1])])
     order = sorted(sent, key=sent.__getitem__)
     tenth = max(1, len(order) // 10)
     drift = [percentile([1000 * (via_store[k] - sent[k]) for k in part if k in via_store], 50)
