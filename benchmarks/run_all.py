@@ -19,7 +19,9 @@ Defaults are the issue's figures except:
 
 The run at 06f0094 took 20.1 min on a quiet machine; the two changes above cut about
 4-5 min of it (estimated from their parts, not from a full run: the machine was shared
-when they were made).
+when they were made). Measured at 2026-12-03 20:26 UTC, load ~6.5: bench_hub.py --only
+throughput --backlog 50000 --seconds 60 (three drains of 50,000 and the 60 s stream)
+took 175 s in all, of which the stream and its 15 s wait 77 s.
 
 ``bench_scale_out.py`` (1, 2, 3 hubs on PostgreSQL against one SQLite hub, failover) runs
 after the end-to-end benchmark; it has no targets table (reported figures).
