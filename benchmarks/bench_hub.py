@@ -28,6 +28,7 @@ Parts, each against a fresh private Mosquitto (``lifeline.localbroker``) and a r
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -71,6 +72,7 @@ from benchmarks.loadgen import (  # noqa: E402
     RawDevice,
     alert_now,
     alert_payloads,
+    alert_stream,
     mosquitto_sub_argv,
     mosquitto_sub_drain,
     paced,
@@ -86,12 +88,13 @@ class HubProcess:
     """``lifeline-hub run`` on a config we write; ``committed()`` reads its store."""
 
     def __init__(self, wd: Path, broker_port: int, store_extra: str = "",
-                 code: Path | None = None) -> None:
+                 code: Path | None = None, client_id: str = "lifeline-hub-bench") -> None:
         self.code = code  # another tree's code (PYTHONPATH), e.g. a baseline commit's
         self.wd = wd
         self.store_path = wd / "hub.db"
         self.config = wd / "hub.toml"
-        self.config.write_text(hub_toml(broker_port, self.store_path, store_extra=store_extra))
+        self.config.write_text(hub_toml(broker_port, self.store_path, client_id=client_id,
+                                        store_extra=store_extra))
         self.broker_port = broker_port
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = wd / "hub.log"
@@ -224,7 +227,11 @@ def baseline_drain(ref: str, backlog: Sequence[tuple[str, str, bytes]],
         archive = subprocess.run(["git", "-C", str(Path(__file__).resolve().parent.parent),
                                   "archive", ref], capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
-        hub = HubProcess(Path(wd), broker_port, code=Path(old))
+        # a session of its own: the hub before it may have left PUBACKs of its last batch
+        # unsent when it was stopped, and the broker would hand those to the next holder of
+        # its session, whose copies of the backlog then count as duplicates, never stored
+        hub = HubProcess(Path(wd), broker_port, code=Path(old),
+                         client_id="lifeline-hub-bench-baseline")
         try:
             trace, base, sampler, _ = drain_backlog(hub, publisher, backlog)
             return drain_rate(trace, base), sampler.cpu_share()
@@ -340,7 +347,9 @@ def bench_throughput(n: int, devices: int, zones: int, rate: float, seconds: flo
 def live_stream(hub: HubProcess, publisher: Publisher, rate: float, seconds: float,
                 devices: int, zones: int, broker_pid: int | None = None,
                 drain_s: float = 15.0) -> dict[str, float]:
-    items = alert_payloads(int(rate * seconds), devices, zones)
+    # as many as the publisher can offer in ``seconds`` (at most ``rate``/s), built as they
+    # are taken: the stream lasts its time whatever the publisher's speed
+    items = itertools.islice(alert_stream(devices, zones), int(rate * seconds))
     base = hub.committed()
     sampler = Sampler(hub.pid)
     # who else had the machine's cores while the stream ran: the broker, and this process,
@@ -350,20 +359,22 @@ def live_stream(hub: HubProcess, publisher: Publisher, rate: float, seconds: flo
     for one in (sampler, *others.values()):
         one.sample()
     started = time.monotonic()
-    for topic, payload in paced(items, rate):
+    published = 0
+    for topic, payload in paced(items, rate, seconds=seconds):
         publisher.publish(topic, payload)
+        published += 1
     published_at = time.monotonic()
-    offered = len(items) / (published_at - started)
+    offered = published / (published_at - started)
     during = hub.committed() - base
     for one in (sampler, *others.values()):
         one.sample()
     stream_cpu = sampler.cpu_share()
     try:
-        trace = hub.wait_committed(base + len(items), timeout=drain_s, poll=0.1, sampler=sampler)
+        trace = hub.wait_committed(base + published, timeout=drain_s, poll=0.1, sampler=sampler)
         lag_s, behind = trace[-1][0] - published_at, 0
     except RuntimeError:  # still behind after drain_s: report how far, do not wait it out
-        lag_s, behind = float("nan"), base + len(items) - hub.committed()
-    return {"published": len(items), "offered": offered,
+        lag_s, behind = float("nan"), base + published - hub.committed()
+    return {"published": published, "offered": offered,
             "sustained": during / (published_at - started), "lag_s": lag_s, "behind": behind,
             "cpu": sampler.cpu_share(), "rss": sampler.peak_rss(), "drain_s": drain_s,
             "stream_cpu": stream_cpu,
@@ -438,8 +449,38 @@ def follow_tail(process: subprocess.Popen[bytes], seen: dict[Any, float],
                 seen.setdefault(found, now)
 
 
-def bench_latency(rate: float, seconds: float, devices: int, zones: int
-                  ) -> tuple[str, list[Target]]:
+def store_latency(ref: str | None, rate: float, seconds: float, devices: int, zones: int
+                  ) -> tuple[list[float], int, float]:
+    """Publish -> committed (events feed) in ms with this tree's hub (``ref`` None) or the
+    hub of commit ``ref`` (``git archive`` on PYTHONPATH), on a broker and store of its own,
+    with nothing else reading (no tail, no bare subscriber): (latencies, alerts sent, the
+    hub's CPU s/s). The same conditions for both, for the --baseline comparison."""
+    with tempfile.TemporaryDirectory() as old:
+        if ref is not None:
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref],
+                                     capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+        wd = workdir("hub-latency-pair")
+        broker = start_broker(wd)
+        publisher = Publisher(broker.port, "bench-loadgen")
+        hub = HubProcess(wd, broker.port, code=None if ref is None else Path(old))
+        try:
+            hub.start()
+            hub.probe(publisher)
+            sampler = Sampler(hub.pid)
+            sampler.sample()
+            log(f"latency: the same load through the hub of {ref or 'this tree'}, alone")
+            lat, sent = ingest_latency(hub, publisher, rate, seconds, devices, zones)
+            sampler.sample()
+        finally:
+            hub.stop()
+            publisher.close()
+            broker.stop()
+    return lat, sent, sampler.cpu_share()
+
+
+def bench_latency(rate: float, seconds: float, devices: int, zones: int,
+                  baseline: str | None = None) -> tuple[str, list[Target]]:
     wd = workdir("hub-latency")
     broker = start_broker(wd)
     publisher = Publisher(broker.port, "bench-loadgen")
@@ -491,6 +532,19 @@ def bench_latency(rate: float, seconds: float, devices: int, zones: int
         rows.append([label, f"{len(lat):,}/{len(sent):,}", f"{p50:.1f}", f"{p99:.1f}",
                      f"{max(lat, default=float('nan')):.1f}", ratio(p50, lat_of["broker"][0]),
                      ratio(p99, lat_of["broker"][1])])
+    if baseline:
+        # this tree and the baseline alternately, twice each, in the same conditions
+        # (nothing else reading the store or the broker: the rows above had tail and a
+        # bare subscriber running beside the hub)
+        for rnd in (1, 2):
+            for ref in (None, baseline):
+                pl, ps, pc = store_latency(ref, rate, seconds, devices, zones)
+                rows.append([f"pair {rnd}, hub of {ref or 'this tree'} alone: incident change "
+                             f"committed (hub CPU {pc:.2f} s/s)", f"{len(pl):,}/{ps:,}",
+                             f"{percentile(pl, 50):.1f}", f"{percentile(pl, 99):.1f}",
+                             f"{max(pl, default=float('nan')):.1f}",
+                             ratio(percentile(pl, 50), lat_of["broker"][0]),
+                             ratio(percentile(pl, 99), lat_of["broker"][1])])
     order = sorted(sent, key=sent.__getitem__)
     tenth = max(1, len(order) // 10)
     drift = [percentile([1000 * (via_store[k] - sent[k]) for k in part if k in via_store], 50)
@@ -697,6 +751,12 @@ def build_store(path: Path, alerts: int, per_incident: int, base: int = 100_000)
             context=(300.0, 250.0, 180.0, 120.0), message="120 kPa below low limit 250")
         store.add_alert(alert, ts + 0.05, wire.encode(alert).decode())
     db.execute("COMMIT")
+    # the secondary indexes are built once at the end (sorted: several times faster than
+    # keeping them up to date row by row over millions of copies), with the schema's own SQL
+    indexes = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS "
+                         "NOT NULL AND tbl_name IN ('alerts', 'incident_alerts')").fetchall()
+    for name, _ in indexes:
+        db.execute(f"DROP INDEX {name}")
     columns = [r[1] for r in db.execute("PRAGMA table_info(alerts)")]
     k = "((seq + :shift) / :per)"  # the copy's incident number, as in the loop above
     copied = {"id": "printf('a%010d', seq + :shift)", "seq": "seq + :shift",
@@ -718,8 +778,10 @@ def build_store(path: Path, alerts: int, per_incident: int, base: int = 100_000)
             log(f"store: {(r + 1) * base:,} of {alerts:,} alerts")
     db.execute("BEGIN")
     db.execute("INSERT INTO incident_alerts (device, alert_id, incident_id) "
-               "SELECT device, id, seq / ? + 1 FROM alerts ORDER BY id", (per_incident,))
+               "SELECT device, id, seq / ? + 1 FROM alerts ORDER BY device, id", (per_incident,))
     db.execute("COMMIT")
+    for _, sql in indexes:
+        db.execute(sql)
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     return time.monotonic() - started
@@ -968,7 +1030,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep-store", action="store_true",
                         help="keep the store benchmark's database (several GB at 10 M alerts)")
     parser.add_argument("--baseline", metavar="GIT_REF",
-                        help="throughput: also drain the backlog with that commit's hub")
+                        help="throughput: also drain the backlog with that commit's hub; "
+                             "latency: also time the same load through it")
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--docs-section", default="hub",
                         help="the docs/benchmarks.md section --write-docs replaces (a run of "
@@ -990,7 +1053,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         targets += found
     if "latency" in parts:
         text, found = bench_latency(args.latency_rate, args.latency_seconds, args.load_devices,
-                                    args.zones)
+                                    args.zones, args.baseline)
         out.append(f"### Latency at {args.latency_rate:,.0f} alerts/s\n\n" + text)
         targets += found
     if "devices" in parts:

@@ -35,9 +35,10 @@ from benchmarks.loadgen import alert_payloads
 from hub.config import load_hub_config
 from hub.service.ingest import Ingest
 from hub.store import Store
-alerts, batch = int(sys.argv[1]), int(sys.argv[2])
+alerts, batch, devices, zones = (int(a) for a in sys.argv[1:5])
 now = time.time()
-payloads = [(topic, payload) for _, topic, payload in alert_payloads(alerts, 1000, 50, ts=now - 5)]
+payloads = [(topic, payload) for _, topic, payload in alert_payloads(alerts, devices, zones,
+                                                                      ts=now - 5)]
 with tempfile.TemporaryDirectory() as tmp:
     (Path(tmp) / "hub.toml").write_text('[store]\\npath = "hub.db"\\n')
     config = load_hub_config(Path(tmp) / "hub.toml")
@@ -53,10 +54,12 @@ print(json.dumps({"cpu": cpu, "wall": wall, "bytes": size / alerts}))
 """
 
 
-def run_child(code: Path, alerts: int, batch: int) -> dict[str, float]:
+def run_child(code: Path, alerts: int, batch: int, devices: int, zones: int
+              ) -> dict[str, float]:
     # the benchmarks package always from this tree (the load generator), the product from code
     env = dict(os.environ, PYTHONPATH=f"{code}{os.pathsep}{ROOT}")
-    out = subprocess.run([sys.executable, "-c", CHILD, str(alerts), str(batch)], env=env,
+    out = subprocess.run([sys.executable, "-c", CHILD, str(alerts), str(batch), str(devices),
+                          str(zones)], env=env,
                          capture_output=True, text=True, check=True, cwd=code).stdout
     return dict(json.loads(out.splitlines()[-1]))
 
@@ -66,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alerts", type=int, default=60_000)
     parser.add_argument("--batch", type=int, default=500, help="alerts per batch (the hub's max)")
     parser.add_argument("--rounds", type=int, default=3, help="runs per code tree (median)")
+    parser.add_argument("--devices", type=int, default=1000,
+                        help="devices (one channel each) the alerts come from, round-robin")
+    parser.add_argument("--zones", type=int, default=50,
+                        help="zones of the devices: one incident per zone (--zones 1 --devices "
+                             "20000: one incident of 20,000 channels, an earthquake's)")
     parser.add_argument("--baseline", metavar="GIT_REF")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args(argv)
@@ -79,9 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
         for _ in range(args.rounds):
             for name, code in trees.items():
-                runs[name].append(run_child(code, args.alerts, args.batch))
+                runs[name].append(run_child(code, args.alerts, args.batch, args.devices,
+                                            args.zones))
     load = os.getloadavg()
-    lines = [f"{args.alerts:,} alerts of the load generator (1,000 devices, 50 zones) through "
+    lines = [f"{args.alerts:,} alerts of the load generator ({args.devices:,} devices, "
+             f"{args.zones} zones) through "
              f"`Ingest.batch` in batches of {args.batch} on a SQLite store, median of "
              f"{args.rounds} runs per code tree, alternating; load average at the end "
              f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} (2 cores, shared).", "",

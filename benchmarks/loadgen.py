@@ -8,6 +8,7 @@ broker limit).
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import socket
 import struct
@@ -15,7 +16,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
@@ -30,12 +31,13 @@ ALERT_TOPICS = wire.ALERT_SUBSCRIPTION
 
 
 def alert_payloads(count: int, devices: int, zones: int, ts: float | None = None,
-                   prefix: str | None = None) -> list[tuple[str, str, bytes]]:
-    """``count`` (alert id, topic, payload) triples spread round-robin over ``devices``."""
+                   prefix: str | None = None, first: int = 0) -> list[tuple[str, str, bytes]]:
+    """``count`` (alert id, topic, payload) triples spread round-robin over ``devices``, the
+    ``first``-th of the run onwards."""
     run = prefix or uuid.uuid4().hex[:8]
     now = time.time() if ts is None else ts
     out = []
-    for i in range(count):
+    for i in range(first, first + count):
         device = f"load-{i % devices:05d}"
         alert = wire.Alert(
             id=f"{run}-{i}", device=device, zone=f"z{i % devices % zones:03d}", sensor="s0",
@@ -45,6 +47,17 @@ def alert_payloads(count: int, devices: int, zones: int, ts: float | None = None
             message="120 kPa below low limit 250")
         out.append((alert.id, wire.alert_topic(device), wire.encode(alert)))
     return out
+
+
+def alert_stream(devices: int, zones: int, chunk: int = 1_000
+                 ) -> Iterator[tuple[str, str, bytes]]:
+    """``alert_payloads`` without end, built ``chunk`` at a time as they are taken: for a
+    stream that runs for a time rather than a count (what is never sent is never built).
+    Small chunks: building one pauses the publisher (~30-80 µs an alert here), and a long
+    pause makes the paced stream burst to catch up."""
+    prefix = uuid.uuid4().hex[:8]
+    for first in itertools.count(0, chunk):
+        yield from alert_payloads(chunk, devices, zones, prefix=prefix, first=first)
 
 
 def alert_now(alert_id: str, device: str, zone: str) -> tuple[str, bytes]:
@@ -114,11 +127,16 @@ class Publisher:
         self.client.loop_stop()
 
 
-def paced(items: Sequence[tuple[str, str, bytes]], rate: float,
-          on_send: Callable[[str, float], None] | None = None) -> Iterator[tuple[str, bytes]]:
-    """Yield (topic, payload) at ``rate`` per second, in slices of 5 ms."""
+def paced(items: Iterable[tuple[str, str, bytes]], rate: float,
+          on_send: Callable[[str, float], None] | None = None,
+          seconds: float | None = None) -> Iterator[tuple[str, bytes]]:
+    """Yield (topic, payload) at ``rate`` per second, in slices of 5 ms; with ``seconds``,
+    stop taking items that long after the start (a publisher slower than ``rate`` then
+    offers what it can in that time, instead of running on until every item is out)."""
     started = time.monotonic()
     for index, (alert_id, topic, payload) in enumerate(items):
+        if seconds is not None and time.monotonic() - started >= seconds:
+            return
         due = started + index / rate
         delay = due - time.monotonic()
         if delay > 0.005:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from hub.core.deadlines import ResponseClock
 from lifeline.grades import Grade
@@ -23,7 +23,7 @@ __all__ = [
     "Change", "CitizenReported", "Commented", "Confirmed", "Escalated", "Evidence", "Flapped", "Flapping",
     "GradeChanged", "Incident",
     "IncidentStatus", "Joined", "MAX_DEVICES", "Merged", "OUTCOMES", "Opened", "Readings", "Reopened",
-    "Resolved",
+    "Resolved", "RuleRows", "changed_channels", "saved_channels",
 ]
 
 DEVICE_HAZARD = "device"
@@ -38,6 +38,38 @@ MAX_DEVICES = 1000
 Evidence = tuple[tuple[float, int, bool], ...]
 # One sensor channel's alert values: (ts, value), sorted by ts; kept for kinds with a rate rule.
 Readings = tuple[tuple[float, float], ...]
+
+_Rows = TypeVar("_Rows")
+
+
+class RuleRows(dict[str, _Rows]):
+    """An incident's rule state (channel key -> rows) as fusion keeps it, noting which
+    channels were set since the store last saved it (``changed``; None: not known, so
+    every channel may be new). A save then looks at those channels only: walking all of
+    a 10,000-channel incident's for each batch made an alert cost more the larger its
+    incident (issue 16). The rows themselves are values; only which keys were set is
+    noted, and only ``d[key] = rows`` (what ``hub.core.running`` does) notes it."""
+
+    def __init__(self, rows: Mapping[str, _Rows] | None = None) -> None:
+        super().__init__(rows or {})
+        self.changed: set[str] | None = None
+
+    def __setitem__(self, key: str, value: _Rows) -> None:
+        super().__setitem__(key, value)
+        if self.changed is not None:
+            self.changed.add(key)
+
+
+def changed_channels(rows: Mapping[str, object]) -> set[str] | None:
+    """The channels of ``rows`` set since ``saved_channels`` was last called on it; None if
+    that is not known (a plain mapping, or never saved): then any may have changed."""
+    return rows.changed if isinstance(rows, RuleRows) else None
+
+
+def saved_channels(rows: Mapping[str, object]) -> None:
+    """The store has written ``rows`` as they are now: note changes from here on."""
+    if isinstance(rows, RuleRows):
+        rows.changed = set()
 
 
 class IncidentStatus(enum.StrEnum):

@@ -43,7 +43,7 @@ from hub.core.grading import (
     merge_values,
     next_summary,
 )
-from hub.core.incident import MAX_DEVICES, Evidence, Incident, Readings
+from hub.core.incident import MAX_DEVICES, Evidence, Incident, Readings, RuleRows
 from hub.core.topology import Topology
 
 __all__ = ["Running"]
@@ -63,8 +63,9 @@ class Running:
     """One incident's rule state and its running summaries (see the module docstring)."""
 
     def __init__(self, incident: Incident) -> None:
-        self.evidence: dict[str, Evidence] = dict(incident.evidence)
-        self.readings: dict[str, Readings] = dict(incident.readings)
+        # RuleRows: the store writes back only the channels set since its last save
+        self.evidence: dict[str, Evidence] = RuleRows(incident.evidence)
+        self.readings: dict[str, Readings] = RuleRows(incident.readings)
         self.by_zone: dict[str, list[str]] = {}
         self.by_device: dict[str, list[str]] = {}
         self.new_zones: list[str] = []  # zones of evidence not yet in fusion's zone index

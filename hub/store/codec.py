@@ -84,7 +84,14 @@ class Event:
 
 
 def _iso(ts: float | None) -> str | None:
-    return None if ts is None else format_ts(ts)
+    return None if ts is None else _ts_text(ts)
+
+
+@functools.lru_cache(maxsize=4096)
+def _ts_text(ts: float) -> str:
+    """``format_ts``, remembered: an incident's times (opened, first alert, deadlines) are
+    the same in every event of it, and the events feed writes one row per change."""
+    return format_ts(ts)
 
 
 # Devices an events-feed row names (the first, by name); ``device_count`` says how many
@@ -103,14 +110,14 @@ def incident_json(incident: Incident, devices_max: int | None = None) -> dict[st
         "hazard": incident.hazard,
         "grade": incident.grade.label,
         "status": incident.status.value,
-        "opened_at": format_ts(incident.opened_at),
-        "updated_at": format_ts(incident.updated_at),
+        "opened_at": _ts_text(incident.opened_at),
+        "updated_at": _ts_text(incident.updated_at),
         "resolved_at": _iso(incident.resolved_at),
         "alert_count": incident.alert_count,
         "devices": list(incident.devices[:devices_max]),
         "device_count": incident.n_devices,
-        "first_alert_ts": format_ts(incident.first_ts),
-        "last_alert_ts": format_ts(incident.last_ts),
+        "first_alert_ts": _ts_text(incident.first_ts),
+        "last_alert_ts": _ts_text(incident.last_ts),
         "merged_into": None if incident.merged_into is None else format_incident_id(incident.merged_into),
         "zones": list(incident.all_zones),
         "assignee": incident.assignee,
@@ -231,15 +238,14 @@ def incident_row(incident: Incident) -> tuple[Any, ...]:
     return (incident.id, incident.zone, incident.hazard, int(incident.grade),
             incident.status.value, incident.opened_at, incident.updated_at, incident.resolved_at,
             incident.first_ts, incident.last_ts, incident.last_arrival, incident.alert_count,
-            json.dumps(list(incident.devices)), incident.merged_into,
-            json.dumps(list(incident.zones)), incident.assignee, int(incident.latched),
+            json_text(incident.devices), incident.merged_into,
+            json_text(incident.zones), incident.assignee, int(incident.latched),
             int(incident.flapping), int(incident.confirmed), incident.suppressed,
-            json.dumps({"kinds": list(incident.kinds), "reasons": list(incident.reasons),
-                        "transitions": list(incident.transitions), "flaps": incident.flaps,
-                        "device_count": incident.n_devices,
-                        **({"citizen_reports": incident.citizen_reports}
-                           if incident.citizen_reports else {})},
-                       separators=(",", ":")),
+            json_text({"kinds": incident.kinds, "reasons": incident.reasons,
+                       "transitions": incident.transitions, "flaps": incident.flaps,
+                       "device_count": incident.n_devices,
+                       **({"citizen_reports": incident.citizen_reports}
+                          if incident.citizen_reports else {})}),
             incident.owner, int(incident.owner_fixed),
             *((clock.ack_due, clock.resolve_due, clock.ack_level, clock.resolve_level)
               if (clock := incident.clock) is not None else (None, None, 0, 0)),

@@ -96,7 +96,9 @@ CREATE TABLE maintenance (
 # Indexes added without a new schema number, created where missing on every migrate (as
 # SQLite's ``CREATE INDEX IF NOT EXISTS``): alerts_device_received (issue 16) lets
 # ``lifeline-hub status`` ask per device for its last alert and its last hour by index.
-INDEXES = "CREATE INDEX IF NOT EXISTS alerts_device_received ON alerts (device, received_at);"
+# alerts_device_ts (schema 4) had no reader and cost every insert a B-tree update: dropped.
+INDEXES = ("CREATE INDEX IF NOT EXISTS alerts_device_received ON alerts (device, received_at);"
+           " DROP INDEX IF EXISTS alerts_device_ts;")
 
 # Schema 6: the incidents' owner, response clock and outcome (SQLite's V6_COLUMNS, in
 # PostgreSQL's types), and the citizens' contacts (personal data, never routed)

@@ -44,6 +44,8 @@ from hub.core.incident import (
     Merged,
     Opened,
     Readings,
+    changed_channels,
+    saved_channels,
 )
 from hub.core.report import IncidentFacts
 from hub.store.codec import (
@@ -117,6 +119,11 @@ class Store:
         self._events_locked = True  # see transaction and _lock_events
         self._shared_tx = False  # the open transaction is a batch shared with other hubs
         self._leases: set[str] = set()  # the leases this connection holds (try_lease)
+        # statements ``apply`` runs per alert and per channel, built once
+        self._sql_member = dialect.insert_replace(
+            "incident_alerts", ("device", "alert_id", "incident_id"), ("device", "alert_id"))
+        self._sql_state = dialect.insert_replace(
+            "incident_state", ("incident_id", "part", "key", "rows"), ("incident_id", "part", "key"))
 
     # -- opening --------------------------------------------------------------
     @classmethod
@@ -365,9 +372,7 @@ class Store:
                                 (change.incident.id, change.absorbed.id))
             alert = change.alert if isinstance(change, Opened | Joined) else None
             if alert is not None:
-                self.db.execute(self.sql.insert_replace(
-                    "incident_alerts", ("device", "alert_id", "incident_id"),
-                    ("device", "alert_id")), (alert.device, alert.id, change.incident.id))
+                self.db.execute(self._sql_member, (alert.device, alert.id, change.incident.id))
             if isinstance(change, Flapped):  # counters of a flapping device: saved, no event
                 continue
             if isinstance(change, Joined) and change.alert is not None:
@@ -409,14 +414,16 @@ class Store:
             return
         saved = self._saved.setdefault(incident.id, {})
         for part, state in (("evidence", incident.evidence), ("readings", incident.readings)):
-            for key, rows in state.items():
+            # the channels set since the last save, when that is known and that save's
+            # identities are still here (a rollback forgets them: then every channel)
+            changed = changed_channels(state) if saved else None
+            keys = state.keys() if changed is None else [k for k in changed if k in state]
+            for key in keys:
+                rows = state[key]
                 if saved.get((part, key)) is not rows:
-                    self.db.execute(
-                        self.sql.insert_replace("incident_state",
-                                                ("incident_id", "part", "key", "rows"),
-                                                ("incident_id", "part", "key")),
-                        (incident.id, part, key, json_text(rows)))
+                    self.db.execute(self._sql_state, (incident.id, part, key, json_text(rows)))
                     saved[part, key] = rows
+            saved_channels(state)
         if not incident.active:  # keep identities for incidents still changing only
             del self._saved[incident.id]
 

@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     ts REAL NOT NULL, received_at REAL NOT NULL, value REAL, unit TEXT, score REAL NOT NULL,
     seq INTEGER NOT NULL, cleared INTEGER NOT NULL, message TEXT NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (device, id));
-CREATE INDEX IF NOT EXISTS alerts_device_ts ON alerts (device, ts);
+DROP INDEX IF EXISTS alerts_device_ts;
 CREATE INDEX IF NOT EXISTS alerts_device_received ON alerts (device, received_at);
 CREATE TABLE IF NOT EXISTS incidents (
     id INTEGER PRIMARY KEY, zone TEXT NOT NULL, hazard TEXT NOT NULL, grade INTEGER NOT NULL,
@@ -124,6 +124,8 @@ def migrate(db: sqlite3.Connection) -> None:
         raise
 
 
+# ``alerts_device_ts`` (device, ts), of schemas up to 6, had no reader: every alert paid a
+# third random B-tree insert for it (issue 16); dropped where it exists, on every open.
 # Indexes added without a new schema number (``CREATE INDEX IF NOT EXISTS`` on every open, so
 # an existing store gets them once): alerts_device_received (issue 16) lets ``lifeline-hub
 # status`` ask per device for its last alert and its alerts of the last hour by index.

@@ -112,7 +112,8 @@ def test_a_schema_3_store_is_upgraded_and_keeps_its_alerts(tmp_path: Path) -> No
         assert [a["id"] for a in store.incident_alerts(incident_id)] == [SHARED_ID]
         indexes = {r[0] for r in store.db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
-        assert {"alerts_device_ts", "incident_alerts_incident"} <= indexes
+        assert {"alerts_device_received", "incident_alerts_incident"} <= indexes
+        assert "alerts_device_ts" not in indexes  # no reader: dropped (issue 16)
         # And an id pruned before the upgrade stays a duplicate for every device, while the
         # same id as a stored alert of another device is a new alert
         assert send(ingest, alert("edge-east-1", id="gone", zone="east")) == {

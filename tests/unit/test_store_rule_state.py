@@ -11,11 +11,13 @@ import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hub.config import FusionConfig, RuleConfig
 from hub.core.fusion import Change, Fusion, Merged
+from hub.core.incident import RuleRows
 from hub.store import Store
 from lifeline.grades import Grade
 from lifeline.wire import Alert, Reason
@@ -54,6 +56,46 @@ def test_a_batch_rewrites_only_the_channels_it_touched(tmp_path: Path) -> None:
     assert len(writes) == 2 and all("INSERT OR REPLACE" in w for w in writes)
     keys = {k for (k,) in store.db.execute("SELECT key FROM incident_state")}
     assert len(keys) == 6  # 3 channels x (evidence, readings)
+    store.close()
+
+
+class _Walks(RuleRows[object]):
+    """Rule rows that count how often a save walks all of them."""
+
+    walks = 0
+
+    def keys(self) -> Any:
+        _Walks.walks += 1
+        return super().keys()
+
+    def items(self) -> Any:
+        _Walks.walks += 1
+        return super().items()
+
+    def __iter__(self) -> Any:
+        _Walks.walks += 1
+        return super().__iter__()
+
+
+def test_a_save_reads_the_channels_that_changed_not_every_channel(tmp_path: Path) -> None:
+    # Given an incident of 2,000 channels, saved
+    store, fusion = Store.open_writer(tmp_path / "hub.db"), Fusion(CONFIG)
+    apply(store, [c for n in range(2000) for c in fusion.alert(alert(n, f"g{n}", n * 0.1),
+                                                                T0)], T0)
+    [incident] = fusion.incidents
+    incident.evidence.__class__ = incident.readings.__class__ = _Walks  # count the walks
+    _Walks.walks = 0
+    # When one more alert of one channel joins it and the batch is saved
+    writes = state_writes(store)
+    apply(store, fusion.alert(alert(5000, "g7", 300.0, 40.0), T0 + 1), T0 + 1)
+    # Then that channel's rows are written, and no save walked all 2,000 (the cost of an
+    # alert does not grow with its incident's size, issue 16)
+    assert len(writes) == 2
+    assert _Walks.walks == 0
+    # And what a restarted hub reads is what fusion holds
+    [stored] = store.live_incidents(T0 + 1, 3600.0)
+    assert stored.evidence == fusion.incidents[0].evidence
+    assert stored.readings == fusion.incidents[0].readings
     store.close()
 
 

@@ -54,3 +54,21 @@ def test_alert_rates_per_device_and_the_index_an_older_store_gets(
                                              "edge-b": (0, NOW - 5000, "south"),
                                              "edge-c": (2, NOW - 10, "west")}
     assert store.alert_rates(0.0)["edge-a"][0] == 3
+
+
+def test_the_unread_index_alerts_device_ts_is_dropped_when_a_store_opens(
+        open_store: Callable[[], Store]) -> None:
+    # Given a store as schema 6 made it, with alerts_device_ts (read by no query; every
+    # alert paid a B-tree insert for it)
+    store = open_store()
+    with store.transaction():
+        store.db.execute("CREATE INDEX IF NOT EXISTS alerts_device_ts ON alerts (device, ts)")
+        store.add_alerts([(alert(1, "edge-a", "north"), "{}")], NOW)
+    assert "alerts_device_ts" in indexes(store)
+    store.close()
+    # When the hub opens it again
+    reopened = open_store()
+    # Then the index is gone, the alerts and the index status reads are still there
+    assert "alerts_device_ts" not in indexes(reopened)
+    assert "alerts_device_received" in indexes(reopened)
+    assert reopened.count_alerts() == 1
