@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 
 from benchmarks.nab_corpus import Corpus, Series, load_corpus  # noqa: E402
-from benchmarks.nab_scoring import CorpusSweep, DetectionScorer, normalize  # noqa: E402
+from benchmarks.nab_scoring import OUTSIDE, CorpusSweep, DetectionScorer, normalize  # noqa: E402
 from edge.detectors import DEFAULT_DETECTOR, REGISTRY, make_detector  # noqa: E402
 
 DEFAULT_DATA = next((p for p in (ROOT.parent / "shared" / "data" / "nab",
@@ -97,7 +97,7 @@ def run_detector(name: str, params: dict[str, Any], corpus: Corpus, jobs: int,
         return dict(pool.map(run_series, tasks))
 
 
-def onsets(values: Sequence[float], threshold: float) -> npt.NDArray[np.bool_]:
+def onsets(values: Sequence[float] | npt.NDArray[np.float64], threshold: float) -> npt.NDArray[np.bool_]:
     """True where ``values`` reach ``threshold`` after a row below it: each alarm counts once,
     at its onset (an alarm that stays up is one detection, its repeats are not new ones)."""
     above = np.asarray(values, dtype=np.float64) >= threshold
@@ -130,6 +130,37 @@ class Scorer:
             if value > best[0]:
                 best = (value, t)
         return best
+
+
+    def breakdown(self, name: str, detections: npt.NDArray[np.bool_], profile: str = "standard"
+                  ) -> tuple[float, int, float, int, int]:
+        """One file's (raw score, detections outside every window, their cost, windows
+        detected, windows counted)."""
+        scorer = self.scorers[profile]
+        weights, ids, counted = scorer._files[name]
+        rows = np.flatnonzero(detections)
+        where = ids[rows]
+        outside = rows[where == OUTSIDE]
+        detected = len(np.unique(where[where >= 0]))
+        return (scorer.file_raw(name, detections), len(outside), float(weights[outside].sum()),
+                detected, counted)
+
+
+def print_per_file(scorer: Scorer, scores: dict[str, npt.NDArray[np.float64]],
+                   alarms: dict[str, npt.NDArray[np.bool_]], threshold: float) -> None:
+    """Per file, worst first (stderr): raw standard score, detections outside every window and
+    their cost, windows detected of those counted; for the score onsets at ``threshold`` and for
+    the alarm onsets. Where a detector loses its points."""
+    lines = []
+    for name in scores:
+        s = scorer.breakdown(name, onsets(scores[name], threshold))
+        a = scorer.breakdown(name, alarms[name])
+        lines.append((s[0], f"{s[0]:+6.2f} {s[1]:4d} {s[2]:+6.2f} {s[3]:2d}/{s[4]:<2d} | "
+                            f"{a[0]:+6.2f} {a[1]:4d} {a[2]:+6.2f} {a[3]:2d}/{a[4]:<2d} | {name}"))
+    print(f"  per file, score onsets at t={threshold:g} | alarm onsets: raw, FPs, FP cost, "
+          "windows detected/counted", file=sys.stderr)
+    for _, line in sorted(lines):
+        print("  " + line, file=sys.stderr)
 
 
 def null_raw(corpus: Corpus, profile: str) -> float:
@@ -166,7 +197,7 @@ def default_threshold(name: str, params: dict[str, Any]) -> float:
 
 def evaluate(name: str, params: dict[str, Any], corpus: Corpus, jobs: int, label: str | None = None,
              decider: dict[str, Any] | None = None, scorer: Scorer | None = None,
-             timing: bool = True) -> Row:
+             timing: bool = True, per_file: bool = False) -> Row:
     t0 = time.monotonic()
     scorer = scorer or Scorer(corpus)
     runs = run_detector(name, params, corpus, jobs, decider)
@@ -176,6 +207,8 @@ def evaluate(name: str, params: dict[str, Any], corpus: Corpus, jobs: int, label
     fixed = scorer.detections({k: onsets(v, threshold) for k, v in scores.items()}, "standard")
     alarm_onsets = {k: onsets(v[1], 0.5) for k, v in runs.items()}
     via = {p: scorer.detections(alarm_onsets, p) for p in PROFILES}
+    if per_file:
+        print_per_file(scorer, scores, alarm_onsets, results["standard"][1])
     micros = micros_per_reading(name, params, corpus) if timing else math.nan
     label = label or name
     print(f"  {label}: standard {results['standard'][0]:.1f} (t={results['standard'][1]:g}), "
@@ -275,6 +308,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-baselines", action="store_true",
                         help=f"do not add the baselines ({', '.join(BASELINES)}) to --detectors")
     parser.add_argument("--no-timing", action="store_true", help="skip the µs/reading measurement")
+    parser.add_argument("--per-file", action="store_true",
+                        help="print each file's score, FPs and windows detected (stderr)")
     parser.add_argument("--write-docs", action="store_true", help=f"refresh the NAB section of {DOCS}")
     args = parser.parse_args(argv)
     if args.write_docs and (args.params or args.decider or args.no_baselines or args.no_timing):
@@ -304,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for i, (label, name, params, decider) in enumerate(runs, 1):
         print(f"[{i}/{len(runs)}] {label} ...", file=sys.stderr)
         rows.append(evaluate(name, params, corpus, args.jobs, label, decider, scorer,
-                             timing=not args.no_timing))
+                             timing=not args.no_timing, per_file=args.per_file))
     table = format_table(rows)
     print(table)
     print(f"default detector: {DEFAULT_DETECTOR}; total {time.monotonic() - t0:.0f} s", file=sys.stderr)
