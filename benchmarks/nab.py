@@ -254,7 +254,8 @@ def machine() -> str:
     return f"{os.cpu_count()} CPU(s) (nproc), {model}, Python {platform.python_version()}"
 
 
-def write_docs(path: Path, command: str, table: str, files: int, rows: int) -> None:
+def write_docs(path: Path, command: str, table: str, files: int, rows: int,
+               seconds: float | None = None, jobs: int | None = None) -> None:
     """Replace the section between the NAB markers of ``path``, keeping everything else."""
     from edge.config import DetectionConfig
 
@@ -265,6 +266,8 @@ def write_docs(path: Path, command: str, table: str, files: int, rows: int) -> N
         f"Command: `{command}`  ",
         f"Machine: {machine()}  ",
         f"Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}  ",
+        *([f"Run time: {seconds:.0f} s with {jobs} worker process(es) for the files  "]
+          if seconds is not None else []),
         f"Corpus: {files} files, {rows} readings; scores normalized null = 0, perfect = 100; "
         "one threshold per profile optimized over the whole corpus (shown as t=...).",
         "",
@@ -345,7 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"default detector: {DEFAULT_DETECTOR}; total {time.monotonic() - t0:.0f} s", file=sys.stderr)
     if args.write_docs:
         command = "python benchmarks/nab.py --write-docs" + (f" --only {args.only}" if args.only else "")
-        write_docs(DOCS, command, table, len(corpus.series), rows_total)
+        write_docs(DOCS, command, table, len(corpus.series), rows_total,
+                   time.monotonic() - t0, args.jobs)
         print(f"wrote {DOCS}", file=sys.stderr)
     return 0
 
