@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import math
 import os
 import platform
@@ -28,8 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from a clean clone: make the repo importable
     sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+import numpy.typing as npt  # noqa: E402
+
 from benchmarks.nab_corpus import Corpus, Series, load_corpus  # noqa: E402
-from benchmarks.nab_scoring import CorpusSweep, normalize  # noqa: E402
+from benchmarks.nab_scoring import OUTSIDE, CorpusSweep, DetectionScorer, normalize  # noqa: E402
 from edge.detectors import DEFAULT_DETECTOR, REGISTRY, make_detector  # noqa: E402
 
 DEFAULT_DATA = next((p for p in (ROOT.parent / "shared" / "data" / "nab",
@@ -39,9 +43,10 @@ BASELINES = ("half_space_trees", "windowed_gaussian")
 DOCS = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- nab:begin -->", "<!-- nab:end -->"
 PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
-# Configurations worth a row of their own: (label, detector, params, the decider's min_readings).
-VARIANTS: tuple[tuple[str, str, dict[str, Any], int], ...] = (
-    ("profile_novelty with min_readings = 1 (the default before 3 Dec 2026)", "profile_novelty", {}, 1),
+# Configurations worth a row of their own: (label, detector, params, [detection] settings).
+VARIANTS: tuple[tuple[str, str, dict[str, Any], dict[str, Any]], ...] = (
+    ("profile_novelty with min_readings = 1 (the default before 3 Dec 2026)", "profile_novelty", {},
+     {"min_readings": 1}),
 )
 TIMING_FILES = 8  # series timed per detector, in this process, after the scoring run
 
@@ -60,16 +65,17 @@ class Row:
     alerts: dict[str, float]
 
 
-def run_series(task: tuple[str, dict[str, Any], Series, int | None]
+def run_series(task: tuple[str, dict[str, Any], Series, dict[str, Any]]
                ) -> tuple[str, tuple[list[float], list[float]]]:
     """Scores and alarm state (1.0 while an alert state is active) of the agent's pipeline with
     a fresh detector over one series (a worker process's unit of work): the same path as
-    ``lifeline-edge replay``, learning only what is normal."""
+    ``lifeline-edge replay``, learning only what is normal. ``decider``: DetectionConfig fields
+    that differ from the defaults."""
     from edge.config import ChannelConfig, DetectionConfig
     from edge.replay import replay_pipeline
 
-    name, params, series, min_readings = task
-    detection = DetectionConfig(min_readings=min_readings or DetectionConfig().min_readings)
+    name, params, series, decider = task
+    detection = DetectionConfig(**decider)
     pipeline = replay_pipeline(detection, ChannelConfig(name="value"), make_detector(name, params))
     scores, alarm = [], []
     for v, t in zip(series.values, series.timestamps, strict=True):
@@ -80,9 +86,10 @@ def run_series(task: tuple[str, dict[str, Any], Series, int | None]
 
 
 def run_detector(name: str, params: dict[str, Any], corpus: Corpus, jobs: int,
-                 min_readings: int | None = None) -> dict[str, tuple[list[float], list[float]]]:
-    """Scores and alarm state of ``name`` for every file, files spread over ``jobs`` processes."""
-    tasks = [(name, params, s, min_readings)
+                 decider: dict[str, Any] | None = None) -> dict[str, tuple[list[float], list[float]]]:
+    """Scores and alarm state of ``name`` for every file, files spread over ``jobs`` processes
+    (the longest first, so the last one to finish is short)."""
+    tasks = [(name, params, s, decider or {})
              for s in sorted(corpus.series, key=lambda s: -s.label.rows)]
     if jobs <= 1:
         return dict(map(run_series, tasks))
@@ -90,23 +97,70 @@ def run_detector(name: str, params: dict[str, Any], corpus: Corpus, jobs: int,
         return dict(pool.map(run_series, tasks))
 
 
-def onsets(values: list[float], threshold: float) -> list[float]:
-    """1.0 where ``values`` reach ``threshold`` after a row below it, else 0.0: each alarm counts
-    once, at its onset (an alarm that stays up is one detection, its repeats are not new ones)."""
-    out, before = [], False
-    for v in values:
-        now = v >= threshold
-        out.append(1.0 if now and not before else 0.0)
-        before = now
-    return out
+def onsets(values: Sequence[float] | npt.NDArray[np.float64], threshold: float) -> npt.NDArray[np.bool_]:
+    """True where ``values`` reach ``threshold`` after a row below it: each alarm counts once,
+    at its onset (an alarm that stays up is one detection, its repeats are not new ones)."""
+    above = np.asarray(values, dtype=np.float64) >= threshold
+    return above & ~np.concatenate(([False], above[:-1]))
 
 
-def score_detections(corpus: Corpus, detections: dict[str, list[float]], profile: str,
-                     null: float) -> float:
-    """Normalized NAB score of 0/1 detections (``null``: the null detector's raw score)."""
-    prof = corpus.profiles[profile]
-    raw = CorpusSweep(corpus.files, detections, prof).raw_at(0.5)
-    return normalize(raw, null, prof.tp_weight * sum(len(f.windows) for f in corpus.files))
+class Scorer:
+    """NAB's normalized score of onsets, per profile, for one corpus (weights computed once)."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        self.corpus = corpus
+        self.scorers = {p: DetectionScorer(corpus.files, corpus.profiles[p]) for p in PROFILES}
+        windows = sum(len(f.windows) for f in corpus.files)
+        self.nulls = {p: null_raw(corpus, p) for p in PROFILES}
+        self.perfect = {p: corpus.profiles[p].tp_weight * windows for p in PROFILES}
+
+    def normalized(self, profile: str, raw: float) -> float:
+        return normalize(raw, self.nulls[profile], self.perfect[profile])
+
+    def detections(self, detections: dict[str, npt.NDArray[np.bool_]], profile: str) -> float:
+        """Normalized score of 0/1 detections."""
+        return self.normalized(profile, self.scorers[profile].raw(detections))
+
+    def sweep(self, scores: dict[str, npt.NDArray[np.float64]], profile: str) -> tuple[float, float]:
+        """(best normalized score, its threshold) of the score onsets over THRESHOLDS: NAB's
+        sweep, with a detection at each rising crossing instead of at every row above it."""
+        best = (-math.inf, 1.1)
+        for t in THRESHOLDS:
+            value = self.detections({k: onsets(v, t) for k, v in scores.items()}, profile)
+            if value > best[0]:
+                best = (value, t)
+        return best
+
+
+    def breakdown(self, name: str, detections: npt.NDArray[np.bool_], profile: str = "standard"
+                  ) -> tuple[float, int, float, int, int]:
+        """One file's (raw score, detections outside every window, their cost, windows
+        detected, windows counted)."""
+        scorer = self.scorers[profile]
+        weights, ids, counted = scorer._files[name]
+        rows = np.flatnonzero(detections)
+        where = ids[rows]
+        outside = rows[where == OUTSIDE]
+        detected = len(np.unique(where[where >= 0]))
+        return (scorer.file_raw(name, detections), len(outside), float(weights[outside].sum()),
+                detected, counted)
+
+
+def print_per_file(scorer: Scorer, scores: dict[str, npt.NDArray[np.float64]],
+                   alarms: dict[str, npt.NDArray[np.bool_]], threshold: float) -> None:
+    """Per file, worst first (stderr): raw standard score, detections outside every window and
+    their cost, windows detected of those counted; for the score onsets at ``threshold`` and for
+    the alarm onsets. Where a detector loses its points."""
+    lines = []
+    for name in scores:
+        s = scorer.breakdown(name, onsets(scores[name], threshold))
+        a = scorer.breakdown(name, alarms[name])
+        lines.append((s[0], f"{s[0]:+6.2f} {s[1]:4d} {s[2]:+6.2f} {s[3]:2d}/{s[4]:<2d} | "
+                            f"{a[0]:+6.2f} {a[1]:4d} {a[2]:+6.2f} {a[3]:2d}/{a[4]:<2d} | {name}"))
+    print(f"  per file, score onsets at t={threshold:g} | alarm onsets: raw, FPs, FP cost, "
+          "windows detected/counted", file=sys.stderr)
+    for _, line in sorted(lines):
+        print("  " + line, file=sys.stderr)
 
 
 def null_raw(corpus: Corpus, profile: str) -> float:
@@ -115,18 +169,6 @@ def null_raw(corpus: Corpus, profile: str) -> float:
 
 
 THRESHOLDS = tuple(round(0.5 + 0.01 * i, 2) for i in range(50)) + (0.995, 0.999)
-
-
-def sweep_onsets(corpus: Corpus, scores: dict[str, list[float]], profile: str,
-                 null: float) -> tuple[float, float]:
-    """(best normalized score, its threshold) of the score onsets over THRESHOLDS: NAB's sweep,
-    with a detection at each rising crossing instead of at every row above the threshold."""
-    best = (-math.inf, 1.1)
-    for t in THRESHOLDS:
-        value = score_detections(corpus, {k: onsets(v, t) for k, v in scores.items()}, profile, null)
-        if value > best[0]:
-            best = (value, t)
-    return best
 
 
 def micros_per_reading(name: str, params: dict[str, Any], corpus: Corpus,
@@ -154,22 +196,25 @@ def default_threshold(name: str, params: dict[str, Any]) -> float:
 
 
 def evaluate(name: str, params: dict[str, Any], corpus: Corpus, jobs: int, label: str | None = None,
-             min_readings: int | None = None) -> Row:
+             decider: dict[str, Any] | None = None, scorer: Scorer | None = None,
+             timing: bool = True, per_file: bool = False) -> Row:
     t0 = time.monotonic()
-    runs = run_detector(name, params, corpus, jobs, min_readings)
-    scores = {k: v[0] for k, v in runs.items()}
-    alarms = {k: v[1] for k, v in runs.items()}
-    nulls = {p: null_raw(corpus, p) for p in PROFILES}
-    results = {p: sweep_onsets(corpus, scores, p, nulls[p]) for p in PROFILES}
+    scorer = scorer or Scorer(corpus)
+    runs = run_detector(name, params, corpus, jobs, decider)
+    scores = {k: np.asarray(v[0]) for k, v in runs.items()}
+    results = {p: scorer.sweep(scores, p) for p in PROFILES}
     threshold = default_threshold(name, params)
-    fixed = score_detections(corpus, {k: onsets(v, threshold) for k, v in scores.items()},
-                             "standard", nulls["standard"])
-    alarm_onsets = {k: onsets(v, 0.5) for k, v in alarms.items()}
-    via = {p: score_detections(corpus, alarm_onsets, p, nulls[p]) for p in PROFILES}
-    micros = micros_per_reading(name, params, corpus)
+    fixed = scorer.detections({k: onsets(v, threshold) for k, v in scores.items()}, "standard")
+    alarm_onsets = {k: onsets(v[1], 0.5) for k, v in runs.items()}
+    via = {p: scorer.detections(alarm_onsets, p) for p in PROFILES}
+    if per_file:
+        print_per_file(scorer, scores, alarm_onsets, results["standard"][1])
+    micros = micros_per_reading(name, params, corpus) if timing else math.nan
     label = label or name
-    print(f"  {label}: standard {results['standard'][0]:.1f}, alerts {via['standard']:.1f} "
-          f"in {time.monotonic() - t0:.0f} s", file=sys.stderr)
+    print(f"  {label}: standard {results['standard'][0]:.1f} (t={results['standard'][1]:g}), "
+          f"low_FP {results['reward_low_FP_rate'][0]:.1f}, low_FN {results['reward_low_FN_rate'][0]:.1f}; "
+          f"alerts {via['standard']:.1f} / {via['reward_low_FP_rate']:.1f} / "
+          f"{via['reward_low_FN_rate']:.1f} in {time.monotonic() - t0:.0f} s", file=sys.stderr)
     return Row(label, {p: r[0] for p, r in results.items()}, {p: r[1] for p, r in results.items()},
                fixed, threshold, via["standard"], micros, via)
 
@@ -209,7 +254,8 @@ def machine() -> str:
     return f"{os.cpu_count()} CPU(s) (nproc), {model}, Python {platform.python_version()}"
 
 
-def write_docs(path: Path, command: str, table: str, files: int, rows: int) -> None:
+def write_docs(path: Path, command: str, table: str, files: int, rows: int,
+               seconds: float | None = None, jobs: int | None = None) -> None:
     """Replace the section between the NAB markers of ``path``, keeping everything else."""
     from edge.config import DetectionConfig
 
@@ -220,6 +266,8 @@ def write_docs(path: Path, command: str, table: str, files: int, rows: int) -> N
         f"Command: `{command}`  ",
         f"Machine: {machine()}  ",
         f"Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}  ",
+        *([f"Run time: {seconds:.0f} s with {jobs} worker process(es) for the files  "]
+          if seconds is not None else []),
         f"Corpus: {files} files, {rows} readings; scores normalized null = 0, perfect = 100; "
         "one threshold per profile optimized over the whole corpus (shown as t=...).",
         "",
@@ -256,8 +304,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="comma-separated registry names (default: every registered detector)")
     parser.add_argument("--only", default=None, help="score only files whose name contains this")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
+    parser.add_argument("--params", type=json.loads, default={}, metavar="JSON",
+                        help='detector parameters for --detectors, e.g. \'{"tolerance": 0.05}\'')
+    parser.add_argument("--decider", type=json.loads, default={}, metavar="JSON",
+                        help='[detection] settings other than the defaults, e.g. \'{"min_readings": 3}\'')
+    parser.add_argument("--no-baselines", action="store_true",
+                        help=f"do not add the baselines ({', '.join(BASELINES)}) to --detectors")
+    parser.add_argument("--no-timing", action="store_true", help="skip the µs/reading measurement")
+    parser.add_argument("--per-file", action="store_true",
+                        help="print each file's score, FPs and windows detected (stderr)")
     parser.add_argument("--write-docs", action="store_true", help=f"refresh the NAB section of {DOCS}")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.write_docs and (args.params or args.decider or args.no_baselines or args.no_timing):
+        parser.error("--write-docs writes the shipped configuration: drop --params, --decider, "
+                     "--no-baselines and --no-timing")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -265,25 +326,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = args.detectors.split(",") if args.detectors else [
         DEFAULT_DETECTOR, *[n for n in REGISTRY if n not in (DEFAULT_DETECTOR, *BASELINES)], *BASELINES]
     for name in BASELINES:
-        if name not in names:
+        if name not in names and not args.no_baselines:
             names.append(name)
     t0 = time.monotonic()
     corpus = load_corpus(args.data, args.only)
+    scorer = Scorer(corpus)
     rows_total = sum(s.label.rows for s in corpus.series)
     print(f"loaded {len(corpus.series)} files, {rows_total} readings from {args.data}", file=sys.stderr)
-    runs: list[tuple[str, str, dict[str, Any], int | None]] = [(n, n, {}, None) for n in names]
+    given = set(args.detectors.split(",")) if args.detectors else set()
+    runs: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
+        (n, n, args.params if n in given else {}, args.decider) for n in names]
     if not args.detectors:
-        runs[1:1] = [(label, n, p, m) for label, n, p, m in VARIANTS]
+        runs[1:1] = [(label, n, p, d) for label, n, p, d in VARIANTS]
     rows = []
-    for i, (label, name, params, min_readings) in enumerate(runs, 1):
+    for i, (label, name, params, decider) in enumerate(runs, 1):
         print(f"[{i}/{len(runs)}] {label} ...", file=sys.stderr)
-        rows.append(evaluate(name, params, corpus, args.jobs, label, min_readings))
+        rows.append(evaluate(name, params, corpus, args.jobs, label, decider, scorer,
+                             timing=not args.no_timing, per_file=args.per_file))
     table = format_table(rows)
     print(table)
     print(f"default detector: {DEFAULT_DETECTOR}; total {time.monotonic() - t0:.0f} s", file=sys.stderr)
     if args.write_docs:
         command = "python benchmarks/nab.py --write-docs" + (f" --only {args.only}" if args.only else "")
-        write_docs(DOCS, command, table, len(corpus.series), rows_total)
+        write_docs(DOCS, command, table, len(corpus.series), rows_total,
+                   time.monotonic() - t0, args.jobs)
         print(f"wrote {DOCS}", file=sys.stderr)
     return 0
 

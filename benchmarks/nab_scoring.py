@@ -226,3 +226,39 @@ def score_corpus(files: Sequence[LabelledFile], scores: Mapping[str, Sequence[fl
     null = CorpusSweep(files, null_scores, profile, probation_percent).best().raw
     perfect = profile.tp_weight * sum(len(f.windows) for f in files)
     return ProfileScore(profile.name, result.threshold, result.raw, normalize(result.raw, null, perfect))
+
+
+class DetectionScorer:
+    """The raw NAB score of 0/1 detections (every row that detects), a file at a time.
+
+    The same arithmetic as ``CorpusSweep(...).raw_at(0.5)`` over detections, without sorting
+    the corpus again for every set of detections: each file's row weights are computed once
+    per profile, so a sweep over many thresholds costs a few numpy operations per file.
+    """
+
+    def __init__(self, files: Sequence[LabelledFile], profile: Profile,
+                 probation_percent: float = PROBATION_PERCENT) -> None:
+        self.profile = profile
+        self._files: dict[str, tuple[FloatArray, IntArray, int]] = {}
+        for file in files:
+            weights, ids = sweep_weights(file, profile, probation_percent)
+            counted = len(np.unique(ids[ids >= 0]))
+            self._files[file.name] = (weights, ids, counted)
+
+    def file_raw(self, name: str, detections: npt.NDArray[np.bool_]) -> float:
+        """Raw score of one file: its FPs' weights, each counted window's first detection (or
+        ``-fnWeight``)."""
+        weights, ids, counted = self._files[name]
+        if len(detections) != len(ids):
+            raise ValueError(f"{name}: {len(detections)} detections for {len(ids)} rows")
+        rows = np.flatnonzero(detections)
+        where = ids[rows]
+        raw = float(weights[rows[where == OUTSIDE]].sum())
+        inside = rows[where >= 0]
+        _, first = np.unique(ids[inside], return_index=True)
+        raw += float(weights[inside[first]].sum())
+        return raw - self.profile.fn_weight * (counted - len(first))
+
+    def raw(self, detections: Mapping[str, npt.NDArray[np.bool_]]) -> float:
+        """Raw score of the corpus (every file of the scorer must have detections)."""
+        return sum(self.file_raw(name, detections[name]) for name in self._files)

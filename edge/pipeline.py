@@ -13,7 +13,9 @@ reading only when it is normal (``Detector.learn``):
   suspect for ``HOLD_RELEASE`` readings in a row and ``HOLD_RELEASE_S`` seconds, they are
   learned, in order (at most ``HOLD_BACK`` readings or ``HOLD_BACK_S`` seconds are held; older
   ones are learned when the hold is full, so a drift slower than that is followed, as normal
-  wear and seasons are);
+  wear and seasons are); a held run that would have been an alarm but for the decider's
+  cool-down (``min_readings`` readings in a row at or above ``threshold``) is never learned:
+  it is dropped as an alarm's readings are;
 * a genuinely new normal is accepted only explicitly: an anomaly alarm that lasts
   ``accept_after_s`` ends with a cleared alert naming the new baseline, and the detector learns
   the readings of the alarm's last hour (``ACCEPT_LEARNS_S``); ``lifeline-edge relearn`` starts
@@ -87,6 +89,8 @@ class ChannelPipeline:
         self.last_score = 0.0
         self.accepted = 0
         self._calm = 0  # readings in a row not suspect since the held run's last suspect one
+        self._over = 0  # readings in a row at or above the alarm threshold in the held run
+        self._alarm_worthy = False  # the held run had an alarm's onset (the cool-down kept it off)
         self._suspect_at = -math.inf  # when the last suspect reading came
 
     @property
@@ -131,7 +135,7 @@ class ChannelPipeline:
         if learn:
             self._learn(ts, value, score)
         else:
-            self.held.clear()
+            self._drop_held()
         accepted = self._accept(ts, value)
         if accepted is not None:
             decision = accepted
@@ -149,8 +153,7 @@ class ChannelPipeline:
 
     def _learn(self, ts: float, value: float, score: float) -> None:
         if self.decider.active:
-            self.held.clear()  # the excursion that led to the alarm is never learned
-            self._calm = 0
+            self._drop_held()  # the excursion that led to the alarm is never learned
             return
         threshold = min(self.detector.suspect_score, self.sensor.detection.clear_threshold)
         suspect = score > 0.0 and score >= threshold or self.decider.pending
@@ -162,14 +165,20 @@ class ChannelPipeline:
         self._calm = 0 if suspect else self._calm + 1
         if suspect:
             self._suspect_at = ts
+        self._over = self._over + 1 if score >= self.sensor.detection.threshold else 0
+        if self._over >= self.decider.needed():
+            self._alarm_worthy = True  # an onset the cool-down suppressed: a hazard all the same
         if self._calm >= max(HOLD_RELEASE, self.decider.needed()) and \
                 ts - self._suspect_at >= HOLD_RELEASE_S:
-            while self.held:
-                self.detector.learn(*self.held.popleft())
-            self._calm = 0
+            if not self._alarm_worthy:
+                for held in self.held:
+                    self.detector.learn(*held)
+            self._drop_held()
             return
         while len(self.held) > HOLD_BACK or ts - self.held[0][1] > HOLD_BACK_S:
-            self.detector.learn(*self.held.popleft())
+            held = self.held.popleft()
+            if not self._alarm_worthy:
+                self.detector.learn(*held)
 
     def _accept(self, ts: float, value: float) -> Decision | None:
         """An anomaly alarm that has lasted ``accept_after_s`` (no limit breached): its level
@@ -185,7 +194,7 @@ class ChannelPipeline:
         # stayed: the readings of the last ACCEPT_LEARNS_S, in order.
         for old_value, old_ts in self.recent:
             self.detector.learn(old_value, old_ts)
-        self.held.clear()
+        self._drop_held()
         return self.decider.accept(ts, f"accepted as the new normal, baseline now {baseline} "
                                    f"(median of the last {len(self.recent)} readings),")
 
@@ -199,8 +208,14 @@ class ChannelPipeline:
     def relearn(self) -> None:
         """Forget everything learned: a fresh detector of the same configuration."""
         self.detector = make_detector(self.detector.name, self.detector.params())
+        self._drop_held()
+
+    def _drop_held(self) -> None:
+        """End the held run without learning what is left of it."""
         self.held.clear()
         self._calm = 0
+        self._over = 0
+        self._alarm_worthy = False
 
     def relearn_now(self, ts: float, how: str) -> AlertDraft | None:
         """A technician's relearn: a fresh detector, and a cleared alert if an anomaly was up."""

@@ -133,6 +133,10 @@ class ProfileNovelty(Detector):
         self._residual = 0.0
         self._profile: list[float | None] = [None] * _SLOTS
         self._slot_counts = [0] * _SLOTS  # readings learned per hour slot
+        # the range of readings each hour slot has learned: a deviation from the hour's usual
+        # value is news only if the reading is also beyond what this hour has done
+        self._slot_lo = [0.0] * _SLOTS
+        self._slot_hi = [0.0] * _SLOTS
         self._lo = [0.0] * _VIEWS
         self._hi = [0.0] * _VIEWS
         self._last_ts = 0.0  # the last learned reading's ts
@@ -193,6 +197,13 @@ class ProfileNovelty(Detector):
             if span > 0.0:
                 x = views[k]
                 beyond = (x - hi[k] if x > hi[k] else lo[k] - x) / span
+                if k == 2 and beyond > 0.0 and self._slot_counts[views[5]] >= _SLOT_MATURE:
+                    # ... and beyond the range of this hour slot, in the same units: a spike
+                    # that pulls an hour's usual value up makes that hour's ordinary readings
+                    # deviate, but not leave the hour's own range
+                    slot_lo, slot_hi = self._slot_lo[views[5]], self._slot_hi[views[5]]
+                    outside = (value - slot_hi if value > slot_hi else slot_lo - value) / span
+                    beyond = min(beyond, outside)
                 if beyond > 0.0 and beyond - self._tolerances[k] > excess_max:
                     excess_max = beyond - self._tolerances[k]
                     share = beyond / self._tolerances[k] if self._tolerances[k] > 0.0 else 1.0
@@ -216,6 +227,7 @@ class ProfileNovelty(Detector):
             slot = int(ts // 3600.0) % _SLOTS
             self._profile[slot] = value
             self._slot_counts[slot] = 1
+            self._slot_lo[slot] = self._slot_hi[slot] = value
             self._level = value
             self._lo = [value, value, 0.0, 0.0]
             self._hi = [value, value, 0.0, 0.0]
@@ -241,7 +253,15 @@ class ProfileNovelty(Detector):
             shrink = (high - low) * 0.5 * self._decays[k] * weight
             lo[k] = low + shrink
             hi[k] = high - shrink
-        if not all_finite(level, residual, profile, *lo, *hi):
+        if seen == 0:
+            slot_lo = slot_hi = value
+        else:
+            # the slot's range forgets as fast per hour of time as the profile view's does
+            # (a slot learns one reading in _SLOTS)
+            slot_lo, slot_hi = min(self._slot_lo[slot], value), max(self._slot_hi[slot], value)
+            shrink = (slot_hi - slot_lo) * 0.5 * min(self.profile_decay * _SLOTS * weight, 0.5)
+            slot_lo, slot_hi = slot_lo + shrink, slot_hi - shrink
+        if not all_finite(level, residual, profile, slot_lo, slot_hi, *lo, *hi):
             return  # e.g. 1e308 and -1e308: a range wider than a float; never a non-finite state
         gap = ts - self._last_ts
         if self._n == 1:
@@ -254,6 +274,8 @@ class ProfileNovelty(Detector):
         self._residual = residual
         self._profile[slot] = profile
         self._slot_counts[slot] = seen + 1
+        self._slot_lo[slot] = slot_lo
+        self._slot_hi[slot] = slot_hi
         self._lo = lo
         self._hi = hi
 
@@ -261,7 +283,8 @@ class ProfileNovelty(Detector):
     def state(self) -> dict[str, Any]:
         return {"n": self._n, "level": self._level, "residual": self._residual,
                 "profile": list(self._profile), "lo": list(self._lo), "hi": list(self._hi),
-                "last_ts": self._last_ts, "dt": self._dt, "slot_counts": list(self._slot_counts)}
+                "last_ts": self._last_ts, "dt": self._dt, "slot_counts": list(self._slot_counts),
+                "slot_lo": list(self._slot_lo), "slot_hi": list(self._slot_hi)}
 
     def restore(self, state: dict[str, Any]) -> None:
         # Checkpoints written before the score/learn split also hold the excursion, mute and
@@ -288,3 +311,11 @@ class ProfileNovelty(Detector):
         if len(counts) != _SLOTS:
             raise ValueError("checkpoint has the wrong number of profile slots")
         self._slot_counts = [int(c) for c in counts]
+        # before slot ranges were kept, a slot's range is its usual value alone (no veto yet)
+        usual = [0.0 if p is None else p for p in profile]
+        slot_lo = [float(v) for v in state.get("slot_lo") or usual]
+        slot_hi = [float(v) for v in state.get("slot_hi") or usual]
+        if len(slot_lo) != _SLOTS or len(slot_hi) != _SLOTS or not all_finite(*slot_lo, *slot_hi):
+            raise ValueError("checkpoint has the wrong number of slot ranges or a non-finite one")
+        self._slot_lo = slot_lo
+        self._slot_hi = slot_hi

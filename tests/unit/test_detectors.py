@@ -426,3 +426,37 @@ def test_vector_detectors_do_not_share_state(name: str) -> None:
 def test_unknown_vector_names_list_the_known_ones() -> None:
     with pytest.raises(KeyError, match="known: .*pca_t2q"):
         make_vector_detector("no_such_detector")
+
+
+
+def _evening_detector(slot_lo: float) -> Detector:
+    """The default detector after ten days of a 5-minute channel around 32 (29..100 with its
+    spikes), whose 20:00 hour has a usual value of 54 (pulled up by the spikes of that hour)
+    and has read from ``slot_lo`` to 100; deviations from the hour's usual value went from -11
+    to +70."""
+    detector = make_detector(DEFAULT_DETECTOR, {})
+    start = 1_767_225_600.0
+    for i in range(2880):
+        detector.learn(32.0 + (i % 7) * 0.5, start + 300.0 * i)
+    state = detector.state()
+    state["profile"][20] = 54.0
+    state["slot_lo"] = [29.0] * 24
+    state["slot_lo"][20] = slot_lo
+    state["slot_hi"] = [100.0] * 24
+    state["lo"][0], state["hi"][0] = 29.0, 100.0
+    state["lo"][2], state["hi"][2] = -11.0, 70.0
+    detector.restore(json.loads(json.dumps(state)))
+    return detector
+
+
+def test_a_reading_inside_what_its_hour_has_done_is_not_a_profile_anomaly() -> None:
+    # Given an hour whose usual value is pulled up by its spikes, and whose readings went as
+    # low as 29: an ordinary 32 at 20:19 deviates -22 from the usual, beyond the -11 learned
+    start = 1_767_225_600.0 + 300.0 * 2880
+    ts = start - start % 86400.0 + 20 * 3600.0 + 19 * 60.0
+    # Then it is no anomaly: the hour has done it before (before the hour slots kept a range
+    # it scored 1.0, alarmed, was never learned, and alarmed again every evening: NAB's
+    # cpu_utilization_asg_misconfiguration, 57 alarms)
+    assert _evening_detector(slot_lo=29.0).score(32.0, ts) == 0.0
+    # And the same reading in an hour that never went below 50 is one
+    assert _evening_detector(slot_lo=50.0).score(32.0, ts) >= 0.9

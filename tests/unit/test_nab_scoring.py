@@ -9,6 +9,7 @@ import pytest
 from benchmarks.nab_scoring import (
     NO_DETECTION_THRESHOLD,
     CorpusSweep,
+    DetectionScorer,
     LabelledFile,
     Profile,
     probationary_length,
@@ -90,6 +91,24 @@ def test_low_fn_profile_normalizes_against_a_costlier_null() -> None:
     assert result.normalized == pytest.approx(100.0)
     missed = score_corpus([FILE], {FILE.name: scores_with({})}, LOW_FN)
     assert missed.raw == -2.0 and missed.normalized == 0.0
+
+
+def test_the_detection_scorer_agrees_with_the_sweep() -> None:
+    # Given a file with two windows and detections in probation, in and between the windows
+    import numpy as np
+
+    two = LabelledFile("synthetic/two_windows.csv", rows=200, windows=((40, 49), (120, 139)))
+    rng = np.random.default_rng(7)
+    for profile in (STANDARD, LOW_FN):
+        scorer = DetectionScorer([two], profile)
+        for _ in range(20):
+            detections = rng.random(200) < 0.05
+            scores = {two.name: [1.0 if d else 0.0 for d in detections]}
+            # Then its raw score is the sweep's at a threshold that takes exactly those rows
+            expected = CorpusSweep([two], scores, profile).raw_at(0.5)
+            assert scorer.raw({two.name: detections}) == pytest.approx(expected, abs=1e-12)
+    # And a window that is never detected costs fnWeight
+    assert DetectionScorer([FILE], STANDARD).raw({FILE.name: np.zeros(100, dtype=bool)}) == -1.0
 
 
 def test_windows_map_to_rows_by_timestamp() -> None:

@@ -79,3 +79,41 @@ def test_the_console_script_alarms_on_a_recurring_collapse(tmp_path: Path) -> No
     assert detected(case, onsets) == (True, True, True)
     alerts = [json.loads(line) for line in done.stdout.splitlines()]
     assert sum(1 for a in alerts if a.get("cleared")) == 3
+
+
+def test_a_hazard_back_within_the_cool_down_is_not_learned() -> None:
+    # Given an hour of normal pressure at 1 Hz, a collapse that alarms and clears, and the same
+    # collapse again 5 s after the clear, inside the decider's cool-down (30 s), for 10 s
+    import random
+
+    from edge.config import ChannelConfig, DetectionConfig
+    from edge.detectors import DEFAULT_DETECTOR, make_detector
+    from edge.replay import replay_pipeline
+
+    pipeline = replay_pipeline(DetectionConfig(), ChannelConfig(name="value", unit="kPa"),
+                               make_detector(DEFAULT_DETECTOR, {}))
+    rng = random.Random(1)
+    start = 1_767_225_600.0
+    clock = iter(range(10**6))
+    onsets: list[float] = []
+
+    def feed(level: float, readings: int) -> None:
+        for _ in range(readings):
+            ts = start + next(clock)
+            was = pipeline.alarming
+            pipeline.process_value(ts, level + rng.gauss(0.0, 1.0))
+            if pipeline.alarming and not was:
+                onsets.append(ts)
+
+    feed(300.0, 3600)
+    feed(150.0, 20)
+    while pipeline.alarming:
+        feed(300.0, 1)
+    feed(300.0, 5)
+    feed(150.0, 10)  # no onset: the cool-down holds it off
+    # When the channel is normal for 10 minutes and the collapse comes a third time
+    feed(300.0, 600)
+    feed(150.0, 20)
+    # Then the third alarms too: the second was held back and dropped, never learned (before,
+    # it was learned once the channel had settled, and the third went unseen)
+    assert len(onsets) == 2 and onsets[1] >= start + 3600 + 20 + 615
