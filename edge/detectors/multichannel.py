@@ -144,7 +144,7 @@ class PcaT2Q(VectorDetector):
                  warmup_s: float = 86_400.0, variance: float = 0.95, z: float = 5.0,
                  use_t2: bool = True, min_rel_sd: float = 1e-3, noise_frac: float = 0.01,
                  min_eig: float = 1e-5, stat_memory: int = 20_000, steepness: float = 6.0,
-                 alert_threshold: float = 0.9, seed: int = 0) -> None:
+                 alert_threshold: float = 0.9, hold_q: float | None = None, seed: int = 0) -> None:
         if not 0.0 < variance < 1.0:
             raise ValueError(f"variance must be in (0, 1), got {variance}")
         if refresh < 1 or warmup < refresh or memory < 2:
@@ -162,6 +162,7 @@ class PcaT2Q(VectorDetector):
         self.stat_memory = stat_memory
         self.steepness = steepness
         self.alert_threshold = alert_threshold
+        self.hold_q = hold_q
         self.seed = seed
         self._odds = 1.0 / alert_threshold - 1.0
         self._n = 0  # readings folded into the model
@@ -175,6 +176,9 @@ class PcaT2Q(VectorDetector):
         self._stat_n = 0
         self._model: tuple[Any, Any, int] | None = None  # (projection M, selector S, k)
         self._inv_limits = (0.0, 0.0)
+        self._q_limit = math.inf
+        # (ts, vector, Q / its limit) of the last vector scored: learn() of the same vector needs it
+        self._last: tuple[float, list[float], float] | None = None
         self._eig: Any = None
         self._vecs: Any = None
         self._inv_sd: Any = None
@@ -195,7 +199,7 @@ class PcaT2Q(VectorDetector):
     def score(self, x: Sequence[float], ts: float) -> float:
         if not self.warm or len(x) != len(self._mean):  # a sensor whose columns changed: see learn()
             return 0.0
-        ratio = self._ratio(x)
+        ratio = self._ratio(x, ts)
         if math.isnan(ratio):
             return 0.0  # a missing channel is the health monitor's business, not a hazard
         if ratio <= 0.0:
@@ -212,6 +216,8 @@ class PcaT2Q(VectorDetector):
             len(self._pending[0]) if self._pending else len(row))
         if len(row) != width:  # the sensor's columns changed since the checkpoint: learn afresh
             self.restore(type(self)(**self.params()).state())
+        if self.hold_q is not None and self.warm and self._q_ratio(row, ts) >= self.hold_q:
+            return  # off the joint pattern by this much: never part of the machine's normal
         self._pending.append(row)
         if self._first_ts is None:
             self._first_ts = ts
@@ -243,7 +249,7 @@ class PcaT2Q(VectorDetector):
                 "use_t2": self.use_t2, "min_rel_sd": self.min_rel_sd, "noise_frac": self.noise_frac,
                 "min_eig": self.min_eig, "stat_memory": self.stat_memory,
                 "steepness": self.steepness, "alert_threshold": self.alert_threshold,
-                "seed": self.seed}
+                "hold_q": self.hold_q, "seed": self.seed}
 
     def state(self) -> dict[str, Any]:
         return {
@@ -289,9 +295,14 @@ class PcaT2Q(VectorDetector):
         its resolution, a quiet night) is part of what the machine's normal is."""
         if len(self._runs) != len(runs):
             self._runs, self._changes, self._run_total = [0] * len(runs), [0] * len(runs), [0] * len(runs)
-        self._runs = [max(old, int(new)) for old, new in zip(self._runs, runs, strict=True)]
-        self._changes = [c + (r > 0) for c, r in zip(self._changes, runs, strict=True)]
-        self._run_total = [t + int(r) for t, r in zip(self._run_total, runs, strict=True)]
+        longest, changes, total = self._runs, self._changes, self._run_total
+        for i, run in enumerate(runs):  # called for almost every vector: a plain loop, in place
+            if run > 0:
+                run = int(run)
+                if run > longest[i]:
+                    longest[i] = run
+                changes[i] += 1
+                total[i] += run
 
     def longest_runs(self) -> list[int]:
         """Each channel's longest run of unchanged readings learned (empty before any)."""
@@ -304,11 +315,24 @@ class PcaT2Q(VectorDetector):
 
     # --- the model --------------------------------------------------------------------------
 
-    def _ratio(self, x: Sequence[float]) -> float:
+    def _ratio(self, x: Sequence[float], ts: float) -> float:
         assert self._model is not None
         proj, sel, _ = self._model
         t2, q = (sel @ np.square(proj @ (np.asarray(x, dtype=float) - self._mean))).tolist()
-        return float(max(t2 * self._inv_limits[0], q * self._inv_limits[1]))
+        q_ratio = q * self._inv_limits[1]
+        self._last = (ts, list(x), q_ratio)
+        return float(max(t2 * self._inv_limits[0], q_ratio))
+
+    def _q_ratio(self, row: list[float], ts: float) -> float:
+        """Q of ``row`` over its limit, under the model that scored it (score() keeps it)."""
+        last = self._last
+        if last is not None and last[0] == ts and last[1] == row:
+            return last[2]
+        if self._model is None or len(row) != len(self._mean):
+            return 0.0
+        self._ratio(row, ts)
+        assert self._last is not None
+        return self._last[2]
 
     def _regularised(self) -> Any:
         """The covariance plus each channel's noise floor on its diagonal.
@@ -387,4 +411,5 @@ class PcaT2Q(VectorDetector):
         sel[1, k:] = 1.0
         self._eig, self._vecs, self._inv_sd = eig, vecs, inv_sd
         self._model = (proj, sel, k)
+        self._last = None
         self._set_limits(k)
