@@ -15,6 +15,7 @@ import csv
 import statistics
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,28 +45,42 @@ def load(path: Path) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     return columns, ts, values, flags
 
 
-def evaluate_batadal(hst_threshold: float, jobs: int = 1, data: Path = DATA) -> list[str]:
-    """Markdown lines: the table of every method on dataset04 after learning dataset03."""
+def replay_batadal(data: Path = DATA) -> dict[str, Any] | None:
+    """Every method over dataset03 then dataset04 (a worker process's unit of work; None without
+    the data): the product's, multichannel and channel alarms, the z-score's, HalfSpaceTrees'
+    scores, and what scoring needs."""
     train_path, test_path = data / "dataset03.csv", data / "dataset04.csv"
     if not train_path.exists() or not test_path.exists():
-        return ["## BATADAL", "", f"Skipped: {data} does not hold dataset03.csv and dataset04.csv.", ""]
+        return None
     columns, ts_a, train, _ = load(train_path)
     columns_b, ts_b, test, flags = load(test_path)
     assert columns == columns_b, "dataset03 and dataset04 have different columns"
     ts = np.concatenate([ts_a, ts_b])
     values = np.vstack([train, test])
-    labels = np.concatenate([np.zeros(len(train), dtype=np.int8), flags])
-    skip = len(train)
-    out = run_device(ts, values, None, columns=columns)
+    out: dict[str, Any] = dict(run_device(ts, values, None, columns=columns))
     out.update(run_zscore(values, None))
-    hst = run_hst(values, None)["hst"]
-    out["hst"] = (hst >= hst_threshold).astype(np.int8)
+    out["hst_score"] = run_hst(values, None)["hst"]
+    out.update(columns=columns, train_rows=len(train), test_rows=len(test), flags=flags)
+    return out
+
+
+def evaluate_batadal(hst_threshold: float, jobs: int = 1, data: Path = DATA,
+                     replayed: dict[str, Any] | None = None) -> list[str]:
+    """Markdown lines: the table of every method on dataset04 after learning dataset03
+    (``replayed``: the output of ``replay_batadal`` if it already ran, in a worker)."""
+    out = replayed if replayed is not None else replay_batadal(data)
+    if out is None:
+        return ["## BATADAL", "", f"Skipped: {data} does not hold dataset03.csv and dataset04.csv.", ""]
+    columns, flags, skip = out["columns"], out["flags"], out["train_rows"]
+    labels = np.concatenate([np.zeros(skip, dtype=np.int8), flags])
+    out = dict(out)
+    out["hst"] = (out["hst_score"] >= hst_threshold).astype(np.int8)
     attacks = [(s + skip, e + skip, "attack") for s, e in episodes(flags)]
     lines = [
         "## BATADAL: a real water network's SCADA as one device",
         "",
-        f"{len(columns)} channels, hourly; learned from dataset03.csv ({len(train)} rows, a normal year, "
-        f"unscored), scored on dataset04.csv ({len(test)} rows, {int(flags.sum())} flagged in "
+        f"{len(columns)} channels, hourly; learned from dataset03.csv ({skip} rows, a normal year, "
+        f"unscored), scored on dataset04.csv ({out['test_rows']} rows, {int(flags.sum())} flagged in "
         f"{len(attacks)} labelled attacks). Shipped settings, nothing tuned to it.",
         "",
         "| method | point-wise F1 | false-alarm rate | missed-alarm rate | attacks alarmed | "

@@ -18,9 +18,10 @@ contributors); limits and sensor faults are never arbitrated. While the multicha
 still warming up (a day: the device's commissioning) only limits and sensor faults alarm.
 
 The multichannel detector learns a vector only when nothing is alarming: no channel of the
-sensor, and not itself (its score below the threshold). ``[sensors.detection] multichannel =
-"none"`` turns it off. Pure: time is an argument; the agent and ``lifeline-edge replay
---all-columns`` both drive it.
+sensor, and not itself (its score below the threshold). It observes every vector before scoring
+it (its slow residual, an average over minutes, sees a gauge drifting off the joint pattern).
+``[sensors.detection] multichannel = "none"`` turns it off. Pure: time is an argument; the agent
+and ``lifeline-edge replay --all-columns`` both drive it.
 """
 
 from __future__ import annotations
@@ -145,6 +146,7 @@ class DevicePipeline:
         mc_score = None
         stuck: list[int] = []
         if self.multichannel is not None:
+            self.multichannel.observe(values, ts)
             mc_score = self.multichannel.score(values, ts)
             scores = self.arbitrate(scores, mc_score, values, ts)
             stuck = self.stuck()

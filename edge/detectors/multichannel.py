@@ -16,6 +16,12 @@ channel is still inside its own usual range.
 * The limits come from the running distribution of the two statistics over learned readings
   (Box's scaled chi-square with the Wilson-Hilferty quantile at ``z``, so no scipy), and the
   score is ``1 / (1 + (1/alert - 1) * ratio**-steepness)``: a ratio of 1 scores ``alert_threshold``.
+* The **slow residual** (``slow``): ``observe()`` takes every vector read (learned or not, but
+  none beyond the limits) into an exponentially weighted average over ``slow`` readings, and
+  its Q is a third ratio, over a limit fitted to the average's own learned values (Box's g and
+  h from their mean and variance). Averaging removes the sensors' noise and keeps what
+  persists: a gauge drifting slowly off the joint pattern is seen minutes before its single
+  readings reach Q's limit, and before the model has learned much of it.
 
 Cost: ``learn()`` only queues the reading; every ``refresh`` learned readings the queue is
 folded into the mean and covariance with matrix operations and the eigenbasis is recomputed.
@@ -67,6 +73,10 @@ class VectorDetector(abc.ABC):
     @abc.abstractmethod
     def learn(self, x: Sequence[float], ts: float) -> None:
         """Learn ``x`` as a normal vector."""
+
+    def observe(self, x: Sequence[float], ts: float) -> None:  # noqa: B027 (optional hook)
+        """Take the vector ``x`` read at ``ts`` into whatever the detector keeps of the stream,
+        whether or not it will be learned (called before ``score``); by default nothing."""
 
     @abc.abstractmethod
     def contributions(self, x: Sequence[float]) -> list[float]:
@@ -134,6 +144,15 @@ class PcaT2Q(VectorDetector):
         Slope of the score in log-ratio units.
     alert_threshold
         The score of a reading exactly at the limit.
+    slow
+        Readings of the slow residual's average (0: off). Every vector observed within the
+        limits (``observe``) goes into an exponentially weighted average, and that average's Q
+        is compared with a limit of its own, fitted to its learned values: a gauge drifting off
+        the joint pattern too little at any one reading for Q, but the same way minute after
+        minute, alarms (picked on the equipment benchmark's tuning split, see
+        docs/benchmarks.md).
+    slow_gap_s
+        A gap in the readings longer than this starts the slow average afresh.
     seed
         Unused (the model is deterministic); kept so every detector takes one.
     """
@@ -144,7 +163,8 @@ class PcaT2Q(VectorDetector):
                  warmup_s: float = 86_400.0, variance: float = 0.95, z: float = 5.0,
                  use_t2: bool = True, min_rel_sd: float = 1e-3, noise_frac: float = 0.01,
                  min_eig: float = 1e-5, stat_memory: int = 20_000, steepness: float = 6.0,
-                 alert_threshold: float = 0.9, seed: int = 0) -> None:
+                 alert_threshold: float = 0.9, slow: int = 0,
+                 slow_gap_s: float = 600.0, seed: int = 0) -> None:
         if not 0.0 < variance < 1.0:
             raise ValueError(f"variance must be in (0, 1), got {variance}")
         if refresh < 1 or warmup < refresh or memory < 2:
@@ -162,6 +182,9 @@ class PcaT2Q(VectorDetector):
         self.stat_memory = stat_memory
         self.steepness = steepness
         self.alert_threshold = alert_threshold
+        self.slow = slow
+        self.slow_gap_s = slow_gap_s
+        self._slow_a = 1.0 / slow if slow > 0 else 0.0
         self.seed = seed
         self._odds = 1.0 / alert_threshold - 1.0
         self._n = 0  # readings folded into the model
@@ -175,6 +198,19 @@ class PcaT2Q(VectorDetector):
         self._stat_n = 0
         self._model: tuple[Any, Any, int] | None = None  # (projection M, selector S, k)
         self._inv_limits = (0.0, 0.0)
+        # the slow residual (``slow``): an exponentially weighted average of every vector
+        # observed (not only learned ones), how many went into it and when the last did
+        self._smooth: Any = None
+        self._smooth_ts: float | None = None
+        # running mean of Q(smoothed) and of its square over learned vectors (Box's fit)
+        self._slow_stat = [0.0, 0.0]
+        self._slow_pending: list[float] = []
+        self._slow_inv_limit = 0.0
+        self._slow_q = 0.0  # Q of the smoothed vector, under the model that observed it
+        self._residual: Any = None
+        self._stacked: Any = None  # the projection, and below it slow_a times the residual's
+        # (ts, vector, ratio) of the last vector observed: score() of the same vector reuses it
+        self._last: tuple[float, list[float], float, Any] | None = None
         self._eig: Any = None
         self._vecs: Any = None
         self._inv_sd: Any = None
@@ -195,7 +231,9 @@ class PcaT2Q(VectorDetector):
     def score(self, x: Sequence[float], ts: float) -> float:
         if not self.warm or len(x) != len(self._mean):  # a sensor whose columns changed: see learn()
             return 0.0
-        ratio = self._ratio(x)
+        ratio = self._ratio(x, ts)
+        if self._slow_a > 0.0:
+            ratio = max(ratio, self._slow_q * self._slow_inv_limit)
         if math.isnan(ratio):
             return 0.0  # a missing channel is the health monitor's business, not a hazard
         if ratio <= 0.0:
@@ -212,12 +250,46 @@ class PcaT2Q(VectorDetector):
             len(self._pending[0]) if self._pending else len(row))
         if len(row) != width:  # the sensor's columns changed since the checkpoint: learn afresh
             self.restore(type(self)(**self.params()).state())
+        if self._slow_a > 0.0 and self._model is not None:
+            self._slow_pending.append(self._slow_q)
         self._pending.append(row)
         if self._first_ts is None:
             self._first_ts = ts
         self._last_ts = ts
         if len(self._pending) >= self.refresh:
             self._fold()
+
+    def observe(self, x: Sequence[float], ts: float) -> None:
+        """Take every vector read, learned or not, into the slow residual (``slow`` > 0; call it
+        before ``score``): an exponentially weighted average, over ``slow`` readings, of each
+        vector's residual (what is left of it, standardised, once the machine's normal
+        directions are taken out), whose Q is compared with a limit of its own. Averaging takes
+        the sensors' noise out of the residual and keeps what persists: a gauge drifting off the
+        joint pattern slowly, too little at any one reading for Q but the same way minute after
+        minute. Residuals are averaged, not readings: the average of two operating points (a
+        pump starting) is off the machine's curve, their residuals are not. A vector beyond the
+        limits is left out (Q and T² see it, and it would linger in the average); a gap of more
+        than ``slow_gap_s`` (an outage) starts the average afresh."""
+        if self._slow_a <= 0.0 or self._residual is None or len(x) != len(self._mean):
+            return
+        ratio = self._ratio(x, ts)
+        if not math.isfinite(ratio) or (ratio >= 1.0 and self.warm):
+            return  # a missing channel (the average waits for it), or beyond the limits
+        assert self._last is not None
+        step = self._last[3]  # slow_a times the vector's standardised residual
+        smooth = self._smooth
+        if smooth is None or len(smooth) != len(step) or (
+                self._smooth_ts is not None and ts - self._smooth_ts > self.slow_gap_s):
+            smooth = np.zeros(len(step))
+        self._smooth = smooth * (1.0 - self._slow_a) + step
+        self._smooth_ts = ts
+        self._slow_q = self._q_of(self._smooth)
+
+    def _q_of(self, smooth: Any) -> float:
+        """Q of a standardised residual under the current model."""
+        _, weighted = self._residual
+        off = weighted @ smooth
+        return float(off @ off)
 
     def contributions(self, x: Sequence[float]) -> list[float]:
         if self._model is None or self._mean is None or self._combined is None:
@@ -243,7 +315,8 @@ class PcaT2Q(VectorDetector):
                 "use_t2": self.use_t2, "min_rel_sd": self.min_rel_sd, "noise_frac": self.noise_frac,
                 "min_eig": self.min_eig, "stat_memory": self.stat_memory,
                 "steepness": self.steepness, "alert_threshold": self.alert_threshold,
-                "seed": self.seed}
+                "slow": self.slow,
+                "slow_gap_s": self.slow_gap_s, "seed": self.seed}
 
     def state(self) -> dict[str, Any]:
         return {
@@ -254,6 +327,10 @@ class PcaT2Q(VectorDetector):
             "mean": None if self._mean is None else [float(v) for v in self._mean],
             "cov": None if self._cov is None else [[float(v) for v in r] for r in self._cov],
             "stats": list(self._stats),
+            "smooth": None if self._smooth is None else [float(v) for v in self._smooth],
+            "smooth_ts": self._smooth_ts,
+            "slow_stat": list(self._slow_stat),
+            "slow_pending": list(self._slow_pending),
             "stat_n": self._stat_n,
             "runs": list(self._runs),
             "changes": list(self._changes),
@@ -273,13 +350,19 @@ class PcaT2Q(VectorDetector):
                 raise ValueError("non-finite value in multichannel checkpoint")
         self._n, self._pending, self._mean, self._cov = n, pending, mean, cov
         self._stats, self._stat_n = stats, int(state["stat_n"])
+        smooth = state.get("smooth")  # the slow residual's: absent in older checkpoints
+        self._smooth = None if smooth is None else np.asarray(smooth, dtype=float)
+        smooth_ts = state.get("smooth_ts")
+        self._smooth_ts = None if smooth_ts is None else float(smooth_ts)
+        self._slow_stat = [float(v) for v in state.get("slow_stat") or [0.0, 0.0]]
+        self._slow_pending = [float(v) for v in state.get("slow_pending") or []]
         self._runs = [int(v) for v in state.get("runs") or []]  # absent in older checkpoints
         self._changes = [int(v) for v in state.get("changes") or [0] * len(self._runs)]
         self._run_total = [int(v) for v in state.get("run_total") or [0] * len(self._runs)]
         first, last = state.get("first_ts"), state.get("last_ts")
         self._first_ts = None if first is None else float(first)
         self._last_ts = None if last is None else float(last)
-        self._model, self._combined = None, None
+        self._model, self._combined, self._residual = None, None, None
         if self._mean is not None:
             self._rebuild()
 
@@ -289,9 +372,14 @@ class PcaT2Q(VectorDetector):
         its resolution, a quiet night) is part of what the machine's normal is."""
         if len(self._runs) != len(runs):
             self._runs, self._changes, self._run_total = [0] * len(runs), [0] * len(runs), [0] * len(runs)
-        self._runs = [max(old, int(new)) for old, new in zip(self._runs, runs, strict=True)]
-        self._changes = [c + (r > 0) for c, r in zip(self._changes, runs, strict=True)]
-        self._run_total = [t + int(r) for t, r in zip(self._run_total, runs, strict=True)]
+        longest, changes, total = self._runs, self._changes, self._run_total
+        for i, run in enumerate(runs):  # called for almost every vector: a plain loop, in place
+            if run > 0:
+                run = int(run)
+                if run > longest[i]:
+                    longest[i] = run
+                changes[i] += 1
+                total[i] += run
 
     def longest_runs(self) -> list[int]:
         """Each channel's longest run of unchanged readings learned (empty before any)."""
@@ -304,11 +392,21 @@ class PcaT2Q(VectorDetector):
 
     # --- the model --------------------------------------------------------------------------
 
-    def _ratio(self, x: Sequence[float]) -> float:
+    def _ratio(self, x: Sequence[float], ts: float) -> float:
+        """``max(T²/T²_limit, Q/Q_limit)`` of ``x``; computed once per vector and model."""
+        last = self._last
+        row = list(x)
+        if last is not None and last[0] == ts and last[1] == row:
+            return last[2]
         assert self._model is not None
         proj, sel, _ = self._model
-        t2, q = (sel @ np.square(proj @ (np.asarray(x, dtype=float) - self._mean))).tolist()
-        return float(max(t2 * self._inv_limits[0], q * self._inv_limits[1]))
+        n = len(self._mean)
+        # one product gives the components (T², Q) and, with the slow residual on, the residual
+        z = self._stacked @ (np.asarray(row, dtype=float) - self._mean)
+        t2, q = (sel @ np.square(z[:n])).tolist()
+        ratio = float(max(t2 * self._inv_limits[0], q * self._inv_limits[1]))
+        self._last = (ts, row, ratio, z[n:])
+        return ratio
 
     def _regularised(self) -> Any:
         """The covariance plus each channel's noise floor on its diagonal.
@@ -330,6 +428,14 @@ class PcaT2Q(VectorDetector):
             proj, sel, k = self._model  # the statistics of these readings under the model they met
             stats = np.square((batch - self._mean) @ proj.T) @ sel.T  # (count, 2)
             self._track_stats(stats, k)
+            if self._slow_pending:
+                count = len(self._slow_pending)
+                mean = sum(self._slow_pending) / count
+                square = sum(v * v for v in self._slow_pending) / count
+                w = max(count / (self._stat_n + count), 1.0 - (1.0 - 1.0 / self.stat_memory) ** count)
+                old = self._slow_stat
+                self._slow_stat = [old[0] + w * (mean - old[0]), old[1] + w * (square - old[1])]
+        self._slow_pending = []
         b_mean = batch.mean(axis=0)
         centred = batch - b_mean
         b_cov = centred.T @ centred / count
@@ -362,11 +468,26 @@ class PcaT2Q(VectorDetector):
         t_limit = chi2_quantile(k, self.z) * max(self._stats[0], 1.0)
         q_limit = chi2_quantile(max(n - k, 1), self.z) * max(self._stats[1], 1.0)
         self._inv_limits = (1.0 / t_limit if self.use_t2 else 0.0, 1.0 / q_limit)
+        if self._slow_a > 0.0:
+            self._slow_inv_limit = 1.0 / self._slow_limit(max(n - k, 1))
         # the combined index's matrix for contributions(): both subspaces, each over its own
         # limit (T² too with use_t2 off, so that no channel's M_ii vanishes)
         weights = np.where(np.arange(n) < k, 1.0 / t_limit, 1.0 / q_limit) / self._eig
         matrix = (self._vecs * weights) @ self._vecs.T
         self._combined = (matrix, np.maximum(np.diag(matrix).copy(), _TINY))
+
+    def _slow_limit(self, dof: int) -> float:
+        """The limit of the slow residual's Q: Box's scaled chi-square g * chi2(h) fitted to the
+        running mean and variance of its learned values (an average over minutes keeps what
+        persists in normal running, and how heavy its tail is varies from machine to machine),
+        and never below what white noise of the fast Q's spread would give."""
+        white = max(self._stats[1], 1.0) * self._slow_a / (2.0 - self._slow_a)
+        mean, square = self._slow_stat
+        var = square - mean * mean
+        if mean <= white * dof or var <= 0.0:  # no fit yet, or tighter than white noise
+            return chi2_quantile(dof, self.z) * white
+        g, h = var / (2.0 * mean), 2.0 * mean * mean / var
+        return g * chi2_quantile(max(h, 1.0), self.z)
 
     def _rebuild(self) -> None:
         """Eigendecompose the correlation matrix; build the projection that gives T² and Q at once."""
@@ -387,4 +508,12 @@ class PcaT2Q(VectorDetector):
         sel[1, k:] = 1.0
         self._eig, self._vecs, self._inv_sd = eig, vecs, inv_sd
         self._model = (proj, sel, k)
+        # the slow residual's: standardised deviation -> its residual (the normal directions
+        # taken out), and residual -> Q's components in units of their spread
+        normal = vecs[:, :k]
+        self._residual = ((np.eye(n) - normal @ normal.T) * inv_sd, (vecs[:, k:] / np.sqrt(eig[k:])).T)
+        self._stacked = np.vstack([proj, self._slow_a * self._residual[0]]) if self._slow_a > 0.0 else proj
+        if self._smooth is not None and len(self._smooth) == n:
+            self._slow_q = self._q_of(self._smooth)
+        self._last = None
         self._set_limits(k)

@@ -304,8 +304,9 @@ def test_params_rebuild_a_detector_with_non_default_parameters(
 # --- the same contract over every vector detector (edge/detectors/multichannel.py) -------------
 
 VECTOR_NAMES = sorted(VECTOR_REGISTRY)
-# Shorter than the shipped day of warm-up, so a test stream of 700 readings a minute apart warms.
-VECTOR_PARAMS: dict[str, dict[str, Any]] = {"pca_t2q": {"warmup_s": 3600.0}}
+# Shorter than the shipped day of warm-up, so a test stream of 700 readings a minute apart warms;
+# the slow residual on (off by default), so that its state goes through the contract too.
+VECTOR_PARAMS: dict[str, dict[str, Any]] = {"pca_t2q": {"warmup_s": 3600.0, "slow": 30}}
 
 
 def vector_stream(seed: int = 7, steady: int = STEADY) -> list[tuple[list[float], float]]:
@@ -323,9 +324,11 @@ def vector_stream(seed: int = 7, steady: int = STEADY) -> list[tuple[list[float]
 
 
 def run_vector(detector: Any, readings: list[tuple[list[float], float]]) -> list[float]:
-    """Score every vector; learn it when it scores below 0.9 (as the device pipeline does)."""
+    """Observe and score every vector; learn it when it scores below 0.9 (as the device pipeline
+    does)."""
     scores = []
     for x, ts in readings:
+        detector.observe(x, ts)
         score = detector.score(x, ts)
         scores.append(score)
         if score < 0.9:

@@ -11,7 +11,7 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -333,18 +333,25 @@ def test_contributions_are_computed_once_per_vector_during_an_alarm() -> None:
     assert Counting.asked and max(Counter(Counting.asked).values()) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known defect (issue 12, open): the multichannel model learns a drifting gauge's vectors while "
-    "they score below the threshold, and its limit moves ahead of the drift. Holding vectors that "
-    "score >= clear_threshold out of learning fixed this case (commit 5ddb650) but was reverted: "
-    "on the equipment tuning split (valve_closure seed 2) product F1 0.98 -> 0.75, false episodes "
-    "2 -> 10, from operating points the first day did not cover that sit in the 0.6-0.9 band for "
-    "20+ minutes and were no longer learned"))
-def test_a_slow_drift_off_the_joint_pattern_is_never_learned_and_alarms_every_time() -> None:
+@pytest.mark.parametrize("params", [
+    pytest.param({}, marks=pytest.mark.xfail(strict=True, reason=(
+        "known defect (issue 12, open): with the shipped settings the multichannel model learns a "
+        "drifting gauge's vectors while they score below the threshold, and its limit moves ahead "
+        "of the drift. The slow residual (slow = 120, next case) sees it, but is not on by default: "
+        "on the equipment benchmark it changed nothing (the simulated pump's normal residual is "
+        "heavy-tailed, so its fitted limit sits above Q's) and it costs ~70 % more CPU per vector; "
+        "holding back vectors that score >= clear_threshold (commit 5ddb650, reverted) or whose Q "
+        "is >= half its limit made operating points the first day did not cover alarm (tuning "
+        "valve_closure seed 2: product F1 0.98 -> 0.75 and 0.88)"))),
+    pytest.param({"slow": 120}, id="slow-residual"),
+])
+def test_a_slow_drift_off_the_joint_pattern_is_never_learned_and_alarms_every_time(
+        params: dict[str, Any]) -> None:
     # Given a warm device, and gauge b drifting off its line by 6 over half an hour (inside its
     # own range: only the machine's model can see it), then reading true again for 15 minutes
     rows = vectors()
-    dev = device()
+    dev = DevicePipeline(sensor(), multichannel=make_vector_detector(
+        "pca_t2q", {"warmup_s": 600.0, **params}))
     run(dev, rows[:NORMAL])
     normal = rows[NORMAL - 1200:NORMAL]
     ramp = 1800
@@ -354,8 +361,9 @@ def test_a_slow_drift_off_the_joint_pattern_is_never_learned_and_alarms_every_ti
                  for k, r in enumerate((normal * 2)[:ramp + 300])]
         # When it drifts so (three times)
         drafts = run(dev, drift, start=start)
-        # Then the multichannel alarm starts each time, well before the end of the ramp (today:
-        # no alarm the first time, peak score 0.93; scores of 0.01 the next times)
+        # Then the multichannel alarm starts each time, well before the end of the ramp (shipped
+        # settings: no alarm the first time, peak score 0.93; scores of 0.01 the next times: the
+        # model had learned the drift while it scored below the threshold)
         onsets = [i - start for i, d in multichannel(drafts) if not d.cleared]
         assert onsets and onsets[0] < ramp // 2, f"occurrence {occurrence}: onsets {onsets[:3]}"
         # and clears once the gauge reads true again
