@@ -13,7 +13,7 @@ help:
 	@echo "make demo        run the whole system with scripted events (DURATION=$(DURATION) s)"
 	@echo "make test        run the test suite, then ruff and mypy"
 	@echo "make lint        ruff; make typecheck: mypy --strict"
-	@echo "make bench-detect  NAB, equipment (simulated pump station) and BATADAL detector benchmarks, ~13 min here (writes docs/benchmarks.md)"
+	@echo "make bench-detect  NAB, equipment (simulated pump station) and BATADAL detector benchmarks, about 10 min here (writes docs/benchmarks.md)"
 	@echo "make bench-fusion  incident fusion against a city's ground truth, ~1 min (writes docs/benchmarks.md)"
 	@echo "make lock        re-resolve pyproject's dependencies into requirements.lock"
 	@echo "make bench       performance benchmarks of issue 8, < 20 min (writes docs/benchmarks.md)"
