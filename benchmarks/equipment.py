@@ -266,8 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "runs from its first row; a false episode is a run of alarm rows touching no event nor the "
         "10 minutes after one, counted per day of normal running. Abrupt faults: valve closure, "
         "leak, cavitation, rotor imbalance. The single-channel default and the multichannel alarm "
-        "come from the same pass as the product (the per-channel pipelines never look at the "
-        "multichannel one).",
+        "come from the same pass as the product: the single-channel row is the channels' own "
+        "alarms after the machine's arbitration (edge/device_pipeline.py), not an independent "
+        "single-channel run.",
         "",
         f"Total time {time.monotonic() - t0:.0f} s.",
     ]

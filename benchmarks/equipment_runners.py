@@ -2,8 +2,8 @@
 
 * ``device``: the product: edge/device_pipeline.py with every channel's shipped default detector
   and decider plus the multichannel detector. One pass also yields the single-channel default
-  baseline (the per-channel pipelines never look at the multichannel one, so their alarms are the
-  same as without it) and the multichannel alarm alone.
+  baseline (the channels' own alarms, after the machine's arbitration in device_pipeline: not
+  an independent single-channel run) and the multichannel alarm alone.
 * ``zscore``: per channel, a 6-sigma z-score against the running mean and spread of that channel's
   unflagged readings (alarm = any channel flagged); learns only what it does not flag.
 * ``hst``: river's HalfSpaceTrees over the min-max scaled vector (it learns every reading, as
