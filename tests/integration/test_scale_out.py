@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.bench_scale_out import replay_hubs
-from benchmarks.city_scenario import generate
+from benchmarks.bench_scale_out import HubRun, replay_hubs
+from benchmarks.city_scenario import Scenario, generate
 from hub.config import HubConfig, StoreConfig, load_hub_config
 from hub.service.ingest import Ingest
 from hub.store import Store
@@ -35,6 +35,13 @@ def _config(tmp_path: Path, store_url: str) -> HubConfig:
                     '[fusion]\nwindow_s = 300\n\n[rules.water]\nreach = "neighbours"\n\n'
                     '[zones.a]\nneighbours = ["b"]\n\n[zones.b]\n\n[zones.c]\n')
     return load_hub_config(path)
+
+
+def _city_and_one_sqlite_hub(tmp_path: Path, timeout_s: float) -> tuple[Scenario, HubRun]:
+    """The city scenario of bench_fusion (six hours of two districts, ending 15 min ago), and
+    what one hub on SQLite makes of it: the reference several hubs are held to."""
+    scenario = generate(seed=2, districts=2, hours=6.0, base=time.time() - 6 * 3600 - 900)
+    return scenario, replay_hubs(scenario, tmp_path / "sqlite", 1, None, timeout_s=timeout_s)
 
 
 def _alert(zone: str, ts: float, device: str) -> tuple[str, bytes]:
@@ -81,9 +88,8 @@ def test_one_two_and_three_hubs_on_postgres_make_the_incidents_of_one_sqlite_hub
     assert isinstance(shared_postgres, Postgres)
     # Given the city scenario of bench_fusion: bursts over neighbouring segments, leaks, gas
     # leaks drifting between manholes, flapping, devices dropping off and their backlogs
-    scenario = generate(seed=2, districts=2, hours=6.0, base=time.time() - 6 * 3600 - 900)
     # When one hub on SQLite takes it, and 1, 2, 3 hubs on PostgreSQL share it
-    single = replay_hubs(scenario, tmp_path / "sqlite", 1, None, timeout_s=40)
+    scenario, single = _city_and_one_sqlite_hub(tmp_path, timeout_s=40)
     assert len(single.incidents) >= 10
     for hubs in (1, 2, 3):
         url = shared_postgres.new_database(f"scale_{hubs}_{uuid.uuid4().hex[:6]}")
@@ -240,8 +246,7 @@ def test_two_hubs_ride_out_a_postgresql_restart_mid_stream_and_lose_nothing(
 
     assert isinstance(postgres, Postgres)
     # Given the city scenario (as above), and what one SQLite hub makes of it
-    scenario = generate(seed=2, districts=2, hours=6.0, base=time.time() - 6 * 3600 - 900)
-    single = replay_hubs(scenario, tmp_path / "sqlite", 1, None, timeout_s=30)
+    scenario, single = _city_and_one_sqlite_hub(tmp_path, timeout_s=30)
     alerts = [m.alert for m in scenario.messages if m.alert is not None]
     items = [(wire.alert_topic(m.alert.device), wire.encode(m.alert)) if m.alert is not None
              else (wire.status_topic(m.status.device), wire.encode(m.status))  # type: ignore[union-attr]
