@@ -179,10 +179,19 @@ class Demo:
         print(f"demo: the board did not start; see {log}", file=sys.stderr)
 
     def stop(self) -> None:
-        for _name, proc in reversed(self.procs):  # all at once, then wait for each
+        # The hub first: edge agents that stop say "offline" on the way out, and a hub still
+        # running would record the demo's own shutdown as device outages (which absorb the
+        # crack meter's maintenance incident, so the summary missed it under load)
+        procs = sorted(reversed(self.procs), key=lambda named: named[0] != "hub")
+        for name, proc in procs:  # the hub, then all the rest at once; wait for each
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
-        for name, proc in reversed(self.procs):
+            if name == "hub":
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass  # killed below
+        for name, proc in procs:
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
